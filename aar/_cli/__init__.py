@@ -1,0 +1,1 @@
+"""One module per `aar` command group; see `aar/cli.py`."""

@@ -1,0 +1,7 @@
+"""`aar memory ...` commands."""
+
+from __future__ import annotations
+
+import typer
+
+memory_app = typer.Typer(help="TODO", no_args_is_help=True)
