@@ -7,6 +7,7 @@ Each command group lives in `aar/_cli/<group>.py` and imports its heavy dependen
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -17,7 +18,23 @@ from aar._cli.memory import memory_app
 from aar._cli.sandbox import sandbox_app
 from aar.errors import AarError
 
-app = typer.Typer(
+
+class _AarTyper(typer.Typer):
+    """A Typer app that turns user mistakes (`AarError`) into one red line and their exit code.
+
+    Done in `__call__` so the console script and `typer.testing.CliRunner` behave alike.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except AarError as exc:
+            console = Console(stderr=True, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            sys.exit(exc.exit_code)
+
+
+app = _AarTyper(
     name="aar",
     help="aar — an automated alignment researcher for weak-to-strong generalization.",
     no_args_is_help=True,
@@ -36,21 +53,5 @@ def version() -> None:
 
 
 def main() -> None:
-    """Entry point: user mistakes (`AarError`) become one red line and exit code 2."""
-    try:
-        app(standalone_mode=False)
-    except AarError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        Console(stderr=True).print("aborted", style="red")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code and message
-        from click.exceptions import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    """Console-script entry point."""
+    app()

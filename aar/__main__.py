@@ -1,0 +1,5 @@
+"""`python -m aar` runs the CLI."""
+
+from aar.cli import main
+
+main()
