@@ -68,6 +68,9 @@ class SandboxSettings(BaseModel):
     experiment_timeout_s: float = Field(default=1800.0, gt=0)
     output_limit_chars: int = Field(default=100_000, gt=0)
     pool_size: int = Field(default=1, ge=0)
+    policy_dir: Path | None = Field(
+        default=None, description="Directory with policy.toml and kernel/ (default: sandbox/)."
+    )
 
 
 class MemorySettings(BaseModel):

@@ -1,0 +1,278 @@
+"""The isolation policy: read from `sandbox/policy.toml`, turned into the kernel's command line.
+
+Everything that decides what the kernel may see or do is data in that file; this module only
+assembles it, so an auditor reads the TOML and `kernel_command` below, nothing else.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shlex
+import sys
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from aar.sandbox._errors import SandboxUsageError
+
+
+def default_policy_dir() -> Path:
+    """The repository's top-level `sandbox/` directory (next to the `aar` package)."""
+    import aar
+
+    return Path(aar.__file__).resolve().parent.parent / "sandbox"
+
+
+class SandboxLimits(BaseModel):
+    """Resource limits; see the comments in `sandbox/policy.toml`."""
+
+    memory_mb: int = Field(default=4096, gt=0)
+    cpu_seconds: int = Field(default=600, gt=0)
+    max_processes: int = Field(default=256, gt=0)
+    max_file_mb: int = Field(default=512, gt=0)
+    scratch_mb: int = Field(default=1024, gt=0)
+    tmp_mb: int = Field(default=256, gt=0)
+    shm_mb: int = Field(default=64, gt=0)
+    cell_timeout_s: float = Field(default=120.0, gt=0)
+    interrupt_grace_s: float = Field(default=2.0, gt=0)
+    experiment_timeout_s: float = Field(default=1800.0, gt=0)
+    output_limit_chars: int = Field(default=100_000, gt=0)
+    max_display_items: int = Field(default=50, gt=0)
+    watchdog_interval_s: float = Field(default=0.25, gt=0)
+
+
+class SandboxMounts(BaseModel):
+    """What of the host the kernel sees, and where."""
+
+    readonly: list[str] = ["/usr", "{prefix}", "{base_prefix}"]
+    readonly_try: list[str] = []
+    usr_links: list[str] = ["/bin", "/sbin", "/lib", "/lib64"]
+    task: str = "/task"
+    scratch: str = "/scratch"
+    kernel_lib: str = "/opt/aar"
+    noexec: list[str] = ["/scratch", "/tmp", "/dev/shm"]
+
+
+class EnvRules(BaseModel):
+    """Host variables copied into the kernel (`passthrough`) unless they match `deny`."""
+
+    passthrough: list[str] = []
+    deny: list[str] = []
+
+
+class SandboxPolicy(BaseModel):
+    """The whole isolation policy of a sandboxed kernel (a pydantic view of `policy.toml`)."""
+
+    isolation: Literal["bwrap", "none"] = "bwrap"
+    namespaces: list[str]
+    bwrap_flags: list[str] = []
+    uid_range: tuple[int, int] = (1_600_000, 1_700_000)
+    limits: SandboxLimits = SandboxLimits()
+    mounts: SandboxMounts = SandboxMounts()
+    env: dict[str, str] = {}
+    env_rules: EnvRules = EnvRules()
+    kernel_spec: dict[str, object] = Field(
+        default_factory=dict, description="`sandbox/kernel/kernel.json` (argv with {python})."
+    )
+    kernel_lib_dir: Path = Field(description="Host directory bound at `mounts.kernel_lib`.")
+    pool_size: int = Field(default=1, ge=0)
+
+    @property
+    def unsafe(self) -> bool:
+        """True when nothing is isolated (development mode)."""
+        return self.isolation == "none"
+
+    def with_limits(self, **changes: float) -> SandboxPolicy:
+        """A copy with some limits changed (tests and benchmarks use small ones)."""
+        return self.model_copy(update={"limits": self.limits.model_copy(update=changes)})
+
+
+_SETTINGS_LIMITS = (
+    "memory_mb",
+    "cpu_seconds",
+    "max_processes",
+    "max_file_mb",
+    "scratch_mb",
+    "cell_timeout_s",
+    "experiment_timeout_s",
+    "output_limit_chars",
+)
+
+
+def load_policy(policy_dir: Path | None = None, *, use_settings: bool = True) -> SandboxPolicy:
+    """Read `policy.toml` and `kernel/kernel.json`; explicitly set `[sandbox]` settings win."""
+    settings = None
+    if use_settings:
+        from aar.config import get_settings
+
+        settings = get_settings().sandbox
+        if policy_dir is None and settings.policy_dir is not None:
+            policy_dir = settings.policy_dir
+    root = Path(policy_dir) if policy_dir is not None else default_policy_dir()
+    try:
+        raw = tomllib.loads((root / "policy.toml").read_text())
+        spec = json.loads((root / "kernel" / "kernel.json").read_text())
+    except FileNotFoundError as exc:
+        raise SandboxUsageError(f"sandbox policy file missing: {exc.filename}") from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise SandboxUsageError(f"sandbox policy in {root} is not valid: {exc}") from None
+    raw["kernel_spec"] = spec
+    raw["kernel_lib_dir"] = root / "kernel"
+    if settings is not None:
+        explicit = settings.model_fields_set
+        limits = raw.setdefault("limits", {})
+        for name in _SETTINGS_LIMITS:
+            if name in explicit:
+                limits[name] = getattr(settings, name)
+        if "isolation" in explicit:
+            raw["isolation"] = settings.isolation
+        raw["pool_size"] = settings.pool_size
+    try:
+        return SandboxPolicy.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise SandboxUsageError(f"sandbox policy {where}: {first['msg']}") from None
+
+
+def kernel_env(policy: SandboxPolicy, host_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The kernel's environment: the policy's fixed values plus allowed, non-secret host names."""
+    host = dict(os.environ) if host_env is None else host_env
+    env = {k: v for k, v in policy.env.items() if not _denied(k, policy)}
+    for name in policy.env_rules.passthrough:
+        if name in host and not _denied(name, policy):
+            env[name] = host[name]
+    return env
+
+
+def _denied(name: str, policy: SandboxPolicy) -> bool:
+    return any(fnmatch.fnmatchcase(name, pat) for pat in policy.env_rules.deny)
+
+
+def _python_paths() -> dict[str, str]:
+    return {"prefix": sys.prefix, "base_prefix": sys.base_prefix}
+
+
+def kernel_argv(policy: SandboxPolicy) -> list[str]:
+    """The ipykernel command from `kernel.json`, `{connection_file}` left for jupyter-client."""
+    argv = [str(a) for a in policy.kernel_spec.get("argv", [])]  # type: ignore[union-attr]
+    if not argv:
+        raise SandboxUsageError("sandbox/kernel/kernel.json has no argv")
+    return [sys.executable if a == "{python}" else a for a in argv]
+
+
+def limit_args(policy: SandboxPolicy) -> list[str]:
+    """prlimit options for the kernel process (inherited by everything it starts)."""
+    lim = policy.limits
+    mib = 1024 * 1024
+    return [
+        f"--as={lim.memory_mb * mib}",
+        f"--cpu={lim.cpu_seconds}",
+        f"--nproc={lim.max_processes}",
+        f"--fsize={lim.max_file_mb * mib}",
+        "--core=0",
+    ]
+
+
+def bwrap_command(
+    policy: SandboxPolicy,
+    *,
+    scratch: Path,
+    task: Path,
+    ipc_dir: Path,
+    uid: int | None,
+    env: dict[str, str],
+) -> list[str]:
+    """The full command that starts the kernel under bubblewrap (see `sandbox/policy.toml`).
+
+    `uid` is the unprivileged uid to drop to (aar runs as root) or None (aar runs as a normal
+    user: bwrap's user namespace keeps that uid; remounts and the uid drop are skipped).
+    """
+    m = policy.mounts
+    cmd: list[str] = ["bwrap", *policy.namespaces, *policy.bwrap_flags]
+    made: set[str] = {"/"}
+
+    def parents(dest: str) -> None:
+        # bwrap creates missing parents with mode 0700, which an unprivileged uid cannot
+        # traverse: create them explicitly world-traversable.
+        parts = Path(dest).parent.parts
+        for i in range(2, len(parts) + 1):
+            p = str(Path(*parts[:i]))
+            if p not in made:
+                cmd.extend(["--perms", "0755", "--dir", p])
+                made.add(p)
+
+    def mount(kind: str, src: str, dest: str) -> None:
+        parents(dest)
+        cmd.extend([kind, src, dest])
+        made.add(dest)
+
+    vals = _python_paths()
+    seen: set[str] = set()
+    for raw in m.readonly:
+        path = os.path.realpath(raw.format(**vals))
+        if path in seen or any(path.startswith(s + "/") for s in seen):
+            continue
+        seen.add(path)
+        mount("--ro-bind", path, path)
+    for path in m.readonly_try:
+        if os.path.exists(path):
+            mount("--ro-bind", path, path)
+    for link in m.usr_links:
+        if os.path.islink(link):
+            cmd.extend(["--symlink", os.readlink(link), link])
+            made.add(link)
+        elif os.path.isdir(link):
+            mount("--ro-bind", link, link)
+    mib = 1024 * 1024
+    cmd.extend(["--proc", "/proc", "--dev", "/dev"])
+    cmd.extend(
+        ["--perms", "1777", "--size", str(policy.limits.shm_mb * mib), "--tmpfs", "/dev/shm"]
+    )
+    cmd.extend(["--perms", "1777", "--size", str(policy.limits.tmp_mb * mib), "--tmpfs", "/tmp"])
+    made.add("/tmp")
+    mount("--bind", str(ipc_dir), str(ipc_dir))
+    mount("--ro-bind", str(task), m.task)
+    mount("--bind", str(scratch), m.scratch)
+    mount("--ro-bind", str(policy.kernel_lib_dir), m.kernel_lib)
+    cmd.append("--clearenv")
+    for key, value in env.items():
+        cmd.extend(["--setenv", key, value])
+    cmd.extend(["--chdir", m.scratch, "--"])
+    inner = ["prlimit", *limit_args(policy), "--"]
+    if uid is not None:
+        remount = " && ".join(
+            f"mount -o remount,bind,noexec,nosuid,nodev {shlex.quote(p)}" for p in m.noexec
+        )
+        cmd.extend(["/bin/sh", "-c", f'{remount} && exec "$@"', "aar-sandbox"])
+        inner.extend(
+            [
+                "setpriv",
+                f"--reuid={uid}",
+                f"--regid={uid}",
+                "--clear-groups",
+                "--no-new-privs",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--",
+            ]
+        )
+    return [*cmd, *inner, *kernel_argv(policy)]
+
+
+def minimal_bwrap(policy: SandboxPolicy) -> list[str]:
+    """The smallest sandbox with the policy's namespaces, for the preflight test."""
+    cmd = ["bwrap", *policy.namespaces, "--ro-bind", "/usr", "/usr"]
+    for link in policy.mounts.usr_links:
+        if os.path.islink(link):
+            cmd.extend(["--symlink", os.readlink(link), link])
+    return [*cmd, "--proc", "/proc", "--dev", "/dev", "--"]
+
+
+def unsandboxed_command(policy: SandboxPolicy) -> list[str]:
+    """Development mode (`isolation = "none"`): the same limits, no isolation at all."""
+    return ["prlimit", *limit_args(policy), "--", *kernel_argv(policy)]
