@@ -1,0 +1,173 @@
+"""Splits and weak supervision, fixed per seed (DESIGN.md "W2S protocol").
+
+Every task is split the same way: `weak_train` (ground truth trains the weak supervisor),
+`transfer` (inputs plus the weak supervisor's soft labels; a stratified validation subset
+carries weak labels only), `test` (rounded, budgeted feedback) and `holdout` (final numbers).
+Rows are shuffled and get opaque random ids per seed, so the source row order (some files
+are sorted by class) never leaks into a split or an id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from aar.bench._task import Task, TaskData
+
+SPLIT_FRACTIONS: dict[str, float] = {
+    "weak_train": 0.30,
+    "transfer": 0.40,
+    "test": 0.15,
+    "holdout": 0.15,
+}
+"""Share of each class that goes to each split (stratified)."""
+VAL_FRACTION = 0.2
+"""Share of transfer held out (with weak labels only) for early stopping / model selection."""
+SCORED_SPLITS = ("test", "holdout")
+PUBLIC_SPLITS = ("transfer", "test", "holdout")
+_ID_SPACE = 10**12
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Row indices into a task's `TaskData` for one seed, each split in shuffled order."""
+
+    seed: int
+    weak_train: np.ndarray
+    transfer: np.ndarray
+    transfer_is_val: np.ndarray
+    """bool [len(transfer)]: the validation subset of transfer."""
+    test: np.ndarray
+    holdout: np.ndarray
+    ids: np.ndarray
+    """int64 [n_pool]: an opaque random id for every row of the pool, drawn per seed."""
+
+    def rows(self, split: str) -> np.ndarray:
+        """Row indices of `split` ('weak_train', 'transfer', 'test' or 'holdout')."""
+        if split not in SPLIT_FRACTIONS:
+            raise ValueError(f"unknown split {split!r}")
+        return getattr(self, split)
+
+    def sizes(self) -> dict[str, int]:
+        """Rows per split, plus the validation part of transfer."""
+        sizes = {name: len(self.rows(name)) for name in SPLIT_FRACTIONS}
+        sizes["transfer_val"] = int(self.transfer_is_val.sum())
+        return sizes
+
+
+def _allocate(n: int, fractions: list[float]) -> list[int]:
+    """Largest-remainder allocation of `n` items: deterministic in `n`, so sizes match per seed."""
+    raw = [n * f for f in fractions]
+    counts = [int(np.floor(r)) for r in raw]
+    order = sorted(range(len(raw)), key=lambda i: (counts[i] - raw[i], i))
+    for i in order[: n - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def make_splits(y: np.ndarray, n_classes: int, seed: int) -> Splits:
+    """Stratified, shuffled splits of a labelled pool for one seed.
+
+    Split sizes depend only on the class counts, so every seed of a task has the same sizes
+    (which lets the trainer stack all seeds into one batched model).
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng([seed, 0x5EED])
+    parts = ("weak_train", "transfer_train", "transfer_val", "test", "holdout")
+    fractions = [
+        SPLIT_FRACTIONS["weak_train"],
+        SPLIT_FRACTIONS["transfer"] * (1 - VAL_FRACTION),
+        SPLIT_FRACTIONS["transfer"] * VAL_FRACTION,
+        SPLIT_FRACTIONS["test"],
+        SPLIT_FRACTIONS["holdout"],
+    ]
+    chosen: dict[str, list[np.ndarray]] = {p: [] for p in parts}
+    for c in range(n_classes):
+        rows = rng.permutation(np.flatnonzero(y == c))
+        start = 0
+        for part, count in zip(parts, _allocate(len(rows), fractions), strict=True):
+            chosen[part].append(rows[start : start + count])
+            start += count
+
+    def shuffled(*names: str) -> np.ndarray:
+        return rng.permutation(np.concatenate([r for n in names for r in chosen[n]]))
+
+    n_val = sum(len(r) for r in chosen["transfer_val"])
+    transfer_val = set(np.concatenate(chosen["transfer_val"]).tolist()) if n_val else set()
+    transfer = shuffled("transfer_train", "transfer_val")
+    is_val = np.fromiter((r in transfer_val for r in transfer.tolist()), bool, len(transfer))
+    ids = rng.choice(_ID_SPACE, size=len(y), replace=False).astype(np.int64)
+    return Splits(
+        seed=seed,
+        weak_train=shuffled("weak_train"),
+        transfer=transfer,
+        transfer_is_val=is_val,
+        test=shuffled("test"),
+        holdout=shuffled("holdout"),
+        ids=ids,
+    )
+
+
+@dataclass
+class SeedSetup:
+    """One seed of one task: its splits and the trained weak supervisor's soft labels."""
+
+    task: Task
+    data: TaskData
+    splits: Splits
+    weak_probs: dict[str, np.ndarray]
+    """Weak soft labels float32 [n_split, n_classes] for transfer, test and holdout."""
+
+    @property
+    def seed(self) -> int:
+        return self.splits.seed
+
+    @cached_property
+    def n_classes(self) -> int:
+        return self.task.n_classes
+
+    def labels(self, split: str) -> np.ndarray:
+        """Ground truth of a split: for the harness and evaluator only, never exported."""
+        return self.data.y[self.splits.rows(split)]
+
+
+def validate_data(task: Task, data: TaskData) -> None:
+    """Fail early, naming the task, when `load()` returns arrays the protocol cannot use."""
+    n = len(data.y)
+    if data.x_strong.ndim != 2 or data.x_weak.ndim != 2:
+        raise ValueError(f"task {task.name}: x_strong and x_weak must be 2-D")
+    if len(data.x_strong) != n or len(data.x_weak) != n:
+        raise ValueError(f"task {task.name}: x_strong, x_weak and y differ in length")
+    if data.texts is not None and len(data.texts) != n:
+        raise ValueError(f"task {task.name}: texts and y differ in length")
+    counts = np.bincount(np.asarray(data.y, dtype=np.int64), minlength=task.n_classes)
+    if len(counts) != task.n_classes or (counts < 10).any():
+        raise ValueError(
+            f"task {task.name}: labels must be 0..{task.n_classes - 1} with >= 10 rows each, "
+            f"got counts {counts.tolist()}"
+        )
+
+
+def weak_soft_labels(task: Task, data: TaskData, splits: Splits) -> dict[str, np.ndarray]:
+    """Fit the task's weak supervisor on `weak_train` ground truth; soft labels elsewhere."""
+    model = task.make_weak_model(splits.seed)
+    model.fit(data.x_weak[splits.weak_train], data.y[splits.weak_train])
+    out: dict[str, np.ndarray] = {}
+    for split in PUBLIC_SPLITS:
+        probs = np.asarray(model.predict_proba(data.x_weak[splits.rows(split)]), np.float64)
+        if probs.shape[1] != task.n_classes:
+            raise ValueError(
+                f"task {task.name}: weak model gave {probs.shape[1]} columns for "
+                f"{task.n_classes} classes"
+            )
+        probs = np.clip(probs, 0.0, 1.0)
+        out[split] = (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    return out
+
+
+def setup_seed(task: Task, data: TaskData, seed: int) -> SeedSetup:
+    """Splits and weak soft labels of `task` for one seed (deterministic)."""
+    splits = make_splits(data.y, task.n_classes, seed)
+    return SeedSetup(task, data, splits, weak_soft_labels(task, data, splits))
