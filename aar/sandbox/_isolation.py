@@ -55,8 +55,8 @@ def preflight(policy: SandboxPolicy) -> None:
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             hint = (
-                "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
-                "and user.max_user_namespaces > 0; in a container allow CLONE_NEWUSER) or run as root"
+                "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+                "user.max_user_namespaces > 0; in a container allow CLONE_NEWUSER) or run as root"
             )
             raise SandboxUnavailableError(
                 f"sandbox unavailable: bubblewrap cannot create namespaces "
@@ -140,7 +140,7 @@ class IsolationReport(BaseModel):
     @property
     def all_active(self) -> bool:
         """True when every protection the probe checks is in effect."""
-        return self.available and all(p.active for p in self.protections)
+        return self.available and bool(self.protections) and all(p.active for p in self.protections)
 
 
 _PROBE = r"""

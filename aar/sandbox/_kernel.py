@@ -1,4 +1,4 @@
-"""`KernelSandbox`: one experiment's isolated ipykernel, driven from the host with jupyter-client."""
+"""`KernelSandbox`: an experiment's isolated ipykernel, driven from the host by jupyter-client."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every executed cell goes into the experiment's `.ipynb` (nbformat v4, valid, opens in Jupyter)."""
+"""Every executed cell goes into the experiment's `.ipynb` (nbformat v4, opens in Jupyter)."""
 
 from __future__ import annotations
 
