@@ -39,7 +39,7 @@ class TinyTask(Task):
             order = np.argsort(y, kind="stable")
             x, y = x[order], y[order]
         x_weak = x[:, :2] + rng.normal(scale=0.8, size=(self.n, 2)).astype(np.float32)
-        texts = [f"example {i}" for i in range(self.n)]
+        texts = [f"snippet {w}" for w in rng.integers(0, 10**9, self.n)]  # order-free
         return TaskData(x_strong=x, x_weak=x_weak.astype(np.float32), y=y, texts=texts)
 
     def make_weak_model(self, seed: int) -> LogisticRegression:
@@ -50,11 +50,11 @@ TINY = register_task(TinyTask("test-tiny"))
 TINY3 = register_task(TinyTask("test-tiny3", n=1500, n_classes=3))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny() -> TinyTask:
     return TINY
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny3() -> TinyTask:
     return TINY3

@@ -1,0 +1,184 @@
+"""`aar bench ...` as a user calls it: happy paths and every bad-input path (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from aar.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aar.config import get_settings
+
+    monkeypatch.setenv("AAR_BENCH__CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AAR_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("COLUMNS", "250")  # rich tables unwrapped
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _error(*args: str) -> str:
+    """Run the app as the console script does (`main()` calls `app()`): exit code and stderr.
+
+    typer's CliRunner bypasses the app's own error handling, so errors are checked this way.
+    """
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    err, out = io.StringIO(), io.StringIO()
+    with redirect_stderr(err), redirect_stdout(out), pytest.raises(SystemExit) as exc:
+        app(list(args), prog_name="aar")
+    assert exc.value.code == 2, (out.getvalue(), err.getvalue())
+    text = err.getvalue().strip()
+    assert "Traceback" not in text
+    assert len(text.splitlines()) == 1, text
+    return text
+
+
+def test_list_measures_then_caches(tmp_path: Path) -> None:
+    first = _ok("bench", "list", "--task", "test-tiny", "--device", "cpu")
+    assert "test-tiny" in first and "measured now" in first
+    assert "logistic regression on 2 noisy" in first
+    second = _ok("bench", "list", "--task", "test-tiny")
+    assert "cache" in second
+    assert (tmp_path / "cache" / "bench_gaps.json").exists()
+
+
+def test_run_writes_table_results_json_and_figure(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    summary = tmp_path / "s.json"
+    args = ["bench", "run", "-t", "test-tiny", "-m", "naive", "-m", "naive+es", "--seeds", "2"]
+    text = _ok(*args, "--device", "cpu", "--out", str(out), "--json", str(summary))
+    assert "PGR" in text and "naive+es" in text
+    data = json.loads(summary.read_text())
+    task = data["tasks"]["test-tiny"]
+    assert set(task["methods"]) == {"naive", "naive+es"}
+    naive = task["methods"]["naive"]
+    for key in ("pgr_acc_mean", "pgr_acc_se", "pgr_acc_ci", "pgr_auroc_mean", "acc_mean"):
+        assert isinstance(naive[key], float | list)
+    assert len(naive["seeds"]) == 2 and data["seconds"] > 0
+    assert task["weak"]["acc_mean"] < task["ceiling"]["acc_mean"]
+    assert {p.name for p in out.iterdir()} >= {"results.json", "summary.json", "pgr.png"}
+    assert (out / "pgr.png").stat().st_size > 1000
+
+
+def test_run_default_dir_is_under_runs_dir(tmp_path: Path) -> None:
+    _ok("bench", "run", "-t", "test-tiny", "--seeds", "1", "-m", "naive")
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith("bench-")
+
+
+def test_export_then_evaluate_round_trip(tmp_path: Path) -> None:
+    pub = tmp_path / "pub"
+    _ok("bench", "export-public", "--task", "test-tiny", "--seed", "43", str(pub))
+    weak = np.load(pub / "test_weak_labels.npy")[:, 1]
+    pred = tmp_path / "pred.npy"
+    np.save(pred, weak)
+    log = tmp_path / "log.jsonl"
+    text = _ok(
+        "bench", "evaluate", "--task", "test-tiny", "--seed", "43", str(pred), "--log", str(log)
+    )
+    assert "rounded to 0.01" in text and "budget 1/" in text
+    hold = tmp_path / "hold.npy"
+    np.save(hold, np.load(pub / "holdout_weak_inputs.npy")[:, 0] * 0 + 0.5)
+    out = _ok(
+        "bench",
+        "evaluate",
+        "-t",
+        "test-tiny",
+        "-s",
+        "43",
+        str(hold),
+        "--split",
+        "holdout",
+        "--json",
+    )
+    record = json.loads(out)
+    assert record["split"] == "holdout" and record["rounded"] is False
+    assert len(log.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["bench", "run", "-t", "no-such-task"], "unknown task 'no-such-task'"),
+        (["bench", "run", "-t", "test-tiny", "-m", "magic"], "unknown method 'magic'"),
+        (["bench", "run", "-t", "test-tiny", "--seeds", "0"], "between 1 and 100"),
+        (["bench", "run", "-t", "test-tiny", "--seeds", "-3"], "between 1 and 100"),
+        (["bench", "run", "-t", "test-tiny", "--seeds", "100000"], "between 1 and 100"),
+        (["bench", "run", "-t", "test-tiny", "--device", "cuda:7"], "CUDA"),
+        (["bench", "list", "-t", "nope"], "valid tasks"),
+        (["bench", "export-public", "-t", "nope", "DIR"], "unknown task"),
+        (["bench", "export-public", "-t", "test-tiny", "-s", "-1", "DIR"], "non-negative"),
+        (["bench", "evaluate", "-t", "test-tiny", "missing.npy"], "does not exist"),
+        (["bench", "evaluate", "-t", "test-tiny", "P", "--split", "train"], "'test' or 'holdout'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args: list[str], match: str, tmp_path: Path) -> None:
+    pred = tmp_path / "p.npy"
+    np.save(pred, np.zeros(3))
+    args = [str(tmp_path / "d") if a == "DIR" else str(pred) if a == "P" else a for a in args]
+    assert match in _error(*args)
+
+
+def test_bad_prediction_file_is_one_line(tmp_path: Path) -> None:
+    pred = tmp_path / "p.npy"
+    np.save(pred, np.full(5, 0.5))
+    assert "shape" in _error("bench", "evaluate", "-t", "test-tiny", str(pred))
+
+
+def test_existing_non_empty_export_dir_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "notes.txt").write_text("keep me")
+    assert "not empty" in _error("bench", "export-public", "-t", "test-tiny", str(tmp_path / "d"))
+    assert (tmp_path / "d" / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only directories")
+def test_unwritable_out_dir_nonroot(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    assert "output" in _error("bench", "run", "-t", "test-tiny", "--out", str(ro / "x"))
+
+
+def test_unwritable_out_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a directory")
+    assert "output" in _error("bench", "run", "-t", "test-tiny", "--out", str(blocker / "x"))
+    assert "output" in _error("bench", "run", "-t", "test-tiny", "--out", str(blocker))
+    assert "--json" in _error("bench", "run", "-t", "test-tiny", "--json", str(tmp_path))
+
+
+def test_console_script_error_path() -> None:
+    """The installed `aar` script itself: a user mistake is one red line and exit code 2."""
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("aar")
+    result = subprocess.run(
+        [str(script), "bench", "run", "--task", "no-such-task"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "unknown task 'no-such-task'" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

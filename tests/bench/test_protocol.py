@@ -1,0 +1,64 @@
+"""Split protocol invariants: disjoint, complete, stratified, deterministic, no order leak."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from aar.bench import SPLIT_FRACTIONS, make_splits, setup_seed
+from aar.bench._runner import load_data
+
+SPLITS = tuple(SPLIT_FRACTIONS)
+
+
+def test_splits_are_disjoint_and_cover_the_pool(tiny) -> None:
+    data = load_data(tiny)
+    s = make_splits(data.y, 2, 42)
+    rows = np.concatenate([s.rows(name) for name in SPLITS])
+    assert len(rows) == len(data.y)
+    assert len(np.unique(rows)) == len(rows)
+    assert len(np.unique(s.ids)) == len(s.ids)
+
+
+def test_splits_are_deterministic_per_seed_and_differ_across_seeds(tiny) -> None:
+    y = load_data(tiny).y
+    a, b, c = make_splits(y, 2, 42), make_splits(y, 2, 42), make_splits(y, 2, 43)
+    for name in SPLITS:
+        assert np.array_equal(a.rows(name), b.rows(name))
+        assert not np.array_equal(a.rows(name), c.rows(name))
+    assert np.array_equal(a.ids, b.ids) and not np.array_equal(a.ids, c.ids)
+    assert a.sizes() == c.sizes()  # same sizes per seed: seeds can be batched
+
+
+def test_splits_are_stratified_with_a_validation_part(tiny3) -> None:
+    y = load_data(tiny3).y
+    s = make_splits(y, 3, 44)
+    overall = np.bincount(y) / len(y)
+    for name in SPLITS:
+        share = np.bincount(y[s.rows(name)], minlength=3) / len(s.rows(name))
+        assert np.abs(share - overall).max() < 0.02
+    assert s.transfer_is_val.dtype == bool
+    assert 0.15 < s.transfer_is_val.mean() < 0.25
+
+
+def test_source_order_does_not_leak_into_ids_or_split_order(tiny) -> None:
+    """The tiny pool is sorted by class, like the Rotten Tomatoes file."""
+    y = load_data(tiny).y
+    assert (np.diff(y) >= 0).all()
+    s = make_splits(y, 2, 42)
+    for name in ("transfer", "test", "holdout"):
+        rows = s.rows(name)
+        labels = y[rows]
+        # neither the position in the split nor the id separates the classes
+        assert abs(roc_auc_score(labels, np.arange(len(rows))) - 0.5) < 0.1
+        assert abs(roc_auc_score(labels, s.ids[rows]) - 0.5) < 0.1
+
+
+def test_weak_soft_labels_are_probabilities(tiny3) -> None:
+    setup = setup_seed(tiny3, load_data(tiny3), 42)
+    for split in ("transfer", "test", "holdout"):
+        p = setup.weak_probs[split]
+        assert p.dtype == np.float32 and p.shape == (len(setup.splits.rows(split)), 3)
+        assert np.allclose(p.sum(1), 1, atol=1e-5)
+    weak_acc = (setup.weak_probs["test"].argmax(1) == setup.labels("test")).mean()
+    assert 0.4 < weak_acc < 0.9  # better than chance, not perfect
