@@ -50,8 +50,9 @@ class KernelSandbox:
     """An isolated Jupyter kernel bound to one experiment directory.
 
     Layout of `experiment_dir`: `scratch/` (the kernel's only writable directory, `/scratch`
-    inside, also its cwd), `task/` (the task's public files, read-only at `/task`, unless
-    `task_dir` points elsewhere) and `notebook.ipynb` (every executed cell with its outputs).
+    inside, also its cwd), `task/` (the task's public files, read-only at `/task`; files of
+    `task_dir` are hard-linked or copied there) and `notebook.ipynb` (every executed cell
+    with its outputs).
 
     Use as a context manager. `run_cell` never raises for anything the cell does: timeouts,
     kernel deaths, floods and limit breaches come back as a `CellResult`; a dead kernel is
@@ -93,8 +94,8 @@ class KernelSandbox:
 
     @property
     def task_dir(self) -> Path:
-        """Host path of the task's public directory (read-only inside)."""
-        return self._task_src or self.experiment_dir / "task"
+        """Host path of the task's public files (`task/`, read-only at `/task` inside)."""
+        return self.experiment_dir / "task"
 
     @property
     def notebook_path(self) -> Path:
@@ -156,10 +157,10 @@ class KernelSandbox:
         """Prepare the directories, claim a uid and start the kernel; ready when it returns."""
         preflight(self.policy)
         self.scratch_dir.mkdir(parents=True, exist_ok=True)
-        if self._task_src is None:
-            self.task_dir.mkdir(parents=True, exist_ok=True)
-        elif not self._task_src.is_dir():
-            raise SandboxUsageError(f"task directory {self._task_src} does not exist")
+        if self._task_src is not None:
+            copy_task(self._task_src, self.task_dir)
+        self.task_dir.mkdir(parents=True, exist_ok=True)
+        self.task_dir.chmod(0o755)
         is_root = os.geteuid() == 0
         if not self.unsafe and is_root:
             self._claim = UidClaim(self.policy.uid_range)
@@ -581,6 +582,22 @@ def _find_python(root: int, uid: int | None) -> int | None:
             return pid
         todo.extend(_children(pid))
     return None
+
+
+def copy_task(src: Path, dest: Path) -> None:
+    """Hard-link (or copy) public task files into `dest`, readable by the sandbox uid."""
+    if not src.is_dir():
+        raise SandboxUsageError(f"task directory {src} does not exist")
+    dest.mkdir(parents=True, exist_ok=True)
+
+    def link_or_copy(s: str, d: str) -> None:
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+        os.chmod(d, 0o644)
+
+    shutil.copytree(src, dest, dirs_exist_ok=True, copy_function=link_or_copy)
 
 
 def _tree_size(root: Path) -> int:

@@ -171,7 +171,8 @@ def limit_args(policy: SandboxPolicy) -> list[str]:
     mib = 1024 * 1024
     return [
         f"--as={lim.memory_mb * mib}",
-        f"--cpu={lim.cpu_seconds}",
+        # soft:hard: SIGXCPU at the limit (so the cause is clear), SIGKILL 5 s later
+        f"--cpu={lim.cpu_seconds}:{lim.cpu_seconds + 5}",
         f"--nproc={lim.max_processes}",
         f"--fsize={lim.max_file_mb * mib}",
         "--core=0",

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Self
 
 from aar.sandbox._errors import SandboxUsageError
-from aar.sandbox._kernel import KernelSandbox
+from aar.sandbox._kernel import KernelSandbox, copy_task
 from aar.sandbox._policy import SandboxPolicy, load_policy
 
 
@@ -136,10 +136,7 @@ class KernelPool:
                 return sandbox
             except OSError:  # another filesystem: fall back to a cold start
                 _discard(sandbox)
-        cold = KernelSandbox(target, policy=self.policy)
-        if task_dir is not None:
-            _copy_task(Path(task_dir), cold.task_dir)
-        return cold.start()
+        return KernelSandbox(target, task_dir=task_dir, policy=self.policy).start()
 
     def close(self) -> None:
         """Close every waiting kernel and remove the pool's slot directories."""
@@ -162,24 +159,8 @@ def _adopt(sandbox: KernelSandbox, target: Path, task_dir: str | os.PathLike[str
     if sandbox._notebook is not None:
         sandbox._notebook.path = sandbox.notebook_path
     if task_dir is not None:
-        _copy_task(Path(task_dir), sandbox.task_dir)
+        copy_task(Path(task_dir), sandbox.task_dir)
     sandbox.begin_experiment()
-
-
-def _copy_task(src: Path, dest: Path) -> None:
-    """Hard-link (or copy) the public task files; world-readable for the sandbox uid."""
-    if not src.is_dir():
-        raise SandboxUsageError(f"task directory {src} does not exist")
-    dest.mkdir(parents=True, exist_ok=True)
-
-    def link_or_copy(s: str, d: str) -> None:
-        try:
-            os.link(s, d)
-        except OSError:
-            shutil.copy2(s, d)
-        os.chmod(d, 0o644)
-
-    shutil.copytree(src, dest, dirs_exist_ok=True, copy_function=link_or_copy)
 
 
 def _discard(sandbox: KernelSandbox) -> None:
