@@ -84,7 +84,17 @@ class MemorySettings(BaseModel):
         default=None,
         description="Chroma server, e.g. http://127.0.0.1:8000.",
     )
-    dedup_threshold: float = Field(default=0.95, ge=0, le=1)
+    dedup_threshold: float = Field(
+        default=0.95,
+        ge=0,
+        le=1,
+        description="Cosine similarity at or above which a finding for the same task(s) and "
+        "method is linked to the earlier one as a duplicate.",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: _default_cache_dir() / "memory",
+        description="The offline embedding table derived from the shipped MiniLM weights.",
+    )
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,68 @@
+"""The findings memory: evaluator-backed findings in chromadb, searched by meaning and metadata."""
+
+from aar.memory._embed import STATIC_MODEL_NAME, Embedder, StaticEmbedder, load_static_embedder
+from aar.memory._errors import (
+    CorruptStoreError,
+    DuplicateFindingIdError,
+    EmbedderError,
+    EmbeddingMismatchError,
+    FindingNotFoundError,
+    FindingsMemoryError,
+    ForeignStoreError,
+    ImportConflictError,
+    InvalidFindingError,
+    MemoryServerError,
+)
+from aar.memory._finding import (
+    SCHEMA_VERSION,
+    Finding,
+    Metrics,
+    Review,
+    ReviewStatus,
+    Verdict,
+    new_finding_id,
+)
+from aar.memory._store import (
+    AddResult,
+    FindingFilter,
+    FindingsStore,
+    ImportResult,
+    SearchHit,
+    StoreStats,
+    open_store,
+    parse_findings,
+    parse_jsonl,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "STATIC_MODEL_NAME",
+    "AddResult",
+    "CorruptStoreError",
+    "DuplicateFindingIdError",
+    "Embedder",
+    "EmbedderError",
+    "EmbeddingMismatchError",
+    "Finding",
+    "FindingFilter",
+    "FindingNotFoundError",
+    "FindingsMemoryError",
+    "FindingsStore",
+    "ForeignStoreError",
+    "ImportConflictError",
+    "ImportResult",
+    "InvalidFindingError",
+    "MemoryServerError",
+    "Metrics",
+    "Review",
+    "ReviewStatus",
+    "SearchHit",
+    "StaticEmbedder",
+    "StoreStats",
+    "Verdict",
+    "load_static_embedder",
+    "new_finding_id",
+    "open_store",
+    "parse_findings",
+    "parse_jsonl",
+]

@@ -1,0 +1,50 @@
+"""What can go wrong with the findings memory, as one clear line each (all `AarError`s)."""
+
+from __future__ import annotations
+
+from aar.errors import AarError
+
+
+class FindingsMemoryError(AarError):
+    """Base of the findings-memory errors."""
+
+
+class ForeignStoreError(FindingsMemoryError):
+    """The directory or collection holds something aar did not write; it is left untouched."""
+
+
+class CorruptStoreError(FindingsMemoryError):
+    """The store's files exist but chromadb cannot read them."""
+
+
+class EmbeddingMismatchError(FindingsMemoryError):
+    """The store was built with another embedding model than this aar uses."""
+
+
+class FindingNotFoundError(FindingsMemoryError):
+    """No finding has this id."""
+
+
+class DuplicateFindingIdError(FindingsMemoryError):
+    """A finding with this id is already stored."""
+
+
+class InvalidFindingError(FindingsMemoryError):
+    """Input findings failed validation; nothing was written. One line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        head = f"{len(problems)} problem(s) in the input, nothing was written:"
+        super().__init__("\n".join([head, *problems]))
+
+
+class ImportConflictError(FindingsMemoryError):
+    """An imported finding has the id of a stored one with different content."""
+
+
+class MemoryServerError(FindingsMemoryError):
+    """The Chroma server named by `memory.url` cannot be reached or used."""
+
+
+class EmbedderError(FindingsMemoryError):
+    """The offline embedding model cannot be built or loaded."""

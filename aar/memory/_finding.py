@@ -1,0 +1,129 @@
+"""The `Finding`: one evaluator-backed result a research session reports, with its provenance.
+
+A finding is only as good as its provenance, so numbers sit next to the evaluator record ids
+that produced them, and a reviewer's decision is part of the record. The schema is versioned
+(`schema_version`) so stores and exports written by older code can be recognised.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+Verdict = Literal["supported", "refuted", "inconclusive"]
+ReviewStatus = Literal["pending", "approved", "rejected"]
+
+
+def new_finding_id() -> str:
+    """A short random id (`f-` + 12 hex digits): unique enough for a team's store, easy to type."""
+    return f"f-{uuid.uuid4().hex[:12]}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Metrics(_Strict):
+    """PGR on accuracy (required) and AUROC, and the student's accuracy, aggregated over seeds.
+
+    PGR = (student - weak) / (ceiling - weak). `*_se` is the standard error over seeds and
+    `*_ci` a 95 % bootstrap interval `[low, high]`.
+    """
+
+    pgr_acc_mean: float
+    pgr_acc_se: float = Field(ge=0)
+    pgr_acc_ci: tuple[float, float] | None = None
+    pgr_auroc_mean: float | None = None
+    pgr_auroc_se: float | None = Field(default=None, ge=0)
+    pgr_auroc_ci: tuple[float, float] | None = None
+    accuracy_mean: float | None = Field(default=None, ge=0, le=1)
+    accuracy_se: float | None = Field(default=None, ge=0)
+    seeds: list[int] = Field(default_factory=list)
+
+    @field_validator("pgr_acc_ci", "pgr_auroc_ci")
+    @classmethod
+    def _ordered(cls, ci: tuple[float, float] | None) -> tuple[float, float] | None:
+        if ci is not None and ci[0] > ci[1]:
+            raise ValueError("a confidence interval must be [low, high] with low <= high")
+        return ci
+
+
+class Review(_Strict):
+    """A reviewer's decision on a finding; new findings are `pending`."""
+
+    status: ReviewStatus = "pending"
+    reviewer: str | None = None
+    comment: str | None = None
+    reviewed_at: datetime | None = None
+
+
+class Finding(_Strict):
+    """One structured finding of a research session (schema version 1).
+
+    Hand-written input needs only `summary`, `hypothesis`, `method`, `task` (or `tasks`),
+    `verdict`, `session_id` and `metrics.pgr_acc_mean` / `metrics.pgr_acc_se`.
+    """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str = Field(default_factory=new_finding_id, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+    session_id: str = Field(min_length=1, max_length=200)
+    round: int = Field(default=0, ge=0)
+    summary: str = Field(min_length=1, max_length=4000)
+    hypothesis: str = Field(min_length=1, max_length=4000)
+    method: str = Field(min_length=1, max_length=4000)
+    tasks: list[str] = Field(min_length=1)
+    metrics: Metrics
+    eval_record_ids: list[str] = Field(
+        default_factory=list, description="Evaluator records (`EvalRecord.id`) behind the numbers."
+    )
+    verdict: Verdict
+    review: Review = Field(default_factory=Review)
+    git_commit: str | None = None
+    created_at: datetime = Field(default_factory=_utc_now)
+    tags: list[str] = Field(default_factory=list)
+    duplicate_of: str | None = Field(
+        default=None, description="Set by the store: the earlier finding this one near-duplicates."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_alias(cls, data: Any) -> Any:
+        """Accept `task: "name"` (or a list) as the hand-written form of `tasks`."""
+        if isinstance(data, dict) and "task" in data:
+            data = dict(data)
+            task = data.pop("task")
+            if "tasks" in data:
+                raise ValueError("give either 'task' or 'tasks', not both")
+            data["tasks"] = [task] if isinstance(task, str) else task
+        return data
+
+    @field_validator("tasks", "tags")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name.strip() or "," in name:
+                raise ValueError(f"invalid name {name!r} (empty or containing a comma)")
+        return names
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, when: datetime) -> datetime:
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+    @property
+    def method_key(self) -> str:
+        """The method text, lower-cased with whitespace collapsed: 'same method' for duplicates."""
+        return " ".join(self.method.lower().split())
+
+    def embedding_text(self) -> str:
+        """The text that is embedded: what a person would search for."""
+        return f"{self.summary}\n{self.hypothesis}\n{self.method}"
