@@ -10,6 +10,7 @@ import fnmatch
 import json
 import os
 import shlex
+import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -153,6 +154,11 @@ def _denied(name: str, policy: SandboxPolicy) -> bool:
     return any(fnmatch.fnmatchcase(name, pat) for pat in policy.env_rules.deny)
 
 
+def bwrap_executable() -> str:
+    """The bwrap found on PATH now, as an absolute path, so the one checked is the one run."""
+    return shutil.which("bwrap") or "bwrap"
+
+
 def _python_paths() -> dict[str, str]:
     return {"prefix": sys.prefix, "base_prefix": sys.base_prefix}
 
@@ -194,7 +200,7 @@ def bwrap_command(
     user: bwrap's user namespace keeps that uid; remounts and the uid drop are skipped).
     """
     m = policy.mounts
-    cmd: list[str] = ["bwrap", *policy.namespaces, *policy.bwrap_flags]
+    cmd: list[str] = [bwrap_executable(), *policy.namespaces, *policy.bwrap_flags]
     made: set[str] = {"/"}
 
     def parents(dest: str) -> None:
@@ -267,7 +273,7 @@ def bwrap_command(
 
 def minimal_bwrap(policy: SandboxPolicy) -> list[str]:
     """The smallest sandbox with the policy's namespaces, for the preflight test."""
-    cmd = ["bwrap", *policy.namespaces, "--ro-bind", "/usr", "/usr"]
+    cmd = [bwrap_executable(), *policy.namespaces, "--ro-bind", "/usr", "/usr"]
     for link in policy.mounts.usr_links:
         if os.path.islink(link):
             cmd.extend(["--symlink", os.readlink(link), link])

@@ -72,7 +72,6 @@ class CellResult(BaseModel):
         ]
 
     def summary(self) -> str:
-        """One line: the error, or what the sandbox did, for CLI and JSON output."""
-        if self.error is not None:
-            return f"{self.error.ename}: {self.error.evalue}"
-        return self.message or ""
+        """One line: the error and what the sandbox did, for CLI and JSON output."""
+        parts = [f"{self.error.ename}: {self.error.evalue}"] if self.error is not None else []
+        return "; ".join([*parts, *([self.message] if self.message else [])])

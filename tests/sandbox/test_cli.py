@@ -1,0 +1,159 @@
+"""`aar sandbox exec` and `aar sandbox check`, called the way a user calls them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from sandbox_support import make_public_task
+from typer.testing import CliRunner
+
+import aar.bench
+from aar.cli import app
+
+SCRIPT = """\
+import numpy as np
+x = np.arange(4)
+print(x.sum())
+# %% second cell
+x.mean()
+# %%
+import matplotlib.pyplot as plt
+plt.plot(x); plt.show()
+"""
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_exec_json_all_ok(tmp_path: Path) -> None:
+    script = tmp_path / "exp.py"
+    script.write_text(SCRIPT)
+    code, out, _ = _run("sandbox", "exec", str(script), "--json", "--dir", str(tmp_path / "e"))
+    assert code == 0, out
+    doc = json.loads(out)
+    assert [c["status"] for c in doc["cells"]] == ["ok", "ok", "ok"]
+    assert doc["cells"][0]["stdout"] == "6\n" and doc["cells"][0]["error"] is None
+    assert set(doc["cells"][0]) == {"status", "stdout", "stderr", "error", "duration_s"}
+    assert doc["unsafe"] is False
+    nb = nbformat.read(doc["notebook"], as_version=4)
+    assert len(nb.cells) == 3 and nb.cells[1].source == "x.mean()"
+
+
+def test_exec_failure_exit_1_and_human_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "bad.py"
+    script.write_text("print('before')\n# %%\n1/0\n# %%\nprint('never')\n")
+    monkeypatch.chdir(tmp_path)  # default experiment dir: ./runs/sandbox-<time>-bad
+    code, out, err = _run("sandbox", "exec", str(script))
+    assert code == 1
+    assert "cell 1/3 ok" in out and "before" in out
+    assert "cell 2/3 error" in out and "ZeroDivisionError" in out and "never" not in out
+    assert "1 cell(s) not run" in err and "notebook:" in err
+    assert len(list((tmp_path / "runs").glob("sandbox-*-bad/notebook.ipynb"))) == 1
+
+
+def test_exec_timeout_and_keep_going(tmp_path: Path) -> None:
+    script = tmp_path / "loop.py"
+    script.write_text("while True:\n    pass\n# %%\nprint('after')\n")
+    args = ["sandbox", "exec", str(script), "--timeout", "1", "--keep-going", "--json"]
+    code, out, _ = _run(*args, "--dir", str(tmp_path / "e"))
+    doc = json.loads(out)
+    assert code == 1
+    assert [c["status"] for c in doc["cells"]] == ["timeout", "ok"]
+    assert "interrupted" in doc["cells"][0]["error"] and doc["cells"][1]["stdout"] == "after\n"
+
+
+def test_exec_with_task_mounts_public_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def fake_export(task: str, seed: int, directory: Path) -> Path:
+        calls.append((task, seed))
+        return make_public_task(Path(directory))
+
+    monkeypatch.setattr(aar.bench, "export_public", fake_export, raising=False)
+    script = tmp_path / "t.py"
+    script.write_text("import aar_kernel\nprint(aar_kernel.load_task().test_inputs.shape)\n")
+    exp = tmp_path / "e"
+    code, out, _ = _run(
+        "sandbox",
+        "exec",
+        str(script),
+        "--task",
+        "fake",
+        "--seed",
+        "43",
+        "--json",
+        "--dir",
+        str(exp),
+    )
+    assert code == 0, out
+    assert calls == [("fake", 43)]
+    assert json.loads(out)["cells"][0]["stdout"] == "(20, 4)\n"
+    assert (exp / "task" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.py"], "no such file"),
+        (["{script}", "--task", "x"], "--task and --seed go together"),
+        (["{script}", "--timeout", "0"], "--timeout must be positive"),
+        (["{script}", "--dir", "{nonempty}"], "exists and is not empty"),
+    ],
+)
+def test_exec_usage_errors_are_one_line_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    script = tmp_path / "s.py"
+    script.write_text("1")
+    nonempty = tmp_path / "full"
+    nonempty.mkdir()
+    (nonempty / "x").write_text("keep")
+    filled = [a.format(script=script, nonempty=nonempty) for a in args]
+    proc = subprocess.run(
+        [sys.executable, "-m", "aar", "sandbox", "exec", *filled],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    code, err = proc.returncode, proc.stderr
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+    assert (nonempty / "x").read_text() == "keep"
+
+
+def test_unsafe_flag_is_loud(tmp_path: Path) -> None:
+    script = tmp_path / "s.py"
+    script.write_text("print('hi')")
+    code, out, err = _run(
+        "sandbox",
+        "exec",
+        str(script),
+        "--unsafe-no-sandbox",
+        "--json",
+        "--dir",
+        str(tmp_path / "e"),
+    )
+    assert code == 0 and "UNSAFE" in err
+    assert json.loads(out)["unsafe"] is True
+
+
+def test_check_console_script() -> None:
+    aar_bin = Path(sys.executable).parent / "aar"
+    proc = subprocess.run(
+        [str(aar_bin), "sandbox", "check", "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["available"] and all(p["active"] for p in report["protections"])
