@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from aar.bench import Summary
 
 bench_app = typer.Typer(
     help="Weak-to-strong benchmark: tasks, baselines, student methods, evaluator.",
@@ -27,6 +31,13 @@ def _check_seed(seed: int) -> None:
 
     if seed < 0:
         raise InvalidSeedsError(f"--seed must be a non-negative integer, got {seed}")
+
+
+def _pm(s: Summary, digits: int) -> str:
+    """'mean ± se' (just the mean when SE is undefined, e.g. one seed)."""
+    if math.isfinite(s.se):
+        return f"{s.mean:.{digits}f} ± {s.se:.{digits}f}"
+    return f"{s.mean:.{digits}f}"
 
 
 @bench_app.command("list")
@@ -124,7 +135,7 @@ def run_cmd(
 
     from aar.bench import DEFAULT_METHODS, get_task, list_tasks, resolve_seeds, run_suite
     from aar.bench._methods import parse_methods
-    from aar.bench._report import check_writable_file, fmt, prepare_out_dir, write_results
+    from aar.bench._report import check_writable_file, prepare_out_dir, write_results
     from aar.bench._train import resolve_device
     from aar.config import get_settings
 
@@ -165,19 +176,34 @@ def run_cmd(
         result = run_suite(tasks, methods, seed_list, device, on_stage=on_stage)
         progress.update(bar, completed=len(tasks))
 
-    table = Table(title=f"PGR on holdout, {len(seed_list)} seeds ({result.seconds:.1f} s)")
-    for col in ("task", "method", "acc", "PGR acc mean ± SE [95% CI]", "PGR AUROC", "flags"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"Holdout, {len(seed_list)} seeds ({result.seconds:.1f} s)")
+    table.add_column("task", overflow="fold")
+    table.add_column("method")
+    table.add_column("acc ± SE", justify="right")
+    table.add_column("PGR acc ± SE", justify="right")
+    table.add_column("95% CI", justify="right")
+    table.add_column("PGR AUROC", justify="right")
     for name, r in result.tasks.items():
-        flags = "; ".join(r.flags)
-        table.add_row(name, "weak", fmt(r.weak.acc, 3), "", "", flags)
-        table.add_row(name, "ceiling", fmt(r.ceiling.acc, 3), "", "", "")
+        flag = " [yellow](flagged)[/]" if r.flags else ""
+        table.add_row(name + flag, "weak", _pm(r.weak.acc, 3), "", "", "")
+        table.add_row("", "ceiling", _pm(r.ceiling.acc, 3), "", "", "")
         for m, mr in r.methods.items():
-            table.add_row(name, m, fmt(mr.acc, 3), fmt(mr.pgr_acc), fmt(mr.pgr_auroc), "")
+            ci = mr.pgr_acc.ci
+            table.add_row(
+                "",
+                m,
+                _pm(mr.acc, 3),
+                _pm(mr.pgr_acc, 2),
+                f"[{ci[0]:.2f}, {ci[1]:.2f}]",
+                f"{mr.pgr_auroc.mean:.2f}",
+            )
     console.print(table)
     paths = write_results(result, out_dir)
     if json_path is not None:
         json_path.write_text(paths["summary"].read_text())
+    for name, r in result.tasks.items():
+        for flag in r.flags:
+            console.print(f"[yellow]flag:[/] {name}: {flag}")
     console.print(f"results: {out_dir} (results.json, summary.json, table.md, pgr.png)")
 
 

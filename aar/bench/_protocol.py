@@ -10,7 +10,6 @@ are sorted by class) never leaks into a split or an id.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -94,10 +93,8 @@ def make_splits(y: np.ndarray, n_classes: int, seed: int) -> Splits:
     def shuffled(*names: str) -> np.ndarray:
         return rng.permutation(np.concatenate([r for n in names for r in chosen[n]]))
 
-    n_val = sum(len(r) for r in chosen["transfer_val"])
-    transfer_val = set(np.concatenate(chosen["transfer_val"]).tolist()) if n_val else set()
     transfer = shuffled("transfer_train", "transfer_val")
-    is_val = np.fromiter((r in transfer_val for r in transfer.tolist()), bool, len(transfer))
+    is_val = np.isin(transfer, np.concatenate(chosen["transfer_val"]))
     ids = rng.choice(_ID_SPACE, size=len(y), replace=False).astype(np.int64)
     return Splits(
         seed=seed,
@@ -123,10 +120,6 @@ class SeedSetup:
     @property
     def seed(self) -> int:
         return self.splits.seed
-
-    @cached_property
-    def n_classes(self) -> int:
-        return self.task.n_classes
 
     def labels(self, split: str) -> np.ndarray:
         """Ground truth of a split: for the harness and evaluator only, never exported."""

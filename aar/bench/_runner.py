@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import torch
 from pydantic import BaseModel, Field
 
 from aar.bench._errors import InvalidSeedsError
@@ -25,7 +24,7 @@ from aar.bench._methods import (
 from aar.bench._protocol import SCORED_SPLITS, SeedSetup, setup_seed, validate_data
 from aar.bench._stats import Summary, accuracy, auroc, pgr, summarize
 from aar.bench._task import StudentConfig, Task, TaskData
-from aar.bench._train import fit_predict, resolve_device, torch_threads
+from aar.bench._train import fit_predict, resolve_device
 
 MAX_SEEDS = 100
 REPORT_SPLIT = "holdout"
@@ -184,8 +183,7 @@ def run_task(
         on_stage("weak supervisor")
     setups: list[SeedSetup] = [setup_seed(task, data, s) for s in seed_list]
     fit: FitFn = fit_predict if batched else fit_one_at_a_time
-    with torch_threads(1 if dev.type == "cpu" else torch.get_num_threads()):
-        preds = train_students(setups, parsed, device=str(dev), fit=fit, on_stage=on_stage)
+    preds = train_students(setups, parsed, device=str(dev), fit=fit, on_stage=on_stage)
 
     def scores(get_probs: Callable[[SeedSetup, str], np.ndarray]) -> dict:
         return {

@@ -140,14 +140,28 @@ def fit_predict(
     With `batch.val_rows`, each model's predictions come from the epoch whose accuracy
     against the weak labels on its validation rows was best (early stopping; ties: earliest).
     `hidden` overrides `config.hidden` (bootstrapping trains smaller models first).
+    On CPU it runs on one torch thread: per-step overhead dominates these small models and
+    a second thread only adds contention (measured several times slower on 2 busy cores).
     """
     dev = resolve_device(device)
+    threads = 1 if dev.type == "cpu" else torch.get_num_threads()
+    with torch_threads(threads):
+        return _fit_predict(batch, eval_rows, config, hidden, dev)
+
+
+def _fit_predict(
+    batch: Batch,
+    eval_rows: dict[str, np.ndarray],
+    config: StudentConfig,
+    hidden: tuple[int, ...] | None,
+    dev: torch.device,
+) -> dict[str, np.ndarray]:
     dtype = torch.float32
     k, n = batch.train_rows.shape
     n_classes = batch.targets.shape[-1]
     hidden = config.hidden if hidden is None else hidden
 
-    x = torch.as_tensor(batch.x, dtype=dtype, device=dev)
+    x = torch.as_tensor(np.array(batch.x, dtype=np.float32), device=dev)  # a writable copy
     train_rows = torch.as_tensor(batch.train_rows, dtype=torch.long, device=dev)
     targets = torch.as_tensor(batch.targets, dtype=dtype, device=dev)
     # Standardise with each model's own training inputs (no labels involved).
