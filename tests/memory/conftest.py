@@ -1,0 +1,81 @@
+"""Fixtures: the real offline embedder, local stores in tmp dirs, a real Chroma server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from memory_support import free_port, local_settings, wait_heartbeat
+
+from aar.config import MemorySettings, Settings, get_settings
+from aar.memory import FindingsStore, StaticEmbedder, load_static_embedder, open_store
+
+CHROMA = Path(sys.executable).parent / "chroma"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> StaticEmbedder:
+    """The real static embedder; its table is built once per machine (cache dir)."""
+    return load_static_embedder(get_settings().memory.cache_dir)
+
+
+@pytest.fixture
+def local_store(tmp_path: Path, embedder: StaticEmbedder) -> FindingsStore:
+    return open_store(local_settings(tmp_path / "store"), embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` on 127.0.0.1 for the whole session, stopped at the end."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    data = tmp_path_factory.mktemp("chroma-server")
+    log = (data.parent / "chroma-server.log").open("w")
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    try:
+        wait_heartbeat(url)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+
+
+def clear_server(url: str) -> None:
+    """Drop aar's collection so each server test starts from an empty store."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from aar.memory._store import COLLECTION
+
+    port = int(url.rsplit(":", 1)[1])
+    client = chromadb.HttpClient(
+        host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    if COLLECTION in [getattr(c, "name", c) for c in client.list_collections()]:
+        client.delete_collection(COLLECTION)
+
+
+@pytest.fixture
+def server_store(chroma_server: str, embedder: StaticEmbedder) -> FindingsStore:
+    clear_server(chroma_server)
+    return open_store(Settings(memory=MemorySettings(url=chroma_server)), embedder=embedder)
+
+
+@pytest.fixture(params=["local", "server"])
+def store(request: pytest.FixtureRequest) -> FindingsStore:
+    """The same tests run against both modes."""
+    return request.getfixturevalue(f"{request.param}_store")

@@ -1,0 +1,61 @@
+"""Helpers shared by the memory tests (imported as a plain module, pytest's prepend mode)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from aar.config import MemorySettings, Settings
+from aar.memory import Finding
+
+DATA = Path(__file__).parent / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_heartbeat(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"Chroma server at {url} did not answer within {timeout} s")
+
+
+def labelled_findings() -> list[Finding]:
+    with (DATA / "findings.jsonl").open() as fh:
+        return [Finding.model_validate_json(line) for line in fh if line.strip()]
+
+
+def labelled_queries() -> list[dict[str, Any]]:
+    return json.loads((DATA / "queries.json").read_text())
+
+
+def minimal(**overrides: Any) -> dict[str, Any]:
+    """The smallest hand-written finding the issue allows."""
+    record: dict[str, Any] = {
+        "summary": "logconf raised PGR on sentiment",
+        "hypothesis": "the student can overrule weak label errors",
+        "method": "logconf",
+        "task": "sentiment",
+        "verdict": "supported",
+        "session_id": "s-test",
+        "metrics": {"pgr_acc_mean": 0.4, "pgr_acc_se": 0.05},
+    }
+    record.update(overrides)
+    return record
+
+
+def local_settings(path: Path, **memory: Any) -> Settings:
+    return Settings(memory=MemorySettings(path=path, url=None, **memory))
