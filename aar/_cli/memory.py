@@ -82,23 +82,31 @@ def _pgr(finding: Finding) -> str:
     return f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}"
 
 
-def _table(findings: list[Finding], scores: list[float] | None, title: str) -> Any:
+def _table(findings: list[Finding], scores: list[float] | None, title: str, width: int) -> Any:
+    """One row per finding; under 120 columns task and method move into the summary cell."""
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
-    table.add_column("id", no_wrap=True)
+    wide = width >= 120
+    table = Table(title=title)
+    table.add_column("id", no_wrap=True, min_width=max((len(f.id) for f in findings), default=2))
     if scores is not None:
-        table.add_column("score", justify="right")
-    for name in ("task", "method", "verdict", "status"):
-        table.add_column(name, max_width=16, no_wrap=True, overflow="ellipsis")
-    table.add_column("PGR acc (mean ± SE)", justify="right", no_wrap=True)
-    table.add_column("summary", ratio=1, min_width=30)
+        table.add_column("score", justify="right", no_wrap=True, min_width=5)
+    if wide:
+        for name in ("task", "method"):
+            table.add_column(name, max_width=18, no_wrap=True, overflow="ellipsis")
+    table.add_column("verdict / review", no_wrap=True, min_width=12)
+    table.add_column("PGR acc (mean ± SE)", justify="right", no_wrap=True, min_width=14)
+    table.add_column("summary" if wide else "task · method · summary", ratio=1, min_width=24)
     for n, f in enumerate(findings):
-        summary = f.summary if len(f.summary) <= 160 else f.summary[:157] + "..."
+        summary = f.summary if len(f.summary) <= 200 else f.summary[:197] + "..."
         cells = [f.id]
         if scores is not None:
             cells.append(f"{scores[n]:.3f}")
-        cells += [", ".join(f.tasks), f.method, f.verdict, f.review.status, _pgr(f), summary]
+        if wide:
+            cells += [", ".join(f.tasks), f.method]
+        else:
+            summary = f"[bold]{', '.join(f.tasks)} · {f.method}[/bold]  {summary}"
+        cells += [f"{f.verdict}\n{f.review.status}", _pgr(f), summary]
         table.add_row(*cells)
     return table
 
@@ -172,9 +180,9 @@ def query(
     if not hits:
         Console().print("no matching findings")
         return
-    Console().print(
-        _table([h.finding for h in hits], [h.score for h in hits], f"findings for {text!r}")
-    )
+    console = Console()
+    findings, scores = [h.finding for h in hits], [h.score for h in hits]
+    console.print(_table(findings, scores, f"findings for {text!r}", console.width))
 
 
 @memory_app.command("show")
@@ -253,7 +261,8 @@ def list_(
     if as_json:
         _print_json([f.model_dump(mode="json") for f in findings])
         return
-    Console().print(_table(findings, None, f"{len(findings)} finding(s)"))
+    console = Console()
+    console.print(_table(findings, None, f"{len(findings)} finding(s)", console.width))
 
 
 @memory_app.command("export")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from memory_support import free_port, local_settings, wait_heartbeat
+from memory_support import clear_server, free_port, local_settings, wait_heartbeat
 
 from aar.config import MemorySettings, Settings, get_settings
 from aar.memory import FindingsStore, StaticEmbedder, load_static_embedder, open_store
@@ -52,21 +52,6 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             proc.wait(timeout=5)
         log.close()
-
-
-def clear_server(url: str) -> None:
-    """Drop aar's collection so each server test starts from an empty store."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    from aar.memory._store import COLLECTION
-
-    port = int(url.rsplit(":", 1)[1])
-    client = chromadb.HttpClient(
-        host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)
-    )
-    if COLLECTION in [getattr(c, "name", c) for c in client.list_collections()]:
-        client.delete_collection(COLLECTION)
 
 
 @pytest.fixture

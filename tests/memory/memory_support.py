@@ -59,3 +59,18 @@ def minimal(**overrides: Any) -> dict[str, Any]:
 
 def local_settings(path: Path, **memory: Any) -> Settings:
     return Settings(memory=MemorySettings(path=path, url=None, **memory))
+
+
+def clear_server(url: str) -> None:
+    """Drop aar's collection so each server test starts from an empty store."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from aar.memory._store import COLLECTION
+
+    port = int(url.rsplit(":", 1)[1])
+    client = chromadb.HttpClient(
+        host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    if COLLECTION in [getattr(c, "name", c) for c in client.list_collections()]:
+        client.delete_collection(COLLECTION)

@@ -1,0 +1,292 @@
+"""`aar memory ...` as a user calls it: typer's CliRunner, and real processes for `serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from memory_support import DATA, clear_server, free_port, minimal, wait_heartbeat
+from typer.testing import CliRunner
+
+from aar.cli import app
+from aar.config import get_settings
+
+AAR = Path(sys.executable).parent / "aar"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder) -> Iterator[CliRunner]:
+    """A runner whose store is a fresh local directory (settings re-read per test)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AAR_MEMORY_URL", raising=False)
+    monkeypatch.setenv("AAR_MEMORY_PATH", str(tmp_path / "store"))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run(runner: CliRunner, *args: str, stdin: str | None = None) -> Result:
+    """Call the real app object as the console script does (typer's `invoke` would bypass
+    the app's own `AarError` handling), with stdin/stdout/stderr captured by click."""
+    code = 0
+    with runner.isolation(input=stdin) as streams:
+        try:
+            app(["memory", *args], prog_name="aar")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        out, err = streams[0].getvalue(), streams[1].getvalue()
+    return Result(code, out.decode(), err.decode() if err is not None else "")
+
+
+def write(path: Path, data: object) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def count(runner: CliRunner) -> int:
+    result = run(runner, "list", "--json", "--duplicates")
+    assert result.exit_code == 0, result.output
+    return len(json.loads(result.stdout))
+
+
+def test_add_file_and_stdin(cli: CliRunner, tmp_path: Path) -> None:
+    result = run(cli, "add", write(tmp_path / "one.json", minimal(id="f-one")))
+    assert result.exit_code == 0, result.output
+    assert "added f-one" in result.stdout
+    many = [minimal(summary="bootstrap on news", method="bootstrap"), minimal(summary="other")]
+    result = run(cli, "add", "-", stdin=json.dumps(many))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("added f-") == 2
+    assert count(cli) == 3
+
+
+def test_add_links_near_duplicate(cli: CliRunner, tmp_path: Path) -> None:
+    run(cli, "add", write(tmp_path / "a.json", minimal(id="f-a", summary="PGR rose to 0.46")))
+    result = run(cli, "add", write(tmp_path / "b.json", minimal(summary="PGR rose to 0.47")))
+    assert result.exit_code == 0
+    assert "near-duplicate of f-a" in result.stdout
+    shown = json.loads(run(cli, "show", "f-a", "--json").stdout)
+    assert len(shown["duplicates"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ("{not json", "not valid JSON (line 1"),
+        ("[1]", "record 1: expected a JSON object"),
+        (json.dumps([minimal(), minimal(verdict="maybe")]), "record 2: verdict"),
+        (json.dumps(minimal(metrics={"pgr_acc_mean": 1})), "metrics.pgr_acc_se: Field required"),
+        (json.dumps({**minimal(), "task": None}), "record 1: task"),
+        (json.dumps([minimal(id="f-x"), minimal(id="f-x")]), "id f-x appears twice"),
+    ],
+)
+def test_add_bad_input_is_one_line_each_and_writes_nothing(
+    cli: CliRunner, payload: str, expected: str
+) -> None:
+    result = run(cli, "add", "-", stdin=payload)
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert "Traceback" not in result.output
+    assert count(cli) == 0
+
+
+def test_add_reports_every_problem(cli: CliRunner) -> None:
+    bad = [{"summary": "x"}, minimal(verdict="maybe")]
+    result = run(cli, "add", "-", stdin=json.dumps(bad))
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("record")]
+    assert len(lines) == 7  # six missing fields of record 1, the verdict of record 2
+
+
+def test_add_missing_file(cli: CliRunner) -> None:
+    result = run(cli, "add", "nope.json")
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+@pytest.fixture
+def filled(cli: CliRunner) -> CliRunner:
+    result = run(cli, "import", str(DATA / "findings.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert "imported 57" in result.stdout
+    return cli
+
+
+def test_query_table_and_json(filled: CliRunner) -> None:
+    table = run(filled, "query", "mixup interpolation of inputs", "-k", "3")
+    assert table.exit_code == 0, table.output
+    assert "f56" in table.stdout and "±" in table.stdout and "score" in table.stdout
+    result = run(filled, "query", "confidence loss", "--task", "sentiment", "-k", "4", "--json")
+    hits = json.loads(result.stdout)
+    assert len(hits) == 4
+    assert all("sentiment" in h["tasks"] and isinstance(h["score"], float) for h in hits)
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    result = run(
+        filled,
+        *("query", "weak labels", "--verdict", "refuted", "--status", "pending"),
+        *("--session", "s-2026-11-01-gamma", "--json"),
+    )
+    assert [h["id"] for h in json.loads(result.stdout)] == ["f07"]
+
+
+def test_query_no_hits_and_bad_filters(filled: CliRunner) -> None:
+    result = run(filled, "query", "anything", "--task", "no-such-task")
+    assert result.exit_code == 0 and "no matching findings" in result.stdout
+    for args, expected in [
+        (("--verdict", "great"), "--verdict"),
+        (("--status", "done"), "--status"),
+        (("--since", "yesterday-ish"), "--since"),
+        (("-k", "0"), "k must be"),
+    ]:
+        result = run(filled, "query", "x", *args)
+        assert result.exit_code == 2, args
+        assert expected in result.output and "Traceback" not in result.output
+    assert run(filled, "query", "  ").exit_code == 2
+
+
+def test_show(filled: CliRunner) -> None:
+    result = run(filled, "show", "f01")
+    assert result.exit_code == 0
+    for text in ("Rotten Tomatoes", "+0.460 ± 0.040", "approved", "ev-", "s-2026-11-01-alpha"):
+        assert text in result.stdout
+    assert json.loads(run(filled, "show", "f01", "--json").stdout)["id"] == "f01"
+    missing = run(filled, "show", "f-missing")
+    assert missing.exit_code == 2 and "no finding with id 'f-missing'" in missing.output
+
+
+def test_list_filters(filled: CliRunner) -> None:
+    rows = json.loads(run(filled, "list", "--task", "wine", "--json").stdout)
+    assert [r["id"] for r in rows] == ["f35", "f15", "f08"]
+    rows = json.loads(run(filled, "list", "--since", "2026-11-12", "--json", "-n", "2").stdout)
+    assert len(rows) == 2 and rows[0]["created_at"] >= "2026-11-12"
+    assert "3 finding(s)" in run(filled, "list", "--task", "wine").stdout
+
+
+def test_export_import_round_trip(filled: CliRunner, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "all.jsonl"
+    result = run(filled, "export", str(out))
+    assert result.exit_code == 0
+    assert out.read_text().count("\n") == 57
+    monkeypatch.setenv("AAR_MEMORY_PATH", str(tmp_path / "second"))
+    get_settings.cache_clear()
+    assert "imported 57" in run(filled, "import", str(out)).stdout
+    again = tmp_path / "again.jsonl"
+    run(filled, "export", str(again))
+    assert again.read_text() == out.read_text()
+    assert "skipped 57" in run(filled, "import", str(out)).stdout
+
+
+def test_import_bad_files(cli: CliRunner, tmp_path: Path) -> None:
+    assert run(cli, "import", str(tmp_path / "missing.jsonl")).exit_code == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(minimal()) + "\n{oops\n")
+    result = run(cli, "import", str(bad))
+    assert result.exit_code == 2 and "line 2: not JSON" in result.output
+    assert count(cli) == 0
+
+
+def test_stats(filled: CliRunner) -> None:
+    result = run(filled, "stats")
+    assert result.exit_code == 0
+    assert "57 (0 linked" in result.stdout and "aar-static-all-MiniLM-L6-v2" in result.stdout
+    data = json.loads(run(filled, "stats", "--json").stdout)
+    assert data["findings"] == 57 and data["mode"] == "local"
+
+
+def test_foreign_store_directory(cli: CliRunner, tmp_path: Path, monkeypatch) -> None:
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    monkeypatch.setenv("AAR_MEMORY_PATH", str(foreign))
+    get_settings.cache_clear()
+    result = run(cli, "stats")
+    assert result.exit_code == 2 and "not an aar findings store" in result.output
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+
+
+def test_server_mode_via_env(cli: CliRunner, chroma_server: str, monkeypatch, tmp_path) -> None:
+    clear_server(chroma_server)
+    monkeypatch.setenv("AAR_MEMORY_URL", chroma_server)
+    get_settings.cache_clear()
+    assert run(cli, "add", write(tmp_path / "f.json", minimal(id="f-srv"))).exit_code == 0
+    hits = json.loads(run(cli, "query", "logconf sentiment", "--json").stdout)
+    assert [h["id"] for h in hits] == ["f-srv"]
+    assert json.loads(run(cli, "stats", "--json").stdout)["mode"] == "server"
+    assert not (tmp_path / "store").exists()
+
+
+def test_bad_server_url(cli: CliRunner, monkeypatch) -> None:
+    monkeypatch.setenv("AAR_MEMORY_URL", "ftp://example")
+    get_settings.cache_clear()
+    result = run(cli, "stats")
+    assert result.exit_code == 2 and "http://HOST:PORT" in result.output
+    monkeypatch.setenv("AAR_MEMORY_URL", f"http://127.0.0.1:{free_port()}")
+    get_settings.cache_clear()
+    result = run(cli, "stats")
+    assert result.exit_code == 2 and "Chroma server" in result.output
+
+
+@pytest.mark.slow
+def test_serve_then_commands_against_it(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "AAR_MEMORY_PATH": str(tmp_path / "unused")}
+    server = subprocess.Popen(
+        [str(AAR), "memory", "serve", "--path", str(tmp_path / "team"), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_heartbeat(url)
+        client_env = {**env, "AAR_MEMORY_URL": url}
+        finding = json.dumps(minimal(id="f-team"))
+        added = subprocess.run(
+            [str(AAR), "memory", "add", "-"],
+            input=finding,
+            env=client_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert added.returncode == 0, added.stderr
+        queried = subprocess.run(
+            [str(AAR), "memory", "query", "logconf", "--json"],
+            env=client_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert [h["id"] for h in json.loads(queried.stdout)] == ["f-team"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    assert (tmp_path / "team" / "chroma.sqlite3").exists()
+    assert not (tmp_path / "unused").exists()
+
+
+def test_serve_refuses_foreign_directory(cli: CliRunner, tmp_path: Path) -> None:
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"\xff\xd8")
+    result = run(cli, "serve", "--path", str(foreign), "--port", str(free_port()))
+    assert result.exit_code == 2 and "not an aar findings store" in result.output
