@@ -96,3 +96,21 @@ def test_method_names() -> None:
 def test_small_gap_is_flagged(tiny) -> None:
     result = run_task(tiny, [], seeds=[42], device="cpu", min_gap=0.99)
     assert any(f.startswith("small_gap") for f in result.flags)
+
+
+def test_own_adamw_matches_torch_adamw() -> None:
+    """The trainer's AdamW avoids torch.optim's slow first step; the updates must be equal."""
+    from aar.bench._train import _AdamW
+
+    gen = torch.Generator().manual_seed(0)
+    x, t = torch.randn(32, 5, generator=gen), torch.randn(32, 3, generator=gen)
+    start = torch.randn(5, 3, generator=gen)
+    mine, ref = start.clone().requires_grad_(), start.clone().requires_grad_()
+    opt_mine = _AdamW([mine], lr=0.01, weight_decay=0.1)
+    opt_ref = torch.optim.AdamW([ref], lr=0.01, weight_decay=0.1)
+    for _ in range(50):
+        for w, opt in ((mine, opt_mine), (ref, opt_ref)):
+            opt.zero_grad()
+            ((x @ w - t) ** 2).mean().backward()
+            opt.step()
+    torch.testing.assert_close(mine, ref, rtol=1e-5, atol=1e-6)
