@@ -184,6 +184,20 @@ class KernelSandbox:
         self._watchdog.start()
         return self
 
+    def relocate(self, target: Path) -> None:
+        """Rename the experiment directory (same filesystem) while the kernel runs.
+
+        Bind mounts follow the directory, not its name, so `/scratch` and `/task` move along;
+        the pool uses this to hand a waiting kernel to a new experiment.
+        """
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.rmdir()  # only an empty directory may be taken over
+        os.rename(self.experiment_dir, target)
+        self.experiment_dir = target
+        if self._notebook is not None:
+            self._notebook.path = self.notebook_path
+
     def begin_experiment(self) -> None:
         """Start the experiment's wall clock (the pool calls this again when handing out)."""
         self._deadline = time.monotonic() + self.policy.limits.experiment_timeout_s
@@ -302,10 +316,19 @@ class KernelSandbox:
             raise SandboxUsageError(f"sandbox is closed: {self._fatal}")
         self._launch()
 
+    def save_notebook(self) -> Path:
+        """Write the notebook now (it is otherwise written in the background and at close)."""
+        if self._notebook is not None:
+            self._notebook.save()
+        return self.notebook_path
+
     def close(self) -> None:
         """Kill the kernel and everything it started; give scratch back to the host user."""
         self._stop.set()
         self._kill()
+        if self._notebook is not None:
+            self._notebook.close()
+            self._notebook = None
         if self._watchdog is not None and self._watchdog is not threading.current_thread():
             self._watchdog.join(timeout=5)
         if self._claim is not None:
@@ -368,7 +391,6 @@ class KernelSandbox:
             self._fatal = f"experiment wall-clock limit of {lim.experiment_timeout_s:g} s reached"
             self._kill()
             return CellResult(status="killed", message=f"sandbox closed: {self._fatal}")
-        self._reset_peak()
         out = _Collector(lim.output_limit_chars, lim.max_display_items)
         kc = self._kc
         t0 = time.monotonic()
@@ -448,27 +470,29 @@ class KernelSandbox:
             return None if proc is None else _find_python(proc.pid, None)
         return _find_python(proc.pid, self.uid)
 
-    def _reset_peak(self) -> None:
+    def _peak_mb(self) -> float | None:
+        """Kernel's peak resident memory since the previous cell ended (VmHWM), then reset.
+
+        Resetting (`clear_refs`) costs ~1 ms, so it is done only when the peak is above the
+        current resident size, i.e. when this cell's peak would hide the next one's.
+        """
         if self._kernel_pid is None:
             self._kernel_pid = self._find_kernel_pid()
-        if self._kernel_pid is not None:
-            with (
-                contextlib.suppress(OSError),
-                open(f"/proc/{self._kernel_pid}/clear_refs", "w") as fh,
-            ):
-                fh.write("5")  # resets VmHWM, so the peak is this cell's
-
-    def _peak_mb(self) -> float | None:
         if self._kernel_pid is None:
             return None
         try:
             with open(f"/proc/{self._kernel_pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
+                fields = dict(line.split(":", 1) for line in fh if line.startswith("Vm"))
+            hwm, rss = (int(fields[k].split()[0]) for k in ("VmHWM", "VmRSS"))
+        except (OSError, KeyError, ValueError):
             return None
-        return None
+        if hwm > rss + 1024:
+            with (
+                contextlib.suppress(OSError),
+                open(f"/proc/{self._kernel_pid}/clear_refs", "w") as fh,
+            ):
+                fh.write("5")
+        return hwm / 1024
 
 
 class _Collector:

@@ -151,13 +151,7 @@ class KernelPool:
 
 
 def _adopt(sandbox: KernelSandbox, target: Path, task_dir: str | os.PathLike[str] | None) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        target.rmdir()
-    os.rename(sandbox.experiment_dir, target)
-    sandbox.experiment_dir = target
-    if sandbox._notebook is not None:
-        sandbox._notebook.path = sandbox.notebook_path
+    sandbox.relocate(target)
     if task_dir is not None:
         copy_task(Path(task_dir), sandbox.task_dir)
     sandbox.begin_experiment()

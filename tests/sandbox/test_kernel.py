@@ -77,7 +77,7 @@ def test_task_helper_loads_public_files_and_saves_predictions(sandbox: KernelSan
 
 def test_notebook_is_valid_and_records_every_cell(sandbox: KernelSandbox) -> None:
     sandbox.run_cell("print('logged')")
-    nb = nbformat.read(sandbox.notebook_path, as_version=4)
+    nb = nbformat.read(sandbox.save_notebook(), as_version=4)
     nbformat.validate(nb)
     assert nb.metadata["aar"] == {"isolation": "bwrap", "unsafe": False}
     last = nb.cells[-1]

@@ -1,0 +1,125 @@
+"""Sandbox performance: cell round trip, cold start, warm-pool hand-out, isolation overhead.
+
+Run: `.venv/bin/python tools/bench/bench_sandbox.py [--cells 300] [--starts 5]`. Prints
+measured numbers against the targets, and sandboxed/unsandboxed ratios measured in the same
+run (so machine load affects both sides alike). Exits 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from aar.sandbox import KernelPool, KernelSandbox, SandboxPolicy, load_policy
+
+TARGETS = {"p50_ms": 5.0, "p99_ms": 20.0, "cold_s": 1.5, "pool_ms": 100.0}
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def round_trips(policy: SandboxPolicy, root: Path, cells: int) -> list[float]:
+    """Seconds per `1+1` cell (host send to idle + reply), after a short warm-up."""
+    with KernelSandbox(root, policy=policy) as sandbox:
+        for _ in range(20):
+            sandbox.run_cell("1+1")
+        times = []
+        for _ in range(cells):
+            t0 = time.perf_counter()
+            result = sandbox.run_cell("1+1")
+            times.append(time.perf_counter() - t0)
+            assert result.text == "2", result
+    return times
+
+
+def cold_starts(policy: SandboxPolicy, root: Path, n: int) -> list[float]:
+    """Seconds from `start()` until the kernel answers, fresh sandbox each time."""
+    times = []
+    for i in range(n):
+        sandbox = KernelSandbox(root / f"cold{i}", policy=policy)
+        t0 = time.perf_counter()
+        sandbox.start()
+        times.append(time.perf_counter() - t0)
+        sandbox.close()
+    return times
+
+
+def pool_handouts(policy: SandboxPolicy, root: Path, n: int) -> list[float]:
+    """Seconds for `acquire()` from a full pool, plus a first `1+1` to prove it is ready."""
+    times = []
+    with KernelPool(1, root=root / ".pool", policy=policy) as pool:
+        for i in range(n):
+            assert pool.wait_ready(60), pool.last_error
+            t0 = time.perf_counter()
+            sandbox = pool.acquire(root / f"pooled{i}")
+            assert sandbox.run_cell("1+1").text == "2"
+            times.append(time.perf_counter() - t0)
+            sandbox.close()
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cells", type=int, default=300)
+    parser.add_argument("--starts", type=int, default=5)
+    args = parser.parse_args()
+    isolated = load_policy(use_settings=False)
+    bare = isolated.model_copy(update={"isolation": "none"})
+    load = os.getloadavg()
+    print(
+        f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs"
+    )
+    with tempfile.TemporaryDirectory(prefix="aar-bench-") as tmp:
+        root = Path(tmp)
+        rt = {
+            name: round_trips(p, root / f"rt-{name}", args.cells)
+            for name, p in (("bwrap", isolated), ("none", bare))
+        }
+        cold = {
+            name: cold_starts(p, root / f"cold-{name}", args.starts)
+            for name, p in (("bwrap", isolated), ("none", bare))
+        }
+        pool = pool_handouts(isolated, root, args.starts)
+    ms = 1000.0
+    got = {
+        "p50_ms": _pct(rt["bwrap"], 0.5) * ms,
+        "p99_ms": _pct(rt["bwrap"], 0.99) * ms,
+        "cold_s": statistics.median(cold["bwrap"]),
+        "pool_ms": statistics.median(pool) * ms,
+    }
+    print(
+        f"cell round trip 1+1 ({args.cells} cells): p50 {got['p50_ms']:.2f} ms, "
+        f"p99 {got['p99_ms']:.2f} ms (unsandboxed p50 {_pct(rt['none'], 0.5) * ms:.2f} ms, "
+        f"p99 {_pct(rt['none'], 0.99) * ms:.2f} ms)"
+    )
+    print(
+        f"cold kernel ready ({args.starts} starts): median {got['cold_s']:.3f} s, "
+        f"max {max(cold['bwrap']):.3f} s (unsandboxed median {statistics.median(cold['none']):.3f} s)"
+    )
+    print(
+        f"kernel from warm pool (acquire + first 1+1, {args.starts}x): median "
+        f"{got['pool_ms']:.2f} ms, max {max(pool) * ms:.2f} ms"
+    )
+    print(
+        "isolation overhead (sandboxed / unsandboxed, same run): "
+        f"round trip p50 x{_pct(rt['bwrap'], 0.5) / _pct(rt['none'], 0.5):.2f}, "
+        f"cold start x{statistics.median(cold['bwrap']) / statistics.median(cold['none']):.2f}"
+    )
+    failed = [k for k, target in TARGETS.items() if got[k] > target]
+    for key, target in TARGETS.items():
+        print(
+            f"  target {key} <= {target:g}: {'ok' if key not in failed else 'MISSED'} ({got[key]:.3g})"
+        )
+    load = os.getloadavg()
+    print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
