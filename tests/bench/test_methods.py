@@ -98,6 +98,7 @@ def test_small_gap_is_flagged(tiny) -> None:
     assert any(f.startswith("small_gap") for f in result.flags)
 
 
+@pytest.mark.slow  # torch.optim's first step imports torch._dynamo (several seconds)
 def test_own_adamw_matches_torch_adamw() -> None:
     """The trainer's AdamW avoids torch.optim's slow first step; the updates must be equal."""
     from aar.bench._train import _AdamW
