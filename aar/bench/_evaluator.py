@@ -446,10 +446,13 @@ class Evaluator:
                     self.used += 1
         if self._sidecar().exists():
             for line in self._sidecar().read_text().splitlines():
-                obj = json.loads(line)
-                if obj["task"] == self.task.name and obj["seed"] == self.seed:
-                    hard = np.frombuffer(base64.b64decode(obj["hard"]), dtype=np.uint8)
-                    self._history.append((obj["id"], obj["split"], hard))
+                try:
+                    obj = json.loads(line)
+                    if obj["task"] == self.task.name and obj["seed"] == self.seed:
+                        hard = np.frombuffer(base64.b64decode(obj["hard"]), dtype=np.uint8)
+                        self._history.append((obj["id"], obj["split"], hard))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn last line after a crash: skip it, keep the rest
 
     def _append(self, record: EvalRecord, hard: np.ndarray) -> None:
         from filelock import FileLock

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aar.bench._errors import InvalidSeedsError
 from aar.bench._task import Task, TaskData
 
 SPLIT_FRACTIONS: dict[str, float] = {
@@ -72,6 +73,8 @@ def make_splits(y: np.ndarray, n_classes: int, seed: int) -> Splits:
     Split sizes depend only on the class counts, so every seed of a task has the same sizes
     (which lets the trainer stack all seeds into one batched model).
     """
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidSeedsError(f"a seed must be a non-negative integer, got {seed!r}")
     y = np.asarray(y)
     rng = np.random.default_rng([seed, 0x5EED])
     parts = ("weak_train", "transfer_train", "transfer_val", "test", "holdout")

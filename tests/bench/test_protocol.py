@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
-from aar.bench import SPLIT_FRACTIONS, make_splits, setup_seed
+from aar.bench import SPLIT_FRACTIONS, InvalidSeedsError, make_splits, setup_seed
 from aar.bench._runner import load_data
 
 SPLITS = tuple(SPLIT_FRACTIONS)
@@ -62,3 +63,8 @@ def test_weak_soft_labels_are_probabilities(tiny3) -> None:
         assert np.allclose(p.sum(1), 1, atol=1e-5)
     weak_acc = (setup.weak_probs["test"].argmax(1) == setup.labels("test")).mean()
     assert 0.4 < weak_acc < 0.9  # better than chance, not perfect
+
+
+def test_negative_seed_is_a_user_error(tiny) -> None:
+    with pytest.raises(InvalidSeedsError, match="non-negative"):
+        make_splits(load_data(tiny).y, 2, -1)
