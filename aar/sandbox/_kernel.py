@@ -293,6 +293,7 @@ class KernelSandbox:
         if self._kc is not None:
             with contextlib.suppress(Exception):
                 self._kc.stop_channels()
+                self._kc.context.destroy(linger=0)
             self._kc = None
         if proc is not None:
             with contextlib.suppress(ProcessLookupError):

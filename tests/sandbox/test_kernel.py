@@ -115,7 +115,7 @@ def test_pool_hands_out_ready_kernels_and_refills(tmp_path: Path) -> None:
             assert first.experiment_dir == tmp_path / "runs" / "a"
             out = first.run_cell("import os; print(os.getcwd(), sorted(os.listdir('/task'))[0])")
             assert out.stdout == "/scratch holdout_inputs.npy\n"
-            assert (tmp_path / "runs" / "a" / "notebook.ipynb").exists()
+        assert (tmp_path / "runs" / "a" / "notebook.ipynb").exists()
         assert pool.wait_ready(60)  # refilled with a fresh kernel, not the used one
         with pool.acquire(tmp_path / "runs" / "b") as second:
             assert second.uid != first.uid
