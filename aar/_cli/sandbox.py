@@ -109,14 +109,9 @@ def exec_(
 
 
 def _export_task(task: str, seed: int, dest: Path) -> None:
-    from aar.sandbox import SandboxUsageError
+    """The evaluator writes the task's public files (never ground truth) for the kernel."""
+    from aar.bench import export_public
 
-    try:
-        from aar.bench import export_public  # type: ignore[attr-defined]
-    except ImportError:
-        raise SandboxUsageError(
-            "this aar has no aar.bench.export_public; --task is unavailable"
-        ) from None
     export_public(task, seed, dest)
 
 

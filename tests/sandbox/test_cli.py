@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from sandbox_support import make_public_task
 from typer.testing import CliRunner
@@ -157,3 +158,46 @@ def test_check_console_script() -> None:
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["available"] and all(p["active"] for p in report["protections"])
+
+
+@pytest.mark.slow
+def test_exec_real_task_end_to_end(tmp_path: Path) -> None:
+    """Real `export_public`, real kernel, predictions the evaluator's loader accepts."""
+    from aar.bench._evaluator import load_predictions
+
+    script = tmp_path / "w2s.py"
+    script.write_text(
+        "import aar_kernel, numpy as np\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "t = aar_kernel.load_task()\n"
+        "# %%\n"
+        "clf = LogisticRegression(max_iter=500)\n"
+        "clf.fit(t.transfer_inputs, t.transfer_weak_labels.argmax(1))\n"
+        "print(aar_kernel.save_predictions(clf.predict_proba(t.test_inputs), name='lr'))\n"
+    )
+    exp = tmp_path / "exp"
+    args = [
+        "exec",
+        str(script),
+        "--task",
+        "digits-ge5",
+        "--seed",
+        "42",
+        "--json",
+        "--dir",
+        str(exp),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "aar", "sandbox", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    doc = json.loads(proc.stdout)
+    assert doc["cells"][1]["stdout"] == "/scratch/predictions/lr.test.npy\n"
+    labels = sorted(p.name for p in (exp / "task").glob("*label*"))
+    assert labels == ["test_weak_labels.npy", "transfer_weak_labels.npy"]  # no ground truth
+    ids = np.load(exp / "task" / "test_ids.npy")
+    probs = load_predictions(exp / "scratch" / "predictions" / "lr.test.npy", ids, 2)
+    assert probs.shape == (len(ids), 2)
