@@ -1,6 +1,15 @@
 """The findings memory: evaluator-backed findings in chromadb, searched by meaning and metadata."""
 
-from aar.memory._embed import STATIC_MODEL_NAME, Embedder, StaticEmbedder, load_static_embedder
+from aar.memory._embed import (
+    EMBEDDINGS,
+    MINILM_MODEL_NAME,
+    STATIC_MODEL_NAME,
+    Embedder,
+    MiniLMEmbedder,
+    StaticEmbedder,
+    load_embedder,
+    load_static_embedder,
+)
 from aar.memory._errors import (
     CorruptStoreError,
     DuplicateFindingIdError,
@@ -35,6 +44,8 @@ from aar.memory._store import (
 )
 
 __all__ = [
+    "EMBEDDINGS",
+    "MINILM_MODEL_NAME",
     "SCHEMA_VERSION",
     "STATIC_MODEL_NAME",
     "AddResult",
@@ -54,12 +65,14 @@ __all__ = [
     "InvalidFindingError",
     "MemoryServerError",
     "Metrics",
+    "MiniLMEmbedder",
     "Review",
     "ReviewStatus",
     "SearchHit",
     "StaticEmbedder",
     "StoreStats",
     "Verdict",
+    "load_embedder",
     "load_static_embedder",
     "new_finding_id",
     "open_store",

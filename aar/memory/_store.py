@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 from filelock import FileLock
 from pydantic import BaseModel, Field, ValidationError
 
-from aar.memory._embed import Embedder, load_static_embedder
+from aar.memory._embed import Embedder, load_embedder
 from aar.memory._errors import (
     CorruptStoreError,
     DuplicateFindingIdError,
@@ -45,6 +45,7 @@ COLLECTION = "aar_findings"
 LOCK_NAME = ".aar-memory.lock"
 _IGNORED_ENTRIES = {"README.md", ".gitignore", ".gitkeep", LOCK_NAME}
 _PAGE = 2000
+_DEDUP_CANDIDATES = 8
 
 
 class FindingFilter(BaseModel):
@@ -175,7 +176,7 @@ class FindingsStore:
 
     def __init__(
         self,
-        client: Any,
+        connect: Callable[[], Any],
         embedder: Embedder,
         *,
         location: str,
@@ -184,13 +185,15 @@ class FindingsStore:
         dedup_threshold: float = 0.95,
         allow_other_collections: bool = False,
     ) -> None:
-        self._client = client
+        self._connect = connect
+        self._client = connect()
         self._embedder = embedder
         self.location = location
         self.mode = mode
         self.dedup_threshold = dedup_threshold
         self._lock = FileLock(str(lock_path), timeout=120) if lock_path else None
         self._collection = self._open_collection(allow_other_collections)
+        self._known_count = self._collection.count()
 
     # -- opening -------------------------------------------------------------------------
     def _open_collection(self, allow_other_collections: bool) -> Any:
@@ -242,6 +245,25 @@ class FindingsStore:
             return MemoryServerError(f"Chroma server {self.location} failed: {exc}")
         return CorruptStoreError(f"cannot read the store at {self.location}: {exc}")
 
+    def _fresh(self) -> None:
+        """Local mode: reload the vector index if another process wrote since we last looked.
+
+        chromadb keeps a local store's index in memory per process and path; vectors other
+        processes add are visible to `get`/`count` but not to `query` (filtered queries even
+        fail) until the cached system is dropped and the client reopened.
+        """
+        if self.mode != "local":
+            return
+        count = self._collection.count()
+        if count == self._known_count:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(getattr(self._client, "_identifier", ""), None)
+        self._client = self._connect()
+        self._collection = self._client.get_collection(COLLECTION, embedding_function=None)
+        self._known_count = count
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         if self._lock is None:
@@ -273,6 +295,7 @@ class FindingsStore:
             raise InvalidFindingError(problems)
         vectors = self._embedder.embed([f.embedding_text() for f in findings])
         with self._locked():
+            self._fresh()
             existing = self._collection.get(ids=[f.id for f in findings], include=[])["ids"]
             if existing:
                 raise DuplicateFindingIdError(
@@ -287,39 +310,84 @@ class FindingsStore:
         return results
 
     def _link_duplicates(self, findings: list[Finding], vectors: Any) -> list[AddResult]:
-        """Per (tasks, method) group: one chromadb query, plus checks within the batch."""
+        """Link each finding to its most similar earlier one with the same task(s) and method.
+
+        One chromadb query for the whole batch (nearest stored originals, distances only);
+        only candidates above the threshold are fetched and compared on task and method. If
+        every candidate is above the threshold yet none matches (a crowded neighbourhood),
+        an exact query restricted to that task and method decides. Earlier findings of the
+        same batch count too.
+        """
         import numpy as np
 
         results = [AddResult(id=f.id) for f in findings]
-        groups: dict[tuple[tuple[str, ...], str], list[int]] = {}
-        for i, finding in enumerate(findings):
-            if finding.duplicate_of is None:
-                groups.setdefault((tuple(sorted(finding.tasks)), finding.method_key), []).append(i)
-        for (tasks, method_key), members in groups.items():
-            clauses: list[dict[str, Any]] = [{f"task:{t}": True} for t in tasks]
-            clauses += [{"method_key": method_key}, {"duplicate_of": ""}]
+        todo = [i for i, f in enumerate(findings) if f.duplicate_of is None]
+        stored = self._collection.count()
+        best: dict[int, tuple[str, float]] = {}
+        if todo and stored:
+            k = min(_DEDUP_CANDIDATES, stored)
             hits = self._collection.query(
-                query_embeddings=vectors[members].tolist(),
-                n_results=1,
-                where={"$and": clauses},
+                query_embeddings=vectors[todo],
+                n_results=k,
+                where={"duplicate_of": ""},
                 include=["distances"],
             )
-            originals: list[int] = []
-            for j, i in enumerate(members):
-                ids, dists = hits["ids"][j], hits["distances"][j]
-                best_id, best = (ids[0], 1.0 - dists[0]) if ids else (None, -1.0)
-                if originals:
-                    sims = vectors[originals] @ vectors[i]
-                    k = int(np.argmax(sims))
-                    if sims[k] > best:
-                        best_id, best = findings[originals[k]].id, float(sims[k])
-                if best_id is not None and best >= self.dedup_threshold:
-                    results[i] = AddResult(id=findings[i].id, duplicate_of=best_id, similarity=best)
-                else:
-                    originals.append(i)
+            close = {
+                i: [(cid, 1.0 - d) for cid, d in zip(ids, dists, strict=True)]
+                for i, ids, dists in zip(todo, hits["ids"], hits["distances"], strict=True)
+            }
+            close = {i: [c for c in cs if c[1] >= self.dedup_threshold] for i, cs in close.items()}
+            wanted = sorted({cid for cs in close.values() for cid, _ in cs})
+            keys: dict[str, tuple[frozenset[str], str]] = {}
+            for start in range(0, len(wanted), _PAGE):
+                got = self._collection.get(ids=wanted[start : start + _PAGE], include=["metadatas"])
+                for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                    tasks = frozenset(key[5:] for key in meta if key.startswith("task:"))
+                    keys[cid] = (tasks, meta["method_key"])
+            for i, cands in close.items():
+                f = findings[i]
+                match = [
+                    (cid, sim)
+                    for cid, sim in cands
+                    if set(f.tasks) <= keys[cid][0] and keys[cid][1] == f.method_key
+                ]
+                if match:
+                    best[i] = max(match, key=lambda c: c[1])
+                elif len(cands) == k:
+                    exact = self._exact_duplicate(f, vectors[i])
+                    if exact:
+                        best[i] = exact
+        originals: dict[tuple[frozenset[str], str], list[int]] = {}
+        for i in todo:
+            f = findings[i]
+            group = originals.setdefault((frozenset(f.tasks), f.method_key), [])
+            if group:
+                sims = vectors[group] @ vectors[i]
+                j = int(np.argmax(sims))
+                if sims[j] >= self.dedup_threshold and sims[j] > best.get(i, ("", -1.0))[1]:
+                    best[i] = (findings[group[j]].id, float(sims[j]))
+            if i in best:
+                dup_id, sim = best[i]
+                results[i] = AddResult(id=f.id, duplicate_of=dup_id, similarity=round(sim, 6))
+            else:
+                group.append(i)
         return results
 
+    def _exact_duplicate(self, finding: Finding, vector: Any) -> tuple[str, float] | None:
+        clauses: list[dict[str, Any]] = [{f"task:{t}": True} for t in finding.tasks]
+        clauses += [{"method_key": finding.method_key}, {"duplicate_of": ""}]
+        hits = self._collection.query(
+            query_embeddings=vector[None, :],
+            n_results=1,
+            where={"$and": clauses},
+            include=["distances"],
+        )
+        if hits["ids"][0] and 1.0 - hits["distances"][0][0] >= self.dedup_threshold:
+            return hits["ids"][0][0], 1.0 - hits["distances"][0][0]
+        return None
+
     def _write(self, findings: list[Finding], vectors: Any) -> None:
+        self._known_count += len(findings)
         for start in range(0, len(findings), _PAGE):
             chunk = findings[start : start + _PAGE]
             self._collection.add(
@@ -340,6 +408,7 @@ class FindingsStore:
             raise InvalidFindingError([f"k must be between 1 and 1000, got {k}"])
         vector = self._embedder.embed([text])
         where = (filters or FindingFilter()).where()
+        self._fresh()
         res = self._collection.query(
             query_embeddings=vector.tolist(),
             n_results=k,
@@ -418,6 +487,7 @@ class FindingsStore:
         if not findings:
             return ImportResult(added=0, skipped_identical=0)
         with self._locked():
+            self._fresh()
             stored: dict[str, Finding] = {}
             ids = [f.id for f in findings]
             for start in range(0, len(ids), _PAGE):
@@ -487,23 +557,26 @@ def open_store(settings: Settings, *, embedder: Embedder | None = None) -> Findi
     from chromadb.config import Settings as ChromaSettings
 
     mem = settings.memory
-    emb = embedder or load_static_embedder(mem.cache_dir)
+    emb = embedder or load_embedder(mem.embedding, Path(mem.cache_dir))
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if mem.url:
         url = urlparse(mem.url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise MemoryServerError(f"memory.url must look like http://HOST:PORT, got {mem.url!r}")
-        try:
-            client = chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
-            )
-        except Exception as exc:
-            raise MemoryServerError(f"cannot reach the Chroma server at {mem.url}: {exc}") from exc
+        host, port = url.hostname, url.port or (443 if url.scheme == "https" else 8000)
+
+        def connect_server() -> Any:
+            try:
+                return chromadb.HttpClient(
+                    host=host, port=port, ssl=url.scheme == "https", settings=chroma_settings
+                )
+            except Exception as exc:
+                raise MemoryServerError(
+                    f"cannot reach the Chroma server at {mem.url}: {exc}"
+                ) from exc
+
         return FindingsStore(
-            client,
+            connect_server,
             emb,
             location=mem.url,
             mode="server",
@@ -514,12 +587,15 @@ def open_store(settings: Settings, *, embedder: Embedder | None = None) -> Findi
     path = Path(mem.path)
     check_local_dir(path)
     path.mkdir(parents=True, exist_ok=True)
-    try:
-        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    except Exception as exc:
-        raise CorruptStoreError(f"cannot open the store at {path}: {exc}") from exc
+
+    def connect_local() -> Any:
+        try:
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as exc:
+            raise CorruptStoreError(f"cannot open the store at {path}: {exc}") from exc
+
     return FindingsStore(
-        client,
+        connect_local,
         emb,
         location=str(path),
         mode="local",

@@ -9,22 +9,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from memory_support import clear_server, free_port, local_settings, wait_heartbeat
+from memory_support import MemoEmbedder, clear_server, free_port, local_settings, wait_heartbeat
 
 from aar.config import MemorySettings, Settings, get_settings
-from aar.memory import FindingsStore, StaticEmbedder, load_static_embedder, open_store
+from aar.memory import FindingsStore, load_embedder, open_store
 
 CHROMA = Path(sys.executable).parent / "chroma"
 
 
-@pytest.fixture(scope="session")
-def embedder() -> StaticEmbedder:
-    """The real static embedder; its table is built once per machine (cache dir)."""
-    return load_static_embedder(get_settings().memory.cache_dir)
+@pytest.fixture(scope="session", autouse=True)
+def embedder() -> Iterator[MemoEmbedder]:
+    """The default (MiniLM) embedder, shared by every store the tests open in this process,
+    the CLI's included. Artefacts are built once per machine (cache dir)."""
+    from aar.memory import _store
+
+    settings = get_settings().memory
+    memo = MemoEmbedder(load_embedder("minilm", settings.cache_dir))
+    real = _store.load_embedder
+    _store.load_embedder = lambda kind, cache_dir: (
+        memo if kind == "minilm" else real(kind, cache_dir)
+    )
+    yield memo
+    _store.load_embedder = real
 
 
 @pytest.fixture
-def local_store(tmp_path: Path, embedder: StaticEmbedder) -> FindingsStore:
+def local_store(tmp_path: Path, embedder: MemoEmbedder) -> FindingsStore:
     return open_store(local_settings(tmp_path / "store"), embedder=embedder)
 
 
@@ -55,7 +65,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def server_store(chroma_server: str, embedder: StaticEmbedder) -> FindingsStore:
+def server_store(chroma_server: str, embedder: MemoEmbedder) -> FindingsStore:
     clear_server(chroma_server)
     return open_store(Settings(memory=MemorySettings(url=chroma_server)), embedder=embedder)
 

@@ -74,3 +74,21 @@ def clear_server(url: str) -> None:
     )
     if COLLECTION in [getattr(c, "name", c) for c in client.list_collections()]:
         client.delete_collection(COLLECTION)
+
+
+class MemoEmbedder:
+    """The real embedder, computing each distinct text once per test session (speed only)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self._memo: dict[str, Any] = {}
+
+    def embed(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            self._memo.update(zip(missing, self.inner.embed(missing), strict=True))
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return np.stack([self._memo[t] for t in texts])

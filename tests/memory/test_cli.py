@@ -207,7 +207,7 @@ def test_import_bad_files(cli: CliRunner, tmp_path: Path) -> None:
 def test_stats(filled: CliRunner) -> None:
     result = run(filled, "stats")
     assert result.exit_code == 0
-    assert "57 (0 linked" in result.stdout and "aar-static-all-MiniLM-L6-v2" in result.stdout
+    assert "57 (0 linked" in result.stdout and "all-MiniLM-L6-v2-onnx-int8" in result.stdout
     data = json.loads(run(filled, "stats", "--json").stdout)
     assert data["findings"] == 57 and data["mode"] == "local"
 

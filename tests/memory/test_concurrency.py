@@ -9,6 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from memory_support import local_settings
+
+from aar.memory import FindingFilter, open_store
 
 WRITER = textwrap.dedent(
     """
@@ -50,6 +53,9 @@ READER = textwrap.dedent(
 def test_two_writers_then_fresh_reader(tmp_path: Path, embedder) -> None:
     path = tmp_path / "shared"
     n = 60
+    # A long-lived reader opened before the writers: it must see their vectors too.
+    early = open_store(local_settings(path), embedder=embedder)
+    assert early.count() == 0
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(path), who, str(n)], stderr=subprocess.PIPE
@@ -71,3 +77,6 @@ def test_two_writers_then_fresh_reader(tmp_path: Path, embedder) -> None:
     assert seen["count"] == 2 * n
     assert set(seen["ids"]) == expected
     assert set(seen["hits"]["a"]) | set(seen["hits"]["b"]) == expected
+    hits = early.search("finding about topic", FindingFilter(session_id="b"), k=1000)
+    assert {h.finding.id for h in hits} == {f"b-{i:03d}" for i in range(n)}
+    assert len(early.search("finding about topic", k=1000)) == 2 * n

@@ -1,8 +1,8 @@
 """Retrieval quality on the hand-labelled set (57 findings, 27 queries): recall@5.
 
-The floor guards against regressions of the shipped embedder; the measured value is
-reported by `tools/bench/bench_memory.py` and in the README (the issue's target is 0.9;
-the shipped static model measures about 0.82 on this set).
+The default MiniLM (ONNX, int8) embedder measures 0.910 here, so the issue's target of
+0.9 is asserted as it is. The static option measures ~0.81 (tests/memory/test_embed.py and
+tools/bench/bench_memory.py).
 """
 
 from __future__ import annotations
@@ -34,5 +34,5 @@ def test_recall_at_5(local_store: FindingsStore) -> None:
     r5 = recall_at(local_store, 5)
     r10 = recall_at(local_store, 10)
     print(f"recall@5={r5:.3f} recall@10={r10:.3f}")
-    assert r5 >= 0.80
+    assert r5 >= 0.9
     assert r10 >= r5

@@ -21,7 +21,6 @@ from aar.memory import (
     ForeignStoreError,
     ImportConflictError,
     InvalidFindingError,
-    StaticEmbedder,
     open_store,
 )
 
@@ -129,7 +128,7 @@ def test_near_duplicates_within_one_batch(store: FindingsStore) -> None:
     assert results[0].duplicate_of is None and results[1].duplicate_of == a.id
 
 
-def test_dedup_threshold_is_configurable(tmp_path: Path, embedder: StaticEmbedder) -> None:
+def test_dedup_threshold_is_configurable(tmp_path: Path, embedder) -> None:
     strict = open_store(local_settings(tmp_path / "s", dedup_threshold=1.0), embedder=embedder)
     strict.add(make(summary="PGR rose to 0.46."))
     assert strict.add(make(summary="PGR rose to 0.47.")).duplicate_of is None
@@ -245,7 +244,9 @@ class _Fake:
         return np.ones((len(texts), self.dim), dtype=np.float32) / np.sqrt(self.dim)
 
 
-@pytest.mark.parametrize("other", [_Fake(384, "another-model"), _Fake(128, "aar-static")])
+@pytest.mark.parametrize(
+    "other", [_Fake(384, "another-model"), _Fake(128, "all-MiniLM-L6-v2-onnx-int8-v1")]
+)
 def test_embedding_model_mismatch(store: FindingsStore, other: _Fake) -> None:
     store.add(make())
     from aar.config import MemorySettings, Settings
@@ -255,5 +256,7 @@ def test_embedding_model_mismatch(store: FindingsStore, other: _Fake) -> None:
         if store.mode == "server"
         else MemorySettings(path=Path(store.location))
     )
-    with pytest.raises(EmbeddingMismatchError, match="aar-static-all-MiniLM"):
+    with pytest.raises(
+        EmbeddingMismatchError, match="built with embedding model all-MiniLM-L6-v2-onnx-int8-v1"
+    ):
         open_store(Settings(memory=memory), embedder=other)
