@@ -91,9 +91,14 @@ class MemorySettings(BaseModel):
         description="Cosine similarity at or above which a finding for the same task(s) and "
         "method is linked to the earlier one as a duplicate.",
     )
+    embedding: Literal["minilm", "static"] = Field(
+        default="minilm",
+        description="'minilm': all-MiniLM-L6-v2 via onnxruntime (better retrieval); 'static': "
+        "a table distilled from it (~100x faster to embed, weaker retrieval).",
+    )
     cache_dir: Path = Field(
         default_factory=lambda: _default_cache_dir() / "memory",
-        description="The offline embedding table derived from the shipped MiniLM weights.",
+        description="Embedding artefacts derived offline from the shipped MiniLM weights.",
     )
 
 
