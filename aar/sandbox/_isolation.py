@@ -21,6 +21,7 @@ from aar.sandbox._policy import (
     kernel_env,
     load_policy,
     minimal_bwrap,
+    seccomp_filter_fd,
 )
 
 _INSTALL = "install it with `apt-get install bubblewrap util-linux` (or run tools/setup)"
@@ -162,6 +163,10 @@ out["visible"] = {p: os.path.exists(p) for p in json.loads(os.environ["PROBE_HID
 out["env"] = sorted(os.environ)
 mounts = {l.split()[4]: l.split()[5] for l in open("/proc/self/mountinfo")}
 out["noexec"] = {p: "noexec" in mounts.get(p, "") for p in ("/scratch", "/tmp")}
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+out["userns"] = libc.unshare(0x10000000) == 0
+out["seccomp"] = status.get("Seccomp", "").strip()
 out["rlimits"] = {n: resource.getrlimit(getattr(resource, "RLIMIT_" + n))[0]
                   for n in ("AS", "CPU", "NPROC", "FSIZE")}
 print(json.dumps(out))
@@ -196,6 +201,10 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
         for sub in ("scratch", "task", "ipc"):
             (root / sub).mkdir()
         env = kernel_env(policy) | {"PROBE_HIDDEN": json.dumps(hidden)}
+        try:
+            seccomp_fd = seccomp_filter_fd(policy)
+        except SandboxUnavailableError as exc:
+            return IsolationReport(available=False, isolation="bwrap", message=str(exc))
         cmd = bwrap_command(
             probe_policy,
             scratch=root / "scratch",
@@ -203,12 +212,14 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
             ipc_dir=root / "ipc",
             uid=claim.uid if claim else None,
             env=env,
+            seccomp_fd=seccomp_fd,
         )
-        os.environ["AAR_SANDBOX_PROBE_SECRET"] = "planted-by-check"
+        fds = () if seccomp_fd is None else (seccomp_fd,)
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, pass_fds=fds)
         finally:
-            os.environ.pop("AAR_SANDBOX_PROBE_SECRET", None)
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
             if claim:
                 claim.release()
     if proc.returncode != 0:
@@ -240,6 +251,12 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
             detail=f"CapEff {got['cap_eff']}, NoNewPrivs {got['no_new_privs']}",
         ),
         Protection(name="read-only root", active=got["root_ro"], detail="write to /usr refused"),
+        Protection(
+            name="seccomp: no user namespaces",
+            active=got["seccomp"] == "2" and not got["userns"],
+            detail=f"Seccomp mode {got['seccomp']}; unshare(CLONE_NEWUSER) "
+            + ("succeeded" if got["userns"] else "refused"),
+        ),
         Protection(
             name="host paths hidden",
             active=not shown,

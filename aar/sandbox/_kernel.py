@@ -25,6 +25,7 @@ from aar.sandbox._policy import (
     bwrap_command,
     kernel_env,
     load_policy,
+    seccomp_filter_fd,
     unsandboxed_command,
 )
 from aar.sandbox._result import CellError, CellResult, DisplayItem
@@ -213,6 +214,7 @@ class KernelSandbox:
         spec_dir = self._tmp / "spec" / "aar-sandbox"
         spec_dir.mkdir(parents=True, exist_ok=True)
         env = kernel_env(self.policy)
+        seccomp_fd = None
         if self.unsafe:
             home = self._tmp / "home"
             home.mkdir(exist_ok=True)
@@ -229,6 +231,7 @@ class KernelSandbox:
             }
             argv = unsandboxed_command(self.policy)
         else:
+            seccomp_fd = seccomp_filter_fd(self.policy)
             argv = bwrap_command(
                 self.policy,
                 scratch=self.scratch_dir,
@@ -236,6 +239,7 @@ class KernelSandbox:
                 ipc_dir=ipc,
                 uid=self.uid,
                 env=env,
+                seccomp_fd=seccomp_fd,
             )
         spec = dict(self.policy.kernel_spec) | {"argv": argv, "interrupt_mode": "message"}
         (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
@@ -249,6 +253,7 @@ class KernelSandbox:
         if self.uid is not None:
             for path in (ipc, ipc / "kernel.json"):
                 os.chown(path, self.uid, self.uid)
+            ipc.chmod(0o700)
         log = open(self._tmp / "kernel.log", "ab")  # noqa: SIM115 (owned by the process)
         try:
             km.start_kernel(
@@ -257,9 +262,12 @@ class KernelSandbox:
                 stdout=log,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
+                pass_fds=() if seccomp_fd is None else (seccomp_fd,),
             )
         finally:
             log.close()
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         self._km = km
         kc = km.client()
         kc.start_channels()
@@ -271,6 +279,11 @@ class KernelSandbox:
             raise SandboxUnavailableError(
                 f"sandboxed kernel did not start ({exc}); kernel log: {tail}"
             ) from None
+        if self.uid is not None:
+            # The kernel has bound its sockets: take the directory back so it cannot swap a
+            # socket for a link that would point the host's reconnects at a host socket.
+            os.chown(ipc, 0, 0)
+            ipc.chmod(0o755)
         self._kernel_pid = None
         self.started_s = time.monotonic() - t0
 

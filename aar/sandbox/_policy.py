@@ -58,6 +58,13 @@ class SandboxMounts(BaseModel):
     noexec: list[str] = ["/scratch", "/tmp", "/dev/shm"]
 
 
+class SeccompPolicy(BaseModel):
+    """Syscalls the kernel may not make (see `_seccomp.py` for the fixed part)."""
+
+    enabled: bool = True
+    deny: list[str] = []
+
+
 class EnvRules(BaseModel):
     """Host variables copied into the kernel (`passthrough`) unless they match `deny`."""
 
@@ -76,6 +83,7 @@ class SandboxPolicy(BaseModel):
     mounts: SandboxMounts = SandboxMounts()
     env: dict[str, str] = {}
     env_rules: EnvRules = EnvRules()
+    seccomp: SeccompPolicy = SeccompPolicy()
     kernel_spec: dict[str, object] = Field(
         default_factory=dict, description="`sandbox/kernel/kernel.json` (argv with {python})."
     )
@@ -193,14 +201,18 @@ def bwrap_command(
     ipc_dir: Path,
     uid: int | None,
     env: dict[str, str],
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The full command that starts the kernel under bubblewrap (see `sandbox/policy.toml`).
 
     `uid` is the unprivileged uid to drop to (aar runs as root) or None (aar runs as a normal
     user: bwrap's user namespace keeps that uid; remounts and the uid drop are skipped).
+    `seccomp_fd` is an inherited descriptor holding the filter (see `seccomp_filter_fd`).
     """
     m = policy.mounts
     cmd: list[str] = [bwrap_executable(), *policy.namespaces, *policy.bwrap_flags]
+    if seccomp_fd is not None:
+        cmd.extend(["--seccomp", str(seccomp_fd)])
     made: set[str] = {"/"}
 
     def parents(dest: str) -> None:
@@ -283,3 +295,24 @@ def minimal_bwrap(policy: SandboxPolicy) -> list[str]:
 def unsandboxed_command(policy: SandboxPolicy) -> list[str]:
     """Development mode (`isolation = "none"`): the same limits, no isolation at all."""
     return ["prlimit", *limit_args(policy), "--", *kernel_argv(policy)]
+
+
+def seccomp_filter_fd(policy: SandboxPolicy) -> int | None:
+    """A descriptor with the policy's seccomp filter for bwrap, or None when disabled.
+
+    Raises `SandboxUnavailableError` when it is enabled but this architecture has no table.
+    """
+    from aar.sandbox import _seccomp
+    from aar.sandbox._errors import SandboxUnavailableError
+
+    if not policy.seccomp.enabled or policy.unsafe:
+        return None
+    if not _seccomp.supported():
+        raise SandboxUnavailableError(
+            "sandbox unavailable: no seccomp syscall table for this CPU architecture; "
+            "set `[seccomp] enabled = false` in sandbox/policy.toml to run without it"
+        )
+    try:
+        return _seccomp.filter_fd(policy.seccomp.deny)
+    except ValueError as exc:
+        raise SandboxUsageError(f"sandbox policy seccomp.deny: {exc}") from None

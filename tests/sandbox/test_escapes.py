@@ -201,6 +201,37 @@ CASES = [
         lambda r, p: (blocked(2)(r, p), "CAPS 0000000000000000" in r.stdout or pytest.fail()),
     ),
     Case(
+        "nested-user-namespace",
+        lambda p: (
+            TRY
+            + "import ctypes, subprocess\n"
+            + "libc = ctypes.CDLL(None, use_errno=True)\n"
+            + "def unshare():\n"
+            + "    if libc.unshare(0x10000000) != 0: raise OSError(ctypes.get_errno(), 'unshare')\n"
+            + "attempt('unshare(CLONE_NEWUSER)', unshare)\n"
+            + "def tool():\n"
+            + "    subprocess.run(['unshare', '-U', '-r', 'true'], check=True)\n"
+            + "attempt('unshare -U -r', tool)\n"
+            + "import threading; t = threading.Thread(target=print, args=('THREADS OK',))\n"
+            + "t.start(); t.join()"
+        ),
+        lambda r, p: (blocked(2)(r, p), "THREADS OK" in r.stdout or pytest.fail(r.stdout)),
+    ),
+    Case(
+        "tamper-with-kernel-sockets",
+        lambda p: (
+            TRY
+            + "import os\n"
+            + "argv = open('/proc/self/cmdline').read().split('\\0')\n"
+            + "conn = argv[argv.index('-f') + 1]; d = os.path.dirname(conn)\n"
+            + "sock = [os.path.join(d, f) for f in os.listdir(d) if '-ipc-' in f][0]\n"
+            + "attempt('unlink socket', lambda: os.unlink(sock))\n"
+            + "attempt('symlink', lambda: os.symlink('/var/run/docker.sock', sock + '9'))\n"
+            + "attempt('rename', lambda: os.rename(sock, sock + '.old'))"
+        ),
+        blocked(3),
+    ),
+    Case(
         "exec-and-dlopen-from-scratch",
         lambda p: (
             TRY

@@ -34,7 +34,13 @@ def test_command_binds_only_what_the_kernel_needs(tmp_path: Path) -> None:
     policy = load_policy(use_settings=False)
     dirs = {name: tmp_path / name for name in ("scratch", "task", "ipc")}
     cmd = bwrap_command(
-        policy, scratch=dirs["scratch"], task=dirs["task"], ipc_dir=dirs["ipc"], uid=1600001, env={}
+        policy,
+        scratch=dirs["scratch"],
+        task=dirs["task"],
+        ipc_dir=dirs["ipc"],
+        uid=1600001,
+        env={},
+        seccomp_fd=9,
     )
     binds = [(cmd[i], cmd[i + 1], cmd[i + 2]) for i, a in enumerate(cmd) if a.endswith("bind")]
     sources = {src for _, src, _ in binds}
@@ -45,6 +51,7 @@ def test_command_binds_only_what_the_kernel_needs(tmp_path: Path) -> None:
     assert "--new-session" not in cmd  # it would break the kernel's interrupt handling
     assert "--reuid=1600001" in cmd and "--no-new-privs" in cmd
     assert "{connection_file}" in cmd
+    assert cmd[cmd.index("--seccomp") + 1] == "9"
 
 
 def test_settings_override_only_explicit_limits(monkeypatch: pytest.MonkeyPatch) -> None:
