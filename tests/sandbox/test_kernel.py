@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -18,6 +21,7 @@ from aar.sandbox import (
     SandboxUsageError,
     check_isolation,
 )
+from aar.sandbox._isolation import processes_of_uid
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +180,33 @@ def test_check_isolation_reports_every_protection_active() -> None:
     assert inactive == [], inactive
     names = {p.name for p in report.protections}
     assert {"network", "unprivileged uid", "host paths hidden", "rlimits"} <= names
+
+
+def test_host_crash_leaves_no_orphans(tmp_path: Path) -> None:
+    """SIGKILL of the host process: bwrap's --die-with-parent takes the whole sandbox down."""
+    code = (
+        "import sys, time\n"
+        "from sandbox_support import small_policy\n"
+        "from aar.sandbox import KernelSandbox\n"
+        f"s = KernelSandbox({str(tmp_path / 'exp')!r}, policy=small_policy()).start()\n"
+        "s.run_cell('import os\\nif os.fork() == 0:\\n    import time; time.sleep(600)')\n"
+        "print(s.uid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    host = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent,
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).parent)},
+    )
+    try:
+        uid = int(host.stdout.readline())  # type: ignore[union-attr]
+        assert len(processes_of_uid(uid)) >= 2  # kernel + its forked child
+    finally:
+        host.kill()
+        host.wait()
+    deadline = time.monotonic() + 10
+    while processes_of_uid(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_of_uid(uid) == []
