@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from aar.bench import Summary
+    from aar.bench import Summary, Task
 
 bench_app = typer.Typer(
     help="Weak-to-strong benchmark: tasks, baselines, student methods, evaluator.",
@@ -40,6 +40,18 @@ def _pm(s: Summary, digits: int) -> str:
     return f"{s.mean:.{digits}f}"
 
 
+def _gap_cache_key(task: Task) -> str:
+    """Name, student config and the source of the task's module: edits invalidate the entry."""
+    import inspect
+
+    try:
+        source = Path(inspect.getsourcefile(type(task)) or "").read_bytes()
+    except (OSError, TypeError):
+        source = b""
+    digest = hashlib.sha256(source + task.student.model_dump_json().encode()).hexdigest()
+    return f"{task.name}:{digest[:16]}"
+
+
 @bench_app.command("list")
 def list_cmd(
     names: Annotated[
@@ -52,32 +64,34 @@ def list_cmd(
 ) -> None:
     """Tasks with sizes, weak/strong descriptions and the measured seed-42 accuracy gap.
 
-    Gaps come from a cache under `settings.bench.cache_dir` (keyed by task name and student
-    config); missing entries are measured now (weak + ceiling, seed 42) and cached.
+    Gaps come from a cache under `settings.bench.cache_dir` (keyed by task name, student
+    config and the task's source file); missing entries are measured now (weak + ceiling,
+    seed 42) and cached. `--refresh` re-measures.
     """
     from rich.table import Table
 
     from aar.bench import get_task, list_tasks, run_task
-
-    console = Console()
     from aar.bench._report import task_gap_row
     from aar.config import get_settings
 
+    console = Console()
     cache_path = get_settings().bench.cache_dir / "bench_gaps.json"
     try:
         cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     except (OSError, json.JSONDecodeError):
         cache = {}
-    table = Table(title="aar bench tasks (gap: holdout accuracy, seed 42)")
-    for col in ("task", "classes", "weak_train/transfer/test/holdout", "weak model", "strong"):
-        table.add_column(col, overflow="fold")
-    for col in ("weak acc", "ceiling acc", "gap", "source"):
+    table = Table(title="aar bench tasks (accuracy on holdout, seed 42)")
+    table.add_column("task", overflow="fold")
+    table.add_column("k", justify="right")
+    table.add_column("weak_train/transfer/\ntest/holdout", no_wrap=True)
+    for col in ("weak", "ceiling", "gap", "from"):
         table.add_column(col, justify="right")
+    descriptions = []
     changed = False
     for task in [get_task(n) for n in names] if names else list_tasks():
-        key = f"{task.name}:{task.student.model_dump_json()}"
+        key = _gap_cache_key(task)
         row = None if refresh else cache.get(key)
-        source = f"cache {row['measured_at'][:16]}" if row else "measured now"
+        source = "cache" if row else "measured"
         if row is None:
             with console.status(f"measuring {task.name} (weak + ceiling, seed 42)"):
                 row = task_gap_row(run_task(task, [], [42], device))
@@ -88,20 +102,24 @@ def list_cmd(
             task.name,
             str(task.n_classes),
             "/".join(str(sizes[s]) for s in ("weak_train", "transfer", "test", "holdout")),
-            task.weak_description,
-            task.strong_description,
             f"{row['weak_acc']:.3f}",
             f"{row['ceiling_acc']:.3f}",
             f"{row['gap_acc']:.3f}",
             source,
         )
-    console.print(table)
+        descriptions.append(
+            f"[bold]{task.name}[/]: {task.description}\n  weak: {task.weak_description}"
+            f"\n  strong: {task.strong_description}"
+        )
     if changed:
         try:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             cache_path.write_text(json.dumps(cache, indent=2))
         except OSError as exc:
             console.print(f"[yellow]note:[/] could not write the gap cache: {exc}")
+    console.print(table)
+    for text in descriptions:
+        console.print(text, highlight=False)
 
 
 @bench_app.command("run")
