@@ -154,8 +154,12 @@ class KernelSandbox:
     ) -> None:
         self.close()
 
-    def start(self) -> Self:
-        """Prepare the directories, claim a uid and start the kernel; ready when it returns."""
+    def start(self, *, clock: bool = True) -> Self:
+        """Prepare the directories, claim a uid and start the kernel; ready when it returns.
+
+        `clock=False` leaves the experiment's wall clock stopped until `begin_experiment`
+        (the pool's waiting kernels).
+        """
         preflight(self.policy)
         self.scratch_dir.mkdir(parents=True, exist_ok=True)
         if self._task_src is not None:
@@ -178,7 +182,8 @@ class KernelSandbox:
             unsafe=self.unsafe,
             display_name=str(self.policy.kernel_spec.get("display_name", "aar sandbox")),
         )
-        self.begin_experiment()
+        if clock:
+            self.begin_experiment()
         self._watchdog = threading.Thread(
             target=self._watch, name="aar-sandbox-watchdog", daemon=True
         )

@@ -93,7 +93,7 @@ class KernelPool:
             try:
                 sandbox = KernelSandbox(
                     self.root / f"slot-{uuid.uuid4().hex[:12]}", policy=self.policy
-                ).start()
+                ).start(clock=False)
             except Exception as exc:  # reported through last_error; acquire then starts cold
                 self.last_error = str(exc)
             with self._cond:
@@ -130,6 +130,9 @@ class KernelPool:
                 self._cond.wait_for(lambda: bool(self._ready) or not self._starting, wait_s)
             sandbox = self._ready.pop(0) if self._ready else None
             self._cond.notify_all()
+        if sandbox is not None and not sandbox.alive:  # died while waiting (e.g. CPU limit)
+            _discard(sandbox)
+            sandbox = None
         if sandbox is not None:
             try:
                 _adopt(sandbox, target, task_dir)

@@ -210,3 +210,15 @@ def test_host_crash_leaves_no_orphans(tmp_path: Path) -> None:
     while processes_of_uid(uid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert processes_of_uid(uid) == []
+
+
+def test_pool_clock_starts_at_hand_out(tmp_path: Path) -> None:
+    policy = small_policy(experiment_timeout_s=1.5)
+    with KernelPool(1, root=tmp_path / ".pool", policy=policy) as pool:
+        assert pool.wait_ready(60), pool.last_error
+        time.sleep(2.0)  # waiting longer than an experiment may last
+        with pool.acquire(tmp_path / "exp") as sandbox:
+            assert sandbox.run_cell("1 + 1").text == "2"
+            time.sleep(2.0)
+            late = sandbox.run_cell("1 + 1")
+    assert late.status == "killed" and "experiment wall-clock" in (late.message or "")
