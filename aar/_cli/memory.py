@@ -363,11 +363,22 @@ def serve(
 
 
 @memory_app.command("warmup")
-def warmup() -> None:
-    """Build the offline embedding table now (once, 1-2 min) instead of on first use."""
+def warmup(
+    embedding: Annotated[
+        list[str] | None,
+        typer.Option("--embedding", help="minilm and/or static (default: both)."),
+    ] = None,
+) -> None:
+    """Build the offline embedding artefacts now (ONNX ~10 s, static table ~1-2 min)."""
+    import time
+
     from aar.config import get_settings
-    from aar.memory import load_static_embedder
+    from aar.memory import EMBEDDINGS, load_embedder
 
     cache = get_settings().memory.cache_dir
-    emb = load_static_embedder(cache)
-    Console().print(f"embedding model {emb.name} (dim {emb.dim}) ready in {cache}")
+    console = Console()
+    for kind in embedding or list(EMBEDDINGS):
+        started = time.monotonic()
+        emb = load_embedder(kind, cache)
+        took = time.monotonic() - started
+        console.print(f"{kind}: {emb.name} (dim {emb.dim}) ready in {cache} ({took:.1f} s)")
