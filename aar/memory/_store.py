@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 from filelock import FileLock
 from pydantic import BaseModel, Field, ValidationError
 
-from aar.memory._embed import Embedder, load_embedder
+from aar.memory._embed import MINILM_MODEL_NAME, STATIC_MODEL_NAME, Embedder, load_embedder
 from aar.memory._errors import (
     CorruptStoreError,
     DuplicateFindingIdError,
@@ -232,11 +232,18 @@ class FindingsStore:
             self._embedder.name,
             self._embedder.dim,
         ):
+            kind = {MINILM_MODEL_NAME: "minilm", STATIC_MODEL_NAME: "static"}.get(
+                meta["embedding_model"]
+            )
+            fix = (
+                f"set memory.embedding = '{kind}' (AAR_MEMORY__EMBEDDING={kind}) to use it"
+                if kind
+                else "export it with the aar that wrote it and import into a new store"
+            )
             raise EmbeddingMismatchError(
                 f"store {self.location} was built with embedding model "
                 f"{meta['embedding_model']} (dim {meta.get('embedding_dim')}), but this aar "
-                f"embeds with {self._embedder.name} (dim {self._embedder.dim}); export it with "
-                "the aar that wrote it and import into a new store"
+                f"embeds with {self._embedder.name} (dim {self._embedder.dim}); {fix}"
             )
         return collection
 

@@ -59,7 +59,7 @@ def test_static_embedder_and_switching_models(tmp_path: Path) -> None:
     ) / len(queries)
     print(f"static recall@5={r5:.3f}")
     assert r5 >= 0.75
-    with pytest.raises(EmbeddingMismatchError, match=STATIC_MODEL_NAME):
+    with pytest.raises(EmbeddingMismatchError, match="set memory.embedding = 'static'"):
         open_store(local_settings(tmp_path / "s"))  # default: minilm
     minilm_store = open_store(local_settings(tmp_path / "m"))
     minilm_store.add(Finding.model_validate(minimal()))
