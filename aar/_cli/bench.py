@@ -196,11 +196,9 @@ def run_cmd(
 
     table = Table(title=f"Holdout, {len(seed_list)} seeds ({result.seconds:.1f} s)")
     table.add_column("task", overflow="fold")
-    table.add_column("method")
-    table.add_column("acc ± SE", justify="right")
-    table.add_column("PGR acc ± SE", justify="right")
-    table.add_column("95% CI", justify="right")
-    table.add_column("PGR AUROC", justify="right")
+    table.add_column("method", no_wrap=True)
+    for col in ("acc ± SE", "PGR ± SE", "PGR 95% CI", "PGR AUROC"):
+        table.add_column(col, justify="right", no_wrap=True)
     for name, r in result.tasks.items():
         flag = " [yellow](flagged)[/]" if r.flags else ""
         table.add_row(name + flag, "weak", _pm(r.weak.acc, 3), "", "", "")
