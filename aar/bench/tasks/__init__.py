@@ -4,7 +4,7 @@
 |---|---|---|---|
 | `digits-ge5` | sklearn digits, digit >= 5 | depth-3 tree, raw pixels | MLP, raw pixels |
 | `digits-10` | sklearn digits, 10 classes | depth-4 tree, 4x4 pooled pixels | MLP, raw pixels |
-| `breast-cancer` | sklearn breast_cancer | naive Bayes, 10 'error' features | MLP, 30 features |
+| `breast-cancer` | sklearn breast_cancer | 15-NN, 10 'error' features | MLP, 30 features |
 | `rt-sentiment` | Rotten Tomatoes snippets | LR, hashed words | probe, MiniLM embeddings |
 | `synthetic-gap-{small,medium,large}` | generated | LR, noisy latent | MLP, mixed latent |
 """

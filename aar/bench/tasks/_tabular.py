@@ -7,7 +7,7 @@ hundred rows: compare methods over all seeds (repeated splits), never on one.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
 
 from aar.bench._registry import register_task
 from aar.bench._task import StudentConfig, TaskData, WeakModel
@@ -24,8 +24,8 @@ class BreastCancerTask(CachedTask):
         "malignant (0)? Small: read results over all seeds."
     )
     weak_description = (
-        "Gaussian naive Bayes on the 10 'standard error' features only (missing information "
-        "and an independence assumption)"
+        "15-nearest-neighbours on the 10 standardised 'standard error' features only "
+        "(missing information and a local, non-linear inductive bias)"
     )
     strong_description = "MLP on all 30 standardised features"
     n_classes = 2
@@ -43,5 +43,9 @@ class BreastCancerTask(CachedTask):
         return TaskData(x_strong=x, x_weak=x[:, error_columns], y=data.target.astype(np.int64))
 
     def make_weak_model(self, seed: int) -> WeakModel:
-        """Naive Bayes is deterministic; the seed only varies the split."""
-        return GaussianNB()
+        """Deterministic: the seed only varies the split.
+
+        Gaussian naive Bayes on the same features gave a similar gap but a naive PGR barely
+        above 0 (0.11 +- 0.06 over seeds 42-51), so the neighbours model was kept.
+        """
+        return KNeighborsClassifier(n_neighbors=15)
