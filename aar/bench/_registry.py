@@ -185,7 +185,14 @@ def register_task(task: type[_T] | _T) -> type[_T] | _T:
     if isinstance(task, type):
         if not issubclass(task, Task):
             raise InvalidTaskError(f"register_task expects a Task subclass, got {task.__name__}")
-        _default.register(task())
+        try:
+            instance = task()
+        except TypeError as exc:
+            raise InvalidTaskError(
+                f"register_task could not build {task.__name__}() ({exc}); a class it decorates "
+                "must take no arguments, otherwise register an instance"
+            ) from None
+        _default.register(instance)
         return task
     _default.register(task)
     return task

@@ -169,6 +169,21 @@ def test_register_task_refuses_a_non_task_class() -> None:
         register_task(int)  # type: ignore[type-var]
 
 
+def test_a_class_needing_arguments_must_be_registered_as_an_instance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _install(monkeypatch)
+
+    class NeedsName(_Task):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    with pytest.raises(InvalidTaskError, match="register an instance"):
+        register_task(NeedsName)
+    register_task(NeedsName("needs-name"))
+    assert [t.name for t in list_tasks()] == ["needs-name"]
+
+
 def test_entry_points_instance_class_and_module(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

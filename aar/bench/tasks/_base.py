@@ -24,7 +24,7 @@ class CachedTask(Task):
     """
 
     _data: TaskData | None = None
-    _lock = threading.Lock()
+    _lock = threading.RLock()  # re-entrant: a task's `_build` may load another task
 
     @abstractmethod
     def _build(self) -> TaskData:

@@ -121,10 +121,14 @@ def cached_embeddings(texts: list[str], data_sha256: str, cache_dir: Path) -> np
         raise TaskDataError(f"cannot create the embedding cache {path.parent}: {exc}") from None
     with FileLock(str(path) + ".lock", timeout=1800):
         if path.is_file():
-            vectors = np.load(path)
-            if vectors.shape == (len(texts), EMBEDDING_DIM):
-                return vectors.astype(np.float32, copy=False)
-            log.warning("ignoring embedding cache %s with shape %s", path, vectors.shape)
+            try:
+                vectors = np.load(path)
+            except (OSError, ValueError, EOFError) as exc:
+                log.warning("ignoring unreadable embedding cache %s: %s", path, exc)
+            else:
+                if vectors.shape == (len(texts), EMBEDDING_DIM):
+                    return vectors.astype(np.float32, copy=False)
+                log.warning("ignoring embedding cache %s with shape %s", path, vectors.shape)
         start = time.perf_counter()
         log.info("embedding %d texts with %s (one-time, cached)", len(texts), EMBEDDING_MODEL)
         vectors = embed_texts(texts)
