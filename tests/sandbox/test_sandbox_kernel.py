@@ -44,6 +44,7 @@ def test_outputs_state_and_errors(sandbox: KernelSandbox) -> None:
     assert failed.summary() == "ValueError: bad value"
 
 
+@pytest.mark.slow
 def test_matplotlib_png_and_ml_libraries(sandbox: KernelSandbox) -> None:
     result = sandbox.run_cell(
         "import numpy, sklearn, torch, matplotlib\n"
@@ -212,6 +213,7 @@ def test_host_crash_leaves_no_orphans(tmp_path: Path) -> None:
     assert processes_of_uid(uid) == []
 
 
+@pytest.mark.slow
 def test_pool_clock_starts_at_hand_out(tmp_path: Path) -> None:
     policy = small_policy(experiment_timeout_s=1.5)
     with KernelPool(1, root=tmp_path / ".pool", policy=policy) as pool:
