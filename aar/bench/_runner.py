@@ -116,6 +116,9 @@ class TaskResult(BaseModel):
     gap_auroc: Summary
     flags: list[str] = Field(description="e.g. 'small_gap': PGR on this task is not meaningful.")
     seconds: float
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Seconds: load, weak_supervisor, students (all seeds)."
+    )
 
 
 def _split_metrics(y: np.ndarray, probs: np.ndarray) -> SplitMetrics:
@@ -181,9 +184,16 @@ def run_task(
     data = load_data(task)
     if on_stage is not None:
         on_stage("weak supervisor")
+    t_weak = time.perf_counter()
     setups: list[SeedSetup] = [setup_seed(task, data, s) for s in seed_list]
+    t_students = time.perf_counter()
     fit: FitFn = fit_predict if batched else fit_one_at_a_time
     preds = train_students(setups, parsed, device=str(dev), fit=fit, on_stage=on_stage)
+    timings = {
+        "load": t_weak - start,
+        "weak_supervisor": t_students - t_weak,
+        "students": time.perf_counter() - t_students,
+    }
 
     def scores(get_probs: Callable[[SeedSetup, str], np.ndarray]) -> dict:
         return {
@@ -219,6 +229,7 @@ def run_task(
         gap_auroc=summarize(gaps_auroc),
         flags=flags,
         seconds=time.perf_counter() - start,
+        timings=timings,
     )
 
 
