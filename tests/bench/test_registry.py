@@ -202,10 +202,16 @@ def test_entry_points_instance_class_and_module(
         "xor = ep_mod",
         PLUGIN_SOURCE.format(name="ep-module", tail="register_task(XorTask())"),
     )
+    _write_distribution(  # a decorated class: registered on import, not twice
+        tmp_path,
+        "ep_deco",
+        "xor = ep_deco:XorTask",
+        PLUGIN_SOURCE.format(name="ep-decorated", tail="XorTask = register_task(XorTask)"),
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     _install(monkeypatch, entry_point_group="aar.tasks")
     names = {t.name for t in list_tasks()}
-    assert {"ep-instance", "ep-class", "ep-module"} <= names
+    assert {"ep-instance", "ep-class", "ep-module", "ep-decorated"} <= names
     data = get_task("ep-class").load()
     assert data.x_strong.shape == (200, 2)
 
