@@ -182,3 +182,19 @@ def test_console_script_error_path() -> None:
     assert result.returncode == 2
     assert "unknown task 'no-such-task'" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_module_stays_light() -> None:
+    """`aar --help` must not pay for torch, sklearn or numpy: `aar bench` imports them late."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aar._cli.bench; heavy = [m for m in "
+        "('torch', 'sklearn', 'numpy', 'matplotlib') "
+        "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

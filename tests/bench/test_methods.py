@@ -115,3 +115,10 @@ def test_own_adamw_matches_torch_adamw() -> None:
             ((x @ w - t) ** 2).mean().backward()
             opt.step()
     torch.testing.assert_close(mine, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_run_task_is_deterministic(tiny) -> None:
+    a = run_task(tiny, ["naive", "logconf"], seeds=[42, 43], device="cpu")
+    b = run_task(tiny, ["naive", "logconf"], seeds=[42, 43], device="cpu")
+    drop = {"seconds", "timings"}
+    assert a.model_dump(exclude=drop) == b.model_dump(exclude=drop)
