@@ -413,7 +413,21 @@ class KernelSandbox:
         out = _Collector(lim.output_limit_chars, lim.max_display_items)
         kc = self._kc
         t0 = time.monotonic()
-        msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+        # The channels' own sync methods: the client's blocking wrappers run an asyncio loop
+        # per message (~0.3 ms each, 5+ messages a cell).
+        request = kc.session.msg(
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": False,
+            },
+        )
+        kc.shell_channel.send(request)
+        msg_id = request["header"]["msg_id"]
         interrupted_at: float | None = None
         idle = False
         while not idle:
@@ -431,7 +445,7 @@ class KernelSandbox:
                     why=f"cell exceeded {budget:.3g} s and ignored the interrupt; kernel killed",
                 )
             try:
-                msg = kc.get_iopub_msg(timeout=_POLL_S)
+                msg = kc.iopub_channel.get_msg(timeout=_POLL_S)
             except queue.Empty:
                 if not self.alive:
                     code_ = self._kill()
@@ -474,7 +488,7 @@ class KernelSandbox:
         end = time.monotonic() + 5
         while time.monotonic() < end:
             try:
-                msg = self._kc.get_shell_msg(timeout=0.5)
+                msg = self._kc.shell_channel.get_msg(timeout=0.5)
             except queue.Empty:
                 if not self.alive:
                     return None
