@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +202,22 @@ def test_exec_real_task_end_to_end(tmp_path: Path) -> None:
     ids = np.load(exp / "task" / "test_ids.npy")
     probs = load_predictions(exp / "scratch" / "predictions" / "lr.test.npy", ids, 2)
     assert probs.shape == (len(ids), 2)
+
+
+def test_without_bubblewrap_exec_refuses_and_check_says_why(tmp_path: Path) -> None:
+    script = tmp_path / "s.py"
+    script.write_text("print('must not run')")
+    env = os.environ | {"PATH": str(tmp_path)}  # no bwrap, no prlimit
+    base = [sys.executable, "-m", "aar", "sandbox"]
+    run = subprocess.run(
+        [*base, "exec", str(script), "--dir", str(tmp_path / "e")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert run.returncode == 2
+    assert "sandbox unavailable" in run.stderr and "apt-get install bubblewrap" in run.stderr
+    assert "Traceback" not in run.stderr and "must not run" not in run.stdout
+    check = subprocess.run([*base, "check"], capture_output=True, text=True, timeout=60, env=env)
+    assert check.returncode == 1 and "bubblewrap" in check.stdout

@@ -24,29 +24,39 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def round_trips(policy: SandboxPolicy, root: Path, cells: int) -> list[float]:
-    """Seconds per `1+1` cell (host send to idle + reply), after a short warm-up."""
-    with KernelSandbox(root, policy=policy) as sandbox:
-        for _ in range(20):
-            sandbox.run_cell("1+1")
-        times = []
+def round_trips(
+    policies: dict[str, SandboxPolicy], root: Path, cells: int
+) -> dict[str, list[float]]:
+    """Seconds per `1+1` cell (send to idle + reply) for each policy, cells interleaved
+    between the kernels so machine load hits all of them alike; after a short warm-up."""
+    sandboxes = {name: KernelSandbox(root / name, policy=p).start() for name, p in policies.items()}
+    times: dict[str, list[float]] = {name: [] for name in sandboxes}
+    try:
+        for sandbox in sandboxes.values():
+            for _ in range(20):
+                sandbox.run_cell("1+1")
         for _ in range(cells):
-            t0 = time.perf_counter()
-            result = sandbox.run_cell("1+1")
-            times.append(time.perf_counter() - t0)
-            assert result.text == "2", result
+            for name, sandbox in sandboxes.items():
+                t0 = time.perf_counter()
+                result = sandbox.run_cell("1+1")
+                times[name].append(time.perf_counter() - t0)
+                assert result.text == "2", result
+    finally:
+        for sandbox in sandboxes.values():
+            sandbox.close()
     return times
 
 
-def cold_starts(policy: SandboxPolicy, root: Path, n: int) -> list[float]:
-    """Seconds from `start()` until the kernel answers, fresh sandbox each time."""
-    times = []
+def cold_starts(policies: dict[str, SandboxPolicy], root: Path, n: int) -> dict[str, list[float]]:
+    """Seconds from `start()` until the kernel answers, fresh sandbox each time, interleaved."""
+    times: dict[str, list[float]] = {name: [] for name in policies}
     for i in range(n):
-        sandbox = KernelSandbox(root / f"cold{i}", policy=policy)
-        t0 = time.perf_counter()
-        sandbox.start()
-        times.append(time.perf_counter() - t0)
-        sandbox.close()
+        for name, policy in policies.items():
+            sandbox = KernelSandbox(root / f"cold-{name}-{i}", policy=policy)
+            t0 = time.perf_counter()
+            sandbox.start()
+            times[name].append(time.perf_counter() - t0)
+            sandbox.close()
     return times
 
 
@@ -78,14 +88,9 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory(prefix="aar-bench-") as tmp:
         root = Path(tmp)
-        rt = {
-            name: round_trips(p, root / f"rt-{name}", args.cells)
-            for name, p in (("bwrap", isolated), ("none", bare))
-        }
-        cold = {
-            name: cold_starts(p, root / f"cold-{name}", args.starts)
-            for name, p in (("bwrap", isolated), ("none", bare))
-        }
+        policies = {"bwrap": isolated, "none": bare}
+        rt = round_trips(policies, root / "rt", args.cells)
+        cold = cold_starts(policies, root / "cold", args.starts)
         pool, pool_first = pool_handouts(isolated, root, args.starts)
     ms = 1000.0
     got = {
