@@ -81,6 +81,8 @@ def test_task_helper_loads_public_files_and_saves_predictions(sandbox: KernelSan
 
 
 def test_notebook_is_valid_and_records_every_cell(sandbox: KernelSandbox) -> None:
+    sandbox.run_cell("from IPython.display import HTML, display\ndisplay(HTML('<b>x</b>'))")
+    sandbox.run_cell("raise KeyError('k')")
     sandbox.run_cell("print('logged')")
     nb = nbformat.read(sandbox.save_notebook(), as_version=4)
     nbformat.validate(nb)
