@@ -381,4 +381,6 @@ def warmup(
         started = time.monotonic()
         emb = load_embedder(kind, cache)
         took = time.monotonic() - started
-        console.print(f"{kind}: {emb.name} (dim {emb.dim}) ready in {cache} ({took:.1f} s)")
+        console.print(
+            f"{kind}: {emb.name} (dim {emb.dim}) ready in {cache} ({took:.1f} s)", soft_wrap=True
+        )

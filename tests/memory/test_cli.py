@@ -290,3 +290,12 @@ def test_serve_refuses_foreign_directory(cli: CliRunner, tmp_path: Path) -> None
     (foreign / "cat.jpg").write_bytes(b"\xff\xd8")
     result = run(cli, "serve", "--path", str(foreign), "--port", str(free_port()))
     assert result.exit_code == 2 and "not an aar findings store" in result.output
+
+
+def test_warmup(cli: CliRunner) -> None:
+    result = run(cli, "warmup", "--embedding", "minilm")
+    assert (
+        result.exit_code == 0 and "all-MiniLM-L6-v2-onnx-int8-v1 (dim 384) ready" in result.stdout
+    )
+    bad = run(cli, "warmup", "--embedding", "glove")
+    assert bad.exit_code == 2 and "unknown memory.embedding 'glove'" in bad.output

@@ -59,9 +59,20 @@ def test_static_embedder_and_switching_models(tmp_path: Path) -> None:
     ) / len(queries)
     print(f"static recall@5={r5:.3f}")
     assert r5 >= 0.75
-    with pytest.raises(EmbeddingMismatchError, match="set memory.embedding = 'static'"):
+    with pytest.raises(EmbeddingMismatchError, match=r"set memory\.embedding = 'static'"):
         open_store(local_settings(tmp_path / "s"))  # default: minilm
     minilm_store = open_store(local_settings(tmp_path / "m"))
     minilm_store.add(Finding.model_validate(minimal()))
     with pytest.raises(EmbeddingMismatchError, match=MINILM_MODEL_NAME):
         open_store(local_settings(tmp_path / "m", embedding="static"))
+
+
+@pytest.mark.slow
+def test_minilm_builds_offline_into_a_fresh_cache(tmp_path: Path, embedder) -> None:
+    """First use exports and quantises the shipped weights (the network guard is on)."""
+    from aar.memory._embed import load_minilm_embedder, minilm_onnx_path
+
+    fresh = load_minilm_embedder(tmp_path / "cache")
+    assert minilm_onnx_path(tmp_path / "cache").is_file()
+    text = ["weak-to-strong generalisation with an auxiliary confidence loss"]
+    assert float(fresh.embed(text)[0] @ embedder.inner.embed(text)[0]) > 0.999

@@ -260,3 +260,26 @@ def test_embedding_model_mismatch(store: FindingsStore, other: _Fake) -> None:
         EmbeddingMismatchError, match="built with embedding model all-MiniLM-L6-v2-onnx-int8-v1"
     ):
         open_store(Settings(memory=memory), embedder=other)
+
+
+def test_search_skips_many_linked_duplicates(store: FindingsStore) -> None:
+    """More linked duplicates than the over-fetch margin: originals still fill k."""
+    original = make(summary="Logconf raised PGR on sentiment to 0.40 over five seeds.")
+    store.add(original)
+    copies = [
+        make(summary=f"Logconf raised PGR on sentiment to 0.4{i} over five seeds.")
+        for i in range(1, 10)
+    ] + [
+        make(summary=f"Logconf raised PGR on sentiment to 0.5{i} over five seeds.")
+        for i in range(4)
+    ]
+    results = store.add_many(copies)
+    assert all(r.duplicate_of == original.id for r in results)
+    other = make(
+        summary="Bootstrapping hurt on news topics.", method="bootstrap", task="news_topic"
+    )
+    store.add(other)
+    hits = store.search(original.summary, k=2)
+    assert [h.finding.id for h in hits] == [original.id, other.id]
+    everything = store.search(original.summary, FindingFilter(include_duplicates=True), k=20)
+    assert len(everything) == 15
