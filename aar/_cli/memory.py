@@ -59,7 +59,7 @@ def _filters(
 ) -> FindingFilter:
     from pydantic import ValidationError
 
-    from aar.memory import FindingFilter, InvalidFindingError
+    from aar.memory import FindingFilter, InvalidQueryError
 
     try:
         return FindingFilter(
@@ -74,7 +74,7 @@ def _filters(
     except ValidationError as exc:
         err = exc.errors()[0]
         field = {"session_id": "session"}.get(str(err["loc"][0]), str(err["loc"][0]))
-        raise InvalidFindingError([f"--{field}: {err['msg']}"]) from None
+        raise InvalidQueryError(f"--{field}: {err['msg']}") from None
 
 
 def _pgr(finding: Finding) -> str:

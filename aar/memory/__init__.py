@@ -20,6 +20,7 @@ from aar.memory._errors import (
     ForeignStoreError,
     ImportConflictError,
     InvalidFindingError,
+    InvalidQueryError,
     MemoryServerError,
 )
 from aar.memory._finding import (
@@ -63,6 +64,7 @@ __all__ = [
     "ImportConflictError",
     "ImportResult",
     "InvalidFindingError",
+    "InvalidQueryError",
     "MemoryServerError",
     "Metrics",
     "MiniLMEmbedder",

@@ -34,8 +34,15 @@ class InvalidFindingError(FindingsMemoryError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        head = f"{len(problems)} problem(s) in the input, nothing was written:"
-        super().__init__("\n".join([head, *problems]))
+        if len(problems) == 1:
+            super().__init__(f"{problems[0]} (nothing was written)")
+        else:
+            head = f"{len(problems)} problems in the input, nothing was written:"
+            super().__init__("\n".join([head, *problems]))
+
+
+class InvalidQueryError(FindingsMemoryError):
+    """A search or filter the store cannot run (empty text, bad k, unknown verdict...)."""
 
 
 class ImportConflictError(FindingsMemoryError):

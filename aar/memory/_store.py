@@ -34,6 +34,7 @@ from aar.memory._errors import (
     ForeignStoreError,
     ImportConflictError,
     InvalidFindingError,
+    InvalidQueryError,
     MemoryServerError,
 )
 from aar.memory._finding import SCHEMA_VERSION, Finding, ReviewStatus, Verdict
@@ -419,9 +420,9 @@ class FindingsStore:
     ) -> list[SearchHit]:
         """The `k` findings closest in meaning to `text` among those matching `filters`."""
         if not text.strip():
-            raise InvalidFindingError(["the query text is empty"])
+            raise InvalidQueryError("the query text is empty")
         if not 1 <= k <= 1000:
-            raise InvalidFindingError([f"k must be between 1 and 1000, got {k}"])
+            raise InvalidQueryError(f"k must be between 1 and 1000, got {k}")
         vector = self._embedder.embed([text]).tolist()
         filters = filters or FindingFilter()
         self._fresh()

@@ -299,3 +299,34 @@ def test_warmup(cli: CliRunner) -> None:
     )
     bad = run(cli, "warmup", "--embedding", "glove")
     assert bad.exit_code == 2 and "unknown memory.embedding 'glove'" in bad.output
+
+
+def test_real_process_query_and_error(tmp_path: Path) -> None:
+    """The console script itself: a table on stdout; a bad filter is one red line, exit 2."""
+    env = {**os.environ, "AAR_MEMORY_PATH": str(tmp_path / "store"), "COLUMNS": "120"}
+    env.pop("AAR_MEMORY_URL", None)
+    imported = subprocess.run(
+        [str(AAR), "memory", "import", str(DATA / "findings.jsonl")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr
+    query = subprocess.run(
+        [str(AAR), "memory", "query", "mixup of inputs and soft labels", "-k", "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert query.returncode == 0 and "f56" in query.stdout and "±" in query.stdout
+    bad = subprocess.run(
+        [str(AAR), "memory", "query", "x", "--verdict", "great"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "--verdict" in bad.stderr

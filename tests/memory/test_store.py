@@ -21,6 +21,7 @@ from aar.memory import (
     ForeignStoreError,
     ImportConflictError,
     InvalidFindingError,
+    InvalidQueryError,
     open_store,
 )
 
@@ -89,9 +90,9 @@ def test_search_filters(filled: FindingsStore) -> None:
 
 
 def test_search_bad_input(store: FindingsStore) -> None:
-    with pytest.raises(InvalidFindingError, match="empty"):
+    with pytest.raises(InvalidQueryError, match="empty"):
         store.search("   ")
-    with pytest.raises(InvalidFindingError, match="k must"):
+    with pytest.raises(InvalidQueryError, match="k must"):
         store.search("x", k=0)
 
 
