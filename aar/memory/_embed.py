@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 log = logging.getLogger("aar.memory")
+
+
+def _notice(message: str) -> None:
+    """A one-time build step takes a while: say so on stderr (and in the log)."""
+    log.info(message)
+    print(f"aar memory: {message}", file=sys.stderr, flush=True)
+
 
 STATIC_MODEL_NAME = "aar-static-all-MiniLM-L6-v2-sif-v1"
 MINILM_MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8-v1"
@@ -101,10 +109,7 @@ def build_static_table(cache_dir: Path) -> Path:
     with FileLock(str(target) + ".lock", timeout=900):
         if target.exists():
             return target
-        log.warning(
-            "aar memory: building the offline embedding table once into %s (1-2 min, no network)",
-            target,
-        )
+        _notice(f"building the offline embedding table once into {target} (20-90 s, no network)")
         started = time.monotonic()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -142,7 +147,7 @@ def build_static_table(cache_dir: Path) -> Path:
         tmp = target.with_suffix(f".tmp{os.getpid()}.npy")
         np.save(tmp, table.astype(np.float16))
         os.replace(tmp, target)
-        log.warning("aar memory: embedding table ready (%.0f s)", time.monotonic() - started)
+        _notice(f"embedding table ready ({time.monotonic() - started:.0f} s)")
     return target
 
 
@@ -169,7 +174,7 @@ def load_static_embedder(cache_dir: Path) -> StaticEmbedder:
         except (OSError, ValueError):
             pass
         if attempt == 0:  # a derived cache: a damaged one is rebuilt, not trusted
-            log.warning("aar memory: embedding table %s is unreadable, rebuilding it", path)
+            _notice(f"embedding table {path} is unreadable, rebuilding it")
             path.unlink(missing_ok=True)
     raise EmbedderError(f"cannot build a usable embedding table at {path}")
 
@@ -211,7 +216,7 @@ def build_minilm_onnx(cache_dir: Path) -> Path:
     with FileLock(str(target) + ".lock", timeout=900):
         if target.exists():
             return target
-        log.warning("aar memory: exporting MiniLM to ONNX once into %s (~10 s, no network)", target)
+        _notice(f"exporting MiniLM to ONNX once into {target} (~10 s, no network)")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import warnings
@@ -301,7 +306,7 @@ def load_minilm_embedder(cache_dir: Path) -> MiniLMEmbedder:
             return MiniLMEmbedder(session, tokenizer)
         except Exception:  # onnxruntime raises its own exception types for bad files
             if attempt == 0:
-                log.warning("aar memory: ONNX model %s is unreadable, rebuilding it", path)
+                _notice(f"ONNX model {path} is unreadable, rebuilding it")
                 path.unlink(missing_ok=True)
     raise EmbedderError(f"cannot build a usable ONNX model at {path}")
 

@@ -68,11 +68,16 @@ def test_static_embedder_and_switching_models(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_minilm_builds_offline_into_a_fresh_cache(tmp_path: Path, embedder) -> None:
-    """First use exports and quantises the shipped weights (the network guard is on)."""
+def test_minilm_builds_offline_and_rebuilds_damaged(tmp_path: Path, embedder) -> None:
+    """First use exports and quantises the shipped weights (the network guard is on);
+    a damaged file is rebuilt."""
     from aar.memory._embed import load_minilm_embedder, minilm_onnx_path
 
     fresh = load_minilm_embedder(tmp_path / "cache")
     assert minilm_onnx_path(tmp_path / "cache").is_file()
     text = ["weak-to-strong generalisation with an auxiliary confidence loss"]
     assert float(fresh.embed(text)[0] @ embedder.inner.embed(text)[0]) > 0.999
+    # a damaged artefact is rebuilt, not trusted
+    minilm_onnx_path(tmp_path / "cache").write_bytes(b"not an onnx model")
+    rebuilt = load_minilm_embedder(tmp_path / "cache")
+    assert float(rebuilt.embed(text)[0] @ fresh.embed(text)[0]) > 0.999
