@@ -6,11 +6,11 @@ Each command group lives in `aar/_cli/<group>.py` and imports its heavy dependen
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from aar import __version__
 from aar._cli.bench import bench_app
@@ -19,23 +19,25 @@ from aar._cli.sandbox import sandbox_app
 from aar.errors import AarError
 
 
-class _AarTyper(typer.Typer):
-    """A Typer app that turns user mistakes (`AarError`) into one red line and their exit code.
+class _AarGroup(TyperGroup):
+    """The root command group: user mistakes (`AarError`) become one red line and exit code 2.
 
-    Done in `__call__` so the console script and `typer.testing.CliRunner` behave alike.
+    Handled around the sub-command's invocation, so the console script, `app([...])` and
+    `typer.testing.CliRunner` all behave alike.
     """
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
-            return super().__call__(*args, **kwargs)
+            return super().invoke(ctx)
         except AarError as exc:
             console = Console(stderr=True, soft_wrap=True)
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            sys.exit(exc.exit_code)
+            raise typer.Exit(exc.exit_code) from None
 
 
-app = _AarTyper(
+app = typer.Typer(
     name="aar",
+    cls=_AarGroup,
     help="aar — an automated alignment researcher for weak-to-strong generalization.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -41,3 +41,17 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "bench.eval_budget" in result.stderr
+
+
+def test_user_error_through_cli_runner_is_exit_2(tmp_path: Path) -> None:
+    """CliRunner goes through the same error handling as the console script."""
+    from typer.testing import CliRunner
+
+    from aar.cli import app
+
+    result = CliRunner().invoke(
+        app, ["bench", "run", "--task", "no-such-task", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "no-such-task" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
