@@ -22,7 +22,15 @@ from aar.bench._evaluator import (
 )
 from aar.bench._methods import BASELINES, DEFAULT_METHODS, METHODS, Method, parse_method
 from aar.bench._protocol import SPLIT_FRACTIONS, VAL_FRACTION, Splits, make_splits, setup_seed
-from aar.bench._registry import UnknownTaskError, get_task, list_tasks, register_task
+from aar.bench._registry import (
+    DuplicateTaskError,
+    InvalidTaskError,
+    TaskPluginError,
+    UnknownTaskError,
+    get_task,
+    list_tasks,
+    register_task,
+)
 from aar.bench._runner import (
     MethodResult,
     SeedRecord,
@@ -35,6 +43,7 @@ from aar.bench._runner import (
 )
 from aar.bench._stats import Summary, accuracy, auroc, pgr, summarize
 from aar.bench._task import StudentConfig, Task, TaskData, WeakModel
+from aar.bench.tasks import make_synthetic_task
 
 __all__ = [
     "BASELINES",
@@ -44,11 +53,13 @@ __all__ = [
     "SPLIT_FRACTIONS",
     "VAL_FRACTION",
     "BudgetExceededError",
+    "DuplicateTaskError",
     "EvalRecord",
     "Evaluator",
     "HoldoutRefusedError",
     "InvalidPredictionsError",
     "InvalidSeedsError",
+    "InvalidTaskError",
     "Method",
     "MethodResult",
     "OutputDirError",
@@ -59,6 +70,7 @@ __all__ = [
     "Summary",
     "Task",
     "TaskData",
+    "TaskPluginError",
     "TaskResult",
     "UnknownMethodError",
     "UnknownTaskError",
@@ -70,6 +82,7 @@ __all__ = [
     "list_tasks",
     "load_predictions",
     "make_splits",
+    "make_synthetic_task",
     "parse_method",
     "pgr",
     "register_task",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -322,19 +323,12 @@ def run_suite(
 
 
 def git_commit() -> str | None:
-    """The commit of the aar checkout, if it is a git checkout (provenance only)."""
-    import subprocess
-    from pathlib import Path
+    """The commit of the aar checkout (with `-dirty` if it has uncommitted changes), if any."""
+    import git
 
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
+        repo = git.Repo(Path(__file__).resolve().parent, search_parent_directories=True)
+        sha = repo.head.commit.hexsha
+        return f"{sha}-dirty" if repo.is_dirty(untracked_files=False) else sha
+    except (git.GitError, ValueError):
         return None
-    return out.stdout.strip() or None
