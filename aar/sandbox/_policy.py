@@ -230,6 +230,15 @@ def bwrap_command(
         cmd.extend([kind, src, dest])
         made.add(dest)
 
+    # Fresh /proc, /dev and tmpfs mounts come first: a later bind under /tmp (a checkout or
+    # venv cloned there, as CI may do) must land on top of the tmpfs, not be hidden by it.
+    mib = 1024 * 1024
+    cmd.extend(["--proc", "/proc", "--dev", "/dev"])
+    cmd.extend(
+        ["--perms", "1777", "--size", str(policy.limits.shm_mb * mib), "--tmpfs", "/dev/shm"]
+    )
+    cmd.extend(["--perms", "1777", "--size", str(policy.limits.tmp_mb * mib), "--tmpfs", "/tmp"])
+    made.add("/tmp")
     vals = _python_paths()
     seen: set[str] = set()
     for raw in m.readonly:
@@ -247,13 +256,6 @@ def bwrap_command(
             made.add(link)
         elif os.path.isdir(link):
             mount("--ro-bind", link, link)
-    mib = 1024 * 1024
-    cmd.extend(["--proc", "/proc", "--dev", "/dev"])
-    cmd.extend(
-        ["--perms", "1777", "--size", str(policy.limits.shm_mb * mib), "--tmpfs", "/dev/shm"]
-    )
-    cmd.extend(["--perms", "1777", "--size", str(policy.limits.tmp_mb * mib), "--tmpfs", "/tmp"])
-    made.add("/tmp")
     mount("--bind", str(ipc_dir), str(ipc_dir))
     mount("--ro-bind", str(task), m.task)
     mount("--bind", str(scratch), m.scratch)

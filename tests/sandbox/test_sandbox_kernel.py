@@ -226,3 +226,19 @@ def test_pool_clock_starts_at_hand_out(tmp_path: Path) -> None:
             time.sleep(2.0)
             late = sandbox.run_cell("1 + 1")
     assert late.status == "killed" and "experiment wall-clock" in (late.message or "")
+
+
+def test_read_only_bind_under_tmp_is_visible(tmp_path: Path) -> None:
+    """A venv or checkout under /tmp (CI may clone there) must not be hidden by the fresh /tmp."""
+    shared = tmp_path / "bound-under-tmp"
+    shared.mkdir()
+    (shared / "hello.txt").write_text("visible")
+    policy = small_policy()
+    mounts = policy.mounts.model_copy(update={"readonly": [*policy.mounts.readonly, str(shared)]})
+    policy = policy.model_copy(update={"mounts": mounts})
+    with KernelSandbox(tmp_path / "exp", policy=policy) as sbx:
+        result = sbx.run_cell(f"print(open({str(shared / 'hello.txt')!r}).read())", timeout=30)
+        assert result.status == "ok", result
+        assert result.stdout.strip() == "visible"
+        written = sbx.run_cell(f"open({str(shared / 'x')!r}, 'w')", timeout=30)
+        assert written.status == "error" and not (shared / "x").exists()
