@@ -284,3 +284,31 @@ def test_search_skips_many_linked_duplicates(store: FindingsStore) -> None:
     assert [h.finding.id for h in hits] == [original.id, other.id]
     everything = store.search(original.summary, FindingFilter(include_duplicates=True), k=20)
     assert len(everything) == 15
+
+
+def test_filtered_search_probe_matches_chromadb_filter(
+    filled: FindingsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filtering the nearest unfiltered neighbours in Python gives exactly what chromadb's
+    own `where` filter gives, whether the probe suffices or falls back."""
+    from aar.memory import _store
+
+    filled.add_many(
+        [make(id=f"dup-{i}", summary=f"{labelled_findings()[0].summary} ") for i in range(3)]
+    )
+    cases = [
+        ("auxiliary confidence loss", FindingFilter(verdict="supported"), 5),
+        ("auxiliary confidence loss", FindingFilter(status="approved"), 3),
+        ("early stopping on weak labels", FindingFilter(task="sentiment"), 4),
+        ("early stopping on weak labels", FindingFilter(task="news_topic", verdict="refuted"), 2),
+        ("bigger students", FindingFilter(tag="leakage"), 10),
+        ("bigger students", FindingFilter(verdict="supported", include_duplicates=True), 8),
+        ("bigger students", FindingFilter(since=datetime(2026, 11, 12, tzinfo=UTC)), 6),
+    ]
+    probed = [[(h.finding.id, h.score) for h in filled.search(t, f, k)] for t, f, k in cases]
+    monkeypatch.setattr(_store, "_FILTER_PROBE", 0)  # always chromadb's `where`
+    direct = [[(h.finding.id, h.score) for h in filled.search(t, f, k)] for t, f, k in cases]
+    assert probed == direct
+    assert all(probed) and any(len(p) < k for p, (_, _, k) in zip(probed, cases, strict=True))
+    for (_, f, _), hits in zip(cases, probed, strict=True):
+        assert all(f.matches(filled.get(fid)) for fid, _ in hits)
