@@ -22,8 +22,11 @@ basic level, used now) and small length-sorted batches. No static variant reache
 headlines, convention speeches) 0.83-0.87, a least-squares fit of the table or of a linear
 map to MiniLM's sentence vectors on 12k shipped sentences 0.83-0.87 (held-out cosine to
 MiniLM 0.47 -> 0.82, but those corpora are not research prose), PCA/whitening 0.41-0.87, a
-hashed-word hybrid 0.85-0.89. Retrieval quality is the memory's purpose, so the default
-keeps the embedder that meets it; `static` is the option for bulk imports.
+hashed-word hybrid 0.85-0.89. Nor did a depth-truncated MiniLM (its first k of 6 layers,
+int8, same pooling; measured 2026-11-24 at load ~4): k = 2/3/4 gave recall@5 0.76/0.75/0.75
+at 3.0/2.0/1.5x the 6-layer speed, worse than `static` on both counts. Retrieval quality is
+the memory's purpose, so the default keeps the embedder that meets it; `static` is the
+option for bulk imports.
 
 Derived artefacts are built offline from the shipped weights into `memory.cache_dir` by
 `aar memory warmup` or on first use (ONNX: ~10 s, static table: ~30 s on 2 cores).
