@@ -34,11 +34,13 @@ Derived artefacts are built offline from the shipped weights into `memory.cache_
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -115,6 +117,33 @@ class StaticEmbedder:
         return out
 
 
+@contextlib.contextmanager
+def _build_once(target: Path, what: str) -> Iterator[bool]:
+    """Hold the artefact's lock and say whether it still has to be built.
+
+    Several processes may start at once; the first builds, the others wait and reuse.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock", timeout=900):
+        if target.exists():
+            yield False
+            return
+        _notice(f"{what} once into {target}, offline")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        yield True
+
+
+def _load_minilm_model(**kwargs: Any) -> Any:
+    """The shipped MiniLM as a transformers model (build time only: imports torch)."""
+    from transformers import AutoModel
+    from transformers import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    return AutoModel.from_pretrained(str(_minilm_path()), **kwargs).eval()
+
+
 def static_table_path(cache_dir: Path) -> Path:
     return Path(cache_dir) / f"{STATIC_MODEL_NAME}.npy"
 
@@ -122,22 +151,14 @@ def static_table_path(cache_dir: Path) -> Path:
 def build_static_table(cache_dir: Path) -> Path:
     """Distil the token table from the shipped MiniLM (torch, offline) and cache it atomically."""
     target = static_table_path(cache_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock", timeout=900):
-        if target.exists():
+    with _build_once(target, "building the offline embedding table (20-90 s)") as needed:
+        if not needed:
             return target
-        _notice(f"building the offline embedding table once into {target} (20-90 s, no network)")
         started = time.monotonic()
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import numpy as np
         import torch
-        from transformers import AutoModel
-        from transformers import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        model = AutoModel.from_pretrained(str(_minilm_path())).eval()
+        model = _load_minilm_model()
         cfg = model.config
         vocab = int(cfg.vocab_size)
         table = np.zeros((vocab, int(cfg.hidden_size)), dtype=np.float32)
@@ -266,30 +287,22 @@ def minilm_onnx_path(cache_dir: Path) -> Path:
 def build_minilm_onnx(cache_dir: Path) -> Path:
     """Export MiniLM with its pooling to ONNX (torch, offline), quantise to int8, cache."""
     target = minilm_onnx_path(cache_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock", timeout=900):
-        if target.exists():
+    with _build_once(target, "exporting MiniLM to ONNX (~10 s)") as needed:
+        if not needed:
             return target
-        _notice(f"exporting MiniLM to ONNX once into {target} (~10 s, no network)")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import warnings
 
         try:
             import onnx  # noqa: F401  (torch's exporter and the quantiser need it)
             import torch
             from onnxruntime.quantization import QuantType, quantize_dynamic
-            from transformers import AutoModel
-            from transformers import logging as hf_logging
         except ImportError as exc:
             raise EmbedderError(
                 f"building the MiniLM embedder needs {exc.name}: run "
                 "`.venv/bin/python -m pip install -e .` (or set memory.embedding = 'static')"
             ) from exc
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
         # eager attention: the SDPA path bakes the dummy input's shape into the traced graph
-        model = AutoModel.from_pretrained(str(_minilm_path()), attn_implementation="eager").eval()
+        model = _load_minilm_model(attn_implementation="eager")
         pooled = _pooled(model, torch)
         ids = torch.randint(1000, 2000, (2, 16))
         mask = torch.ones(2, 16, dtype=torch.long)
