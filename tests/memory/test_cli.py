@@ -245,6 +245,20 @@ def test_bad_server_url(cli: CliRunner, monkeypatch) -> None:
     assert result.exit_code == 2 and "Chroma server" in result.output
 
 
+def aar_memory(
+    *args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it (`aar memory ...`)."""
+    return subprocess.run(
+        [str(AAR), "memory", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @pytest.mark.slow
 def test_serve_then_commands_against_it(tmp_path: Path) -> None:
     port = free_port()
@@ -260,22 +274,9 @@ def test_serve_then_commands_against_it(tmp_path: Path) -> None:
         wait_heartbeat(url)
         client_env = {**env, "AAR_MEMORY_URL": url}
         finding = json.dumps(minimal(id="f-team"))
-        added = subprocess.run(
-            [str(AAR), "memory", "add", "-"],
-            input=finding,
-            env=client_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        added = aar_memory("add", "-", env=client_env, stdin=finding, timeout=60)
         assert added.returncode == 0, added.stderr
-        queried = subprocess.run(
-            [str(AAR), "memory", "query", "logconf", "--json"],
-            env=client_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        queried = aar_memory("query", "logconf", "--json", env=client_env, timeout=60)
         assert [h["id"] for h in json.loads(queried.stdout)] == ["f-team"]
     finally:
         server.send_signal(signal.SIGINT)
@@ -305,28 +306,10 @@ def test_real_process_query_and_error(tmp_path: Path) -> None:
     """The console script itself: a table on stdout; a bad filter is one red line, exit 2."""
     env = {**os.environ, "AAR_MEMORY_PATH": str(tmp_path / "store"), "COLUMNS": "120"}
     env.pop("AAR_MEMORY_URL", None)
-    imported = subprocess.run(
-        [str(AAR), "memory", "import", str(DATA / "findings.jsonl")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    imported = aar_memory("import", str(DATA / "findings.jsonl"), env=env)
     assert imported.returncode == 0, imported.stderr
-    query = subprocess.run(
-        [str(AAR), "memory", "query", "mixup of inputs and soft labels", "-k", "3"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    query = aar_memory("query", "mixup of inputs and soft labels", "-k", "3", env=env)
     assert query.returncode == 0 and "f56" in query.stdout and "±" in query.stdout
-    bad = subprocess.run(
-        [str(AAR), "memory", "query", "x", "--verdict", "great"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    bad = aar_memory("query", "x", "--verdict", "great", env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "--verdict" in bad.stderr
