@@ -33,13 +33,16 @@ def wait_heartbeat(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"Chroma server at {url} did not answer within {timeout} s")
 
 
-def labelled_findings() -> list[Finding]:
-    with (DATA / "findings.jsonl").open() as fh:
+HELDOUT = "heldout"  # second set, paraphrase-heavy, written blind to the embedders
+
+
+def labelled_findings(subset: str = "") -> list[Finding]:
+    with (DATA / subset / "findings.jsonl").open() as fh:
         return [Finding.model_validate_json(line) for line in fh if line.strip()]
 
 
-def labelled_queries() -> list[dict[str, Any]]:
-    return json.loads((DATA / "queries.json").read_text())
+def labelled_queries(subset: str = "") -> list[dict[str, Any]]:
+    return json.loads((DATA / subset / "queries.json").read_text())
 
 
 def minimal(**overrides: Any) -> dict[str, Any]:

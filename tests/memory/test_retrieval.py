@@ -1,19 +1,25 @@
-"""Retrieval quality on the hand-labelled set (57 findings, 27 queries): recall@5.
+"""Retrieval quality on two hand-labelled sets: recall@k of the default embedder.
 
-The default MiniLM (ONNX, int8) embedder measures 0.910 here, so the issue's target of
-0.9 is asserted as it is. The static option measures ~0.87 (tests/memory/test_embed.py and
-tools/bench/bench_memory.py).
+`tests/memory/data` (57 findings, 27 queries) is the issue's set: the default MiniLM (ONNX,
+int8) embedder measures recall@5 0.910 there, so the target of 0.9 is asserted as it is.
+
+`tests/memory/data/heldout` (70 findings, 37 queries) was written later by someone who saw
+neither the first set's queries nor any embedder, with most queries paraphrased away from
+the findings' words and every relevant finding labelled (up to 5 per query). It is much
+harder: MiniLM measures 0.606 there, the static table 0.647 (tools/bench/bench_memory.py).
+Its test is a regression floor a little under the measured value, not a target.
 """
 
 from __future__ import annotations
 
-from memory_support import labelled_findings, labelled_queries
+import pytest
+from memory_support import HELDOUT, labelled_findings, labelled_queries
 
 from aar.memory import FindingsStore
 
 
-def recall_at(store: FindingsStore, k: int) -> float:
-    queries = labelled_queries()
+def recall_at(store: FindingsStore, k: int, subset: str = "") -> float:
+    queries = labelled_queries(subset)
     total = 0.0
     for q in queries:
         found = {h.finding.id for h in store.search(q["query"], k=k)}
@@ -21,12 +27,19 @@ def recall_at(store: FindingsStore, k: int) -> float:
     return total / len(queries)
 
 
-def test_labelled_set_is_well_formed() -> None:
-    ids = {f.id for f in labelled_findings()}
-    queries = labelled_queries()
-    assert len(ids) >= 50 and len(queries) >= 20
+@pytest.mark.parametrize(
+    ("subset", "min_findings", "min_queries"), [("", 50, 20), (HELDOUT, 60, 25)]
+)
+def test_labelled_set_is_well_formed(subset: str, min_findings: int, min_queries: int) -> None:
+    ids = {f.id for f in labelled_findings(subset)}
+    queries = labelled_queries(subset)
+    assert len(ids) >= min_findings and len(queries) >= min_queries
     for q in queries:
         assert q["relevant"] and set(q["relevant"]) <= ids
+
+
+def test_sets_share_no_ids() -> None:
+    assert not {f.id for f in labelled_findings()} & {f.id for f in labelled_findings(HELDOUT)}
 
 
 def test_recall_at_5(local_store: FindingsStore) -> None:
@@ -35,4 +48,13 @@ def test_recall_at_5(local_store: FindingsStore) -> None:
     r10 = recall_at(local_store, 10)
     print(f"recall@5={r5:.3f} recall@10={r10:.3f}")
     assert r5 >= 0.9
+    assert r10 >= r5
+
+
+def test_heldout_recall_floor(local_store: FindingsStore) -> None:
+    local_store.add_many(labelled_findings(HELDOUT))
+    r5 = recall_at(local_store, 5, HELDOUT)
+    r10 = recall_at(local_store, 10, HELDOUT)
+    print(f"held-out recall@5={r5:.3f} recall@10={r10:.3f}")
+    assert r5 >= 0.55  # measured 0.606
     assert r10 >= r5

