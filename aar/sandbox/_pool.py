@@ -67,8 +67,9 @@ class KernelPool:
             return len(self._ready)
 
     def start(self) -> Self:
-        """Start filling the pool in the background."""
+        """Start filling the pool in the background (after clearing dead pools' slots)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        _remove_orphaned_slots(self.root)
         self._thread.start()
         return self
 
@@ -92,7 +93,7 @@ class KernelPool:
             sandbox = None
             try:
                 sandbox = KernelSandbox(
-                    self.root / f"slot-{uuid.uuid4().hex[:12]}", policy=self.policy
+                    self.root / f"slot-{os.getpid()}-{uuid.uuid4().hex[:12]}", policy=self.policy
                 ).start(clock=False)
             except Exception as exc:  # reported through last_error; acquire then starts cold
                 self.last_error = str(exc)
@@ -164,3 +165,26 @@ def _discard(sandbox: KernelSandbox) -> None:
     sandbox.close()
     with contextlib.suppress(OSError):
         shutil.rmtree(sandbox.experiment_dir)
+
+
+def _remove_orphaned_slots(root: Path) -> None:
+    """Remove slot directories whose pool process is gone (it crashed before `close`).
+
+    A slot is named `slot-<pid>-<random>` after the process that made it; its kernel died with
+    that process (bubblewrap's `--die-with-parent`), so only the directory is left. Slots of
+    live processes, and names that do not parse, are left alone.
+    """
+    for slot in root.glob("slot-*-*"):
+        pid = slot.name.split("-")[1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(slot, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True

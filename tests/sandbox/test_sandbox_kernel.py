@@ -242,3 +242,21 @@ def test_read_only_bind_under_tmp_is_visible(tmp_path: Path) -> None:
         assert result.stdout.strip() == "visible"
         written = sbx.run_cell(f"open({str(shared / 'x')!r}, 'w')", timeout=30)
         assert written.status == "error" and not (shared / "x").exists()
+
+
+def test_pool_removes_slots_of_dead_processes_only(tmp_path: Path) -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    root = tmp_path / ".pool"
+    orphan = root / f"slot-{int(gone.stdout)}-0123456789ab"
+    mine = root / f"slot-{os.getpid()}-0123456789ab"
+    unparsed = root / "slot-notapid-0123456789ab"
+    for slot in (orphan, mine, unparsed):
+        (slot / "scratch").mkdir(parents=True)
+    with KernelPool(0, root=root, policy=small_policy()):
+        assert not orphan.exists()
+        assert mine.is_dir() and unparsed.is_dir()
