@@ -42,19 +42,14 @@ def test_sets_share_no_ids() -> None:
     assert not {f.id for f in labelled_findings()} & {f.id for f in labelled_findings(HELDOUT)}
 
 
-def test_recall_at_5(local_store: FindingsStore) -> None:
-    local_store.add_many(labelled_findings())
-    r5 = recall_at(local_store, 5)
-    r10 = recall_at(local_store, 10)
-    print(f"recall@5={r5:.3f} recall@10={r10:.3f}")
-    assert r5 >= 0.9
-    assert r10 >= r5
-
-
-def test_heldout_recall_floor(local_store: FindingsStore) -> None:
-    local_store.add_many(labelled_findings(HELDOUT))
-    r5 = recall_at(local_store, 5, HELDOUT)
-    r10 = recall_at(local_store, 10, HELDOUT)
-    print(f"held-out recall@5={r5:.3f} recall@10={r10:.3f}")
-    assert r5 >= 0.55  # measured 0.606
+@pytest.mark.parametrize(
+    ("subset", "min_recall_at_5"),
+    [("", 0.9), (HELDOUT, 0.55)],  # the issue's target; a floor under the measured 0.606
+)
+def test_recall_at_5(local_store: FindingsStore, subset: str, min_recall_at_5: float) -> None:
+    local_store.add_many(labelled_findings(subset))
+    r5 = recall_at(local_store, 5, subset)
+    r10 = recall_at(local_store, 10, subset)
+    print(f"{subset or 'issue set'}: recall@5={r5:.3f} recall@10={r10:.3f}")
+    assert r5 >= min_recall_at_5
     assert r10 >= r5
