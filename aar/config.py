@@ -27,6 +27,12 @@ def _default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aar"
 
 
+def _default_key_file() -> Path:
+    """A data file, not a cache: deleting it changes every task's export (see aar.bench)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "aar" / "task-key"
+
+
 class BenchSettings(BaseModel):
     """Weak-to-strong benchmark and evaluator."""
 
@@ -47,6 +53,11 @@ class BenchSettings(BaseModel):
     )
     cache_dir: Path = Field(
         default_factory=_default_cache_dir, description="Cached text embeddings and data."
+    )
+    key_file: Path = Field(
+        default_factory=_default_key_file,
+        description="The installation's secret task key (created on first use; never "
+        "visible in the sandbox). Share it to export identical tasks elsewhere.",
     )
     plugins: list[str] = Field(
         default=[], description="Extra task modules to import ('package.module')."

@@ -10,7 +10,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
     os.environ.pop(_key, None)
+# A task key of the test run's own (inherited by subprocesses): tests never read or create the
+# user's key, and nothing in the repository is a key.
+os.environ["AAR_BENCH__KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "key")
 
 _real_connect = socket.socket.connect
 
@@ -46,3 +51,20 @@ def _no_network() -> Iterator[None]:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def new_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A fresh task key for one test; settings and key caches are reset before and after."""
+    from aar.bench import _key
+    from aar.config import get_settings
+
+    def reset() -> None:
+        get_settings.cache_clear()
+        _key._read_or_create.cache_clear()
+
+    monkeypatch.setenv("AAR_BENCH__KEY_FILE", str(tmp_path / "task-key"))
+    reset()
+    yield tmp_path / "task-key"
+    monkeypatch.undo()
+    reset()

@@ -48,7 +48,8 @@ def _gap_cache_key(task: Task) -> str:
         source = Path(inspect.getsourcefile(type(task)) or "").read_bytes()
     except (OSError, TypeError):
         source = b""
-    digest = hashlib.sha256(source + task.student.model_dump_json().encode()).hexdigest()
+    extra = (task.student.model_dump_json() + task.data_token()).encode()  # e.g. the task key
+    digest = hashlib.sha256(source + extra).hexdigest()
     return f"{task.name}:{digest[:16]}"
 
 

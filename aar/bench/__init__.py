@@ -20,6 +20,7 @@ from aar.bench._evaluator import (
     export_public,
     load_predictions,
 )
+from aar.bench._key import TaskKeyError, key_id
 from aar.bench._methods import BASELINES, DEFAULT_METHODS, METHODS, Method, parse_method
 from aar.bench._protocol import SPLIT_FRACTIONS, VAL_FRACTION, Splits, make_splits, setup_seed
 from aar.bench._registry import (
@@ -28,6 +29,7 @@ from aar.bench._registry import (
     TaskPluginError,
     UnknownTaskError,
     get_task,
+    label_sources,
     list_tasks,
     register_task,
 )
@@ -42,7 +44,7 @@ from aar.bench._runner import (
     run_task,
 )
 from aar.bench._stats import Summary, accuracy, auroc, pgr, summarize
-from aar.bench._task import StudentConfig, Task, TaskData, WeakModel
+from aar.bench._task import LabelSource, StudentConfig, Task, TaskData, WeakModel
 from aar.bench.tasks import make_synthetic_task
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "InvalidPredictionsError",
     "InvalidSeedsError",
     "InvalidTaskError",
+    "LabelSource",
     "Method",
     "MethodResult",
     "OutputDirError",
@@ -70,6 +73,7 @@ __all__ = [
     "Summary",
     "Task",
     "TaskData",
+    "TaskKeyError",
     "TaskPluginError",
     "TaskResult",
     "UnknownMethodError",
@@ -79,6 +83,8 @@ __all__ = [
     "auroc",
     "export_public",
     "get_task",
+    "key_id",
+    "label_sources",
     "list_tasks",
     "load_predictions",
     "make_splits",

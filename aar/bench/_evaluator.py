@@ -103,23 +103,24 @@ def write_public(setup: SeedSetup, directory: str | os.PathLike[str]) -> Path:
     task, data, splits = setup.task, setup.data, setup.splits
     arrays: dict[str, np.ndarray] = {}
     for split in PUBLIC_SPLITS:
-        rows = splits.rows(split)
+        rows = setup.public_rows(split)
         if split == "transfer":
             arrays["transfer_inputs.npy"] = data.x_strong[rows].astype(np.float32)
         else:
             arrays[f"{split}_inputs.npy"] = data.x_strong[rows].astype(np.float32)
         arrays[f"{split}_weak_inputs.npy"] = data.x_weak[rows].astype(np.float32)
-        arrays[f"{split}_ids.npy"] = splits.ids[rows].astype(np.int64)
-    arrays["transfer_weak_labels.npy"] = setup.weak_probs["transfer"].astype(np.float32)
-    arrays["transfer_is_val.npy"] = splits.transfer_is_val.astype(bool)
-    arrays["test_weak_labels.npy"] = setup.weak_probs["test"].astype(np.float32)
+        arrays[f"{split}_ids.npy"] = setup.public.ids[split].astype(np.int64)
+    for split in ("transfer", "test"):
+        weak = setup.to_public(split, setup.weak_probs[split])
+        arrays[f"{split}_weak_labels.npy"] = weak.astype(np.float32)
+    arrays["transfer_is_val.npy"] = setup.to_public("transfer", splits.transfer_is_val)
     files = sorted(arrays)
     try:
         for name, arr in arrays.items():
             np.save(directory / name, arr, allow_pickle=False)
         if data.texts is not None:
             for split in PUBLIC_SPLITS:
-                texts = [data.texts[i] for i in splits.rows(split)]
+                texts = [data.texts[i] for i in setup.public_rows(split)]
                 (directory / f"{split}_texts.json").write_text(json.dumps(texts))
                 files.append(f"{split}_texts.json")
         sizes = {s: len(splits.rows(s)) for s in PUBLIC_SPLITS}
@@ -336,7 +337,7 @@ class Evaluator:
 
     def ids(self, split: Split = "test") -> np.ndarray:
         """The opaque ids predictions must align with."""
-        return self._setup.splits.ids[self._setup.splits.rows(split)]
+        return self._setup.public.ids[split]
 
     def export_public(self, directory: str | os.PathLike[str]) -> Path:
         """Write the public task directory (see the module function `export_public`)."""
@@ -363,9 +364,10 @@ class Evaluator:
             raise BudgetExceededError(
                 f"evaluation budget of {self.budget} used up (settings bench.eval_budget)"
             )
-        y = self._setup.labels(split)
-        weak = self._setup.weak_probs[split]
-        ceiling = self._ceiling_probs()[split]
+        setup = self._setup  # every array below in the exported order of `split`
+        y = setup.to_public(split, setup.labels(split))
+        weak = setup.to_public(split, setup.weak_probs[split])
+        ceiling = setup.to_public(split, self._ceiling_probs()[split])
         metrics = {"acc": accuracy(y, probs), "auroc": auroc(y, probs)}
         for name, p in (("weak", weak), ("ceiling", ceiling)):
             metrics[f"{name}_acc"] = accuracy(y, p)

@@ -3,8 +3,15 @@
 Every task is split the same way: `weak_train` (ground truth trains the weak supervisor),
 `transfer` (inputs plus the weak supervisor's soft labels; a stratified validation subset
 carries weak labels only), `test` (rounded, budgeted feedback) and `holdout` (final numbers).
-Rows are shuffled and get opaque random ids per seed, so the source row order (some files
-are sorted by class) never leaks into a split or an id.
+Rows are shuffled per seed, so the source row order (some files are sorted by class) never
+leaks into a split.
+
+Membership and the harness's internal order are public functions of the seed, so every
+installation trains the built-in baselines identically. What leaves the evaluator is a
+`PublicView`: each split in an order drawn from the installation's task key, with opaque ids
+drawn from it too. Without the key the public split RNG would give the labels away: it lays
+out each split class by class before shuffling, so knowing the permutation (from the seed)
+and the class counts (from the sizes) tells every exported row's class.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aar.bench._errors import InvalidSeedsError
+from aar.bench._key import keyed_rng
 from aar.bench._task import Task, TaskData
 
 SPLIT_FRACTIONS: dict[str, float] = {
@@ -41,8 +49,6 @@ class Splits:
     """bool [len(transfer)]: the validation subset of transfer."""
     test: np.ndarray
     holdout: np.ndarray
-    ids: np.ndarray
-    """int64 [n_pool]: an opaque random id for every row of the pool, drawn per seed."""
 
     def rows(self, split: str) -> np.ndarray:
         """Row indices of `split` ('weak_train', 'transfer', 'test' or 'holdout')."""
@@ -98,7 +104,6 @@ def make_splits(y: np.ndarray, n_classes: int, seed: int) -> Splits:
 
     transfer = shuffled("transfer_train", "transfer_val")
     is_val = np.isin(transfer, np.concatenate(chosen["transfer_val"]))
-    ids = rng.choice(_ID_SPACE, size=len(y), replace=False).astype(np.int64)
     return Splits(
         seed=seed,
         weak_train=shuffled("weak_train"),
@@ -106,7 +111,28 @@ def make_splits(y: np.ndarray, n_classes: int, seed: int) -> Splits:
         transfer_is_val=is_val,
         test=shuffled("test"),
         holdout=shuffled("holdout"),
-        ids=ids,
+    )
+
+
+@dataclass(frozen=True)
+class PublicView:
+    """How one seed's public splits appear outside the evaluator (see the module docstring)."""
+
+    order: dict[str, np.ndarray]
+    """Per public split: positions into `Splits.rows(split)`, in exported order (keyed)."""
+    ids: dict[str, np.ndarray]
+    """Per public split: int64 opaque ids of the exported rows, unique across splits (keyed)."""
+
+
+def public_view(task_name: str, splits: Splits) -> PublicView:
+    """The keyed order and ids of `splits` for `task_name` (deterministic given the key)."""
+    rng = keyed_rng("public-view", task_name, splits.seed)
+    sizes = [len(splits.rows(split)) for split in PUBLIC_SPLITS]
+    ids = rng.choice(_ID_SPACE, size=sum(sizes), replace=False).astype(np.int64)
+    bounds = np.cumsum([0, *sizes])
+    return PublicView(
+        order={split: rng.permutation(n) for split, n in zip(PUBLIC_SPLITS, sizes, strict=True)},
+        ids={split: ids[bounds[i] : bounds[i + 1]] for i, split in enumerate(PUBLIC_SPLITS)},
     )
 
 
@@ -119,6 +145,7 @@ class SeedSetup:
     splits: Splits
     weak_probs: dict[str, np.ndarray]
     """Weak soft labels float32 [n_split, n_classes] for transfer, test and holdout."""
+    public: PublicView
 
     @property
     def seed(self) -> int:
@@ -127,6 +154,14 @@ class SeedSetup:
     def labels(self, split: str) -> np.ndarray:
         """Ground truth of a split: for the harness and evaluator only, never exported."""
         return self.data.y[self.splits.rows(split)]
+
+    def public_rows(self, split: str) -> np.ndarray:
+        """Pool rows of a public split in exported order."""
+        return self.splits.rows(split)[self.public.order[split]]
+
+    def to_public(self, split: str, values: np.ndarray) -> np.ndarray:
+        """Per-row values of a split (in `Splits.rows` order), reordered as exported."""
+        return values[self.public.order[split]]
 
 
 def validate_data(task: Task, data: TaskData) -> None:
@@ -166,4 +201,5 @@ def weak_soft_labels(task: Task, data: TaskData, splits: Splits) -> dict[str, np
 def setup_seed(task: Task, data: TaskData, seed: int) -> SeedSetup:
     """Splits and weak soft labels of `task` for one seed (deterministic)."""
     splits = make_splits(data.y, task.n_classes, seed)
-    return SeedSetup(task, data, splits, weak_soft_labels(task, data, splits))
+    weak = weak_soft_labels(task, data, splits)
+    return SeedSetup(task, data, splits, weak, public_view(task.name, splits))

@@ -20,7 +20,7 @@ from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import TypeVar, overload
 
-from aar.bench._task import Task
+from aar.bench._task import LabelSource, Task
 from aar.errors import AarError
 
 ENTRY_POINT_GROUP = "aar.tasks"
@@ -206,3 +206,30 @@ def get_task(name: str) -> Task:
 def list_tasks() -> list[Task]:
     """Every registered task (built-in and plug-in), sorted by name."""
     return _default.tasks()
+
+
+TASK_KEY_SOURCE = LabelSource(
+    task_key=True,
+    why="every task: the key orders each exported split and draws its ids (with the public "
+    "seed alone, the order reveals each row's class)",
+)
+
+
+def label_sources(tasks: Iterable[Task] | None = None) -> list[LabelSource]:
+    """What the sandbox must hide for `tasks` (default: every registered task).
+
+    Identical sources of several tasks are merged, their reasons naming every task; the task
+    key is always included, since every export depends on it.
+    """
+    merged: dict[tuple[object, ...], list[str]] = {}
+    found: dict[tuple[object, ...], LabelSource] = {}
+    for task in list_tasks() if tasks is None else tasks:
+        for source in task.label_sources:
+            key = (source.distribution, source.module, source.path, source.task_key)
+            found.setdefault(key, source)
+            merged.setdefault(key, []).append(task.name)
+    out = [TASK_KEY_SOURCE]
+    for key, source in found.items():
+        why = f"{', '.join(merged[key])}: {source.why}"
+        out.append(source.model_copy(update={"why": why}))
+    return out

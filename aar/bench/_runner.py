@@ -31,17 +31,18 @@ MAX_SEEDS = 100
 REPORT_SPLIT = "holdout"
 """The final numbers come from holdout; test is the feedback split of research sessions."""
 
-_DATA_CACHE: dict[int, tuple[Task, TaskData]] = {}
+_DATA_CACHE: dict[int, tuple[Task, str, TaskData]] = {}
 
 
 def load_data(task: Task) -> TaskData:
-    """`task.load()` once per process (text tasks embed their inputs), validated."""
+    """`task.load()` once per process and `data_token()` (text tasks embed their inputs)."""
+    token = task.data_token()
     hit = _DATA_CACHE.get(id(task))
-    if hit is not None and hit[0] is task:
-        return hit[1]
+    if hit is not None and hit[0] is task and hit[1] == token:
+        return hit[2]
     data = task.load()
     validate_data(task, data)
-    _DATA_CACHE[id(task)] = (task, data)
+    _DATA_CACHE[id(task)] = (task, token, data)
     return data
 
 

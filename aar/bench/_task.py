@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,36 @@ class StudentConfig(BaseModel):
     weight_decay: float = Field(default=0.0, ge=0)
 
 
+class LabelSource(BaseModel):
+    """A place from which a task's labels could be rebuilt; the sandbox hides every one.
+
+    Name what an experiment could read or import to recover ground truth:
+    - `distribution` alone: an installed distribution that ships the data (never bound into
+      the kernel, even when something allowed depends on it);
+    - `distribution` + `path`: data inside a distribution the kernel otherwise sees (the path
+      is relative to the distribution's install location, e.g. `sklearn/datasets/data`);
+    - `module`: an importable module or package (its files are masked);
+    - `path` alone: an absolute file or directory;
+    - `task_key`: the installation's task key (pools generated from it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    distribution: str | None = None
+    module: str | None = None
+    path: str | None = None
+    task_key: bool = False
+    why: str = Field(min_length=1, description="Shown by `aar sandbox check`.")
+
+    @model_validator(mode="after")
+    def _names_something(self) -> LabelSource:
+        if not (self.distribution or self.module or self.path or self.task_key):
+            raise ValueError("a label source names a distribution, module, path or the task key")
+        if self.path and not self.distribution and not self.path.startswith("/"):
+            raise ValueError("a path without a distribution must be absolute")
+        return self
+
+
 class WeakModel(Protocol):
     """A scikit-learn style classifier: the weak supervisor."""
 
@@ -69,6 +99,9 @@ class Task(ABC):
     strong_description: str
     n_classes: int = 2
     student: StudentConfig = StudentConfig()
+    label_sources: tuple[LabelSource, ...] = ()
+    """Everything the labels could be rebuilt from (data files, packages, generators' keys).
+    The sandbox hides each one; a task that reads its labels from anywhere must list it."""
 
     @abstractmethod
     def load(self) -> TaskData:
@@ -77,3 +110,10 @@ class Task(ABC):
     @abstractmethod
     def make_weak_model(self, seed: int) -> WeakModel:
         """A fresh, unfitted weak supervisor for `x_weak`."""
+
+    def data_token(self) -> str:
+        """What the pool depends on besides code and source data (e.g. the task key).
+
+        Caches of the pool are keyed by it, so a changed key never serves a stale pool.
+        """
+        return ""

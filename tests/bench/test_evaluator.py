@@ -25,11 +25,18 @@ def ev(tiny) -> Evaluator:
 
 
 def _truth(task, split: str = "test") -> np.ndarray:
-    return setup_seed(task, load_data(task), 42).labels(split)
+    """Ground truth in the exported order (the order submissions use)."""
+    setup = setup_seed(task, load_data(task), 42)
+    return setup.to_public(split, setup.labels(split))
+
+
+def _weak_probs(ev: Evaluator, split: str = "test") -> np.ndarray:
+    """The weak supervisor's soft labels in the exported order, as an experiment sees them."""
+    return ev._setup.to_public(split, ev._setup.weak_probs[split])
 
 
 def _weak(ev: Evaluator) -> np.ndarray:
-    return ev._setup.weak_probs["test"][:, 1].astype(np.float64)
+    return _weak_probs(ev)[:, 1].astype(np.float64)
 
 
 def test_scores_are_rounded_on_test_and_exact_on_holdout(ev: Evaluator) -> None:
@@ -39,7 +46,7 @@ def test_scores_are_rounded_on_test_and_exact_on_holdout(ev: Evaluator) -> None:
         if name != "n":
             assert value == pytest.approx(round(value / 0.01) * 0.01, abs=1e-9), name
     assert rec.metrics["pgr_acc"] == pytest.approx(0.0)  # the weak model's own labels
-    hold = ev._setup.weak_probs["holdout"][:, 1]
+    hold = _weak_probs(ev, "holdout")[:, 1]
     exact = ev.evaluate(hold, method="weak-copy", code_sha256="abc", split="holdout")
     y = _truth(ev.task, "holdout")
     assert not exact.rounded
@@ -66,7 +73,7 @@ def test_csv_json_and_npy_give_the_same_score(ev: Evaluator, tmp_path: Path) -> 
 
 def test_multiclass_csv(tiny3, tmp_path: Path) -> None:
     ev3 = Evaluator(tiny3, 42, budget=10, device="cpu")
-    ids, p = ev3.ids(), ev3._setup.weak_probs["test"].astype(np.float64)
+    ids, p = ev3.ids(), _weak_probs(ev3).astype(np.float64)
     f = tmp_path / "p.csv"
     f.write_text(
         "id,p0,p1,p2\n"
@@ -133,7 +140,7 @@ def test_every_bad_submission_is_one_clear_error_and_costs_nothing(
 
 def test_budget_is_enforced(tiny) -> None:
     ev = Evaluator(tiny, 42, budget=2, device="cpu")
-    p = ev._setup.weak_probs["test"]
+    p = _weak_probs(ev)
     with pytest.raises(InvalidPredictionsError):
         ev.evaluate(p[:-1], method="m", code_sha256="x")  # invalid: not counted
     ev.evaluate(p, method="m", code_sha256="x")
@@ -146,7 +153,7 @@ def test_budget_is_enforced(tiny) -> None:
 def test_session_refuses_holdout(tiny) -> None:
     ev = Evaluator(tiny, 42, session=True, device="cpu")
     with pytest.raises(HoldoutRefusedError):
-        ev.evaluate(ev._setup.weak_probs["holdout"], method="m", code_sha256="x", split="holdout")
+        ev.evaluate(_weak_probs(ev, "holdout"), method="m", code_sha256="x", split="holdout")
     assert ev.used == 0
 
 

