@@ -11,8 +11,9 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from aar.sandbox._errors import SandboxUnavailableError
 from aar.sandbox._policy import (
@@ -23,6 +24,8 @@ from aar.sandbox._policy import (
     minimal_bwrap,
     seccomp_filter_fd,
 )
+from aar.sandbox._procfs import processes_of_uid
+from aar.sandbox._pyenv import PythonView
 
 _INSTALL = "install it with `apt-get install bubblewrap util-linux` (or run tools/setup)"
 _preflight_ok: set[str] = set()
@@ -104,24 +107,6 @@ def _uid_has_processes(uid: int) -> bool:
     return bool(processes_of_uid(uid))
 
 
-def processes_of_uid(uid: int) -> list[int]:
-    """Host pids of processes whose real uid is `uid` (used to prove nothing outlives a kill)."""
-    pids = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status") as fh:
-                for line in fh:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            pids.append(int(entry.name))
-                        break
-        except (OSError, ValueError):
-            continue
-    return pids
-
-
 class Protection(BaseModel):
     """One protection and whether the probe saw it in effect."""
 
@@ -130,13 +115,25 @@ class Protection(BaseModel):
     detail: str
 
 
+class HiddenReport(BaseModel):
+    """One thing the kernel must not see, why, how it is hidden, and what the probe saw."""
+
+    path: str
+    why: str
+    how: str = Field(description="'masked' (an empty mount over it) or 'not bound'.")
+    visible: bool = Field(description="The probe could read content at this path.")
+
+
 class IsolationReport(BaseModel):
-    """What `aar sandbox check` prints: can the sandbox run, and which protections hold."""
+    """What `aar sandbox check` prints: can the sandbox run, which protections hold, and
+    what is hidden from the kernel and why."""
 
     available: bool
     isolation: str
     message: str
     protections: list[Protection] = []
+    hidden: list[HiddenReport] = []
+    distributions: list[str] = Field(default=[], description="Bound into the kernel.")
 
     @property
     def all_active(self) -> bool:
@@ -159,7 +156,15 @@ try:
     open("/usr/aar-probe", "w"); out["root_ro"] = False
 except OSError:
     out["root_ro"] = True
-out["visible"] = {p: os.path.exists(p) for p in json.loads(os.environ["PROBE_HIDDEN"])}
+def visible(p):
+    try:
+        if os.path.isdir(p):
+            return bool(os.listdir(p))
+        with open(p, "rb") as fh:
+            return bool(fh.read(1))
+    except OSError:
+        return False
+out["visible"] = {p: visible(p) for p in json.loads(os.environ["PROBE_HIDDEN"])}
 out["env"] = sorted(os.environ)
 mounts = {l.split()[4]: l.split()[5] for l in open("/proc/self/mountinfo")}
 out["noexec"] = {p: "noexec" in mounts.get(p, "") for p in ("/scratch", "/tmp")}
@@ -174,7 +179,11 @@ print(json.dumps(out))
 
 
 def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
-    """Start a throw-away sandbox with the real policy and report which protections hold."""
+    """Start a throw-away sandbox with the real policy and report which protections hold.
+
+    Pass a policy with the tasks' label sources (`policy.with_label_sources(...)`) to have
+    them listed and probed too.
+    """
     policy = policy or load_policy()
     if policy.unsafe:
         return IsolationReport(
@@ -184,14 +193,43 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
         )
     try:
         preflight(policy)
+        view = policy.python_view()
+        hidden = _hidden_to_probe(view)
+        got = _run_probe(policy, [h.path for h in hidden])
     except SandboxUnavailableError as exc:
         return IsolationReport(available=False, isolation="bwrap", message=str(exc))
+    reports = [h.model_copy(update={"visible": got["visible"][h.path]}) for h in hidden]
+    return IsolationReport(
+        available=True,
+        isolation="bwrap",
+        message="isolation works",
+        protections=_protections(got, policy, reports),
+        hidden=reports,
+        distributions=list(view.distributions),
+    )
+
+
+def _hidden_to_probe(view: PythonView) -> list[HiddenReport]:
+    """Host places the kernel must not see: the view's hidden paths and a few host ones."""
     import aar
 
-    repo = str(Path(aar.__file__).resolve().parent.parent)
-    # Files, not directories: bwrap creates empty parents of the venv's path (e.g. /work/main).
-    hidden = [f"{repo}/pyproject.toml", f"{repo}/runs", f"{repo}/memory", "/etc/passwd"]
-    hidden += [str(p) for p in sorted(Path.home().glob("*"))[:3]]
+    repo = Path(aar.__file__).resolve().parent.parent
+    host = [
+        # Files, not directories: bwrap creates empty parents of bound paths (e.g. the repo
+        # holding .venv), so only their contents are meaningful.
+        (repo / "pyproject.toml", "the repository (aar's source, tests, runs/, memory/)"),
+        (repo / "runs", "research sessions' workspaces"),
+        (repo / "memory", "the findings memory"),
+        (Path("/etc/passwd"), "host system configuration"),
+        *((p, "the host user's home") for p in sorted(Path.home().glob("*"))[:3]),
+    ]
+    out = [HiddenReport(path=h.path, why=h.why, how=h.how, visible=False) for h in view.hidden]
+    out += [HiddenReport(path=str(p), why=w, how="not bound", visible=False) for p, w in host]
+    return list({r.path: r for r in out}.values())
+
+
+def _run_probe(policy: SandboxPolicy, hidden: list[str]) -> dict[str, object]:
+    """Run `_PROBE` in a sandbox built from the real policy; its findings as a dict."""
     probe_policy = policy.model_copy(
         update={"kernel_spec": {"argv": ["{python}", "-I", "-c", _PROBE]}}
     )
@@ -201,39 +239,43 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
         for sub in ("scratch", "task", "ipc"):
             (root / sub).mkdir()
         env = kernel_env(policy) | {"PROBE_HIDDEN": json.dumps(hidden)}
-        try:
-            seccomp_fd = seccomp_filter_fd(policy)
-        except SandboxUnavailableError as exc:
-            return IsolationReport(available=False, isolation="bwrap", message=str(exc))
-        cmd = bwrap_command(
-            probe_policy,
-            scratch=root / "scratch",
-            task=root / "task",
-            ipc_dir=root / "ipc",
-            uid=claim.uid if claim else None,
-            env=env,
-            seccomp_fd=seccomp_fd,
-        )
+        seccomp_fd = seccomp_filter_fd(policy)
         fds = () if seccomp_fd is None else (seccomp_fd,)
         try:
+            cmd = bwrap_command(
+                probe_policy,
+                scratch=root / "scratch",
+                task=root / "task",
+                ipc_dir=root / "ipc",
+                uid=claim.uid if claim else None,
+                env=env,
+                seccomp_fd=seccomp_fd,
+            )
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, pass_fds=fds)
         finally:
-            if seccomp_fd is not None:
-                os.close(seccomp_fd)
+            for fd in fds:
+                os.close(fd)
             if claim:
                 claim.release()
     if proc.returncode != 0:
-        return IsolationReport(
-            available=False,
-            isolation="bwrap",
-            message=f"sandbox probe failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}",
+        raise SandboxUnavailableError(
+            f"sandbox probe failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
         )
     got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got["own_uid"] = claim is None
+    return got
+
+
+def _protections(
+    got: dict[str, Any], policy: SandboxPolicy, hidden: list[HiddenReport]
+) -> list[Protection]:
     lim = policy.limits
     mib = 1024 * 1024
     expected_env = set(kernel_env(policy)) | {"PROBE_HIDDEN", "PWD"}  # PWD: set by sh
-    shown = [p for p, seen in got["visible"].items() if seen]
-    prot = [
+    unexpected = sorted(set(got["env"]) - expected_env)
+    shown = [h.path for h in hidden if h.visible]
+    masked = sum(h.how == "masked" for h in hidden)
+    return [
         Protection(
             name="network",
             active=got["interfaces"] == ["lo"] and got["net"] != "connected",
@@ -243,7 +285,7 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
         Protection(
             name="unprivileged uid",
             active=got["uid"] != 0,
-            detail=f"uid {got['uid']}" + (" (own uid, user namespace)" if claim is None else ""),
+            detail=f"uid {got['uid']}" + (" (own uid, user namespace)" if got["own_uid"] else ""),
         ),
         Protection(
             name="no capabilities, no_new_privs",
@@ -258,19 +300,17 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
             + ("succeeded" if got["userns"] else "refused"),
         ),
         Protection(
-            name="host paths hidden",
+            name="ground truth and host paths hidden",
             active=not shown,
-            detail=f"visible: {shown}" if shown else f"not visible: {', '.join(hidden)}",
+            detail=f"VISIBLE: {shown}"
+            if shown
+            else f"{len(hidden)} paths checked from inside, none readable ({masked} masked)",
         ),
         Protection(
             name="environment allow-list",
-            active=set(got["env"]) <= expected_env,
+            active=not unexpected,
             detail=f"{len(got['env'])} variables"
-            + (
-                f"; unexpected: {sorted(set(got['env']) - expected_env)}"
-                if set(got["env"]) - expected_env
-                else ""
-            ),
+            + (f"; unexpected: {unexpected}" if unexpected else ""),
         ),
         Protection(
             name="noexec scratch and /tmp",
@@ -300,6 +340,3 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
             ),
         ),
     ]
-    return IsolationReport(
-        available=True, isolation="bwrap", message="isolation works", protections=prot
-    )

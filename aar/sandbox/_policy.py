@@ -12,20 +12,27 @@ import os
 import shlex
 import shutil
 import sys
+import sysconfig
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from aar.sandbox._errors import SandboxUsageError
+from aar.errors import validation_message
+from aar.sandbox._errors import SandboxUnavailableError, SandboxUsageError
+from aar.sandbox._pyenv import HideRule, PythonRules, PythonView, python_view
 
 
 def default_policy_dir() -> Path:
-    """The repository's top-level `sandbox/` directory (next to the `aar` package)."""
+    """The shipped policy: the repository's top-level `sandbox/` (the one place a reviewer
+    audits), which a wheel carries inside the package as `aar/_sandbox_policy/`."""
     import aar
 
-    return Path(aar.__file__).resolve().parent.parent / "sandbox"
+    package = Path(aar.__file__).resolve().parent
+    packaged = package / "_sandbox_policy"
+    return packaged if packaged.is_dir() else package.parent / "sandbox"
 
 
 class SandboxLimits(BaseModel):
@@ -47,9 +54,9 @@ class SandboxLimits(BaseModel):
 
 
 class SandboxMounts(BaseModel):
-    """What of the host the kernel sees, and where."""
+    """What of the host the kernel sees, and where (the Python view is added to it)."""
 
-    readonly: list[str] = ["/usr", "{prefix}", "{base_prefix}"]
+    readonly: list[str] = ["/usr/bin", "/usr/lib/{multiarch}", "/usr/lib64"]
     readonly_try: list[str] = []
     usr_links: list[str] = ["/bin", "/sbin", "/lib", "/lib64"]
     task: str = "/task"
@@ -89,6 +96,10 @@ class SandboxPolicy(BaseModel):
     )
     kernel_lib_dir: Path = Field(description="Host directory bound at `mounts.kernel_lib`.")
     pool_size: int = Field(default=1, ge=0)
+    python: PythonRules = PythonRules()
+    label_sources: tuple[HideRule, ...] = Field(
+        default=(), description="Tasks' label sources, hidden like `python.hide`."
+    )
 
     @property
     def unsafe(self) -> bool:
@@ -98,6 +109,15 @@ class SandboxPolicy(BaseModel):
     def with_limits(self, **changes: float) -> SandboxPolicy:
         """A copy with some limits changed (tests and benchmarks use small ones)."""
         return self.model_copy(update={"limits": self.limits.model_copy(update=changes)})
+
+    def with_label_sources(self, sources: Iterable[object]) -> SandboxPolicy:
+        """A copy that also hides `sources` (e.g. `aar.bench.label_sources()`)."""
+        rules = tuple(HideRule.model_validate(s, from_attributes=True) for s in sources)
+        return self.model_copy(update={"label_sources": (*self.label_sources, *rules)})
+
+    def python_view(self) -> PythonView:
+        """The allow-listed Python environment the kernel gets (computed once per process)."""
+        return python_view(self.python, self.label_sources)
 
 
 _SETTINGS_LIMITS = (
@@ -143,9 +163,8 @@ def load_policy(policy_dir: Path | None = None, *, use_settings: bool = True) ->
     try:
         return SandboxPolicy.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise SandboxUsageError(f"sandbox policy {where}: {first['msg']}") from None
+        message = validation_message(exc, prefix="sandbox policy ", model=SandboxPolicy)
+        raise SandboxUsageError(message) from None
 
 
 def kernel_env(policy: SandboxPolicy, host_env: dict[str, str] | None = None) -> dict[str, str]:
@@ -167,8 +186,15 @@ def bwrap_executable() -> str:
     return shutil.which("bwrap") or "bwrap"
 
 
-def _python_paths() -> dict[str, str]:
-    return {"prefix": sys.prefix, "base_prefix": sys.base_prefix}
+def _path_values() -> dict[str, str]:
+    """Values for `{...}` in the policy's paths."""
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    if not multiarch:
+        raise SandboxUnavailableError(
+            "sandbox unavailable: this Python does not report its multiarch library directory; "
+            "list the shared-library directories in sandbox/policy.toml [mounts] readonly"
+        )
+    return {"multiarch": multiarch}
 
 
 def kernel_argv(policy: SandboxPolicy) -> list[str]:
@@ -239,10 +265,10 @@ def bwrap_command(
     )
     cmd.extend(["--perms", "1777", "--size", str(policy.limits.tmp_mb * mib), "--tmpfs", "/tmp"])
     made.add("/tmp")
-    vals = _python_paths()
+    view = policy.python_view()
+    vals = _path_values()
     seen: set[str] = set()
-    for raw in m.readonly:
-        path = os.path.realpath(raw.format(**vals))
+    for path in [os.path.realpath(raw.format(**vals)) for raw in m.readonly] + list(view.binds):
         if path in seen or any(path.startswith(s + "/") for s in seen):
             continue
         seen.add(path)
@@ -250,6 +276,11 @@ def bwrap_command(
     for path in m.readonly_try:
         if os.path.exists(path):
             mount("--ro-bind", path, path)
+    for hidden in view.masks:  # label-carrying data inside bound paths
+        if hidden.is_dir:
+            cmd.extend(["--perms", "0555", "--tmpfs", hidden.path, "--remount-ro", hidden.path])
+        else:
+            cmd.extend(["--ro-bind", "/dev/null", hidden.path])
     for link in m.usr_links:
         if os.path.islink(link):
             cmd.extend(["--symlink", os.readlink(link), link])
@@ -261,6 +292,7 @@ def bwrap_command(
     mount("--bind", str(scratch), m.scratch)
     mount("--ro-bind", str(policy.kernel_lib_dir), m.kernel_lib)
     cmd.append("--clearenv")
+    env = env | {"PYTHONPATH": ":".join([m.kernel_lib, *view.extra_site_dirs])}
     for key, value in env.items():
         cmd.extend(["--setenv", key, value])
     cmd.extend(["--chdir", m.scratch, "--"])

@@ -12,8 +12,10 @@ from types import TracebackType
 from typing import Self
 
 from aar.sandbox._errors import SandboxUsageError
-from aar.sandbox._kernel import KernelSandbox, copy_task
+from aar.sandbox._kernel import KernelSandbox
+from aar.sandbox._layout import copy_task
 from aar.sandbox._policy import SandboxPolicy, load_policy
+from aar.sandbox._procfs import process_alive
 
 
 class KernelPool:
@@ -176,15 +178,5 @@ def _remove_orphaned_slots(root: Path) -> None:
     """
     for slot in root.glob("slot-*-*"):
         pid = slot.name.split("-")[1]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(slot, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True

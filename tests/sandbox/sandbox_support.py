@@ -20,7 +20,7 @@ import numpy as np
 
 import aar
 from aar.sandbox import KernelPool, KernelSandbox, SandboxPolicy, load_policy
-from aar.sandbox._isolation import processes_of_uid
+from aar.sandbox._procfs import processes_of_uid
 
 REPO = Path(aar.__file__).resolve().parent.parent
 SECRET = "sk-aar-planted-secret-4f1c9e"

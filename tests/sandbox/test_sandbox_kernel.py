@@ -21,7 +21,7 @@ from aar.sandbox import (
     SandboxUsageError,
     check_isolation,
 )
-from aar.sandbox._isolation import processes_of_uid
+from aar.sandbox._procfs import processes_of_uid
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,12 @@ def test_check_isolation_reports_every_protection_active() -> None:
     inactive = [p for p in report.protections if not p.active]
     assert inactive == [], inactive
     names = {p.name for p in report.protections}
-    assert {"network", "unprivileged uid", "host paths hidden", "rlimits"} <= names
+    assert {"network", "unprivileged uid", "ground truth and host paths hidden", "rlimits"} <= names
+    hidden = {h.path: h for h in report.hidden}
+    assert not [h for h in report.hidden if h.visible]
+    data = [p for p in hidden if p.endswith("sklearn/datasets/data")]
+    assert data and hidden[data[0]].how == "masked" and "labels" in hidden[data[0]].why
+    assert "scikit-learn" in report.distributions and "aar" not in report.distributions
 
 
 def test_host_crash_leaves_no_orphans(tmp_path: Path) -> None:
