@@ -1,0 +1,156 @@
+"""Path checks and crash-safe writes shared by every command that writes a user's files.
+
+Checks run before any long work, so a bad path costs seconds, not a finished run. Writes go
+to a temporary file in the same directory and are renamed into place, so a crash never
+leaves half a file; `write_new` also refuses to replace a file that exists. Writability is
+probed by creating (and removing) a temporary file: `os.access` says yes to root even on
+read-only mounts and `/proc`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from aar.errors import PathError
+
+
+def probe_writable(directory: Path) -> str | None:
+    """None if a file can be created in `directory`, else the reason."""
+    try:
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".aar-probe-")
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    os.close(fd)
+    os.unlink(name)
+    return None
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path` or its closest ancestor that exists (as anything)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_writable_dir(directory: Path, what: str) -> None:
+    """`directory` exists, is a directory, and a file can be created in it."""
+    if not directory.exists():
+        raise PathError(f"{what} {directory} does not exist")
+    if not directory.is_dir():
+        raise PathError(f"{what} {directory} is not a directory")
+    reason = probe_writable(directory)
+    if reason:
+        raise PathError(f"{what} {directory} is not writable ({reason})")
+
+
+def check_creatable(path: Path, what: str, *, parents: bool = False) -> None:
+    """`path` does not exist and could be created (its parents too when `parents`)."""
+    if path.exists() or path.is_symlink():
+        raise PathError(f"{what} {path} already exists; choose a new name")
+    base = nearest_existing(path.parent) if parents else Path(os.path.abspath(path.parent))
+    if not base.exists():
+        raise PathError(f"cannot create {what} {path}: directory {path.parent} does not exist")
+    if not base.is_dir():
+        raise PathError(f"cannot create {what} {path}: {base} is not a directory")
+    reason = probe_writable(base)
+    if reason:
+        raise PathError(f"cannot create {what} {path}: {base} is not writable ({reason})")
+
+
+def check_empty_or_creatable(directory: Path, what: str) -> None:
+    """An output directory: missing (and creatable) or an empty, writable directory."""
+    if directory.is_symlink() and not directory.exists():
+        raise PathError(f"{what} {directory} is a dangling symbolic link")
+    if not directory.exists():
+        check_creatable(directory, what, parents=True)
+        return
+    if not directory.is_dir():
+        raise PathError(f"{what} {directory} exists and is not a directory")
+    if any(directory.iterdir()):
+        raise PathError(f"{what} {directory} is not empty; choose a new or empty directory")
+    check_writable_dir(directory, what)
+
+
+def write_new(path: Path, data: bytes | str) -> None:
+    """Write a file that must not exist yet, atomically; an existing file is never replaced."""
+    tmp = _write_temp(path, data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise PathError(f"{path} appeared while aar was writing it; it was left as it is") from None
+    except OSError as exc:
+        raise PathError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        os.unlink(tmp)
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Replace (or create) `path` atomically: readers see the old file or the new one."""
+    tmp = _write_temp(path, data)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise PathError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def write_new_dir(directory: Path, files: dict[str, bytes | str]) -> None:
+    """Create `directory` holding exactly `files`, all at once, never over existing files.
+
+    The files are written into a hidden sibling and renamed into place in one step: an
+    empty directory of that name is replaced, a non-empty one (or a file) is refused, and a
+    crash leaves no half-written results under the final name.
+    """
+    parent = Path(os.path.abspath(directory)).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{directory.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise PathError(f"cannot create {directory}: {exc.strerror}") from None
+    try:
+        for name, data in files.items():
+            write_new(staging / name, data)
+        staging.chmod(0o777 & ~_umask())
+        os.rename(staging, directory)
+    except OSError as exc:
+        reason = "it is not empty" if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) else exc.strerror
+        raise PathError(f"cannot write {directory}: {reason}; nothing was written") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _umask() -> int:
+    """The process umask (read from /proc: setting it to read it would race other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _write_temp(path: Path, data: bytes | str) -> str:
+    """A fully written, fsync'd sibling of `path` (mode from the umask, like a plain write)."""
+    raw = data.encode() if isinstance(data, str) else data
+    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise PathError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        os.unlink(tmp)
+        raise PathError(f"cannot write {path}: {exc.strerror}") from None
+    return tmp
