@@ -1,8 +1,10 @@
-"""`aar memory ...`: add, query, show, list, export, import, stats, serve, warmup.
+"""`aar memory ...`: add, query, show, list, export, import, stats, review, delete, repair, serve.
 
-Thin: parse, call `aar.memory`, render. chromadb and numpy are imported inside the commands
-so `aar --help` stays fast. The store comes from `settings.memory` (`AAR_MEMORY_PATH`,
-`AAR_MEMORY_URL` or `aar.toml`) and is opened per command.
+Thin: parse, call `aar.memory`, render. Arguments, filters and paths are checked before the
+store is opened, so a mistake is one line in well under a second; chromadb is imported only by
+commands that need it (`query` on a local store with a current index does not). The store comes
+from `settings.memory` (`AAR_MEMORY_PATH`, `AAR_MEMORY_URL` or `aar.toml`), opened per command.
+A store holding damaged records still answers: each skipped record is one `warning:` line.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+from aar.errors import PathError, UsageError
 
 if TYPE_CHECKING:
     from aar.memory import Finding, FindingFilter, FindingsStore
@@ -41,11 +45,21 @@ DupOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _store() -> FindingsStore:
+def _store(*, connect: bool = True) -> FindingsStore:
     from aar.config import get_settings
     from aar.memory import open_store
 
-    return open_store(get_settings())
+    return open_store(get_settings(), connect=connect)
+
+
+def _warn_bad(store: FindingsStore) -> None:
+    """One line per damaged record the command skipped, and how to repair the store."""
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    for bad in store.bad_records.values():
+        console.print(
+            f"[yellow]warning:[/] skipped damaged record {bad.id} ({bad.problem}); "
+            "`aar memory repair --drop-bad` saves and removes it"
+        )
 
 
 def _filters(
@@ -59,7 +73,7 @@ def _filters(
 ) -> FindingFilter:
     from pydantic import ValidationError
 
-    from aar.memory import FindingFilter, InvalidQueryError
+    from aar.memory import FindingFilter
 
     try:
         return FindingFilter(
@@ -74,7 +88,7 @@ def _filters(
     except ValidationError as exc:
         err = exc.errors()[0]
         field = {"session_id": "session"}.get(str(err["loc"][0]), str(err["loc"][0]))
-        raise InvalidQueryError(f"--{field}: {err['msg']}") from None
+        raise UsageError(f"--{field}: {err['msg']}") from None
 
 
 def _pgr(finding: Finding) -> str:
@@ -115,20 +129,31 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
-def _read_input(source: str) -> Any:
+def _read_text(source: str) -> tuple[str, str]:
+    """(text, name) of a UTF-8 file or of stdin ('-'); each problem is one clear line."""
+    if source == "-":
+        return sys.stdin.read(), "<stdin>"
+    path = Path(source)
+    if path.is_dir():
+        raise PathError(f"{source} is a directory, not a file")
+    if not path.is_file():
+        raise PathError(f"{source}: no such file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PathError(f"{source}: cannot read it ({exc.strerror})") from None
+    try:
+        return raw.decode("utf-8"), source
+    except UnicodeDecodeError as exc:
+        raise PathError(
+            f"{source} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
+def _read_json(source: str) -> Any:
     from aar.memory import InvalidFindingError
 
-    if source == "-":
-        text, name = sys.stdin.read(), "<stdin>"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise InvalidFindingError([f"{source}: no such file"])
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidFindingError([f"{source}: cannot read it ({exc})"]) from None
-        name = source
+    text, name = _read_text(source)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -144,7 +169,7 @@ def add(
     """Validate and add findings (all or nothing); near-duplicates are linked, not added."""
     from aar.memory import parse_findings
 
-    data = _read_input(source)
+    data = _read_json(source)
     findings = parse_findings(data if isinstance(data, list) else [data])
     results = _store().add_many(findings)
     console = Console()
@@ -156,6 +181,11 @@ def add(
             )
         else:
             console.print(f"added {r.id}")
+
+
+def _check_k(k: int) -> None:
+    if not 1 <= k <= 1000:
+        raise UsageError(f"-k must be between 1 and 1000, got {k}")
 
 
 @memory_app.command("query")
@@ -171,18 +201,27 @@ def query(
     k: Annotated[int, typer.Option("-k", help="How many findings to return.")] = 10,
     as_json: JsonOpt = False,
 ) -> None:
-    """Findings closest in meaning to TEXT, filtered by metadata."""
+    """Findings most relevant to TEXT (meaning and method family), filtered by metadata."""
     filters = _filters(task, verdict, status, session, tag, since, duplicates)
-    hits = _store().search(text, filters, k=k)
+    _check_k(k)
+    if not text.strip():
+        raise UsageError("the query text is empty")
+    store = _store(connect=False)
+    hits = store.search(text, filters, k=k)
     if as_json:
-        _print_json([{**h.finding.model_dump(mode="json"), "score": h.score} for h in hits])
-        return
-    if not hits:
+        _print_json(
+            [
+                {**h.finding.model_dump(mode="json"), "score": h.score, "similarity": h.similarity}
+                for h in hits
+            ]
+        )
+    elif not hits:
         Console().print("no matching findings")
-        return
-    console = Console()
-    findings, scores = [h.finding for h in hits], [h.score for h in hits]
-    console.print(_table(findings, scores, f"findings for {text!r}", console.width))
+    else:
+        console = Console()
+        findings, scores = [h.finding for h in hits], [h.score for h in hits]
+        console.print(_table(findings, scores, f"findings for {text!r}", console.width))
+    _warn_bad(store)
 
 
 @memory_app.command("show")
@@ -196,37 +235,50 @@ def show(
     dups = store.duplicates_of(finding_id)
     if as_json:
         _print_json({**finding.model_dump(mode="json"), "duplicates": [d.id for d in dups]})
-        return
-    from rich.panel import Panel
-    from rich.table import Table
+    else:
+        from rich.panel import Panel
 
-    m = finding.metrics
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+        Console().print(Panel(_details(finding, dups), title=finding.id, expand=False))
+    _warn_bad(store)
 
+
+def _metric_rows(prefix: str, m: Any) -> list[tuple[str, str]]:
     def ci(bounds: tuple[float, float] | None) -> str:
         return f" [95% CI {bounds[0]:+.3f}, {bounds[1]:+.3f}]" if bounds else ""
 
+    rows = [
+        (f"{prefix}PGR accuracy", f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}{ci(m.pgr_acc_ci)}")
+    ]
+    if m.pgr_auroc_mean is not None:
+        se = f" ± {m.pgr_auroc_se:.3f}" if m.pgr_auroc_se is not None else ""
+        rows.append((f"{prefix}PGR AUROC", f"{m.pgr_auroc_mean:+.3f}{se}{ci(m.pgr_auroc_ci)}"))
+    if m.accuracy_mean is not None:
+        se = f" ± {m.accuracy_se:.3f}" if m.accuracy_se is not None else ""
+        rows.append((f"{prefix}accuracy", f"{m.accuracy_mean:.3f}{se}"))
+    return rows
+
+
+def _details(finding: Finding, dups: list[Finding]) -> Any:
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
     rows: list[tuple[str, str]] = [
         ("summary", finding.summary),
         ("hypothesis", finding.hypothesis),
         ("method", finding.method),
         ("tasks", ", ".join(finding.tasks)),
         ("verdict", finding.verdict),
-        ("PGR accuracy", f"{_pgr(finding)}{ci(m.pgr_acc_ci)}"),
+        *_metric_rows("", finding.metrics),
     ]
-    if m.pgr_auroc_mean is not None:
-        se = f" ± {m.pgr_auroc_se:.3f}" if m.pgr_auroc_se is not None else ""
-        rows.append(("PGR AUROC", f"{m.pgr_auroc_mean:+.3f}{se}{ci(m.pgr_auroc_ci)}"))
-    if m.accuracy_mean is not None:
-        se = f" ± {m.accuracy_se:.3f}" if m.accuracy_se is not None else ""
-        rows.append(("accuracy", f"{m.accuracy_mean:.3f}{se}"))
+    if finding.final_metrics is not None:
+        rows += _metric_rows("holdout ", finding.final_metrics)
     review = finding.review
     who = f" by {review.reviewer}" if review.reviewer else ""
     note = f": {review.comment}" if review.comment else ""
     rows += [
-        ("seeds", ", ".join(map(str, m.seeds)) or "-"),
+        ("seeds", ", ".join(map(str, finding.metrics.seeds)) or "-"),
         ("eval records", ", ".join(finding.eval_record_ids) or "- (none: hand-written)"),
         ("review", f"{review.status}{who}{note}"),
         ("session", f"{finding.session_id} (round {finding.round})"),
@@ -240,7 +292,7 @@ def show(
         rows.append(("duplicates", ", ".join(d.id for d in dups)))
     for key, value in rows:
         grid.add_row(key, value)
-    Console().print(Panel(grid, title=finding.id, expand=False))
+    return grid
 
 
 @memory_app.command("list")
@@ -257,64 +309,206 @@ def list_(
 ) -> None:
     """Findings matching the filters, newest first."""
     filters = _filters(task, verdict, status, session, tag, since, duplicates)
-    findings = _store().list(filters, limit=limit)
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be 0 or more, got {limit}")
+    store = _store()
+    findings = store.list(filters, limit=limit)
     if as_json:
         _print_json([f.model_dump(mode="json") for f in findings])
-        return
-    console = Console()
-    console.print(_table(findings, None, f"{len(findings)} finding(s)", console.width))
+    else:
+        console = Console()
+        console.print(_table(findings, None, f"{len(findings)} finding(s)", console.width))
+    _warn_bad(store)
+
+
+def _check_export_target(file: Path, force: bool) -> None:
+    """Before any work: the file can be written, and an existing one only with --force."""
+    from aar.files import check_creatable, check_writable_dir
+
+    if file.is_dir():
+        raise PathError(f"{file} is a directory; give a file name, e.g. {file}/findings.jsonl")
+    if not (file.exists() or file.is_symlink()):
+        check_creatable(file, "export file")
+    elif not force:
+        raise PathError(f"{file} already exists; refusing to overwrite it (add --force)")
+    else:
+        check_writable_dir(file.parent, "export directory")
 
 
 @memory_app.command("export")
 def export(
     file: Annotated[Path, typer.Argument(help="JSONL file to write ('-' = stdout).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
 ) -> None:
-    """Write every finding as JSON lines (exact: ids, links, reviews)."""
+    """Write every finding with its vectors as JSON lines (exact: ids, links, reviews)."""
+    import io
+
+    from aar.files import write_atomic, write_new
+
+    if str(file) != "-":
+        _check_export_target(file, force)
     store = _store()
+    buffer = io.StringIO()
+    n = store.export_jsonl(buffer)
     if str(file) == "-":
-        store.export_jsonl(sys.stdout)
-        return
-    tmp = file.with_name(file.name + ".part")
-    with tmp.open("w", encoding="utf-8") as out:
-        n = store.export_jsonl(out)
-    tmp.replace(file)
-    Console(stderr=True).print(f"exported {n} finding(s) to {file}")
+        sys.stdout.write(buffer.getvalue())
+    else:
+        (write_atomic if force else write_new)(file, buffer.getvalue())
+        Console(stderr=True).print(f"exported {n} finding(s) to {file}")
+    _warn_bad(store)
 
 
 @memory_app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="JSONL file written by `aar memory export`.")],
+    file: Annotated[str, typer.Argument(help="JSONL file written by `aar memory export`; '-'.")],
+    no_reembed: Annotated[
+        bool,
+        typer.Option(
+            "--no-reembed", help="Fail instead of embedding findings whose vectors do not fit."
+        ),
+    ] = False,
 ) -> None:
     """Add exported findings as they are (all or nothing; identical ones are skipped)."""
-    from aar.memory import InvalidFindingError
-
-    if not file.is_file():
-        raise InvalidFindingError([f"{file}: no such file"])
-    with file.open(encoding="utf-8") as lines:
-        result = _store().import_jsonl(lines)
+    text, _ = _read_text(file)
+    result = _store().import_jsonl(text.splitlines(), reembed=not no_reembed)
+    how = (
+        f"vectors re-used for {result.vectors_reused}, embedded {result.embedded}"
+        if result.added
+        else "nothing new"
+    )
     Console().print(
-        f"imported {result.added} finding(s), skipped {result.skipped_identical} already stored"
+        f"imported {result.added} finding(s), skipped {result.skipped_identical} already "
+        f"stored ({how})"
     )
 
 
 @memory_app.command("stats")
 def stats(as_json: JsonOpt = False) -> None:
     """Where the store is, its embedding model, and counts by verdict, status and task."""
-    s = _store().stats()
+    store = _store()
+    s = store.stats()
     if as_json:
         _print_json(s.model_dump())
-        return
-    console = Console()
-    console.print(f"store      {s.location} ({s.mode})")
-    console.print(f"embedding  {s.embedding_model} (dim {s.embedding_dim})")
-    console.print(f"findings   {s.findings} ({s.duplicates} linked as near-duplicates)")
-    for label, counts in (
-        ("verdict", s.by_verdict),
-        ("status", s.by_status),
-        ("task", s.by_task),
-    ):
-        shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"
-        console.print(f"{label:<10} {shown}")
+    else:
+        console = Console()
+        console.print(f"store      {s.location} ({s.mode})")
+        console.print(f"embedding  {s.embedding_model} (dim {s.embedding_dim})")
+        console.print(f"findings   {s.findings} ({s.duplicates} linked as near-duplicates)")
+        for label, counts in (
+            ("verdict", s.by_verdict),
+            ("status", s.by_status),
+            ("task", s.by_task),
+        ):
+            shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"
+            console.print(f"{label:<10} {shown}")
+        if s.bad_records:
+            console.print(f"damaged    {s.bad_records} record(s): see `aar memory repair`")
+    _warn_bad(store)
+
+
+@memory_app.command("review")
+def review(
+    finding_id: Annotated[str, typer.Argument(metavar="ID", help="A finding id.")],
+    status: Annotated[str, typer.Option("--status", help="pending | approved | rejected.")],
+    reviewer: Annotated[str | None, typer.Option("--reviewer", help="Who decided.")] = None,
+    comment: Annotated[str | None, typer.Option("--comment", help="Why.")] = None,
+) -> None:
+    """Record a reviewer's decision on a finding (it replaces the previous one)."""
+    if status not in ("pending", "approved", "rejected"):
+        raise UsageError(f"--status must be pending, approved or rejected, got {status!r}")
+    finding = _store().update_review(
+        finding_id,
+        status=status,  # type: ignore[arg-type]
+        reviewer=reviewer,
+        comment=comment,
+    )
+    Console().print(f"{finding.id}: {finding.review.status}")
+
+
+@memory_app.command("delete")
+def delete(finding_id: Annotated[str, typer.Argument(metavar="ID", help="A finding id.")]) -> None:
+    """Remove one finding (a damaged record too); its near-duplicates are relinked."""
+    relinked = _store().delete(finding_id)
+    extra = f"; relinked {', '.join(relinked)}" if relinked else ""
+    Console().print(f"deleted {finding_id}{extra}")
+
+
+@memory_app.command("repair")
+def repair(
+    drop_bad: Annotated[
+        bool, typer.Option("--drop-bad", help="Remove damaged records (saved first).")
+    ] = False,
+    save: Annotated[
+        Path | None,
+        typer.Option("--save", help="Where --drop-bad saves them (default: a new file here)."),
+    ] = None,
+) -> None:
+    """Name every damaged record and rebuild the search index; --drop-bad removes them."""
+    from datetime import UTC, datetime
+
+    from aar.files import check_creatable
+
+    target = None
+    if drop_bad:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = save or Path(f"memory-damaged-{stamp}.jsonl")
+        check_creatable(target, "file for the damaged records")
+    elif save is not None:
+        raise UsageError("--save only applies with --drop-bad")
+    result = _store().repair(drop_bad=drop_bad, save_to=target)
+    console = Console(soft_wrap=True, highlight=False)
+    for bad in result.bad:
+        console.print(f"damaged {bad.id}: {bad.problem}")
+    if result.dropped:
+        console.print(f"dropped {len(result.dropped)} record(s), saved to {result.saved_to}")
+    if result.relinked:
+        console.print(f"relinked {', '.join(result.relinked)}")
+    hint = " (add --drop-bad to remove them)" if result.bad and not drop_bad else ""
+    console.print(
+        f"{len(result.bad)} damaged record(s){hint}; search index rebuilt, {result.indexed} "
+        "finding(s)"
+    )
+
+
+def _check_listen(host: str, port: int) -> None:
+    """The address can be listened on now (a clear line instead of a server that dies)."""
+    import socket
+
+    from aar.memory import MemoryServerError
+
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise MemoryServerError(f"cannot listen on {host!r}: {exc}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise MemoryServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _wait_ready(proc: Any, host: str, port: int, timeout: float = 60.0) -> None:
+    import time
+    import urllib.request
+
+    from aar.memory import MemoryServerError
+
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{probe}:{port}/api/v2/heartbeat"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise MemoryServerError(f"the Chroma server exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise MemoryServerError(f"the Chroma server did not answer on {host}:{port} within 60 s")
 
 
 @memory_app.command("serve")
@@ -326,40 +520,40 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     """Run a Chroma server for a team; point AAR_MEMORY_URL=http://HOST:PORT at it."""
+    import os
+    import shutil
+    import subprocess
+
     from aar.config import get_settings
-    from aar.memory import MemoryServerError
-    from aar.memory._store import check_local_dir
+    from aar.memory import MemoryServerError, check_local_dir
 
     directory = path or get_settings().memory.path
     check_local_dir(directory)
-    if not 1 <= port <= 65535:
-        raise MemoryServerError(f"--port must be between 1 and 65535, got {port}")
+    _check_listen(host, port)
     chroma = Path(sys.executable).parent / "chroma"
     if not chroma.exists():
-        import shutil
-
         found = shutil.which("chroma")
         if not found:
             raise MemoryServerError("the `chroma` command (from chromadb) is not installed")
         chroma = Path(found)
-    import os
-    import subprocess
-
     directory.mkdir(parents=True, exist_ok=True)
-    Console(stderr=True).print(
-        f"serving {directory} at http://{host}:{port}; use AAR_MEMORY_URL=http://{host}:{port}"
-        " (Ctrl-C stops)"
-    )
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(directory), "--host", host, "--port", str(port)],
         env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        stdout=subprocess.DEVNULL,
     )
     try:
+        _wait_ready(proc, host, port)
+        Console(stderr=True).print(
+            f"serving {directory} at http://{host}:{port}; use AAR_MEMORY_URL=http://{host}:{port}"
+            " (Ctrl-C stops)"
+        )
         code = proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         code = proc.wait(timeout=10)
-    raise typer.Exit(code)
+    if code not in (0, 130, 143, -2, -15):  # stopped by Ctrl-C or SIGTERM
+        raise MemoryServerError(f"the Chroma server stopped with exit code {code}")
 
 
 @memory_app.command("warmup")

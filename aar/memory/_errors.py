@@ -55,3 +55,22 @@ class MemoryServerError(FindingsMemoryError):
 
 class EmbedderError(FindingsMemoryError):
     """The offline embedding model cannot be built or loaded."""
+
+
+class DamagedRecordError(FindingsMemoryError):
+    """A stored record cannot be read (e.g. written by an older aar with a NaN metric).
+
+    The command ran but could not give what was asked; `aar memory repair` names every such
+    record and `aar memory repair --drop-bad` (or `aar memory delete ID`) removes them.
+    """
+
+    exit_code = 1
+
+
+class MemoryFileError(FindingsMemoryError):
+    """An export or import file cannot be used: missing, a directory, unreadable, not UTF-8,
+    truncated, or an existing file that would be overwritten."""
+
+
+class GlossaryError(FindingsMemoryError):
+    """aar's glossary of method families (glossary.toml) is malformed."""

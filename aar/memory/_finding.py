@@ -29,7 +29,10 @@ def _utc_now() -> datetime:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown keys and non-finite numbers (NaN, ±Infinity) are refused at the boundary: JSON
+    cannot store them, so they would come back as null and make the record unreadable."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Metrics(_Strict):
@@ -81,7 +84,14 @@ class Finding(_Strict):
     hypothesis: str = Field(min_length=1, max_length=4000)
     method: str = Field(min_length=1, max_length=4000)
     tasks: list[str] = Field(min_length=1)
-    metrics: Metrics
+    metrics: Metrics = Field(
+        description="Test-split feedback: what the agent saw while researching."
+    )
+    final_metrics: Metrics | None = Field(
+        default=None,
+        description="Holdout metrics the session computes once at the end of a round, for people "
+        "only; the agent never sees them.",
+    )
     eval_record_ids: list[str] = Field(
         default_factory=list, description="Evaluator records (`EvalRecord.id`) behind the numbers."
     )

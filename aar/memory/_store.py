@@ -1,33 +1,41 @@
-"""`FindingsStore`: findings in one chromadb collection, local directory or Chroma server.
+"""`FindingsStore`: findings in one chromadb collection (local directory or Chroma server),
+searched through aar's own index (`_index.py`).
 
-Embeddings are computed here (offline models, `_embed.py`) and passed to chromadb, whose
-own embedding function is never set, so it can never download anything. Every structured field
-is stored as metadata for filters, and the whole finding as JSON, so `get` and `export_jsonl`
-return exactly what was added.
+chromadb is the store of record: every finding and its primary vector are written there, and
+`get`, `list`, `stats` and `export` read from it. Search and duplicate detection run on the
+derived index, which is updated in the same critical section as chromadb and carries the
+collection's generation token (`aar_generation` in the collection metadata, a fresh random value
+after every write). An index whose token, count or configuration does not match the collection is
+re-synchronised from chromadb before it is used; aar never queries chromadb's own vector index,
+whose per-process cache misses other processes' writes.
 
-Local mode and several processes: writes are serialised by a file lock next to the data.
-chromadb's local mode keeps its vector index in memory, so a long-lived process does not see
-vectors other processes add later in `search` (it does in `get`/`list`). The CLI opens the store
-per command, which is fine; teams with several concurrent writers should use server mode.
+One writer rule: writes to a local store are serialised by a file lock in its directory, so any
+number of aar processes may share it; every write must go through aar (a chromadb client that
+writes the directory directly bypasses the lock and the index, and is only noticed at the next
+open that connects to chromadb). Teams with writers on several machines use server mode.
+
+Reads tolerate bad records (`_records.py`): a record that no longer validates is skipped and
+named in `bad_records`; `repair` lists, saves and drops them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
-from urllib.parse import urlparse
 
-from filelock import FileLock
-from pydantic import BaseModel, Field, ValidationError
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, Field, field_validator
 
-from aar.memory._embed import MINILM_MODEL_NAME, STATIC_MODEL_NAME, Embedder, load_embedder
+from aar.memory._embed import MINILM_MODEL_NAME, STATIC_MODEL_NAME, Embedder
 from aar.memory._errors import (
     CorruptStoreError,
+    DamagedRecordError,
     DuplicateFindingIdError,
     EmbeddingMismatchError,
     FindingNotFoundError,
@@ -37,18 +45,19 @@ from aar.memory._errors import (
     InvalidQueryError,
     MemoryServerError,
 )
-from aar.memory._finding import SCHEMA_VERSION, Finding, ReviewStatus, Verdict
+from aar.memory._finding import SCHEMA_VERSION, Finding, Review, ReviewStatus, Verdict
+from aar.memory._glossary import load_glossary
+from aar.memory._index import SearchIndex
+from aar.memory._records import BadRecord, decode_record, record_metadata
+from aar.memory._transfer import read_export, write_export
 
 if TYPE_CHECKING:
-    from aar.config import Settings
+    import numpy as np
 
 COLLECTION = "aar_findings"
 LOCK_NAME = ".aar-memory.lock"
-_IGNORED_ENTRIES = {"README.md", ".gitignore", ".gitkeep", LOCK_NAME}
+GENERATION_KEY = "aar_generation"
 _PAGE = 2000
-_DEDUP_CANDIDATES = 8
-_OVERFETCH = 10  # extra search results fetched so linked duplicates can be dropped
-_FILTER_PROBE = 2  # filtered search first scans (k + _OVERFETCH) * this unfiltered neighbours
 
 
 class FindingFilter(BaseModel):
@@ -63,57 +72,32 @@ class FindingFilter(BaseModel):
     until: datetime | None = None
     include_duplicates: bool = False
 
-    def where(self, *, duplicates: bool | None = None) -> dict[str, Any] | None:
-        """The chromadb `where` clause; `duplicates=True` leaves the duplicate test out.
-
-        A clause matching almost every record (`duplicate_of == ""`) makes chromadb's
-        filtered search slow (~130 ms at 10,000 findings), so `search` drops duplicates
-        after the query instead and only falls back to this clause when it must.
-        """
-        if duplicates is None:
-            duplicates = self.include_duplicates
-        clauses: list[dict[str, Any]] = []
-        if self.task:
-            clauses.append({f"task:{self.task}": True})
-        if self.tag:
-            clauses.append({f"tag:{self.tag}": True})
-        for key, value in (
-            ("verdict", self.verdict),
-            ("status", self.status),
-            ("session_id", self.session_id),
-        ):
-            if value is not None:
-                clauses.append({key: value})
-        if self.since is not None:
-            clauses.append({"created_ts": {"$gte": _timestamp(self.since)}})
-        if self.until is not None:
-            clauses.append({"created_ts": {"$lt": _timestamp(self.until)}})
-        if not duplicates:
-            clauses.append({"duplicate_of": ""})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, when: datetime | None) -> datetime | None:
+        return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
     def matches(self, finding: Finding) -> bool:
-        """The same test as `where()`, in Python, on a finding already fetched."""
-        created = _timestamp(finding.created_at)
         return (
             (self.task is None or self.task in finding.tasks)
             and (self.tag is None or self.tag in finding.tags)
             and (self.verdict is None or finding.verdict == self.verdict)
             and (self.status is None or finding.review.status == self.status)
             and (self.session_id is None or finding.session_id == self.session_id)
-            and (self.since is None or created >= _timestamp(self.since))
-            and (self.until is None or created < _timestamp(self.until))
+            and (self.since is None or finding.created_at >= self.since)
+            and (self.until is None or finding.created_at < self.until)
             and (self.include_duplicates or not finding.duplicate_of)
         )
 
 
 class SearchHit(BaseModel):
-    """A finding and its cosine similarity to the query (1 = same direction)."""
+    """A finding, its fused relevance `score` (higher is better; the sum over the embedder
+    channels of cosine plus method-family bonus) and its plain cosine `similarity` to the query
+    under the store's own embedder (1 = same direction)."""
 
     finding: Finding
     score: float
+    similarity: float
 
 
 class AddResult(BaseModel):
@@ -127,6 +111,8 @@ class AddResult(BaseModel):
 class ImportResult(BaseModel):
     added: int
     skipped_identical: int
+    vectors_reused: int = 0
+    embedded: int = 0
 
 
 class StoreStats(BaseModel):
@@ -136,102 +122,96 @@ class StoreStats(BaseModel):
     embedding_dim: int
     findings: int
     duplicates: int
+    bad_records: int = 0
     by_verdict: dict[str, int] = Field(default_factory=dict)
     by_status: dict[str, int] = Field(default_factory=dict)
     by_task: dict[str, int] = Field(default_factory=dict)
 
 
-def _timestamp(when: datetime) -> float:
-    if when.tzinfo is None:
-        from datetime import UTC
+class RepairResult(BaseModel):
+    """What `repair` found and did; without `drop_bad` it only rebuilds the search index."""
 
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
-
-
-def _metadata(finding: Finding) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "finding_json": finding.model_dump_json(),
-        "schema_version": finding.schema_version,
-        "session_id": finding.session_id,
-        "round": finding.round,
-        "verdict": finding.verdict,
-        "status": finding.review.status,
-        "method_key": finding.method_key,
-        "created_ts": _timestamp(finding.created_at),
-        "pgr_acc_mean": finding.metrics.pgr_acc_mean,
-        "duplicate_of": finding.duplicate_of or "",
-    }
-    meta.update({f"task:{task}": True for task in finding.tasks})
-    meta.update({f"tag:{tag}": True for tag in finding.tags})
-    return meta
+    bad: list[BadRecord]
+    dropped: list[str] = Field(default_factory=list)
+    relinked: list[str] = Field(default_factory=list)
+    saved_to: str | None = None
+    indexed: int = 0
 
 
-def _finding(meta: dict[str, Any]) -> Finding:
-    return Finding.model_validate_json(meta["finding_json"])
-
-
-def check_local_dir(path: Path) -> bool:
-    """True if `path` already holds a chromadb store; raise if it holds anything foreign.
-
-    An absent or empty directory (a README or .gitignore aside) is a new store.
-    """
-    if path.exists() and not path.is_dir():
-        raise ForeignStoreError(f"memory path {path} is a file, not a store directory")
-    if not path.exists():
-        return False
-    entries = {entry.name for entry in path.iterdir()} - _IGNORED_ENTRIES
-    if not entries:
-        return False
-    sqlite = path / "chroma.sqlite3"
-    if not sqlite.is_file():
-        raise ForeignStoreError(
-            f"{path} is not an aar findings store (it holds files chromadb did not write, "
-            f"e.g. {sorted(entries)[0]!r}); refusing to use it. Point AAR_MEMORY_PATH elsewhere"
-        )
-    with sqlite.open("rb") as fh:
-        if fh.read(16) != b"SQLite format 3\x00":
-            raise CorruptStoreError(f"{sqlite} is not a SQLite database: the store is corrupt")
-    return True
+def _new_token() -> str:
+    return secrets.token_hex(8)
 
 
 class FindingsStore:
-    """The typed API the CLI and research sessions use; one instance per open store."""
+    """The typed API the CLI and research sessions use; one instance per open store.
+
+    chromadb is connected lazily: a local store whose index is trusted answers `search` without
+    importing chromadb at all (`connect=False`), which keeps `aar memory query` fast.
+    """
 
     def __init__(
         self,
         connect: Callable[[], Any],
-        embedder: Embedder,
+        embedders: Sequence[Embedder],
         *,
         location: str,
         mode: Literal["local", "server"],
-        lock_path: Path | None,
+        cache_dir: Path,
+        index_path: Path | None = None,
+        lock_path: Path | None = None,
         dedup_threshold: float = 0.95,
         allow_other_collections: bool = False,
+        connect_now: bool = True,
     ) -> None:
         self._connect = connect
-        self._client = connect()
-        self._embedder = embedder
+        self._channels = tuple(embedders)
+        self._embedder = self._channels[0]
         self.location = location
         self.mode = mode
         self.dedup_threshold = dedup_threshold
+        self._cache_dir = Path(cache_dir)
+        self._allow_other = allow_other_collections
         self._lock = FileLock(str(lock_path), timeout=120) if lock_path else None
-        self._collection = self._open_collection(allow_other_collections)
-        self._known_count = self._collection.count()
+        self._client: Any = None
+        self._collection: Any = None
+        self._index: SearchIndex | None = None
+        self.bad_records: dict[str, BadRecord] = {}
+        if index_path is not None:
+            self._index = self._open_index(index_path)
+        if connect_now or self._index is None or not self._index.trusted():
+            self._col()
 
     # -- opening -------------------------------------------------------------------------
-    def _open_collection(self, allow_other_collections: bool) -> Any:
+    def _open_index(self, path: Path) -> SearchIndex:
+        """The index at `path`; an unreadable one is derived data, so it is rebuilt."""
+        glossary = load_glossary()
+        vectors = [glossary.vectors(e, self._cache_dir) for e in self._channels]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return SearchIndex(path, self._channels, glossary, vectors)
+        except CorruptStoreError:
+            for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+                (path.parent / name).unlink(missing_ok=True)
+            return SearchIndex(path, self._channels, glossary, vectors)
+
+    def _col(self) -> Any:
+        """The chromadb collection, connecting (and checking the index) on first use."""
+        if self._collection is None:
+            self._client = self._connect()
+            self._collection = self._open_collection()
+            if self._index is None:  # server mode: one index per server and collection
+                key = _server_key(self.location, str(self._collection.id))
+                self._index = self._open_index(self._cache_dir / "server-index" / f"{key}.sqlite3")
+            self._ensure_current()
+        return self._collection
+
+    def _open_collection(self) -> Any:
         try:
             names = [getattr(c, "name", c) for c in self._client.list_collections()]
         except Exception as exc:
             raise self._access_error(exc) from exc
-        expected = {
-            "aar_schema": SCHEMA_VERSION,
-            "embedding_model": self._embedder.name,
-            "embedding_dim": self._embedder.dim,
-        }
         if COLLECTION not in names:
-            if names and not allow_other_collections:
+            if names and not self._allow_other:
                 raise ForeignStoreError(
                     f"{self.location} is a chromadb store of something else (collections: "
                     f"{', '.join(sorted(names)[:5])}); refusing to add aar's findings to it"
@@ -239,7 +219,12 @@ class FindingsStore:
             with self._locked():
                 return self._client.get_or_create_collection(
                     COLLECTION,
-                    metadata=expected,
+                    metadata={
+                        "aar_schema": SCHEMA_VERSION,
+                        "embedding_model": self._embedder.name,
+                        "embedding_dim": self._embedder.dim,
+                        GENERATION_KEY: _new_token(),
+                    },
                     configuration={"hnsw": {"space": "cosine"}},
                     embedding_function=None,
                 )
@@ -247,61 +232,144 @@ class FindingsStore:
             collection = self._client.get_collection(COLLECTION, embedding_function=None)
         except Exception as exc:
             raise self._access_error(exc) from exc
-        meta = collection.metadata or {}
+        self._check_collection(collection.metadata or {})
+        return collection
+
+    def _check_collection(self, meta: dict[str, Any]) -> None:
         if "aar_schema" not in meta or "embedding_model" not in meta:
             raise ForeignStoreError(
                 f"collection {COLLECTION!r} in {self.location} was not written by aar"
             )
-        if (meta["embedding_model"], meta.get("embedding_dim")) != (
-            self._embedder.name,
-            self._embedder.dim,
-        ):
-            kind = {MINILM_MODEL_NAME: "minilm", STATIC_MODEL_NAME: "static"}.get(
-                meta["embedding_model"]
-            )
-            fix = (
-                f"set memory.embedding = '{kind}' (AAR_MEMORY__EMBEDDING={kind}) to use it"
-                if kind
-                else "export it with the aar that wrote it and import into a new store"
-            )
-            raise EmbeddingMismatchError(
-                f"store {self.location} was built with embedding model "
-                f"{meta['embedding_model']} (dim {meta.get('embedding_dim')}), but this aar "
-                f"embeds with {self._embedder.name} (dim {self._embedder.dim}); {fix}"
-            )
-        return collection
+        found = (meta["embedding_model"], meta.get("embedding_dim"))
+        if found == (self._embedder.name, self._embedder.dim):
+            return
+        kind = {MINILM_MODEL_NAME: "minilm", STATIC_MODEL_NAME: "static"}.get(found[0])
+        fix = (
+            f"set memory.embedding = '{kind}' (AAR_MEMORY__EMBEDDING={kind}) to use it"
+            if kind
+            else "export it with the aar that wrote it and import into a new store"
+        )
+        raise EmbeddingMismatchError(
+            f"store {self.location} was built with embedding model {found[0]} (dim {found[1]}), "
+            f"but this aar embeds with {self._embedder.name} (dim {self._embedder.dim}); {fix}"
+        )
 
     def _access_error(self, exc: Exception) -> Exception:
         if self.mode == "server":
             return MemoryServerError(f"Chroma server {self.location} failed: {exc}")
         return CorruptStoreError(f"cannot read the store at {self.location}: {exc}")
 
-    def _fresh(self) -> None:
-        """Local mode: reload the vector index if another process wrote since we last looked.
-
-        chromadb keeps a local store's index in memory per process and path; vectors other
-        processes add are visible to `get`/`count` but not to `query` (filtered queries even
-        fail) until the cached system is dropped and the client reopened.
-        """
-        if self.mode != "local":
-            return
-        count = self._collection.count()
-        if count == self._known_count:
-            return
-        from chromadb.api.shared_system_client import SharedSystemClient
-
-        SharedSystemClient._identifier_to_system.pop(getattr(self._client, "_identifier", ""), None)
-        self._client = self._connect()
-        self._collection = self._client.get_collection(COLLECTION, embedding_function=None)
-        self._known_count = count
-
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         if self._lock is None:
             yield
-        else:
+            return
+        try:
             with self._lock:
                 yield
+        except Timeout:
+            raise CorruptStoreError(
+                f"the store {self.location} has been locked by another process for 120 s"
+            ) from None
+
+    # -- keeping the index current -----------------------------------------------------------
+    def _token(self) -> str:
+        """The collection's generation token as the store has it now (a fresh read)."""
+        try:
+            meta = self._client.get_collection(COLLECTION, embedding_function=None).metadata or {}
+        except Exception as exc:
+            raise self._access_error(exc) from exc
+        return str(meta.get(GENERATION_KEY, ""))
+
+    def _ensure_current(self) -> None:
+        """Use the index only if it provably matches the store; otherwise re-synchronise.
+
+        Local: a clean index with a known token is trusted (every write updates both under the
+        lock); a mid-write or foreign-config index is checked against chromadb. Server: the
+        server's token is read before every search, since other clients write there too.
+        """
+        index = self._require_index()
+        if self.mode == "local" and self._collection is None and index.trusted():
+            return
+        self._col()
+        with self._locked():
+            state = index.state()
+            token = self._token()
+            current = (
+                index.trusted()
+                and state.generation == token
+                and state.count + len(index.bad_records()) == self._collection.count()
+            )
+            if not current:
+                self._sync(token)
+
+    def _require_index(self) -> SearchIndex:
+        if self._index is None:
+            self._col()
+        assert self._index is not None
+        return self._index
+
+    def _sync(self, token: str) -> None:
+        """Bring the index in line with chromadb: new, changed and removed records, bad ones
+        named. Vectors are fetched only for records the index lacks."""
+        index = self._require_index()
+        if not token:  # a store written before generation tokens: give it one
+            token = self._set_token()
+        stored = index.stored_config()
+        if stored is not None and stored != json.loads(index.config):
+            index.apply(generation="", delete=list(index.known()))  # model or glossary changed
+        known = index.known()
+        findings, bad = self._records()
+        remote = {f.id: f for f in findings}
+        new = [f for f in findings if f.id not in known]
+        changed = [f for f in findings if f.id in known and known[f.id] != f.model_dump_json()]
+        vectors = self._vectors_from_store([f.id for f in new])
+        upsert = [(f, self._channel_vectors(f, vectors[f.id])) for f in new]
+        gone = [fid for fid in known if fid not in remote]
+        index.apply(
+            generation=token,
+            upsert=upsert,
+            update=changed,
+            delete=gone,
+            bad=[(b.id, b.problem) for b in bad],
+        )
+
+    def _vectors_from_store(self, ids: list[str]) -> dict[str, Any]:
+        import numpy as np
+
+        out: dict[str, Any] = {}
+        for start in range(0, len(ids), _PAGE):
+            got = self._collection.get(ids=ids[start : start + _PAGE], include=["embeddings"])
+            for fid, vec in zip(got["ids"], got["embeddings"], strict=True):
+                out[fid] = np.asarray(vec, dtype=np.float32)
+        return out
+
+    def _channel_vectors(self, finding: Finding, primary: Any) -> list[Any]:
+        """The primary vector (from the store) and the other channels' (computed, fast)."""
+        text = [finding.embedding_text()]
+        return [primary, *(e.embed(text)[0] for e in self._channels[1:])]
+
+    def _set_token(self) -> str:
+        token = _new_token()
+        meta = dict(self._client.get_collection(COLLECTION, embedding_function=None).metadata)
+        self._collection.modify(metadata={**meta, GENERATION_KEY: token})
+        return token
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[_Writer]:
+        """The critical section of every write: the lock and a current index. Changes to
+        chromadb go through the yielded `_Writer`, which first marks the index mid-write (a
+        crash then leaves it untrusted); `_commit` gives the store a new token and applies the
+        same changes to the index."""
+        with self._locked():
+            self._ensure_current()
+            yield _Writer(self._collection, self._require_index() if self.mode == "local" else None)
+
+    def _commit(self, **changes: Any) -> None:
+        token = self._set_token()
+        # A server's other clients may have written between our writes and this token, so a
+        # server index claims no token and is re-checked before the next search.
+        self._require_index().apply(generation=token if self.mode == "local" else "", **changes)
 
     # -- writing -------------------------------------------------------------------------
     def add(self, finding: Finding, *, require_eval_records: bool = False) -> AddResult:
@@ -314,203 +382,230 @@ class FindingsStore:
         """Store findings atomically: all are checked before anything is written."""
         if not findings:
             return []
-        problems = []
-        seen: set[str] = set()
-        for n, finding in enumerate(findings, 1):
-            if finding.id in seen:
-                problems.append(f"record {n}: id {finding.id} appears twice in the input")
-            seen.add(finding.id)
-            if require_eval_records and not finding.eval_record_ids:
-                problems.append(f"record {n}: eval_record_ids is empty (numbers need records)")
-        if problems:
-            raise InvalidFindingError(problems)
-        vectors = self._embedder.embed([f.embedding_text() for f in findings])
-        with self._locked():
-            self._fresh()
-            existing = self._collection.get(ids=[f.id for f in findings], include=[])["ids"]
+        _check_batch(findings, require_eval_records)
+        texts = [f.embedding_text() for f in findings]
+        vectors = [e.embed(texts) for e in self._channels]
+        with self._writing() as col:
+            existing = col.get(ids=[f.id for f in findings], include=[])["ids"]
             if existing:
                 raise DuplicateFindingIdError(
                     f"finding id(s) already stored: {', '.join(sorted(existing)[:5])}"
                 )
-            results = self._link_duplicates(findings, vectors)
+            self._check_links(findings)
+            results = self._link_duplicates(findings, vectors[0])
             stored = [
                 f.model_copy(update={"duplicate_of": r.duplicate_of}) if r.duplicate_of else f
                 for f, r in zip(findings, results, strict=True)
             ]
-            self._write(stored, vectors)
+            self._write(col, stored, vectors)
         return results
 
-    def _link_duplicates(self, findings: list[Finding], vectors: Any) -> list[AddResult]:
-        """Link each finding to its most similar earlier one with the same task(s) and method.
+    def _check_links(self, findings: Sequence[Finding]) -> None:
+        """A given `duplicate_of` must name a finding stored or earlier in the same input."""
+        batch = {f.id for f in findings}
+        targets = sorted({f.duplicate_of for f in findings if f.duplicate_of} - batch)
+        found = set(self._col().get(ids=targets, include=[])["ids"]) if targets else set()
+        problems = [
+            f"{f.id}: duplicate_of {f.duplicate_of!r} is not a stored finding"
+            for f in findings
+            if (f.duplicate_of and f.duplicate_of not in batch | found) or f.duplicate_of == f.id
+        ]
+        if problems:
+            raise InvalidFindingError(problems)
 
-        One chromadb query for the whole batch (nearest stored originals, distances only);
-        only candidates above the threshold are fetched and compared on task and method. If
-        every candidate is above the threshold yet none matches (a crowded neighbourhood),
-        an exact query restricted to that task and method decides. Earlier findings of the
-        same batch count too.
-        """
+    def _link_duplicates(self, findings: list[Finding], vectors: np.ndarray) -> list[AddResult]:
+        """Link each new finding to its most similar earlier original with the same task(s)
+        and method (stored or earlier in the batch), if at least `dedup_threshold` similar."""
         import numpy as np
 
-        results = [AddResult(id=f.id) for f in findings]
-        todo = [i for i, f in enumerate(findings) if f.duplicate_of is None]
-        stored = self._collection.count()
-        best: dict[int, tuple[str, float]] = {}
-        if todo and stored:
-            k = min(_DEDUP_CANDIDATES, stored)
-            hits = self._collection.query(
-                query_embeddings=vectors[todo],
-                n_results=k,
-                include=["distances"],
-            )
-            close = {
-                i: [(cid, 1.0 - d) for cid, d in zip(ids, dists, strict=True)]
-                for i, ids, dists in zip(todo, hits["ids"], hits["distances"], strict=True)
-            }
-            close = {i: [c for c in cs if c[1] >= self.dedup_threshold] for i, cs in close.items()}
-            wanted = sorted({cid for cs in close.values() for cid, _ in cs})
-            keys: dict[str, tuple[frozenset[str], str, str]] = {}
-            for start in range(0, len(wanted), _PAGE):
-                got = self._collection.get(ids=wanted[start : start + _PAGE], include=["metadatas"])
-                for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
-                    tasks = frozenset(key[5:] for key in meta if key.startswith("task:"))
-                    keys[cid] = (tasks, meta["method_key"], meta["duplicate_of"])
-            for i, cands in close.items():
-                f = findings[i]
-                match = [
-                    (cid, sim)
-                    for cid, sim in cands
-                    if set(f.tasks) <= keys[cid][0]
-                    and keys[cid][1] == f.method_key
-                    and not keys[cid][2]
-                ]
-                if match:
-                    best[i] = max(match, key=lambda c: c[1])
-                elif len(cands) == k:
-                    exact = self._exact_duplicate(f, vectors[i])
-                    if exact:
-                        best[i] = exact
+        index = self._require_index()
+        results = [AddResult(id=f.id, duplicate_of=f.duplicate_of) for f in findings]
         originals: dict[tuple[frozenset[str], str], list[int]] = {}
-        for i in todo:
-            f = findings[i]
+        for i, f in enumerate(findings):
+            if f.duplicate_of is not None:
+                continue
+            best = index.nearest_original(f, vectors[i]) or ("", -1.0)
             group = originals.setdefault((frozenset(f.tasks), f.method_key), [])
             if group:
                 sims = vectors[group] @ vectors[i]
                 j = int(np.argmax(sims))
-                if sims[j] >= self.dedup_threshold and sims[j] > best.get(i, ("", -1.0))[1]:
-                    best[i] = (findings[group[j]].id, float(sims[j]))
-            if i in best:
-                dup_id, sim = best[i]
-                results[i] = AddResult(id=f.id, duplicate_of=dup_id, similarity=round(sim, 6))
+                if sims[j] > best[1]:
+                    best = (findings[group[j]].id, float(sims[j]))
+            if best[1] >= self.dedup_threshold:
+                results[i] = AddResult(id=f.id, duplicate_of=best[0], similarity=round(best[1], 6))
             else:
                 group.append(i)
         return results
 
-    def _exact_duplicate(self, finding: Finding, vector: Any) -> tuple[str, float] | None:
-        clauses: list[dict[str, Any]] = [{f"task:{t}": True} for t in finding.tasks]
-        clauses += [{"method_key": finding.method_key}, {"duplicate_of": ""}]
-        hits = self._collection.query(
-            query_embeddings=vector[None, :],
-            n_results=1,
-            where={"$and": clauses},
-            include=["distances"],
-        )
-        if hits["ids"][0] and 1.0 - hits["distances"][0][0] >= self.dedup_threshold:
-            return hits["ids"][0][0], 1.0 - hits["distances"][0][0]
-        return None
-
-    def _write(self, findings: list[Finding], vectors: Any) -> None:
-        self._known_count += len(findings)
+    def _write(self, col: Any, findings: list[Finding], vectors: Sequence[Any]) -> None:
         for start in range(0, len(findings), _PAGE):
             chunk = findings[start : start + _PAGE]
-            self._collection.add(
+            col.add(
                 ids=[f.id for f in chunk],
-                embeddings=vectors[start : start + _PAGE],
-                documents=[f.embedding_text() for f in chunk],
-                metadatas=[_metadata(f) for f in chunk],
+                embeddings=vectors[0][start : start + _PAGE],
+                metadatas=[record_metadata(f) for f in chunk],
             )
+        rows = [
+            (f, [v[i] for v in vectors]) for i, f in enumerate(findings)
+        ]  # one vector per channel
+        self._commit(upsert=rows)
+
+    def update_review(
+        self,
+        finding_id: str,
+        *,
+        status: ReviewStatus,
+        reviewer: str | None = None,
+        comment: str | None = None,
+    ) -> Finding:
+        """Record a reviewer's decision (it replaces the previous one) and return the finding.
+
+        Sets `review.reviewed_at` to now; `--status` filters see the new status at once.
+        """
+        from pydantic import ValidationError
+
+        try:
+            review = Review(
+                status=status, reviewer=reviewer, comment=comment, reviewed_at=datetime.now(UTC)
+            )
+        except ValidationError as exc:
+            raise InvalidFindingError([f"review: {e['msg']}" for e in exc.errors()]) from None
+        with self._writing() as col:
+            updated = self._get(col, finding_id).model_copy(update={"review": review})
+            col.update(ids=[finding_id], metadatas=[record_metadata(updated)])
+            self._commit(update=[updated])
+        return updated
+
+    def delete(self, finding_id: str) -> list[str]:
+        """Remove one finding (a damaged record too); returns the ids relinked because they
+        were its near-duplicates (the oldest becomes the original, the rest link to it)."""
+        with self._writing() as col:
+            if not col.get(ids=[finding_id], include=[])["ids"]:
+                raise FindingNotFoundError(f"no finding with id {finding_id!r} in {self.location}")
+            relinked = self._relink([finding_id])
+            col.delete(ids=[finding_id])
+            self._store_updates(col, relinked)
+            self._commit(update=relinked, delete=[finding_id])
+        self.bad_records.pop(finding_id, None)
+        return [f.id for f in relinked]
+
+    def _relink(self, removed: Sequence[str]) -> list[Finding]:
+        """New links for the duplicates of findings about to be removed."""
+        gone = set(removed)
+        dups: dict[str, list[Finding]] = {}
+        for f in self._records()[0]:
+            if f.duplicate_of in gone and f.id not in gone:
+                dups.setdefault(f.duplicate_of, []).append(f)
+        out: list[Finding] = []
+        for group in dups.values():
+            group.sort(key=lambda f: (f.created_at, f.id))
+            head = group[0].model_copy(update={"duplicate_of": None})
+            out += [head, *(f.model_copy(update={"duplicate_of": head.id}) for f in group[1:])]
+        return out
+
+    def _store_updates(self, col: Any, findings: Sequence[Finding]) -> None:
+        for start in range(0, len(findings), _PAGE):
+            chunk = findings[start : start + _PAGE]
+            col.update(ids=[f.id for f in chunk], metadatas=[record_metadata(f) for f in chunk])
+
+    def repair(self, *, drop_bad: bool = False, save_to: Path | None = None) -> RepairResult:
+        """Name every unreadable record and rebuild the search index; with `drop_bad`, save the
+        bad records' raw metadata to `save_to` (JSON lines) and remove them from the store."""
+        with self._writing() as col:
+            index = self._require_index()
+            index.apply(generation="", delete=list(index.known()))
+            self.bad_records = {}
+            self._sync(self._token())
+            bad = list(self.bad_records.values())
+            result = RepairResult(bad=bad)
+            if drop_bad and bad:
+                ids = [b.id for b in bad]
+                if save_to is not None:
+                    _save_raw(col, bad, save_to)
+                    result.saved_to = str(save_to)
+                relinked = self._relink(ids)
+                col.delete(ids=ids)
+                self._store_updates(col, relinked)
+                self._commit(update=relinked, delete=ids, bad=[])
+                result.dropped, result.relinked = ids, [f.id for f in relinked]
+                for fid in ids:
+                    self.bad_records.pop(fid, None)
+            result.indexed = index.state().count
+        return result
 
     # -- reading -------------------------------------------------------------------------
     def search(
         self, text: str, filters: FindingFilter | None = None, k: int = 10
     ) -> list[SearchHit]:
-        """The `k` findings closest in meaning to `text` among those matching `filters`."""
+        """The `k` findings most relevant to `text` among those matching `filters` (exact)."""
         if not text.strip():
             raise InvalidQueryError("the query text is empty")
         if not 1 <= k <= 1000:
             raise InvalidQueryError(f"k must be between 1 and 1000, got {k}")
-        vector = self._embedder.embed([text]).tolist()
-        filters = filters or FindingFilter()
-        self._fresh()
-        where = filters.where(duplicates=True)
-        if where is not None:
-            # chromadb's filtered search costs ~10 ms plus ~10 ms per 1,000 findings a
-            # clause matches (35-50 ms for a task or verdict at 10,000 findings). First scan
-            # the nearest unfiltered neighbours and filter them here: the first k that match
-            # are exactly the filtered top k. Only if too few match ask chromadb to filter.
-            probe = min(self._known_count, (k + _OVERFETCH) * _FILTER_PROBE)
-            if probe:
-                seen = self._query(vector, probe, None)
-                kept = [h for h in seen if filters.matches(h.finding)]
-                if len(kept) >= k or len(seen) < probe:
-                    return kept[:k]
-        # Over-fetch without the duplicate clause and drop linked duplicates here; only if
-        # too few originals remain among a full page ask chromadb with the clause.
-        n = k if filters.include_duplicates else k + _OVERFETCH
-        hits = self._query(vector, n, where)
-        if not filters.include_duplicates:
-            originals = [h for h in hits if not h.finding.duplicate_of]
-            if len(originals) < k and len(hits) == n:
-                originals = self._query(vector, k, filters.where())
-            hits = originals
-        return hits[:k]
-
-    def _query(
-        self, vector: list[list[float]], n: int, where: dict[str, Any] | None
-    ) -> list[SearchHit]:
-        res = self._collection.query(
-            query_embeddings=vector, n_results=n, where=where, include=["metadatas", "distances"]
-        )
-        return [
-            SearchHit(finding=_finding(meta), score=round(1.0 - dist, 6))
-            for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True)
-        ]
+        self._ensure_current()
+        index = self._require_index()
+        for fid, problem in index.bad_records():
+            self.bad_records.setdefault(fid, BadRecord(id=fid, problem=problem))
+        queries = [e.embed([text])[0] for e in self._channels]
+        hits = index.search(queries, filters or FindingFilter(), k)
+        return [SearchHit(finding=f, score=s, similarity=sim) for f, s, sim in hits]
 
     def get(self, finding_id: str) -> Finding:
-        res = self._collection.get(ids=[finding_id], include=["metadatas"])
+        return self._get(self._col(), finding_id)
+
+    def _get(self, col: Any, finding_id: str) -> Finding:
+        res = col.get(ids=[finding_id], include=["metadatas"])
         if not res["ids"]:
             raise FindingNotFoundError(f"no finding with id {finding_id!r} in {self.location}")
-        return _finding(res["metadatas"][0])
+        found = decode_record(finding_id, res["metadatas"][0])
+        if isinstance(found, BadRecord):
+            self.bad_records[found.id] = found
+            raise DamagedRecordError(
+                f"finding {finding_id} is damaged ({found.problem}); remove it with "
+                f"`aar memory delete {finding_id}` or `aar memory repair --drop-bad`"
+            )
+        return found
 
     def duplicates_of(self, finding_id: str) -> list[Finding]:
         """Findings linked to `finding_id` as near-duplicates, oldest first."""
-        return self._all({"duplicate_of": finding_id})
+        return [f for f in self._all() if f.duplicate_of == finding_id]
 
     def list(self, filters: FindingFilter | None = None, limit: int | None = None) -> list[Finding]:
         """Matching findings, newest first."""
-        found = self._all((filters or FindingFilter()).where())
+        if limit is not None and limit < 0:
+            raise InvalidQueryError(f"the limit must be 0 or more, got {limit}")
+        filters = filters or FindingFilter()
+        found = [f for f in self._all() if filters.matches(f)]
         found.reverse()
         return found[:limit] if limit is not None else found
 
-    def _all(self, where: dict[str, Any] | None) -> list[Finding]:
-        out: list[Finding] = []
+    def _records(self) -> tuple[list[Finding], list[BadRecord]]:
+        """Every stored record, decoded one by one: readable findings and bad records."""
+        col = self._col()
+        findings: list[Finding] = []
+        bad: list[BadRecord] = []
         offset = 0
         while True:
-            res = self._collection.get(
-                where=where, include=["metadatas"], limit=_PAGE, offset=offset
-            )
-            out.extend(_finding(meta) for meta in res["metadatas"])
+            res = col.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for fid, meta in zip(res["ids"], res["metadatas"], strict=True):
+                record = decode_record(fid, meta)
+                (bad if isinstance(record, BadRecord) else findings).append(record)
             if len(res["ids"]) < _PAGE:
                 break
             offset += _PAGE
-        out.sort(key=lambda f: (f.created_at, f.id))
-        return out
+        for b in bad:
+            self.bad_records[b.id] = b
+        findings.sort(key=lambda f: (f.created_at, f.id))
+        return findings, bad
+
+    def _all(self) -> list[Finding]:
+        return self._records()[0]
 
     def count(self) -> int:
-        return int(self._collection.count())
+        return int(self._col().count())
 
     def stats(self) -> StoreStats:
-        findings = self._all(None)
-        dups = [f for f in findings if f.duplicate_of]
+        findings, bad = self._records()
         unique = [f for f in findings if not f.duplicate_of]
         return StoreStats(
             location=self.location,
@@ -518,7 +613,8 @@ class FindingsStore:
             embedding_model=self._embedder.name,
             embedding_dim=self._embedder.dim,
             findings=len(findings),
-            duplicates=len(dups),
+            duplicates=len(findings) - len(unique),
+            bad_records=len(bad),
             by_verdict=dict(Counter(f.verdict for f in unique).most_common()),
             by_status=dict(Counter(f.review.status for f in unique).most_common()),
             by_task=dict(Counter(t for f in unique for t in f.tasks).most_common()),
@@ -526,134 +622,137 @@ class FindingsStore:
 
     # -- export / import -----------------------------------------------------------------
     def export_jsonl(self, out: IO[str]) -> int:
-        """Every finding (duplicates included), oldest first, one JSON object a line."""
-        findings = self._all(None)
-        for finding in findings:
-            out.write(finding.model_dump_json() + "\n")
-        return len(findings)
+        """Every readable finding (duplicates included) with its vectors, oldest first."""
+        self._ensure_current()
+        findings = self._all()
+        vectors = self._require_index().vectors_of([f.id for f in findings])
+        missing = [f.id for f in findings if f.id not in vectors]
+        if missing:  # the index was re-synchronised above, so this is a bug or a race
+            raise CorruptStoreError(f"the search index lacks vectors for {', '.join(missing[:5])}")
+        return write_export(out, self._channels, [(f, vectors[f.id]) for f in findings])
 
-    def import_jsonl(self, lines: Iterable[str]) -> ImportResult:
-        """Restore exported findings exactly (ids, links, review): all or nothing.
+    def import_jsonl(self, lines: Iterable[str], *, reembed: bool = True) -> ImportResult:
+        """Restore exported findings exactly (ids, links, review, vectors): all or nothing.
 
-        An id already stored with identical content is skipped; with other content it is an
+        Vectors in the file are re-used for every embedder of this store they were made with;
+        the others are computed, unless `reembed` is False (then a mismatch is an error). An id
+        already stored with identical content is skipped; with other content it is an
         `ImportConflictError` and nothing is written.
         """
-        findings = parse_jsonl(lines)
-        if not findings:
+        parsed = read_export(lines)
+        if not parsed.findings:
             return ImportResult(added=0, skipped_identical=0)
-        with self._locked():
-            self._fresh()
-            stored: dict[str, Finding] = {}
-            ids = [f.id for f in findings]
-            for start in range(0, len(ids), _PAGE):
-                res = self._collection.get(ids=ids[start : start + _PAGE], include=["metadatas"])
-                stored.update(
-                    (i, _finding(m)) for i, m in zip(res["ids"], res["metadatas"], strict=True)
-                )
-            conflicts = [f.id for f in findings if f.id in stored and stored[f.id] != f]
+        reuse = self._reusable(parsed.vectors, parsed.header is not None, reembed)
+        with self._writing() as col:
+            stored = self._stored(col, [f.id for f in parsed.findings])
+            conflicts = [f.id for f in parsed.findings if f.id in stored and stored[f.id] != f]
             if conflicts:
                 raise ImportConflictError(
                     f"{len(conflicts)} imported id(s) exist with different content, nothing "
                     f"imported: {', '.join(conflicts[:5])}"
                 )
-            new = [f for f in findings if f.id not in stored]
+            new_at = [i for i, f in enumerate(parsed.findings) if f.id not in stored]
+            new = [parsed.findings[i] for i in new_at]
+            self._check_links(new)
+            vectors = self._import_vectors(new, new_at, parsed.vectors, reuse)
             if new:
-                self._write(new, self._embedder.embed([f.embedding_text() for f in new]))
-        return ImportResult(added=len(new), skipped_identical=len(findings) - len(new))
-
-
-def parse_findings(records: list[Any], what: str = "record") -> list[Finding]:
-    """Validate raw JSON values; every problem becomes one line of an `InvalidFindingError`."""
-    findings: list[Finding] = []
-    problems: list[str] = []
-    seen: set[str] = set()
-    for n, raw in enumerate(records, 1):
-        if not isinstance(raw, dict):
-            problems.append(f"{what} {n}: expected a JSON object, got {type(raw).__name__}")
-            continue
-        try:
-            finding = Finding.model_validate(raw)
-        except ValidationError as exc:
-            for err in exc.errors():
-                where = ".".join(str(part) for part in err["loc"]) or "(record)"
-                if where == "tasks" and err["type"] == "missing":
-                    where = "task"
-                problems.append(f"{what} {n}: {where}: {err['msg']}")
-            continue
-        if finding.id in seen:
-            problems.append(f"{what} {n}: id {finding.id} appears twice in the input")
-        seen.add(finding.id)
-        findings.append(finding)
-    if problems:
-        raise InvalidFindingError(problems)
-    return findings
-
-
-def parse_jsonl(lines: Iterable[str]) -> list[Finding]:
-    """Parse a JSONL export; a bad line is reported with its line number."""
-    records: list[Any] = []
-    problems: list[str] = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {n}: not JSON ({exc.msg})")
-            records.append(None)
-    if problems:
-        raise InvalidFindingError(problems)
-    return parse_findings(records, what="line")
-
-
-def open_store(settings: Settings, *, embedder: Embedder | None = None) -> FindingsStore:
-    """Open (or create) the store named by `settings.memory`: server if `url`, else `path`."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    mem = settings.memory
-    emb = embedder or load_embedder(mem.embedding, Path(mem.cache_dir))
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if mem.url:
-        url = urlparse(mem.url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise MemoryServerError(f"memory.url must look like http://HOST:PORT, got {mem.url!r}")
-        host, port = url.hostname, url.port or (443 if url.scheme == "https" else 8000)
-
-        def connect_server() -> Any:
-            try:
-                return chromadb.HttpClient(
-                    host=host, port=port, ssl=url.scheme == "https", settings=chroma_settings
-                )
-            except Exception as exc:
-                raise MemoryServerError(
-                    f"cannot reach the Chroma server at {mem.url}: {exc}"
-                ) from exc
-
-        return FindingsStore(
-            connect_server,
-            emb,
-            location=mem.url,
-            mode="server",
-            lock_path=None,
-            dedup_threshold=mem.dedup_threshold,
-            allow_other_collections=True,
+                self._write(col, new, vectors)
+        return ImportResult(
+            added=len(new),
+            skipped_identical=len(parsed.findings) - len(new),
+            vectors_reused=len(new) if new and reuse[0] else 0,
+            embedded=len(new) if new and not reuse[0] else 0,
         )
-    path = Path(mem.path)
-    check_local_dir(path)
-    path.mkdir(parents=True, exist_ok=True)
 
-    def connect_local() -> Any:
-        try:
-            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-        except Exception as exc:
-            raise CorruptStoreError(f"cannot open the store at {path}: {exc}") from exc
+    def _reusable(self, carried: dict[str, Any], has_header: bool, reembed: bool) -> list[bool]:
+        """Per channel: does the file carry vectors of exactly this embedder?"""
+        reuse = [e.name in carried for e in self._channels]
+        if not reembed and not all(reuse):
+            what = (
+                f"vectors of {', '.join(carried) or 'no embedder'}"
+                if has_header
+                else "no vectors (plain findings)"
+            )
+            need = ", ".join(e.name for e in self._channels)
+            raise EmbeddingMismatchError(
+                f"the file carries {what}, but this store needs {need}; "
+                "import without --no-reembed to embed the findings again"
+            )
+        return reuse
 
-    return FindingsStore(
-        connect_local,
-        emb,
-        location=str(path),
-        mode="local",
-        lock_path=path / LOCK_NAME,
-        dedup_threshold=mem.dedup_threshold,
-    )
+    def _import_vectors(
+        self,
+        new: list[Finding],
+        new_at: list[int],
+        carried: dict[str, list[Any]],
+        reuse: list[bool],
+    ) -> list[Any]:
+        import numpy as np
+
+        texts = [f.embedding_text() for f in new]
+        out = []
+        for e, ok in zip(self._channels, reuse, strict=True):
+            if ok:
+                rows = carried[e.name]
+                out.append(np.stack([rows[i] for i in new_at]) if new_at else np.empty((0, e.dim)))
+            else:
+                out.append(e.embed(texts))
+        return out
+
+    def _stored(self, col: Any, ids: list[str]) -> dict[str, Finding]:
+        stored: dict[str, Finding] = {}
+        for start in range(0, len(ids), _PAGE):
+            res = col.get(ids=ids[start : start + _PAGE], include=["metadatas"])
+            for fid, meta in zip(res["ids"], res["metadatas"], strict=True):
+                record = decode_record(fid, meta)
+                if isinstance(record, BadRecord):
+                    raise ImportConflictError(
+                        f"stored record {fid} is damaged ({record.problem}); run "
+                        "`aar memory repair --drop-bad` before importing it again"
+                    )
+                stored[fid] = record
+        return stored
+
+
+class _Writer:
+    """chromadb's write calls, marking the local index mid-write before the first one."""
+
+    def __init__(self, collection: Any, index: SearchIndex | None) -> None:
+        self._collection = collection
+        self._index = index
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if name in ("add", "update", "delete", "upsert") and self._index is not None:
+            self._index.begin_write()
+            self._index = None
+        return attr
+
+
+def _check_batch(findings: list[Finding], require_eval_records: bool) -> None:
+    problems = []
+    seen: set[str] = set()
+    for n, finding in enumerate(findings, 1):
+        if finding.id in seen:
+            problems.append(f"record {n}: id {finding.id} appears twice in the input")
+        seen.add(finding.id)
+        if require_eval_records and not finding.eval_record_ids:
+            problems.append(f"record {n}: eval_record_ids is empty (numbers need records)")
+    if problems:
+        raise InvalidFindingError(problems)
+
+
+def _save_raw(col: Any, bad: Sequence[BadRecord], path: Path) -> None:
+    """Write the bad records as stored (metadata as JSON) before they are dropped."""
+    res = col.get(ids=[b.id for b in bad], include=["metadatas", "documents"])
+    problems = {b.id: b.problem for b in bad}
+    with path.open("x", encoding="utf-8") as out:
+        for fid, meta, doc in zip(res["ids"], res["metadatas"], res["documents"], strict=True):
+            record = {"id": fid, "problem": problems[fid], "metadata": meta, "document": doc}
+            out.write(json.dumps(record, default=str) + "\n")
+
+
+def _server_key(url: str, collection_id: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{url}|{collection_id}".encode()).hexdigest()[:16]

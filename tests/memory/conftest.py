@@ -21,16 +21,16 @@ CHROMA = Path(sys.executable).parent / "chroma"
 def embedder() -> Iterator[MemoEmbedder]:
     """The default (MiniLM) embedder, shared by every store the tests open in this process,
     the CLI's included. Artefacts are built once per machine (cache dir)."""
-    from aar.memory import _store
+    from aar.memory import _open
 
     settings = get_settings().memory
     memo = MemoEmbedder(load_embedder("minilm", settings.cache_dir))
-    real = _store.load_embedder
-    _store.load_embedder = lambda kind, cache_dir: (
+    real = _open.load_embedder
+    _open.load_embedder = lambda kind, cache_dir: (
         memo if kind == "minilm" else real(kind, cache_dir)
     )
     yield memo
-    _store.load_embedder = real
+    _open.load_embedder = real
 
 
 @pytest.fixture

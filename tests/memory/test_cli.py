@@ -114,8 +114,9 @@ def test_add_reports_every_problem(cli: CliRunner) -> None:
     bad = [{"summary": "x"}, minimal(verdict="maybe")]
     result = run(cli, "add", "-", stdin=json.dumps(bad))
     assert result.exit_code == 2
-    lines = [line for line in result.output.splitlines() if line.startswith("record")]
-    assert len(lines) == 7  # six missing fields of record 1, the verdict of record 2
+    (line,) = result.stderr.strip().splitlines()  # one line, every problem in it
+    assert line.startswith("error: 7 problems") and line.count("record ") == 7
+    # six missing fields of record 1, the verdict of record 2
 
 
 def test_add_missing_file(cli: CliRunner) -> None:
@@ -185,7 +186,7 @@ def test_export_import_round_trip(filled: CliRunner, tmp_path: Path, monkeypatch
     out = tmp_path / "all.jsonl"
     result = run(filled, "export", str(out))
     assert result.exit_code == 0
-    assert out.read_text().count("\n") == 57
+    assert out.read_text().count("\n") == 58  # the header, then one line per finding
     monkeypatch.setenv("AAR_MEMORY_PATH", str(tmp_path / "second"))
     get_settings.cache_clear()
     assert "imported 57" in run(filled, "import", str(out)).stdout

@@ -1,0 +1,55 @@
+"""How a `Finding` is kept in chromadb, and reading it back without trusting what is there.
+
+The whole finding is stored as JSON in the record's metadata (`finding_json`), so `get` and
+`export` return exactly what was added. A store may still hold a record that no longer
+validates: one written by an older aar that accepted NaN (stored as null), or edited by another
+tool. Reads decode each record on its own and turn a bad one into a `BadRecord`, so one bad
+record never makes the whole store unreadable; the caller reports it and skips it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from aar.memory._finding import Finding
+
+
+class BadRecord(BaseModel):
+    """A stored record that cannot be read as a `Finding`, and why."""
+
+    id: str
+    problem: str
+
+
+def record_metadata(finding: Finding) -> dict[str, Any]:
+    """The chromadb metadata of one finding: the finding itself, as JSON.
+
+    Filters and ranking run on aar's own search index (`_index.py`), never on chromadb's
+    `where`, so no other key is needed (records written by older aar have more; they are
+    ignored).
+    """
+    return {"finding_json": finding.model_dump_json(), "schema_version": finding.schema_version}
+
+
+def validation_problem(exc: ValidationError) -> str:
+    """The first validation error as `field.path: message` (one line)."""
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err["loc"]) or "(record)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {err['msg']}{more}"
+
+
+def decode_record(record_id: str, meta: Any) -> Finding | BadRecord:
+    """The stored finding, or a `BadRecord` saying why it cannot be read."""
+    raw = meta.get("finding_json") if isinstance(meta, dict) else None
+    if not isinstance(raw, str):
+        return BadRecord(id=record_id, problem="no finding_json in its metadata")
+    try:
+        finding = Finding.model_validate_json(raw)
+    except ValidationError as exc:
+        return BadRecord(id=record_id, problem=validation_problem(exc))
+    if finding.id != record_id:
+        return BadRecord(id=record_id, problem=f"its JSON carries another id ({finding.id!r})")
+    return finding
