@@ -36,11 +36,47 @@ class TaskFiles(dict):
             raise AttributeError(name) from None
 
 
-def load_task(task_dir: str | os.PathLike[str] | None = None) -> TaskFiles:
-    """Load every public file of the task: `*.npy` arrays, `*_texts.json`, `manifest.json`."""
+def exports(task_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, int]]:
+    """The (task, seed) pairs under /task (a session mounts every pair it studies)."""
     root = Path(task_dir) if task_dir is not None else TASK_DIR
+    index = root / "index.json"
+    if index.exists():
+        return [(e["task"], int(e["seed"])) for e in json.loads(index.read_text())["exports"]]
+    manifest = root / "manifest.json"
+    if manifest.exists():
+        meta = json.loads(manifest.read_text())
+        return [(meta.get("task", "task"), int(meta.get("seed", 0)))]
+    return []
+
+
+def _task_root(task: str | None, seed: int | None, task_dir: Path | None) -> Path:
+    root = task_dir if task_dir is not None else TASK_DIR
     if not root.is_dir():
         raise FileNotFoundError(f"no task directory at {root}: start the sandbox with a task")
+    if (root / "manifest.json").exists() and task is None and seed is None:
+        return root
+    pairs = exports(root)
+    if task is None and seed is None and len(pairs) == 1:
+        task, seed = pairs[0]
+    path = root / str(task) / f"seed-{seed}"
+    if task is None or seed is None or not path.is_dir():
+        listed = ", ".join(f"{t} seed {s}" for t, s in pairs) or "none"
+        raise FileNotFoundError(f"no task {task!r} seed {seed!r} under {root}; there are: {listed}")
+    return path
+
+
+def load_task(
+    task: str | None = None,
+    seed: int | None = None,
+    *,
+    task_dir: str | os.PathLike[str] | None = None,
+) -> TaskFiles:
+    """Load every public file of a (task, seed): `*.npy` arrays, `*_texts.json`, `manifest`.
+
+    With one task mounted, `load_task()` takes it; with several, name them:
+    `load_task("digits-ge5", 42)`. `exports()` lists what is mounted.
+    """
+    root = _task_root(task, seed, Path(task_dir) if task_dir is not None else None)
     files = TaskFiles()
     manifest = root / "manifest.json"
     files["manifest"] = json.loads(manifest.read_text()) if manifest.exists() else {}
@@ -52,10 +88,19 @@ def load_task(task_dir: str | os.PathLike[str] | None = None) -> TaskFiles:
     return files
 
 
-def save_predictions(probs: Any, split: str = "test", name: str = "predictions") -> Path:
+def save_predictions(
+    probs: Any,
+    split: str = "test",
+    name: str = "predictions",
+    *,
+    task: str | None = None,
+    seed: int | None = None,
+) -> Path:
     """Save class probabilities [n, n_classes] (or P(class 1) [n]) for a split; returns the path.
 
-    The file is `/scratch/predictions/<name>.<split>.npy`; the host validates and scores it.
+    One mounted task: `/scratch/predictions/<name>.<split>.npy`. Several (a session): pass
+    `task` and `seed`, giving `/scratch/predictions/<name>/<task>/seed-<seed>.<split>.npy`;
+    the host validates and scores every file of a method name at once.
     """
     for value, what in ((split, "split"), (name, "name")):
         if not _NAME.match(value):
@@ -64,8 +109,13 @@ def save_predictions(probs: Any, split: str = "test", name: str = "predictions")
     if array.ndim not in (1, 2) or not np.all(np.isfinite(array)):
         raise ValueError(f"probs must be a finite 1-D or 2-D array, got shape {array.shape}")
     out_dir = SCRATCH_DIR / PREDICTIONS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.{split}.npy"
+    if task is None and seed is None:
+        path = out_dir / f"{name}.{split}.npy"
+    elif task is None or seed is None or not _NAME.match(task):
+        raise ValueError("give both task (a task name) and seed, or neither")
+    else:
+        path = out_dir / name / task / f"seed-{int(seed)}.{split}.npy"
+    path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, array, allow_pickle=False)
     return path
 
@@ -75,6 +125,7 @@ __all__ = [
     "SCRATCH_DIR",
     "TASK_DIR",
     "TaskFiles",
+    "exports",
     "load_task",
     "save_predictions",
 ]

@@ -83,6 +83,7 @@ def test_exec_with_task_mounts_public_export(
         return make_public_task(Path(directory))
 
     monkeypatch.setattr(aar.bench, "export_public", fake_export, raising=False)
+    monkeypatch.setattr(aar.bench, "check_task_names", lambda names: None, raising=False)
     script = tmp_path / "t.py"
     script.write_text("import aar_kernel\nprint(aar_kernel.load_task().test_inputs.shape)\n")
     exp = tmp_path / "e"
@@ -110,6 +111,7 @@ def test_exec_with_task_mounts_public_export(
         (["missing.py"], "no such file"),
         (["{script}", "--task", "x"], "--task and --seed go together"),
         (["{script}", "--timeout", "0"], "--timeout must be positive"),
+        (["{script}", "--timeout", "nan"], "--timeout must be positive"),
         (["{script}", "--dir", "{nonempty}"], "exists and is not empty"),
     ],
 )
