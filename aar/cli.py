@@ -6,11 +6,19 @@ Each command group lives in `aar/_cli/<group>.py` and imports its heavy dependen
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from typer.core import TyperGroup
+
+try:  # typer 0.2x vendors click; older releases use click itself
+    from typer._click import Context
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover
+    from click import Context
+    from click.exceptions import NoArgsIsHelpError, UsageError
 
 from aar import __version__
 from aar._cli.bench import bench_app
@@ -19,20 +27,48 @@ from aar._cli.sandbox import sandbox_app
 from aar.errors import AarError
 
 
-class _AarGroup(TyperGroup):
-    """The root command group: user mistakes (`AarError`) become one red line and exit code 2.
+def _fail(message: str, exit_code: int) -> NoReturn:
+    """One red line on stderr (never wrapped, user text never read as markup), then exit."""
+    line = Text("error: ", style="bold red").append(_one_line(message))
+    Console(stderr=True, soft_wrap=True).print(line, highlight=False)
+    raise typer.Exit(exit_code)
 
-    Handled around the sub-command's invocation, so the console script, `app([...])` and
-    `typer.testing.CliRunner` all behave alike.
+
+def _one_line(text: str) -> str:
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").strip()
+
+
+def _usage_message(exc: UsageError) -> str:
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    return exc.format_message() + where
+
+
+class _AarGroup(TyperGroup):
+    """The root command group: user mistakes become one red line and an exit code.
+
+    `AarError`s exit with their `exit_code` (2 usage, 1 ran but failed); click's own usage
+    errors (a bad option value, a missing argument) exit 2 with one line too, instead of a
+    multi-line panel. Handled around parsing and invocation, so the console script,
+    `app([...])` and `typer.testing.CliRunner` all behave alike.
     """
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def make_context(self, *args: Any, **kwargs: Any) -> Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as exc:
+            _fail(_usage_message(exc), exc.exit_code)
+
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except AarError as exc:
-            console = Console(stderr=True, soft_wrap=True)
-            console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(str(exc), exc.exit_code)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as exc:
+            _fail(_usage_message(exc), exc.exit_code)
 
 
 app = typer.Typer(

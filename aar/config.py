@@ -1,26 +1,45 @@
 """Settings from `aar.toml` (current directory, or `AAR_CONFIG`) and `AAR_*` environment variables.
 
 Environment variables win over the file; nested fields use a double underscore,
-e.g. `AAR_BENCH__SEEDS=3` or `AAR_SANDBOX__ISOLATION=none`. A few common ones have short
-aliases the issues and README use: `AAR_MEMORY_PATH`, `AAR_MEMORY_URL`.
+e.g. `AAR_BENCH__SEEDS='[42,43]'` or `AAR_SANDBOX__ISOLATION=none`. A few common ones have
+short aliases the issues and README use: `AAR_MEMORY_PATH`, `AAR_MEMORY_URL`.
+
+Every mistake is one `ConfigError` line naming the file or the variable: a file that is not
+UTF-8 or not TOML, an `AAR_CONFIG` that is missing or not a file, a value that is not JSON
+where a list is expected, and unknown keys (a typo names the closest valid key).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tomllib
+import types
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as _SettingsError
 
-from aar.errors import ConfigError
+from aar.errors import ConfigError, closest_key, validation_message
+
+SEED_MAX = 2**32 - 1
+"""Seeds go to numpy, scikit-learn and torch; scikit-learn takes at most 2**32 - 1."""
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]{1,3})?)$"
+"""'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'."""
+Seed = Annotated[int, Field(strict=True, ge=0, le=SEED_MAX)]
+"""Strict: `true` or "42" in a seed list is a mistake, not seed 1 or 42."""
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+"""Unknown keys are typos; NaN or infinite limits would switch limits off."""
 
 
 def _default_cache_dir() -> Path:
@@ -36,8 +55,12 @@ def _default_key_file() -> Path:
 class BenchSettings(BaseModel):
     """Weak-to-strong benchmark and evaluator."""
 
-    seeds: list[int] = Field(default=[42, 43, 44, 45, 46], description="Default seeds.")
-    device: str = Field(default="auto", description="'auto', 'cpu' or 'cuda'.")
+    model_config = _STRICT
+
+    seeds: list[Seed] = Field(
+        default=[42, 43, 44, 45, 46], min_length=1, description="Default seeds."
+    )
+    device: str = Field(default="auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
     eval_budget: int = Field(default=200, ge=0, description="Scored submissions per session.")
     feedback_rounding: float = Field(
         default=0.01, gt=0, description="Test-split feedback scores are rounded to this step."
@@ -63,9 +86,18 @@ class BenchSettings(BaseModel):
         default=[], description="Extra task modules to import ('package.module')."
     )
 
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        if not re.fullmatch(DEVICE_PATTERN, device):
+            raise ValueError("must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        return device
+
 
 class SandboxSettings(BaseModel):
     """The isolated Jupyter kernel experiments run in."""
+
+    model_config = _STRICT
 
     isolation: Literal["bwrap", "none"] = Field(
         default="bwrap", description="'none' is for development only; its results are unsafe."
@@ -86,6 +118,8 @@ class SandboxSettings(BaseModel):
 
 class MemorySettings(BaseModel):
     """The findings memory: a local chromadb directory or a shared Chroma server."""
+
+    model_config = _STRICT
 
     path: Path = Field(
         default=Path("memory"),
@@ -112,13 +146,28 @@ class MemorySettings(BaseModel):
         description="Embedding artefacts derived offline from the shipped MiniLM weights.",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, url: str | None) -> str | None:
+        """Checked here so a bad URL fails when settings load, not deep inside chromadb."""
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"not a usable URL ({exc})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must look like http://HOST:PORT")
+        if port == 0:
+            raise ValueError("port must be between 1 and 65535")
+        return url
+
 
 class Settings(BaseSettings):
     """All of aar's settings; one section per package."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="AAR_", env_nested_delimiter="__", extra="ignore", toml_file="aar.toml"
-    )
+    model_config = SettingsConfigDict(env_prefix="AAR_", env_nested_delimiter="__", extra="forbid")
 
     runs_dir: Path = Field(default=Path("runs"), description="Where runs and sessions are written.")
     bench: BenchSettings = BenchSettings()
@@ -134,13 +183,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("AAR_CONFIG", "aar.toml"))
-        return (
-            init_settings,
-            _ShortAliases(settings_cls),
-            env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
-        )
+        _check_environment(os.environ)
+        return (init_settings, _ShortAliases(settings_cls), env_settings, _TomlFile(settings_cls))
 
 
 class _ShortAliases(PydanticBaseSettingsSource):
@@ -158,12 +202,143 @@ class _ShortAliases(PydanticBaseSettingsSource):
         return {"memory": memory} if memory else {}
 
 
+class _TomlFile(PydanticBaseSettingsSource):
+    """`aar.toml` (or `AAR_CONFIG`), read with errors that name the file."""
+
+    def get_field_value(self, field, field_name):  # type: ignore[no-untyped-def]
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_path()
+        if path is None:
+            return {}
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def config_path() -> Path | None:
+    """The settings file in use: `AAR_CONFIG` (which must exist), else `./aar.toml` if present."""
+    named = os.environ.get("AAR_CONFIG")
+    if named is not None and not named.strip():
+        raise ConfigError("AAR_CONFIG is set but empty; unset it or name a settings file")
+    path = Path(named or "aar.toml")
+    if not path.exists():
+        if named is None:
+            return None
+        raise ConfigError(f"AAR_CONFIG names {path}, which does not exist")
+    if not path.is_file():
+        origin = f"AAR_CONFIG names {path}, which" if named is not None else f"settings file {path}"
+        raise ConfigError(f"{origin} is not a regular file")
+    return path
+
+
+_NOT_SETTINGS = {"AAR_CONFIG", "AAR_MEMORY_PATH", "AAR_MEMORY_URL"}
+
+
+def _check_environment(environ: Mapping[str, str]) -> None:
+    """`AAR_*` variables aimed at a setting must name a real one and, for lists, hold JSON.
+
+    pydantic-settings would say only which section failed, not which variable. Variables
+    that do not start like a section (e.g. `AAR_PYTHON` of tools/setup) are not settings.
+    """
+    for name, value in environ.items():
+        upper = name.upper()
+        if not upper.startswith("AAR_") or upper in _NOT_SETTINGS:
+            continue
+        keys = upper[4:].lower().split("__")
+        model: type[BaseModel] = Settings
+        for depth, key in enumerate(keys):
+            field = model.model_fields.get(key)
+            if field is None:
+                _unknown_variable(name, keys, depth, model)
+                break
+            sub = _model_of(field.annotation)
+            if depth == len(keys) - 1:
+                _check_env_value(name, value, field.annotation)
+            elif sub is None:
+                raise ConfigError(f"{name}: setting {'.'.join(keys[: depth + 1])} has no parts")
+            else:
+                model = sub
+
+
+def _unknown_variable(name: str, keys: list[str], depth: int, model: type[BaseModel]) -> None:
+    if depth == 0:
+        section, _, rest = keys[0].partition("_")
+        field = Settings.model_fields.get(section)
+        sub = None if field is None else _model_of(field.annotation)
+        guess = closest_key(rest, list(sub.model_fields)) if sub and rest else None
+        if guess:  # AAR_BENCH_SEEDS: one underscore where two separate section and key
+            raise ConfigError(
+                f"{name} is not a setting; did you mean AAR_{section.upper()}__{guess.upper()}?"
+            )
+        return  # not meant as a setting
+    where = ".".join(keys[: depth + 1])
+    guess = closest_key(keys[depth], list(model.model_fields))
+    hint = f"; did you mean {'_'.join(['AAR', *keys[:depth]]).upper()}__{guess.upper()}?"
+    raise ConfigError(f"{name}: unknown setting {where}" + (hint if guess else ""))
+
+
+def _check_env_value(name: str, value: str, annotation: Any) -> None:
+    if not _is_complex(annotation):
+        return
+    try:
+        json.loads(value)
+    except ValueError as exc:
+        example = "'{\"seeds\": [42]}'" if _model_of(annotation) else "'[42, 43]' or '[\"a\"]'"
+        raise ConfigError(
+            f"{name} must be JSON, e.g. {example}: {exc.msg} at "  # type: ignore[attr-defined]
+            f"character {exc.pos}"  # type: ignore[attr-defined]
+        ) from None
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    return (
+        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    )
+
+
+def _is_complex(annotation: Any) -> bool:
+    """Lists, dicts and models: pydantic-settings reads these from the environment as JSON."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return any(_is_complex(arg) for arg in get_args(annotation) if arg is not type(None))
+    if origin is Annotated:
+        return _is_complex(get_args(annotation)[0])
+    return origin in (list, dict, tuple, set) or _model_of(annotation) is not None
+
+
+def _source_of(loc: tuple[int | str, ...]) -> str:
+    """Which variable or file a failing setting came from (variables win over the file)."""
+    names = {key.upper() for key in os.environ}
+    keys = [str(part).upper() for part in loc if isinstance(part, str)]
+    for depth in range(len(keys), 0, -1):
+        candidate = "AAR_" + "__".join(keys[:depth])
+        if candidate in names:
+            return f"environment variable {candidate}"
+    alias = {("MEMORY", "PATH"): "AAR_MEMORY_PATH", ("MEMORY", "URL"): "AAR_MEMORY_URL"}
+    short = alias.get(tuple(keys[:2]))
+    if short and short in names:
+        return f"environment variable {short}"
+    path = config_path()
+    return str(path) if path else "the defaults"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The settings of this process, read once. Bad values raise one clear `ConfigError`."""
     try:
         return Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+        loc = tuple(exc.errors()[0]["loc"])
+        prefix = f"invalid setting in {_source_of(loc)}: "
+        raise ConfigError(validation_message(exc, prefix=prefix, model=Settings)) from None
+    except _SettingsError as exc:
+        raise ConfigError(f"invalid setting: {exc}") from None

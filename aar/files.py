@@ -73,7 +73,9 @@ def check_empty_or_creatable(directory: Path, what: str) -> None:
     if not directory.is_dir():
         raise PathError(f"{what} {directory} exists and is not a directory")
     if any(directory.iterdir()):
-        raise PathError(f"{what} {directory} is not empty; choose a new or empty directory")
+        raise PathError(
+            f"{what} {directory} exists and is not empty; choose a new or empty directory"
+        )
     check_writable_dir(directory, what)
 
 

@@ -228,7 +228,8 @@ class JsonlLog(Generic[T]):
             return "new"
         with open(self.path, "rb") as fh:
             first = fh.readline(_HEADER_PROBE_BYTES)
-        if not first.strip() or (not first.endswith(b"\n") and self._header.startswith(first)):
+            blank = not first.strip() and not fh.read(_HEADER_PROBE_BYTES).strip()
+        if blank or (not first.endswith(b"\n") and self._header.startswith(first)):
             return "new"  # empty, or a header torn by a crash while the log was created
         try:
             head = json.loads(first)
@@ -240,20 +241,20 @@ class JsonlLog(Generic[T]):
         if self.legacy and self._is_legacy(first):
             return "legacy"
         raise LogFormatError(
-            f"{self.path} is not an aar {self.kind!r} log (its first line is not a "
-            f"{self.kind!r} header); it was left untouched: use a new file"
+            f"{self.path} is not an aar log of kind {self.kind!r} (no aar log header on its "
+            "first line); it was left untouched: use a new file"
         )
 
     def _check_header(self, head: dict[str, object]) -> None:
         if head[HEADER_KEY] != self.kind:
             raise LogFormatError(
-                f"{self.path} is an aar {head[HEADER_KEY]!r} log, not a {self.kind!r} log; "
+                f"{self.path} is an aar log of kind {head[HEADER_KEY]!r}, not {self.kind!r}; "
                 "it was left untouched: use a new file"
             )
         if head.get("version") != self.version:
             raise LogFormatError(
-                f"{self.path} is a {self.kind!r} log of format version {head.get('version')!r}; "
-                f"this aar reads version {self.version}"
+                f"{self.path} is an aar log of kind {self.kind!r} in format version "
+                f"{head.get('version')!r}; this aar reads version {self.version}"
             )
 
     def _is_legacy(self, first: bytes) -> bool:

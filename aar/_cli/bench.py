@@ -1,7 +1,8 @@
 """`aar bench ...`: list tasks, run the benchmark, export a public task dir, score predictions.
 
-Heavy imports (torch, sklearn, the bench package) happen inside the commands so that
-`aar --help` stays fast.
+Every command checks its arguments first, with imports that cost milliseconds (task names,
+methods, seeds, devices, paths, prediction files and logs), and only then imports torch and
+scikit-learn: a mistake is reported in well under a second and `aar --help` stays fast.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
+from aar.errors import UsageError
+
 if TYPE_CHECKING:
-    from aar.bench import Summary, Task
+    from aar.bench import EvalRecord, SuiteResult, Summary, Task
 
 bench_app = typer.Typer(
     help="Weak-to-strong benchmark: tasks, baselines, student methods, evaluator.",
@@ -24,13 +27,7 @@ bench_app = typer.Typer(
 )
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Task name (see `aar bench list`).")]
 SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="Protocol seed (fixes the splits).")]
-
-
-def _check_seed(seed: int) -> None:
-    from aar.bench import InvalidSeedsError
-
-    if seed < 0:
-        raise InvalidSeedsError(f"--seed must be a non-negative integer, got {seed}")
+DeviceOpt = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'.")]
 
 
 def _pm(s: Summary, digits: int) -> str:
@@ -53,6 +50,25 @@ def _gap_cache_key(task: Task) -> str:
     return f"{task.name}:{digest[:16]}"
 
 
+def _read_gap_cache(path: Path) -> dict[str, Any]:
+    """The gap cache, or {} when it is missing or unreadable (it is rebuilt, never trusted)."""
+    try:
+        cache = json.loads(path.read_bytes().decode())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
+
+
+def _usable_row(row: object) -> bool:
+    if not isinstance(row, dict) or not isinstance(row.get("sizes"), dict):
+        return False
+    splits = ("weak_train", "transfer", "test", "holdout")
+    numbers = (row.get(k) for k in ("weak_acc", "ceiling_acc", "gap_acc"))
+    return all(isinstance(row["sizes"].get(s), int) for s in splits) and all(
+        isinstance(v, int | float) for v in numbers
+    )
+
+
 @bench_app.command("list")
 def list_cmd(
     names: Annotated[
@@ -61,7 +77,7 @@ def list_cmd(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Re-measure the gaps instead of using the cache.")
     ] = False,
-    device: Annotated[str, typer.Option(help="'auto', 'cpu' or 'cuda'.")] = "auto",
+    device: DeviceOpt = "auto",
 ) -> None:
     """Tasks with sizes, weak/strong descriptions and the measured seed-42 accuracy gap.
 
@@ -69,18 +85,22 @@ def list_cmd(
     config and the task's source file); missing entries are measured now (weak + ceiling,
     seed 42) and cached. `--refresh` re-measures.
     """
+    from aar.bench import check_device, check_task_names
+
+    check_device(device)
+    if names:
+        check_task_names(names)
+
     from rich.table import Table
 
-    from aar.bench import get_task, list_tasks, run_task
-    from aar.bench._report import task_gap_row
+    from aar.bench import get_task, list_tasks, run_task, task_gap_row
     from aar.config import get_settings
+    from aar.errors import PathError
+    from aar.files import write_atomic
 
     console = Console()
     cache_path = get_settings().bench.cache_dir / "bench_gaps.json"
-    try:
-        cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    except (OSError, json.JSONDecodeError):
-        cache = {}
+    cache = _read_gap_cache(cache_path)
     table = Table(title="aar bench tasks (accuracy on holdout, seed 42)")
     table.add_column("task", overflow="fold")
     table.add_column("k", justify="right")
@@ -92,12 +112,13 @@ def list_cmd(
     for task in [get_task(n) for n in names] if names else list_tasks():
         key = _gap_cache_key(task)
         row = None if refresh else cache.get(key)
-        source = "cache" if row else "measured"
-        if row is None:
+        source = "cache" if _usable_row(row) else "measured"
+        if source == "measured":
             with console.status(f"measuring {task.name} (weak + ceiling, seed 42)"):
                 row = task_gap_row(run_task(task, [], [42], device))
             cache[key] = row
             changed = True
+        assert isinstance(row, dict)
         sizes = row["sizes"]
         table.add_row(
             task.name,
@@ -115,12 +136,23 @@ def list_cmd(
     if changed:
         try:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
-            cache_path.write_text(json.dumps(cache, indent=2))
-        except OSError as exc:
-            console.print(f"[yellow]note:[/] could not write the gap cache: {exc}")
+            write_atomic(cache_path, json.dumps(cache, indent=2))
+        except (OSError, PathError) as exc:
+            console.print(f"[yellow]note:[/] could not write the gap cache: {exc}", markup=False)
     console.print(table)
     for text in descriptions:
         console.print(text, highlight=False)
+
+
+MethodOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--method",
+        "-m",
+        help="Student method (repeatable): naive, logconf, bootstrap, naive+es, "
+        "logconf+es, bootstrap+es. Default: naive, logconf. weak and ceiling always run.",
+    ),
+]
 
 
 @bench_app.command("run")
@@ -128,58 +160,62 @@ def run_cmd(
     task: Annotated[
         list[str] | None, typer.Option("--task", "-t", help="Task (repeatable); default: all.")
     ] = None,
-    method: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--method",
-            "-m",
-            help="Student method (repeatable): naive, logconf, bootstrap, naive+es, "
-            "logconf+es, bootstrap+es. Default: naive, logconf. weak and ceiling always run.",
-        ),
-    ] = None,
+    method: MethodOpt = None,
     seeds: Annotated[
         int | None, typer.Option(help="Number of seeds (42, 43, ...); default settings.")
     ] = None,
-    device: Annotated[str, typer.Option(help="'auto', 'cpu' or 'cuda'.")] = "auto",
+    device: DeviceOpt = "auto",
     out: Annotated[
-        Path | None, typer.Option(help="Results directory (default runs/bench-<time>).")
+        Path | None,
+        typer.Option(help="New or empty results directory (default runs/bench-<time>)."),
     ] = None,
     json_path: Annotated[
-        Path | None, typer.Option("--json", help="Also write the summary JSON here.")
+        Path | None, typer.Option("--json", help="Also write the summary JSON to this new file.")
     ] = None,
 ) -> None:
     """Run weak, ceiling and student methods on tasks over seeds; exact holdout scores."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from aar.bench import DEFAULT_METHODS, get_task, list_tasks, resolve_seeds, run_suite
-    from aar.bench._methods import parse_methods
-    from aar.bench._report import check_writable_file, prepare_out_dir, write_results
-    from aar.bench._train import resolve_device
+    from aar.bench import (
+        DEFAULT_METHODS,
+        check_device,
+        check_json_target,
+        check_task_names,
+        parse_methods,
+        prepare_out_dir,
+        resolve_seeds,
+    )
     from aar.config import get_settings
 
-    console = Console()
-    settings = get_settings()
-    # Validate everything before a long run.
     methods = [m.name for m in parse_methods(method or list(DEFAULT_METHODS))]
     seed_list = resolve_seeds(seeds)
-    tasks = [get_task(t) for t in task] if task else list_tasks()
-    try:
-        resolve_device(device)
-    except ValueError as exc:
-        from aar.errors import AarError
-
-        raise AarError(str(exc)) from None
+    check_device(device)
+    if task:
+        check_task_names(task)
     if json_path is not None:
-        check_writable_file(json_path)
-    out_dir = prepare_out_dir(out, settings.runs_dir)
+        check_json_target(json_path)
+    out_dir = prepare_out_dir(out, get_settings().runs_dir)
+
+    from aar.bench import device_for, get_task, list_tasks
+
+    device_for(device)  # CUDA asked for where there is none: before any training
+    tasks = [get_task(t) for t in task] if task else list_tasks()
+    result = _run_with_progress(tasks, methods, seed_list, device)
+    _print_results(result, len(seed_list))
+    _write_outputs(result, out_dir, json_path)
+
+
+def _run_with_progress(
+    tasks: list[Task], methods: list[str], seeds: list[int], device: str
+) -> SuiteResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from aar.bench import run_suite
 
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} tasks"),
         TimeElapsedColumn(),
-        console=console,
+        console=Console(),
         transient=True,
     ) as progress:
         bar = progress.add_task("starting", total=len(tasks))
@@ -192,10 +228,15 @@ def run_cmd(
                 started.append(task_name)
             progress.update(bar, description=f"{task_name}: {stage}")
 
-        result = run_suite(tasks, methods, seed_list, device, on_stage=on_stage)
+        result = run_suite(tasks, methods, seeds, device, on_stage=on_stage)
         progress.update(bar, completed=len(tasks))
+    return result
 
-    table = Table(title=f"Holdout, {len(seed_list)} seeds ({result.seconds:.1f} s)")
+
+def _print_results(result: SuiteResult, n_seeds: int) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Holdout, {n_seeds} seeds ({result.seconds:.1f} s)")
     table.add_column("task", overflow="fold")
     table.add_column("method", no_wrap=True)
     for col in ("acc ± SE", "PGR ± SE", "PGR 95% CI", "PGR AUROC"):
@@ -214,10 +255,17 @@ def run_cmd(
                 f"[{ci[0]:.2f}, {ci[1]:.2f}]",
                 f"{mr.pgr_auroc.mean:.2f}",
             )
-    console.print(table)
-    paths = write_results(result, out_dir)
+    Console().print(table)
+
+
+def _write_outputs(result: SuiteResult, out_dir: Path, json_path: Path | None) -> None:
+    from aar.bench import summary_json, write_results
+    from aar.files import write_new
+
+    console = Console()
+    write_results(result, out_dir)
     if json_path is not None:
-        json_path.write_text(paths["summary"].read_text())
+        write_new(json_path, summary_json(result))
     for name, r in result.tasks.items():
         for flag in r.flags:
             console.print(f"[yellow]flag:[/] {name}: {flag}")
@@ -231,13 +279,18 @@ def export_public_cmd(
     seed: SeedOpt = 42,
 ) -> None:
     """Write what an experiment may see (inputs, ids, weak labels; never ground truth)."""
+    from aar.bench import check_seed, check_task_names
+    from aar.files import check_empty_or_creatable
+
+    check_seed(seed, "--seed")
+    check_task_names([task])
+    check_empty_or_creatable(directory, "export directory")
+
     from aar.bench import export_public
 
-    _check_seed(seed)
     path = export_public(task, seed, directory)
-    console = Console()
     files = json.loads((path / "manifest.json").read_text())["files"]
-    console.print(f"exported {task} seed {seed} to {path} ({len(files)} files)")
+    Console().print(f"exported {task} seed {seed} to {path} ({len(files)} files)")
 
 
 @bench_app.command("evaluate")
@@ -251,26 +304,51 @@ def evaluate_cmd(
         Path | None, typer.Option(help="File with the code that made the predictions (hashed).")
     ] = None,
     log: Annotated[
-        Path | None, typer.Option(help="JSONL log to append the record to (budget counts it).")
+        Path | None, typer.Option(help="Evaluator log to append the record to (budget counts it).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
     """Score test (or holdout) predictions for a task and seed; prints an EvalRecord."""
-    from aar.bench import Evaluator, InvalidPredictionsError
-    from aar.bench._runner import git_commit
+    from aar.bench import (
+        EvalLog,
+        InvalidPredictionsError,
+        check_label,
+        check_seed,
+        check_task_names,
+        read_submission,
+    )
 
-    _check_seed(seed)
+    check_seed(seed, "--seed")
     if split not in ("test", "holdout"):
         raise InvalidPredictionsError(f"--split must be 'test' or 'holdout', got {split!r}")
-    if not predictions.is_file():
-        raise InvalidPredictionsError(f"invalid predictions: file {predictions} does not exist")
-    if code is not None and not code.is_file():
-        raise InvalidPredictionsError(f"--code {code} is not a file")
-    code_sha = hashlib.sha256(code.read_bytes()).hexdigest() if code else "unspecified"
+    check_label(method, "--method")
+    code_sha = _hash_code(code)
+    submission = read_submission(predictions)
+    if log is not None:
+        EvalLog(log)  # a log that is not an evaluator log is refused before any work
+    check_task_names([task])
+
+    from aar.bench import Evaluator, git_commit
+
     evaluator = Evaluator(task, seed, log_path=log)
     record = evaluator.evaluate(
-        predictions, method=method, code_sha256=code_sha, split=split, git_commit=git_commit()
+        submission, method=method, code_sha256=code_sha, split=split, git_commit=git_commit()
     )
+    _print_record(record, as_json)
+
+
+def _hash_code(code: Path | None) -> str:
+    if code is None:
+        return "unspecified"
+    if not code.is_file():
+        raise UsageError(f"--code {code} is not a file")
+    try:
+        return hashlib.sha256(code.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise UsageError(f"cannot read --code {code}: {exc.strerror}") from None
+
+
+def _print_record(record: EvalRecord, as_json: bool) -> None:
     if as_json:
         print(record.model_dump_json(indent=2))
         return
@@ -281,7 +359,9 @@ def evaluate_cmd(
         f"{record.task} seed {record.seed} {record.split} ({note}): acc {m['acc']:g}, "
         f"auroc {m['auroc']:g}, PGR acc {m['pgr_acc']:g}, PGR auroc {m['pgr_auroc']:g} "
         f"(weak {m['weak_acc']:g}, ceiling {m['ceiling_acc']:g}); record {record.id}; "
-        f"budget {record.budget_used}/{record.budget_total}"
+        f"budget {record.budget_used}/{record.budget_total}",
+        highlight=False,
+        markup=False,
     )
     for flag in record.flags:
         console.print(f"[yellow]flag:[/] {flag}")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from aar.errors import UsageError
+from aar.files import check_empty_or_creatable
 
 sandbox_app = typer.Typer(
     help="Run experiment code in the isolated Jupyter kernel; check isolation.",
@@ -44,26 +48,32 @@ def exec_(
 ) -> None:
     """Run FILE cell by cell in a fresh sandbox. Exit 0 if every cell is ok, 1 otherwise."""
     from aar.config import get_settings
-    from aar.sandbox import KernelSandbox, SandboxUsageError, load_policy, split_cells
 
-    if not file.is_file():
-        raise SandboxUsageError(f"no such file: {file}")
+    cells = _read_cells(file)
     if (task is None) != (seed is None):
-        raise SandboxUsageError("--task and --seed go together")
-    if timeout is not None and timeout <= 0:
-        raise SandboxUsageError("--timeout must be positive")
-    try:
-        cells = split_cells(file.read_text())
-    except UnicodeDecodeError:
-        raise SandboxUsageError(f"{file} is not a UTF-8 text file") from None
-    settings = get_settings()
+        raise UsageError("--task and --seed go together")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--timeout must be positive and finite, got {timeout}")
+    if task is not None:
+        from aar.bench import check_seed, check_task_names
+
+        check_seed(seed, "--seed")
+        check_task_names([task])
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-    exp_dir = out or settings.runs_dir / f"sandbox-{stamp}-{file.stem}"
-    if exp_dir.exists() and any(exp_dir.iterdir()):
-        raise SandboxUsageError(f"experiment directory {exp_dir} exists and is not empty")
+    exp_dir = out or get_settings().runs_dir / f"sandbox-{stamp}-{file.stem}"
+    check_empty_or_creatable(exp_dir, "experiment directory")
+
+    from aar.sandbox import KernelSandbox, load_policy
+
     policy = load_policy()
     if unsafe:
         policy = policy.model_copy(update={"isolation": "none"})
+    longest = policy.limits.experiment_timeout_s
+    if timeout is not None and timeout > longest:
+        raise UsageError(
+            f"--timeout {timeout:g} is longer than the experiment's wall clock ({longest:g} s, "
+            "sandbox.experiment_timeout_s)"
+        )
     err = Console(stderr=True)
     if policy.unsafe:
         err.print(
@@ -106,6 +116,28 @@ def exec_(
             err.print(f"{skipped} cell(s) not run after the failure (use --keep-going)")
         err.print(f"notebook: {notebook}", highlight=False)
     raise typer.Exit(0 if results and all(r.ok for r in results) and not skipped else 1)
+
+
+def _read_cells(file: Path) -> list[str]:
+    """The script's cells; a missing, binary, non-UTF-8 or code-free file is a usage error."""
+    from aar.sandbox import split_cells
+
+    if not file.exists():
+        raise UsageError(f"no such file: {file}")
+    if not file.is_file():
+        raise UsageError(f"{file} is not a regular file")
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{file} is not a UTF-8 text file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror}") from None
+    if "\0" in text:
+        raise UsageError(f"{file} holds NUL bytes: it is not a Python text file")
+    cells = [cell for cell in split_cells(text) if cell.strip()]
+    if not cells:
+        raise UsageError(f"{file} has no code to run (cells are split on '# %%' lines)")
+    return cells
 
 
 def _export_task(task: str, seed: int, dest: Path) -> None:

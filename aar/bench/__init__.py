@@ -3,62 +3,121 @@
 Tasks (`Task`, `register_task`, `get_task`, `list_tasks`) come from `_task.py` and
 `_registry.py`; everything that consumes a task (splits, weak supervision, students, the
 evaluator that holds the ground truth, statistics, the runner) lives in the other modules.
+
+Names are imported on first use (PEP 562): `from aar.bench import get_task` loads the registry,
+not torch or scikit-learn, so the CLI checks its arguments before paying for them. To export a
+name, add it to `_EXPORTS` and `__all__` (a test keeps the two equal).
 """
 
-from aar.bench._errors import (
-    BudgetExceededError,
-    HoldoutRefusedError,
-    InvalidPredictionsError,
-    InvalidSeedsError,
-    OutputDirError,
-    UnknownMethodError,
-)
-from aar.bench._evaluator import (
-    FORMAT_VERSION,
-    EvalRecord,
-    Evaluator,
-    export_public,
-    load_predictions,
-)
-from aar.bench._key import TaskKeyError, key_id
-from aar.bench._methods import BASELINES, DEFAULT_METHODS, METHODS, Method, parse_method
-from aar.bench._protocol import SPLIT_FRACTIONS, VAL_FRACTION, Splits, make_splits, setup_seed
-from aar.bench._registry import (
-    DuplicateTaskError,
-    InvalidTaskError,
-    TaskPluginError,
-    UnknownTaskError,
-    get_task,
-    label_sources,
-    list_tasks,
-    register_task,
-)
-from aar.bench._runner import (
-    MethodResult,
-    SeedRecord,
-    SuiteResult,
-    TaskResult,
-    resolve_seeds,
-    resolve_task,
-    run_suite,
-    run_task,
-)
-from aar.bench._stats import Summary, accuracy, auroc, pgr, summarize
-from aar.bench._task import LabelSource, StudentConfig, Task, TaskData, WeakModel
-from aar.bench.tasks import make_synthetic_task
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "aar.bench._errors": (
+        "BudgetExceededError",
+        "HoldoutRefusedError",
+        "InvalidDeviceError",
+        "InvalidPredictionsError",
+        "InvalidSeedsError",
+        "OutputDirError",
+        "UnknownMethodError",
+    ),
+    "aar.bench._evallog": ("EvalLog", "EvalRecord"),
+    "aar.bench._evaluator": ("FORMAT_VERSION", "Evaluator", "export_public"),
+    "aar.bench._key": (
+        "TaskKeyError",
+        "key_id",
+    ),
+    "aar.bench._method_spec": (
+        "BASELINES",
+        "DEFAULT_METHODS",
+        "METHODS",
+        "Method",
+        "parse_method",
+        "parse_methods",
+    ),
+    "aar.bench._predictions": (
+        "PREDICTION_FORMAT",
+        "Submission",
+        "check_label",
+        "load_predictions",
+        "read_submission",
+    ),
+    "aar.bench._report": (
+        "check_json_target",
+        "prepare_out_dir",
+        "summary_json",
+        "task_gap_row",
+        "write_results",
+    ),
+    "aar.bench._protocol": (
+        "SPLIT_FRACTIONS",
+        "VAL_FRACTION",
+        "Splits",
+        "make_splits",
+        "setup_seed",
+    ),
+    "aar.bench._registry": (
+        "DuplicateTaskError",
+        "InvalidTaskError",
+        "TaskPluginError",
+        "UnknownTaskError",
+        "check_task_names",
+        "get_task",
+        "label_sources",
+        "list_tasks",
+        "register_task",
+    ),
+    "aar.bench._runner": (
+        "MethodResult",
+        "SeedRecord",
+        "SuiteResult",
+        "TaskResult",
+        "check_device",
+        "check_seed",
+        "device_for",
+        "git_commit",
+        "resolve_seeds",
+        "resolve_task",
+        "run_suite",
+        "run_task",
+    ),
+    "aar.bench._stats": (
+        "Summary",
+        "accuracy",
+        "auroc",
+        "pgr",
+        "summarize",
+    ),
+    "aar.bench._task": (
+        "LabelSource",
+        "StudentConfig",
+        "Task",
+        "TaskData",
+        "WeakModel",
+    ),
+    "aar.bench.tasks": ("make_synthetic_task",),
+}
+"""Public name -> the private module defining it, imported on first use."""
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "BASELINES",
     "DEFAULT_METHODS",
     "FORMAT_VERSION",
     "METHODS",
+    "PREDICTION_FORMAT",
     "SPLIT_FRACTIONS",
     "VAL_FRACTION",
     "BudgetExceededError",
     "DuplicateTaskError",
+    "EvalLog",
     "EvalRecord",
     "Evaluator",
     "HoldoutRefusedError",
+    "InvalidDeviceError",
     "InvalidPredictionsError",
     "InvalidSeedsError",
     "InvalidTaskError",
@@ -69,6 +128,7 @@ __all__ = [
     "SeedRecord",
     "Splits",
     "StudentConfig",
+    "Submission",
     "SuiteResult",
     "Summary",
     "Task",
@@ -81,8 +141,15 @@ __all__ = [
     "WeakModel",
     "accuracy",
     "auroc",
+    "check_device",
+    "check_json_target",
+    "check_label",
+    "check_seed",
+    "check_task_names",
+    "device_for",
     "export_public",
     "get_task",
+    "git_commit",
     "key_id",
     "label_sources",
     "list_tasks",
@@ -90,7 +157,10 @@ __all__ = [
     "make_splits",
     "make_synthetic_task",
     "parse_method",
+    "parse_methods",
     "pgr",
+    "prepare_out_dir",
+    "read_submission",
     "register_task",
     "resolve_seeds",
     "resolve_task",
@@ -98,4 +168,20 @@ __all__ = [
     "run_task",
     "setup_seed",
     "summarize",
+    "summary_json",
+    "task_gap_row",
+    "write_results",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aar.bench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

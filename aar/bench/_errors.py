@@ -27,3 +27,7 @@ class HoldoutRefusedError(AarError):
 
 class OutputDirError(AarError):
     """An output or export directory that cannot be used (not writable, or not empty)."""
+
+
+class InvalidDeviceError(AarError):
+    """A device name torch does not take, or CUDA asked for where there is none."""

@@ -9,8 +9,6 @@ and holdout is never scored during a session.
 
 from __future__ import annotations
 
-import base64
-import csv
 import hashlib
 import json
 import math
@@ -18,10 +16,8 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from aar.bench._errors import (
     BudgetExceededError,
@@ -29,45 +25,18 @@ from aar.bench._errors import (
     InvalidPredictionsError,
     OutputDirError,
 )
+from aar.bench._evallog import EvalLog, EvalRecord, Split
+from aar.bench._predictions import (
+    PREDICTION_FORMAT,
+    Submission,
+    check_label,
+    load_predictions,
+)
 from aar.bench._protocol import PUBLIC_SPLITS, SeedSetup, setup_seed
 from aar.bench._stats import accuracy, auroc, pgr
 from aar.bench._task import Task
 
 FORMAT_VERSION = 1
-Split = Literal["test", "holdout"]
-PREDICTION_FORMAT = {
-    "align_with": "<split>_ids.npy (test_ids.npy for split 'test')",
-    "binary": "float array [n] of P(class=1), or [n, 2] rows summing to 1",
-    "multiclass": "float array [n, n_classes], rows summing to 1",
-    "files": {
-        ".npy": "the array above, in id order",
-        ".csv": "header id,prob (binary) or id,p0,...,p<k-1>; one row per id, any order",
-        ".json": '{"ids": [...], "probs": [...]} with probs as in the array form',
-    },
-    "range": "every probability finite and in [0, 1]",
-}
-
-
-class EvalRecord(BaseModel):
-    """One scored submission: what was scored, by which code, and the (maybe rounded) result."""
-
-    id: str = Field(description="Unique id; findings cite it.")
-    task: str
-    seed: int
-    split: Split
-    method: str = Field(description="The experiment's name for what it submitted.")
-    metrics: dict[str, float] = Field(
-        description="acc, auroc, pgr_acc, pgr_auroc, weak_*, ceiling_*, n."
-    )
-    code_sha256: str = Field(description="Hash of the code that produced the predictions.")
-    git_commit: str | None = None
-    timestamp: datetime
-    rounded: bool = Field(description="True for test feedback (rounded to feedback_rounding).")
-    rounding: float | None = None
-    flags: list[str] = Field(default_factory=list, description="e.g. near_duplicate, small_gap.")
-    predictions_sha256: str
-    budget_used: int
-    budget_total: int
 
 
 def _round(value: float, step: float) -> float:
@@ -158,123 +127,6 @@ def export_public(task: Task | str, seed: int, directory: str | os.PathLike[str]
     return write_public(setup_seed(task, load_data(task), seed), directory)
 
 
-# ---------------------------------------------------------------- predictions
-
-
-def _bad(msg: str) -> InvalidPredictionsError:
-    return InvalidPredictionsError(f"invalid predictions: {msg}")
-
-
-def _parse_ids(raw: list[Any], where: str) -> np.ndarray:
-    try:
-        ids = np.array([int(str(v).strip()) for v in raw], dtype=np.int64)
-    except (TypeError, ValueError):
-        raise _bad(f"{where}: ids must be integers (from <split>_ids.npy)") from None
-    return ids
-
-
-def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """(probabilities as read, ids or None) from a .npy, .csv or .json file."""
-    if not path.is_file():
-        raise _bad(f"file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False), None
-        if suffix == ".csv":
-            with path.open(newline="") as fh:
-                rows = list(csv.reader(fh))
-            if not rows or not rows[0] or rows[0][0].strip() != "id":
-                raise _bad(f"{path.name}: the CSV header must be 'id,prob' or 'id,p0,...'")
-            body = [r for r in rows[1:] if r]
-            if any(len(r) != len(rows[0]) for r in body):
-                raise _bad(f"{path.name}: every CSV row needs {len(rows[0])} columns")
-            ids = _parse_ids([r[0] for r in body], path.name)
-            try:
-                probs = np.array([[float(v) for v in r[1:]] for r in body], dtype=np.float64)
-            except ValueError:
-                raise _bad(f"{path.name}: probabilities must be numbers") from None
-            if len(rows[0]) == 2:
-                probs = probs.reshape(-1)
-            return probs, ids
-        if suffix == ".json":
-            obj = json.loads(path.read_text())
-            if not isinstance(obj, dict) or "ids" not in obj or "probs" not in obj:
-                raise _bad(f'{path.name}: expected {{"ids": [...], "probs": [...]}}')
-            ids = _parse_ids(list(obj["ids"]), path.name)
-            try:
-                probs = np.array(obj["probs"], dtype=np.float64)
-            except (TypeError, ValueError):
-                raise _bad(
-                    f"{path.name}: probs must be numbers (a list or list of lists)"
-                ) from None
-            return probs, ids
-    except InvalidPredictionsError:
-        raise
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise _bad(f"cannot read {path}: {exc}") from None
-    raise _bad(f"{path.name}: use a .npy, .csv or .json file")
-
-
-def load_predictions(
-    predictions: np.ndarray | str | os.PathLike[str], ids: np.ndarray, n_classes: int
-) -> np.ndarray:
-    """Validate a submission and return probabilities [n, n_classes] aligned with `ids`.
-
-    Raises `InvalidPredictionsError` (one line) for anything it cannot score.
-    """
-    file_ids = None
-    if isinstance(predictions, str | os.PathLike):
-        probs, file_ids = _read_file(Path(predictions))
-    else:
-        probs = predictions
-    if not isinstance(probs, np.ndarray):
-        try:
-            probs = np.asarray(probs)
-        except (TypeError, ValueError):
-            raise _bad("predictions must be an array of probabilities") from None
-    if probs.dtype == bool or not (
-        np.issubdtype(probs.dtype, np.floating) or np.issubdtype(probs.dtype, np.integer)
-    ):
-        raise _bad(f"dtype {probs.dtype} is not a real number type; use float probabilities")
-    probs = probs.astype(np.float64)
-    n = len(ids)
-    if file_ids is not None:
-        if len(file_ids) != n or len(np.unique(file_ids)) != len(file_ids):
-            raise _bad(
-                f"expected {n} distinct ids, got {len(file_ids)} "
-                f"({len(np.unique(file_ids))} distinct)"
-            )
-        position = {int(v): i for i, v in enumerate(file_ids)}
-        missing = [int(v) for v in ids if int(v) not in position]
-        if missing:
-            raise _bad(
-                f"{len(missing)} ids of the split are missing (e.g. {missing[0]}); "
-                "ids must match <split>_ids.npy"
-            )
-        probs = probs[[position[int(v)] for v in ids]]
-    if probs.ndim == 2 and n_classes == 2 and probs.shape[1] == 1:
-        probs = probs[:, 0]
-    if probs.ndim == 1 and n_classes == 2:
-        shape_ok = len(probs) == n
-    else:
-        shape_ok = probs.ndim == 2 and probs.shape == (n, n_classes)
-    if not shape_ok:
-        want = f"[{n}] or [{n}, 2]" if n_classes == 2 else f"[{n}, {n_classes}]"
-        raise _bad(f"shape {list(probs.shape)} does not match the split; expected {want}")
-    if not np.isfinite(probs).all():
-        raise _bad("NaN or infinite values")
-    if probs.min() < 0 or probs.max() > 1:
-        raise _bad(f"values outside [0, 1] (min {probs.min():.4g}, max {probs.max():.4g})")
-    if probs.ndim == 2:
-        sums = probs.sum(axis=1)
-        if not np.allclose(sums, 1.0, atol=1e-3):
-            worst = float(sums[np.argmax(np.abs(sums - 1))])
-            raise _bad(f"rows must sum to 1 (one sums to {worst:.4g})")
-        return probs
-    return np.stack([1 - probs, probs], axis=1)
-
-
 # ---------------------------------------------------------------- evaluator
 
 
@@ -287,8 +139,9 @@ class Evaluator:
         session: inside a research session holdout is refused.
         budget: scored evaluations allowed (default `settings.bench.eval_budget`); records
             already in `log_path` count against it, so a resumed session keeps its count.
-        log_path: JSONL file every `EvalRecord` is appended to (a sidecar
-            `<log>.hard.jsonl` keeps hardened predictions for near-duplicate checks).
+        log_path: `aar.jsonl` log every `EvalRecord` is appended to (a sidecar
+            `<log>.hard.jsonl` keeps hardened predictions for near-duplicate checks); an
+            existing file that is not an evaluator log is refused and left untouched.
         rounding / near_duplicate_max_diff / min_gap: default from `settings.bench`.
         device: where the ceiling student trains.
     """
@@ -306,12 +159,13 @@ class Evaluator:
         min_gap: float | None = None,
         device: str = "auto",
     ) -> None:
-        from aar.bench._runner import load_data, resolve_task
+        from aar.bench._runner import check_seed, load_data, resolve_task
         from aar.config import get_settings
 
         settings = get_settings().bench
+        self.seed = check_seed(seed)
+        self.log = None if log_path is None else EvalLog(log_path)
         self.task = resolve_task(task)
-        self.seed = seed
         self.session = session
         self.budget = settings.eval_budget if budget is None else budget
         self.rounding = settings.feedback_rounding if rounding is None else rounding
@@ -327,8 +181,9 @@ class Evaluator:
         self._ceiling: dict[str, np.ndarray] | None = None
         self._history: list[tuple[str, str, np.ndarray]] = []  # (record id, split, hardened)
         self.used = 0
-        if self.log_path is not None:
-            self._load_log()
+        if self.log is not None:
+            self.used = len(self.log.records)
+            self._history = self.log.history(self.task.name, self.seed)
 
     @property
     def remaining(self) -> int:
@@ -345,7 +200,7 @@ class Evaluator:
 
     def evaluate(
         self,
-        predictions: np.ndarray | str | os.PathLike[str],
+        predictions: Submission | np.ndarray | str | os.PathLike[str],
         *,
         method: str,
         code_sha256: str,
@@ -355,6 +210,7 @@ class Evaluator:
         """Score a submission; invalid ones raise `InvalidPredictionsError` and cost nothing."""
         if split not in ("test", "holdout"):
             raise InvalidPredictionsError(f"split must be 'test' or 'holdout', got {split!r}")
+        check_label(method)
         if split == "holdout" and self.session:
             raise HoldoutRefusedError(
                 "holdout is never scored during a research session; submit to 'test'"
@@ -402,8 +258,8 @@ class Evaluator:
             budget_total=self.budget,
         )
         self._history.append((record.id, split, hard))
-        if self.log_path is not None:
-            self._append(record, hard)
+        if self.log is not None:
+            self.log.append(record, hard)
         return record
 
     def _flags(self, split: str, hard: np.ndarray, metrics: dict[str, float]) -> list[str]:
@@ -431,45 +287,3 @@ class Evaluator:
             preds = train_students([self._setup], [], device=self.device)
             self._ceiling = preds["ceiling"][self.seed]
         return self._ceiling
-
-    def _sidecar(self) -> Path:
-        assert self.log_path is not None
-        return self.log_path.with_name(self.log_path.name + ".hard.jsonl")
-
-    def _load_log(self) -> None:
-        assert self.log_path is not None
-        if self.log_path.exists():
-            for line in self.log_path.read_text().splitlines():
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(obj, dict) and "predictions_sha256" in obj and "metrics" in obj:
-                    self.used += 1
-        if self._sidecar().exists():
-            for line in self._sidecar().read_text().splitlines():
-                try:
-                    obj = json.loads(line)
-                    if obj["task"] == self.task.name and obj["seed"] == self.seed:
-                        hard = np.frombuffer(base64.b64decode(obj["hard"]), dtype=np.uint8)
-                        self._history.append((obj["id"], obj["split"], hard))
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn last line after a crash: skip it, keep the rest
-
-    def _append(self, record: EvalRecord, hard: np.ndarray) -> None:
-        from filelock import FileLock
-
-        assert self.log_path is not None
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        side = {
-            "id": record.id,
-            "task": record.task,
-            "seed": record.seed,
-            "split": record.split,
-            "hard": base64.b64encode(hard.tobytes()).decode(),
-        }
-        with FileLock(str(self.log_path) + ".lock", timeout=30):
-            with self.log_path.open("a") as fh:
-                fh.write(record.model_dump_json() + "\n")
-            with self._sidecar().open("a") as fh:
-                fh.write(json.dumps(side) + "\n")

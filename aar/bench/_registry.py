@@ -24,6 +24,17 @@ from aar.bench._task import LabelSource, Task
 from aar.errors import AarError
 
 ENTRY_POINT_GROUP = "aar.tasks"
+BUILTIN_TASK_NAMES = (
+    "breast-cancer",
+    "digits-10",
+    "digits-ge5",
+    "rt-sentiment",
+    "synthetic-gap-large",
+    "synthetic-gap-medium",
+    "synthetic-gap-small",
+)
+"""What `aar.bench.tasks` registers (a test keeps this equal): names are checked against it
+without importing the tasks' modules (scikit-learn, seconds), so a typo fails at once."""
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 _T = TypeVar("_T", bound=Task)
@@ -57,10 +68,13 @@ class TaskRegistry:
         builtin_modules: Iterable[str] = ("aar.bench.tasks",),
         entry_point_group: str | None = ENTRY_POINT_GROUP,
         plugins: Iterable[str] | None = None,
+        builtin_names: Iterable[str] | None = None,
     ) -> None:
-        """`plugins=None` reads `settings.bench.plugins` at load time."""
+        """`plugins=None` reads `settings.bench.plugins` at load time; `builtin_names`, if
+        known, lets `check_names` skip importing the built-in modules."""
         self._tasks: dict[str, Task] = {}
         self._builtin_modules = tuple(builtin_modules)
+        self._builtin_names = None if builtin_names is None else frozenset(builtin_names)
         self._group = entry_point_group
         self._plugins = None if plugins is None else tuple(plugins)
         self._loaded = False
@@ -103,6 +117,28 @@ class TaskRegistry:
         except KeyError:
             valid = ", ".join(sorted(self._tasks)) or "(none)"
             raise UnknownTaskError(f"unknown task {name!r}; valid tasks: {valid}") from None
+
+    def check_names(self, names: Iterable[str]) -> None:
+        """`UnknownTaskError` for a name no task has, importing tasks only when it must.
+
+        A name that is registered or built in passes at once; any other is looked up after
+        loading every source, unless there is no plug-in source that could define it.
+        """
+        known = set(self._tasks) | (self._builtin_names or set())
+        unknown = [name for name in names if name not in known]
+        if not unknown:
+            return
+        if self._loaded or self._builtin_names is None or self._has_plugin_sources():
+            for name in unknown:
+                self.get(name)
+            return
+        valid = ", ".join(sorted(known))
+        raise UnknownTaskError(f"unknown task {unknown[0]!r}; valid tasks: {valid}")
+
+    def _has_plugin_sources(self) -> bool:
+        if self._group is not None and entry_points(group=self._group):
+            return True
+        return bool(self._plugin_modules())
 
     def tasks(self) -> list[Task]:
         """All tasks, sorted by name."""
@@ -165,7 +201,7 @@ def _origin(task: Task) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-_default = TaskRegistry()
+_default = TaskRegistry(builtin_names=BUILTIN_TASK_NAMES)
 
 
 @overload
@@ -201,6 +237,11 @@ def register_task(task: type[_T] | _T) -> type[_T] | _T:
 def get_task(name: str) -> Task:
     """The registered task called `name` (`UnknownTaskError` lists the valid names)."""
     return _default.get(name)
+
+
+def check_task_names(names: Iterable[str]) -> None:
+    """Fail fast on an unknown task name (see `TaskRegistry.check_names`)."""
+    _default.check_names(names)
 
 
 def list_tasks() -> list[Task]:

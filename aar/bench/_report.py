@@ -1,16 +1,22 @@
-"""Render benchmark results: a Markdown table, a PGR figure, and the results directory."""
+"""Render benchmark results: a Markdown table, a PGR figure, and the results directory.
+
+Output paths are checked before a run starts and written all at once after it, into a new
+or empty directory only: results of an earlier run are never overwritten.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aar.bench._errors import OutputDirError
 from aar.bench._runner import SuiteResult, TaskResult
 from aar.bench._stats import Summary
+from aar.errors import PathError
+from aar.files import check_creatable, check_empty_or_creatable, write_new_dir
 
 
 def fmt(s: Summary, digits: int = 2) -> str:
@@ -42,8 +48,8 @@ def markdown_table(result: SuiteResult) -> str:
     return "\n".join(lines)
 
 
-def plot_pgr(result: SuiteResult, path: Path) -> Path:
-    """Bar chart of mean PGR (accuracy) per task and method with 95 % bootstrap CI bars."""
+def plot_pgr(result: SuiteResult) -> bytes:
+    """Bar chart of mean PGR (accuracy) per task and method with 95 % bootstrap CI bars (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,49 +77,61 @@ def plot_pgr(result: SuiteResult, path: Path) -> Path:
     ax.set_title(f"Weak-to-strong PGR, {len(result.seeds)} seeds, 95% bootstrap CI")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=120)
     plt.close(fig)
-    return path
+    return png.getvalue()
 
 
 def prepare_out_dir(out: Path | None, runs_dir: Path) -> Path:
-    """A new writable results directory: `out`, or `runs_dir/bench-<UTC timestamp>`."""
+    """The results directory to write after the run: `out` (missing or empty) or a new
+    `runs_dir/bench-<UTC timestamp>`. Nothing is created yet."""
     if out is None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out = runs_dir / f"bench-{stamp}"
-    if out.exists() and not out.is_dir():
-        raise OutputDirError(f"output path {out} exists and is not a directory")
+        for n in range(2, 100):
+            if not out.exists():
+                break
+            out = runs_dir / f"bench-{stamp}-{n}"
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputDirError(f"cannot create output directory {out}: {exc.strerror}") from None
-    if not os.access(out, os.W_OK):
-        raise OutputDirError(f"output directory {out} is not writable")
+        check_empty_or_creatable(out, "output directory")
+    except PathError as exc:
+        raise OutputDirError(str(exc)) from None
     return out
 
 
-def check_writable_file(path: Path) -> None:
-    """Fail before a long run if a results file could not be written afterwards."""
-    parent = path.parent if str(path.parent) else Path(".")
+def check_json_target(path: Path) -> None:
+    """Fail before a long run if the --json file could not be written afterwards."""
     if path.is_dir():
         raise OutputDirError(f"--json {path} is a directory; give a file name")
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise OutputDirError(f"cannot write {path}: {parent} is not a writable directory")
+    try:
+        check_creatable(path, "--json file")
+    except PathError as exc:
+        raise OutputDirError(str(exc)) from None
 
 
 def write_results(result: SuiteResult, out: Path) -> dict[str, Path]:
-    """results.json (everything), summary.json (the --json layout), table.md, pgr.png."""
-    paths = {
-        "results": out / "results.json",
-        "summary": out / "summary.json",
-        "table": out / "table.md",
-        "figure": out / "pgr.png",
+    """results.json (everything), summary.json (the --json layout), table.md, pgr.png.
+
+    All four appear at once in `out`, which must still be missing or empty.
+    """
+    files: dict[str, bytes | str] = {
+        "results.json": result.model_dump_json(indent=2),
+        "summary.json": summary_json(result),
+        "table.md": markdown_table(result) + "\n",
+        "pgr.png": plot_pgr(result),
     }
-    paths["results"].write_text(result.model_dump_json(indent=2))
-    paths["summary"].write_text(json.dumps(_json_safe(result.to_summary_json()), indent=2))
-    paths["table"].write_text(markdown_table(result) + "\n")
-    plot_pgr(result, paths["figure"])
-    return paths
+    try:
+        write_new_dir(out, files)
+    except PathError as exc:
+        raise OutputDirError(str(exc)) from None
+    names = {"results": "results.json", "summary": "summary.json", "table": "table.md"}
+    return {key: out / name for key, name in (*names.items(), ("figure", "pgr.png"))}
+
+
+def summary_json(result: SuiteResult) -> str:
+    """The `--json` document: strict JSON (NaN and infinities are null)."""
+    return json.dumps(_json_safe(result.to_summary_json()), indent=2)
 
 
 def _json_safe(obj: object) -> object:

@@ -7,25 +7,24 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from aar.bench._errors import InvalidSeedsError
-from aar.bench._methods import (
-    DEFAULT_METHODS,
-    FitFn,
-    fit_one_at_a_time,
-    parse_methods,
-    train_students,
-)
+from aar.bench._errors import InvalidDeviceError, InvalidSeedsError
+from aar.bench._method_spec import DEFAULT_METHODS, parse_methods
 from aar.bench._protocol import SCORED_SPLITS, SeedSetup, setup_seed, validate_data
 from aar.bench._stats import Summary, accuracy, auroc, pgr, summarize
 from aar.bench._task import StudentConfig, Task, TaskData
-from aar.bench._train import fit_predict, resolve_device
+from aar.config import DEVICE_PATTERN, SEED_MAX
+
+if TYPE_CHECKING:  # torch: imported by the functions that train
+    import torch
 
 MAX_SEEDS = 100
 REPORT_SPLIT = "holdout"
@@ -55,6 +54,15 @@ def resolve_task(task: Task | str) -> Task:
     return get_task(task)
 
 
+def check_seed(seed: object, what: str = "seed") -> int:
+    """A protocol seed: an integer in [0, 2**32 - 1] (what numpy, sklearn and torch all take)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise InvalidSeedsError(f"{what} must be an integer, got {seed!r}")
+    if not 0 <= seed <= SEED_MAX:
+        raise InvalidSeedsError(f"{what} must be between 0 and {SEED_MAX}, got {seed}")
+    return int(seed)
+
+
 def resolve_seeds(seeds: int | Sequence[int] | None) -> list[int]:
     """A seed count (from 42 up) or an explicit list; `None` is `settings.bench.seeds`."""
     if seeds is None:
@@ -68,9 +76,30 @@ def resolve_seeds(seeds: int | Sequence[int] | None) -> list[int]:
     seeds = list(seeds)
     if not 1 <= len(seeds) <= MAX_SEEDS:
         raise InvalidSeedsError(f"give between 1 and {MAX_SEEDS} seeds, got {len(seeds)}")
-    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise InvalidSeedsError(f"seeds must be distinct non-negative integers, got {seeds}")
+    seeds = [check_seed(s) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise InvalidSeedsError(f"seeds must be distinct, got {seeds}")
     return seeds
+
+
+def check_device(device: str) -> str:
+    """'auto', 'cpu', 'cuda' or 'cuda:N', checked without importing torch."""
+    if not isinstance(device, str) or not re.fullmatch(DEVICE_PATTERN, device):
+        raise InvalidDeviceError(
+            f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        )
+    return device
+
+
+def device_for(device: str) -> torch.device:
+    """The torch device for `device`; CUDA asked for but missing is one clear error."""
+    from aar.bench._train import resolve_device
+
+    check_device(device)
+    try:
+        return resolve_device(device)
+    except ValueError as exc:
+        raise InvalidDeviceError(str(exc)) from None
 
 
 class SplitMetrics(BaseModel):
@@ -175,6 +204,9 @@ def run_task(
     measuring the speed-up). Tasks whose mean holdout accuracy gap is below `min_gap`
     (default `settings.bench.min_gap`), or with a seed whose gap is not positive, are flagged.
     """
+    from aar.bench._methods import FitFn, fit_one_at_a_time, train_students
+    from aar.bench._train import fit_predict
+
     start = time.perf_counter()
     parsed = parse_methods(list(methods))
     seed_list = resolve_seeds(seeds)
@@ -182,7 +214,7 @@ def run_task(
         from aar.config import get_settings
 
         min_gap = get_settings().bench.min_gap
-    dev = resolve_device(device)
+    dev = device_for(device)
     data = load_data(task)
     if on_stage is not None:
         on_stage("weak supervisor")
@@ -301,6 +333,7 @@ def run_suite(
     start = time.perf_counter()
     parsed = [m.name for m in parse_methods(list(methods))]
     seed_list = resolve_seeds(seeds)
+    dev = device_for(device)
     results: dict[str, TaskResult] = {}
     for task in tasks:
         cb = None if on_stage is None else (lambda stage, t=task.name: on_stage(t, stage))
@@ -315,7 +348,7 @@ def run_suite(
         tasks=results,
         methods=parsed,
         seeds=seed_list,
-        device=str(resolve_device(device)),
+        device=str(dev),
         seconds=time.perf_counter() - start,
         git_commit=git_commit(),
         excluded_from_means=excluded,

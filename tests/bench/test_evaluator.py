@@ -10,7 +10,7 @@ import pytest
 
 from aar.bench import (
     BudgetExceededError,
-    EvalRecord,
+    EvalLog,
     Evaluator,
     HoldoutRefusedError,
     InvalidPredictionsError,
@@ -115,13 +115,13 @@ def _bad_files(ev: Evaluator, tmp: Path) -> dict[str, object]:
         "object dtype": (np.array([0.5] * len(ids), dtype=object), "dtype"),
         "string npy": (tmp / "str.npy", "dtype"),
         "missing file": (tmp / "nope.npy", "does not exist"),
-        "unreadable npy": (tmp / "garbage.npy", "cannot read"),
+        "unreadable npy": (tmp / "garbage.npy", "not a .npy file"),
         "bad csv header": (tmp / "header.csv", "header"),
         "missing id": (tmp / "short.csv", "ids"),
         "wrong id": (tmp / "ids.csv", "missing"),
         "duplicate id": (tmp / "dup.json", "distinct"),
         "json keys": (tmp / "keys.json", "ids"),
-        "json strings": (tmp / "text.json", "numbers"),
+        "json strings": (tmp / "text.json", "not a number"),
         "suffix": (tmp / "p.txt", ".npy, .csv or .json"),
         "binary rows": (np.stack([p, p], 1), "sum to 1"),
     }
@@ -179,7 +179,7 @@ def test_near_duplicates_are_flagged_and_logged_across_instances(tiny, tmp_path:
     with pytest.raises(BudgetExceededError):
         again.evaluate(p, method="e", code_sha256="x")
         again.evaluate(p, method="e", code_sha256="x")
-    records = [EvalRecord.model_validate_json(line) for line in log.read_text().splitlines()]
+    records = EvalLog(log).records
     assert [r.method for r in records] == ["a", "b", "c", "d", "e"]
     assert records[0].git_commit == "c0ffee" and records[0].code_sha256 == "x"
     assert "near_duplicate" in records[1].flags[0]

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from aar.bench import METHODS, UnknownMethodError, parse_method, run_task, setup_seed
-from aar.bench._methods import fit_one_at_a_time, parse_methods, train_students
+from aar.bench._method_spec import parse_methods
+from aar.bench._methods import fit_one_at_a_time, train_students
 from aar.bench._runner import load_data
 from aar.bench._train import Batch, _logconf_targets, fit_predict, logconf_coef
 
