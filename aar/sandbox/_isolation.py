@@ -19,13 +19,14 @@ from aar.sandbox._errors import SandboxUnavailableError
 from aar.sandbox._policy import (
     SandboxPolicy,
     bwrap_command,
+    hidden_paths,
     kernel_env,
     load_policy,
     minimal_bwrap,
     seccomp_filter_fd,
 )
 from aar.sandbox._procfs import processes_of_uid
-from aar.sandbox._pyenv import PythonView
+from aar.sandbox._pyenv import Hidden
 
 _INSTALL = "install it with `apt-get install bubblewrap util-linux` (or run tools/setup)"
 _preflight_ok: set[str] = set()
@@ -194,7 +195,7 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
     try:
         preflight(policy)
         view = policy.python_view()
-        hidden = _hidden_to_probe(view)
+        hidden = _hidden_to_probe(hidden_paths(policy))
         got = _run_probe(policy, [h.path for h in hidden])
     except SandboxUnavailableError as exc:
         return IsolationReport(available=False, isolation="bwrap", message=str(exc))
@@ -209,7 +210,7 @@ def check_isolation(policy: SandboxPolicy | None = None) -> IsolationReport:
     )
 
 
-def _hidden_to_probe(view: PythonView) -> list[HiddenReport]:
+def _hidden_to_probe(view_hidden: list[Hidden]) -> list[HiddenReport]:
     """Host places the kernel must not see: the view's hidden paths and a few host ones."""
     import aar
 
@@ -223,7 +224,7 @@ def _hidden_to_probe(view: PythonView) -> list[HiddenReport]:
         (Path("/etc/passwd"), "host system configuration"),
         *((p, "the host user's home") for p in sorted(Path.home().glob("*"))[:3]),
     ]
-    out = [HiddenReport(path=h.path, why=h.why, how=h.how, visible=False) for h in view.hidden]
+    out = [HiddenReport(path=h.path, why=h.why, how=h.how, visible=False) for h in view_hidden]
     out += [HiddenReport(path=str(p), why=w, how="not bound", visible=False) for p, w in host]
     return list({r.path: r for r in out}.values())
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from aar.errors import validation_message
 from aar.sandbox._errors import SandboxUnavailableError, SandboxUsageError
-from aar.sandbox._pyenv import HideRule, PythonRules, PythonView, python_view
+from aar.sandbox._pyenv import Hidden, HideRule, PythonRules, PythonView, masks, placed, python_view
 
 
 def default_policy_dir() -> Path:
@@ -266,17 +266,13 @@ def bwrap_command(
     cmd.extend(["--perms", "1777", "--size", str(policy.limits.tmp_mb * mib), "--tmpfs", "/tmp"])
     made.add("/tmp")
     view = policy.python_view()
-    vals = _path_values()
     seen: set[str] = set()
-    for path in [os.path.realpath(raw.format(**vals)) for raw in m.readonly] + list(view.binds):
+    for path in bound_paths(policy):
         if path in seen or any(path.startswith(s + "/") for s in seen):
             continue
         seen.add(path)
         mount("--ro-bind", path, path)
-    for path in m.readonly_try:
-        if os.path.exists(path):
-            mount("--ro-bind", path, path)
-    for hidden in view.masks:  # label-carrying data inside bound paths
+    for hidden in masks(hidden_paths(policy)):  # label-carrying data inside bound paths
         if hidden.is_dir:
             cmd.extend(["--perms", "0555", "--tmpfs", hidden.path, "--remount-ro", hidden.path])
         else:
@@ -315,6 +311,19 @@ def bwrap_command(
             ]
         )
     return [*cmd, *inner, *kernel_argv(policy)]
+
+
+def bound_paths(policy: SandboxPolicy) -> list[str]:
+    """Host paths bound read-only at the same path: system mounts, then the Python view."""
+    vals = _path_values()
+    system = [os.path.realpath(raw.format(**vals)) for raw in policy.mounts.readonly]
+    system += [os.path.realpath(p) for p in policy.mounts.readonly_try if os.path.exists(p)]
+    return [*system, *policy.python_view().binds]
+
+
+def hidden_paths(policy: SandboxPolicy) -> list[Hidden]:
+    """Everything the kernel must not see, masked wherever it lies inside a bound path."""
+    return placed(policy.python_view().hidden, bound_paths(policy))
 
 
 def minimal_bwrap(policy: SandboxPolicy) -> list[str]:

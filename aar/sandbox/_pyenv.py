@@ -11,6 +11,7 @@ read-only mounts. Anything not bound does not exist in the kernel.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata as md
 import importlib.util
 import os
@@ -72,17 +73,28 @@ class PythonView:
     distributions: tuple[str, ...]
     """Normalised names of the bound distributions."""
     hidden: tuple[Hidden, ...]
-    """Everything hidden (masked or unbound), with the reason; masks are applied in order."""
+    """Everything hidden, with the reason; `how` as seen from the view's own binds (the policy
+    re-decides it against all bound paths, see `placed`)."""
 
-    @property
-    def masks(self) -> list[Hidden]:
-        """The mounts to put over hidden paths inside bound ones (none inside another mask)."""
-        masked = sorted({h.path: h for h in self.hidden if h.how == "masked"}.values(), key=_depth)
-        out: list[Hidden] = []
-        for hidden in masked:
-            if not _inside(hidden.path, [m.path for m in out if m.is_dir]):
-                out.append(hidden)
-        return out
+
+def placed(hidden: Sequence[Hidden], bound: Sequence[str]) -> list[Hidden]:
+    """`hidden` with `how` decided against everything the kernel gets bound (a label source
+    inside any bound path, not only the Python view's, needs a mask)."""
+    out = []
+    for h in hidden:
+        inside = _inside(h.path, bound) and os.path.exists(h.path)
+        out.append(dataclasses.replace(h, how="masked" if inside else "not bound"))
+    return out
+
+
+def masks(hidden: Sequence[Hidden]) -> list[Hidden]:
+    """The mounts to put over masked paths, outermost first, none inside another mask."""
+    masked = sorted({h.path: h for h in hidden if h.how == "masked"}.values(), key=_depth)
+    out: list[Hidden] = []
+    for h in masked:
+        if not _inside(h.path, [m.path for m in out if m.is_dir]):
+            out.append(h)
+    return out
 
 
 def _depth(hidden: Hidden) -> tuple[int, str]:
