@@ -134,6 +134,7 @@ def _read_text(source: str) -> tuple[str, str]:
     if source == "-":
         return sys.stdin.read(), "<stdin>"
     path = Path(source)
+    source = source if source.isprintable() else ascii(source)
     if path.is_dir():
         raise PathError(f"{source} is a directory, not a file")
     if not path.is_file():
@@ -170,6 +171,8 @@ def add(
     from aar.memory import parse_findings
 
     data = _read_json(source)
+    if data == []:
+        raise UsageError(f"{source} holds an empty list: no findings to add")
     findings = parse_findings(data if isinstance(data, list) else [data])
     results = _store().add_many(findings)
     console = Console()
@@ -369,8 +372,11 @@ def import_(
     ] = False,
 ) -> None:
     """Add exported findings as they are (all or nothing; identical ones are skipped)."""
+    from aar.memory import read_export
+
     text, _ = _read_text(file)
-    result = _store().import_jsonl(text.splitlines(), reembed=not no_reembed)
+    parsed = read_export(text.splitlines())  # every problem of the file before the store opens
+    result = _store().import_export(parsed, reembed=not no_reembed)
     how = (
         f"vectors re-used for {result.vectors_reused}, embedded {result.embedded}"
         if result.added

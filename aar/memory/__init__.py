@@ -47,7 +47,14 @@ from aar.memory._store import (
     SearchHit,
     StoreStats,
 )
-from aar.memory._transfer import EXPORT_FORMAT, ExportHeader, parse_findings, parse_jsonl
+from aar.memory._transfer import (
+    EXPORT_FORMAT,
+    ExportHeader,
+    ParsedExport,
+    parse_findings,
+    parse_jsonl,
+    read_export,
+)
 
 __all__ = [
     "EMBEDDINGS",
@@ -81,6 +88,7 @@ __all__ = [
     "MemoryServerError",
     "Metrics",
     "MiniLMEmbedder",
+    "ParsedExport",
     "RepairResult",
     "Review",
     "ReviewStatus",
@@ -96,5 +104,6 @@ __all__ = [
     "open_store",
     "parse_findings",
     "parse_jsonl",
+    "read_export",
     "server_address",
 ]

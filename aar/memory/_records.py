@@ -33,10 +33,26 @@ def record_metadata(finding: Finding) -> dict[str, Any]:
     return {"finding_json": finding.model_dump_json(), "schema_version": finding.schema_version}
 
 
+def printable(text: str) -> str:
+    """`text` with control and line-separator characters escaped, so a message that quotes
+    input (a JSON key, a value) stays one line."""
+    return (
+        text
+        if text.isprintable()
+        else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    )
+
+
+def error_where(err: Any) -> str:
+    """Where a pydantic error is, as `metrics.pgr_acc_mean` (`task` for a missing task)."""
+    where = ".".join(printable(str(part)) for part in err["loc"]) or "(record)"
+    return "task" if where == "tasks" and err["type"] == "missing" else where
+
+
 def validation_problem(exc: ValidationError) -> str:
     """The first validation error as `field.path: message` (one line)."""
     err = exc.errors()[0]
-    where = ".".join(str(part) for part in err["loc"]) or "(record)"
+    where = error_where(err)
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {err['msg']}{more}"
 

@@ -49,7 +49,7 @@ from aar.memory._finding import SCHEMA_VERSION, Finding, Review, ReviewStatus, V
 from aar.memory._glossary import load_glossary
 from aar.memory._index import SearchIndex
 from aar.memory._records import BadRecord, decode_record, record_metadata
-from aar.memory._transfer import read_export, write_export
+from aar.memory._transfer import ParsedExport, read_export, write_export
 
 if TYPE_CHECKING:
     import numpy as np
@@ -639,7 +639,10 @@ class FindingsStore:
         already stored with identical content is skipped; with other content it is an
         `ImportConflictError` and nothing is written.
         """
-        parsed = read_export(lines)
+        return self.import_export(read_export(lines), reembed=reembed)
+
+    def import_export(self, parsed: ParsedExport, *, reembed: bool = True) -> ImportResult:
+        """`import_jsonl` for a file already parsed (and so validated) by `read_export`."""
         if not parsed.findings:
             return ImportResult(added=0, skipped_identical=0)
         reuse = self._reusable(parsed.vectors, parsed.header is not None, reembed)

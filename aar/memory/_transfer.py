@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from aar.memory._errors import InvalidFindingError
 from aar.memory._finding import SCHEMA_VERSION, Finding
-from aar.memory._records import validation_problem
+from aar.memory._records import error_where, validation_problem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -168,7 +168,7 @@ def _parse_line(
     try:
         finding = Finding.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(f"line {n}: {_where(e)}: {e['msg']}" for e in exc.errors())
+        problems.extend(f"line {n}: {error_where(e)}: {e['msg']}" for e in exc.errors())
         return
     if finding.id in seen:
         problems.append(f"line {n}: id {finding.id} appears twice in the file")
@@ -191,11 +191,6 @@ def _vectors(vectors: Any, header: ExportHeader) -> list[np.ndarray]:
     return [_decode(v, e.dim) for v, e in zip(vectors, header.embedders, strict=True)]
 
 
-def _where(err: Any) -> str:
-    where = ".".join(str(part) for part in err["loc"]) or "(record)"
-    return "task" if where == "tasks" and err["type"] == "missing" else where
-
-
 def parse_findings(records: list[Any], what: str = "record") -> list[Finding]:
     """Validate raw JSON values; every problem becomes one line of an `InvalidFindingError`."""
     findings: list[Finding] = []
@@ -208,7 +203,7 @@ def parse_findings(records: list[Any], what: str = "record") -> list[Finding]:
         try:
             finding = Finding.model_validate(raw)
         except ValidationError as exc:
-            problems.extend(f"{what} {n}: {_where(e)}: {e['msg']}" for e in exc.errors())
+            problems.extend(f"{what} {n}: {error_where(e)}: {e['msg']}" for e in exc.errors())
             continue
         if finding.id in seen:
             problems.append(f"{what} {n}: id {finding.id} appears twice in the input")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from memory_support import MemoEmbedder, clear_server, free_port, local_settings, wait_heartbeat
+from typer.testing import CliRunner
 
 from aar.config import MemorySettings, Settings, get_settings
 from aar.memory import FindingsStore, load_embedder, open_store
@@ -74,3 +75,14 @@ def server_store(chroma_server: str, embedder: MemoEmbedder) -> FindingsStore:
 def store(request: pytest.FixtureRequest) -> FindingsStore:
     """The same tests run against both modes."""
     return request.getfixturevalue(f"{request.param}_store")
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder) -> Iterator[CliRunner]:
+    """A runner whose store is a fresh local directory (settings re-read per test)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AAR_MEMORY_URL", raising=False)
+    monkeypatch.setenv("AAR_MEMORY_PATH", str(tmp_path / "store"))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()

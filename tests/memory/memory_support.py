@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
+from aar.cli import app
 from aar.config import MemorySettings, Settings
 from aar.memory import Finding
 
 DATA = Path(__file__).parent / "data"
+AAR = Path(sys.executable).parent / "aar"
 
 
 def free_port() -> int:
@@ -95,3 +102,54 @@ class MemoEmbedder:
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
         return np.stack([self._memo[t] for t in texts])
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run(runner: CliRunner, *args: str, stdin: str | None = None) -> Result:
+    """Call the real app object as the console script does (typer's `invoke` would bypass
+    the app's own `AarError` handling), with stdin/stdout/stderr captured by click."""
+    code = 0
+    with runner.isolation(input=stdin) as streams:
+        try:
+            app(["memory", *args], prog_name="aar")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        out, err = streams[0].getvalue(), streams[1].getvalue()
+    return Result(code, out.decode(), err.decode() if err is not None else "")
+
+
+def write(path: Path, data: object) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def count(runner: CliRunner) -> int:
+    result = run(runner, "list", "--json", "--duplicates")
+    assert result.exit_code == 0, result.output
+    return len(json.loads(result.stdout))
+
+
+def aar_memory(
+    *args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it (`aar memory ...`)."""
+    return subprocess.run(
+        [str(AAR), "memory", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -7,66 +7,24 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from memory_support import DATA, clear_server, free_port, minimal, wait_heartbeat
+from memory_support import (
+    AAR,
+    DATA,
+    aar_memory,
+    clear_server,
+    count,
+    free_port,
+    minimal,
+    run,
+    wait_heartbeat,
+    write,
+)
 from typer.testing import CliRunner
 
-from aar.cli import app
 from aar.config import get_settings
-
-AAR = Path(sys.executable).parent / "aar"
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder) -> Iterator[CliRunner]:
-    """A runner whose store is a fresh local directory (settings re-read per test)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("AAR_MEMORY_URL", raising=False)
-    monkeypatch.setenv("AAR_MEMORY_PATH", str(tmp_path / "store"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def run(runner: CliRunner, *args: str, stdin: str | None = None) -> Result:
-    """Call the real app object as the console script does (typer's `invoke` would bypass
-    the app's own `AarError` handling), with stdin/stdout/stderr captured by click."""
-    code = 0
-    with runner.isolation(input=stdin) as streams:
-        try:
-            app(["memory", *args], prog_name="aar")
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        out, err = streams[0].getvalue(), streams[1].getvalue()
-    return Result(code, out.decode(), err.decode() if err is not None else "")
-
-
-def write(path: Path, data: object) -> str:
-    path.write_text(json.dumps(data))
-    return str(path)
-
-
-def count(runner: CliRunner) -> int:
-    result = run(runner, "list", "--json", "--duplicates")
-    assert result.exit_code == 0, result.output
-    return len(json.loads(result.stdout))
 
 
 def test_add_file_and_stdin(cli: CliRunner, tmp_path: Path) -> None:
@@ -246,20 +204,6 @@ def test_bad_server_url(cli: CliRunner, monkeypatch) -> None:
     assert result.exit_code == 2 and "Chroma server" in result.output
 
 
-def aar_memory(
-    *args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """The installed console script, as a user runs it (`aar memory ...`)."""
-    return subprocess.run(
-        [str(AAR), "memory", *args],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.mark.slow
 def test_serve_then_commands_against_it(tmp_path: Path) -> None:
     port = free_port()
@@ -314,3 +258,47 @@ def test_real_process_query_and_error(tmp_path: Path) -> None:
     bad = aar_memory("query", "x", "--verdict", "great", env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "--verdict" in bad.stderr
+
+
+def test_export_overwrites_only_with_force(filled: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "notes.jsonl"
+    target.write_text("not an export\n")
+    refused = run(filled, "export", str(target))
+    assert refused.exit_code == 2 and "--force" in refused.stderr
+    assert target.read_text() == "not an export\n"
+    replaced = run(filled, "export", str(target), "--force")
+    assert replaced.exit_code == 0 and target.read_text().count("\n") == 58
+    assert sorted(p.name for p in tmp_path.iterdir() if "notes" in p.name) == ["notes.jsonl"]
+
+
+def test_usage_errors_come_before_heavy_imports(tmp_path: Path) -> None:
+    """A mistake in the arguments is reported before chromadb or onnxruntime is imported
+    (each costs ~0.3-1.2 s), so the line comes at once."""
+    script = (
+        "import sys\n"
+        "from aar.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:], prog_name='aar')\n"
+        "except SystemExit as exc:\n"
+        "    heavy = sorted({m.split('.')[0] for m in sys.modules} & {'chromadb', 'onnxruntime'})\n"
+        "    print(exc.code, heavy)\n"
+    )
+    env = {**os.environ, "AAR_MEMORY_PATH": str(tmp_path / "store")}
+    env.pop("AAR_MEMORY_URL", None)
+    for args in (
+        ["memory", "list", "-n", "-1"],
+        ["memory", "query", "x", "-k", "0"],
+        ["memory", "export", str(tmp_path)],
+        ["memory", "import", str(tmp_path / "missing.jsonl")],
+        ["memory", "add", "-"],
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            input="{oops",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert out.stdout.strip() == "2 []", (args, out.stdout, out.stderr)
+    assert not (tmp_path / "store").exists()

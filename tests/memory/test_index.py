@@ -1,0 +1,136 @@
+"""aar's search index: kept current, stale copies detected and re-synchronised, never served."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from memory_support import labelled_findings, local_settings, minimal
+
+from aar.memory import Finding, FindingFilter, FindingsStore, open_store
+from aar.memory._index import INDEX_NAME
+from aar.memory._store import GENERATION_KEY
+
+
+def make(**overrides: object) -> Finding:
+    return Finding.model_validate(minimal(**overrides))
+
+
+def raw_collection(path: Path):  # type: ignore[no-untyped-def]
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(
+        str(path), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    return client.get_collection("aar_findings")
+
+
+def sneak_in(path: Path, finding: Finding, vector: list[float]) -> None:
+    """Write a valid record with chromadb directly, bypassing aar's lock, index and token."""
+    from aar.memory._records import record_metadata
+
+    raw_collection(path).add(
+        ids=[finding.id], embeddings=[vector], metadatas=[record_metadata(finding)]
+    )
+
+
+def token(path: Path) -> str:
+    return raw_collection(path).metadata[GENERATION_KEY]
+
+
+def test_every_write_changes_the_generation_token(local_store: FindingsStore) -> None:
+    path = Path(local_store.location)
+    seen = [token(path)]
+    first = make(id="f-1")
+    local_store.add(first)
+    seen.append(token(path))
+    local_store.update_review("f-1", status="approved", reviewer="ana")
+    seen.append(token(path))
+    local_store.delete("f-1")
+    seen.append(token(path))
+    assert len(set(seen)) == 4
+
+
+def test_a_write_that_bypassed_aar_is_detected_on_connect(tmp_path: Path, embedder) -> None:
+    path = tmp_path / "store"
+    store = open_store(local_settings(path), embedder=embedder)
+    store.add_many(labelled_findings()[:10])
+    stranger = make(id="f-stranger", summary="mixup of digit images lowered PGR")
+    sneak_in(path, stranger, embedder.embed([stranger.embedding_text()])[0].tolist())
+    # the count no longer matches the index: re-synchronised before the search is answered
+    fresh = open_store(local_settings(path), embedder=embedder)
+    assert fresh.search("mixup of digit images", k=1)[0].finding.id == "f-stranger"
+    # a store that was already connected checks the store before every search, too
+    other = make(id="f-later", summary="label smoothing on tweets did nothing")
+    sneak_in(path, other, embedder.embed([other.embedding_text()])[0].tolist())
+    assert fresh.search("label smoothing on tweets", k=1)[0].finding.id == "f-later"
+
+
+def test_a_crashed_write_leaves_the_index_untrusted(tmp_path: Path, embedder) -> None:
+    path = tmp_path / "store"
+    store = open_store(local_settings(path), embedder=embedder)
+    store.add(make(id="f-first"))
+    # a writer that died between marking the index and finishing: index says "writing"
+    store._require_index().begin_write()
+    late = make(id="f-late", summary="weight decay helped the student on wine")
+    sneak_in(path, late, embedder.embed([late.embedding_text()])[0].tolist())
+    lazy = open_store(local_settings(path), embedder=embedder, connect=False)
+    assert lazy.search("weight decay on wine", k=1)[0].finding.id == "f-late"
+    assert lazy._require_index().trusted()
+
+
+def test_writes_of_another_store_object_are_seen(tmp_path: Path, embedder) -> None:
+    path = tmp_path / "store"
+    reader = open_store(local_settings(path), embedder=embedder, connect=False)
+    assert reader.search("anything at all", k=3) == []
+    writer = open_store(local_settings(path), embedder=embedder)
+    writer.add(make(id="f-new", summary="curriculum from easy to hard examples"))
+    assert [h.finding.id for h in reader.search("curriculum", k=3)] == ["f-new"]
+    writer.update_review("f-new", status="rejected")
+    assert reader.search("curriculum", FindingFilter(status="rejected"), k=3)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "config"])
+def test_a_damaged_or_outdated_index_is_rebuilt(tmp_path: Path, embedder, damage: str) -> None:
+    path = tmp_path / "store"
+    store = open_store(local_settings(path), embedder=embedder)
+    store.add_many(labelled_findings()[:12])
+    expected = [h.finding.id for h in store.search("early stopping on weak labels", k=5)]
+    del store
+    index = path / INDEX_NAME
+    if damage == "garbage":
+        for name in (INDEX_NAME, f"{INDEX_NAME}-wal", f"{INDEX_NAME}-shm"):
+            (path / name).unlink(missing_ok=True)
+        index.write_bytes(b"not a database at all" * 100)
+    else:  # an index written with another glossary or other embedders
+        import sqlite3
+
+        with sqlite3.connect(index) as db:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps({"x": 1}),))
+    again = open_store(local_settings(path), embedder=embedder, connect=False)
+    assert [h.finding.id for h in again.search("early stopping on weak labels", k=5)] == expected
+
+
+def test_the_query_path_does_not_import_chromadb(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    open_store(local_settings(path)).add_many(labelled_findings()[:5])
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from aar.config import MemorySettings, Settings
+        from aar.memory import open_store
+        store = open_store(Settings(memory=MemorySettings(path={str(path)!r})), connect=False)
+        hits = store.search("confidence loss on sentiment", k=3)
+        assert len(hits) == 3, hits
+        print(sorted(m for m in sys.modules if m.split(".")[0] == "chromadb"))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
