@@ -6,13 +6,16 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from aar.errors import UsageError
 from aar.files import check_empty_or_creatable
+
+if TYPE_CHECKING:
+    from aar.sandbox import HiddenReport, IsolationReport, SandboxPolicy
 
 sandbox_app = typer.Typer(
     help="Run experiment code in the isolated Jupyter kernel; check isolation.",
@@ -63,9 +66,9 @@ def exec_(
     exp_dir = out or get_settings().runs_dir / f"sandbox-{stamp}-{file.stem}"
     check_empty_or_creatable(exp_dir, "experiment directory")
 
-    from aar.sandbox import KernelSandbox, load_policy
+    from aar.sandbox import KernelSandbox
 
-    policy = load_policy()
+    policy = _policy_hiding_label_sources()
     if unsafe:
         policy = policy.model_copy(update={"isolation": "none"})
     longest = policy.limits.experiment_timeout_s
@@ -140,6 +143,14 @@ def _read_cells(file: Path) -> list[str]:
     return cells
 
 
+def _policy_hiding_label_sources() -> SandboxPolicy:
+    """The policy, with every registered task's label sources hidden from the kernel."""
+    from aar.bench import label_sources
+    from aar.sandbox import load_policy
+
+    return load_policy().with_label_sources(label_sources())
+
+
 def _export_task(task: str, seed: int, dest: Path) -> None:
     """The evaluator writes the task's public files (never ground truth) for the kernel."""
     from aar.bench import export_public
@@ -177,10 +188,11 @@ def _render(console: Console, index: int, total: int, result: object) -> None:
 def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Report whether isolation works here and which protections are active (exit 1 if not)."""
+    """Report whether isolation works here, which protections are active, and what is hidden
+    from the kernel and why (exit 1 if any protection is missing)."""
     from aar.sandbox import check_isolation
 
-    report = check_isolation()
+    report = check_isolation(_policy_hiding_label_sources())
     if as_json:
         print(report.model_dump_json())
     else:
@@ -190,4 +202,29 @@ def check(
         for p in report.protections:
             mark = "[green]yes[/]" if p.active else "[bold red]NO[/]"
             console.print(f"  {mark}  {p.name}: {p.detail}", highlight=False)
+        if report.hidden:
+            _render_hidden(console, report)
     raise typer.Exit(0 if report.all_active else 1)
+
+
+def _render_hidden(console: Console, report: IsolationReport) -> None:
+    """Hidden paths grouped by reason; denied distributions on one line."""
+    console.print(
+        f"hidden from the kernel ({len(report.hidden)} paths, each probed from inside; "
+        f"Python: {len(report.distributions)} allow-listed distributions bound):"
+    )
+    groups: dict[str, list[HiddenReport]] = {}
+    denied: list[str] = []
+    for h in report.hidden:
+        if h.why.startswith("denied distribution "):
+            denied.append(h.why.removeprefix("denied distribution "))
+        else:
+            groups.setdefault(h.why, []).append(h)
+    for why, items in groups.items():
+        seen = any(h.visible for h in items)
+        mark = "[bold red]VISIBLE[/]" if seen else f"[dim]{items[0].how}[/]"
+        more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
+        console.print(f"  {mark}  {items[0].path}{more}\n      {why}", highlight=False)
+    if denied:
+        names = ", ".join(sorted(set(denied)))
+        console.print(f"  [dim]not bound[/]  denied distributions: {names}", highlight=False)

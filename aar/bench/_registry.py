@@ -251,8 +251,8 @@ def list_tasks() -> list[Task]:
 
 TASK_KEY_SOURCE = LabelSource(
     task_key=True,
-    why="every task: the key orders each exported split and draws its ids (with the public "
-    "seed alone, the order reveals each row's class)",
+    why="the key orders each exported split and draws its ids (with the public seed alone, "
+    "the order reveals each row's class)",
 )
 
 
@@ -262,15 +262,20 @@ def label_sources(tasks: Iterable[Task] | None = None) -> list[LabelSource]:
     Identical sources of several tasks are merged, their reasons naming every task; the task
     key is always included, since every export depends on it.
     """
-    merged: dict[tuple[object, ...], list[str]] = {}
-    found: dict[tuple[object, ...], LabelSource] = {}
+    merged: dict[tuple[object, ...], tuple[LabelSource, dict[str, list[str]]]] = {}
+
+    def add(source: LabelSource, owner: str) -> None:
+        key = (source.distribution, source.module, source.path, source.task_key)
+        _, reasons = merged.setdefault(key, (source, {}))
+        reasons.setdefault(source.why, []).append(owner)
+
+    add(TASK_KEY_SOURCE, "every task")
     for task in list_tasks() if tasks is None else tasks:
         for source in task.label_sources:
-            key = (source.distribution, source.module, source.path, source.task_key)
-            found.setdefault(key, source)
-            merged.setdefault(key, []).append(task.name)
-    out = [TASK_KEY_SOURCE]
-    for key, source in found.items():
-        why = f"{', '.join(merged[key])}: {source.why}"
-        out.append(source.model_copy(update={"why": why}))
-    return out
+            add(source, task.name)
+    return [
+        source.model_copy(
+            update={"why": "; ".join(f"{', '.join(o)}: {why}" for why, o in reasons.items())}
+        )
+        for source, reasons in merged.values()
+    ]
