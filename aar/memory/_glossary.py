@@ -33,7 +33,7 @@ class Family:
     """One method family or research concept: terms findings use, and what it is in words."""
 
     key: str
-    patterns: tuple[re.Pattern[str], ...]
+    pattern: re.Pattern[str]  # the family's terms as one alternation (one search per text)
     text: str
 
 
@@ -49,7 +49,7 @@ class Glossary:
     def tag(self, text: str) -> list[str]:
         """Keys of the families whose terms occur in `text` (a finding's words)."""
         lowered = text.lower()
-        return [f.key for f in self.families if any(p.search(lowered) for p in f.patterns)]
+        return [f.key for f in self.families if f.pattern.search(lowered)]
 
     def vectors(self, embedder: Embedder, cache_dir: Path) -> np.ndarray:
         """The families' description vectors for `embedder`, cached per model and glossary."""
@@ -75,10 +75,12 @@ def _family(entry: object, n: int) -> Family:
     if not isinstance(entry, dict) or not {"key", "match", "text"} <= entry.keys():
         raise GlossaryError(f"glossary family {n} needs 'key', 'match' and 'text'")
     try:
-        patterns = tuple(re.compile(p) for p in entry["match"])
+        for p in entry["match"]:
+            re.compile(p)  # each one alone, so an error names the bad pattern
+        pattern = re.compile("|".join(f"(?:{p})" for p in entry["match"]))
     except (re.error, TypeError) as exc:
         raise GlossaryError(f"glossary family {entry['key']!r}: bad pattern ({exc})") from None
-    return Family(key=str(entry["key"]), patterns=patterns, text=str(entry["text"]))
+    return Family(key=str(entry["key"]), pattern=pattern, text=str(entry["text"]))
 
 
 @functools.cache

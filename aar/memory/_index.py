@@ -204,21 +204,30 @@ class SearchIndex:
             blob,
         )
 
+    def rows(
+        self, findings: Sequence[Finding], vectors: Sequence[np.ndarray]
+    ) -> list[tuple[Any, ...]]:
+        """Index rows for findings and their per-channel vector matrices (tags computed here:
+        the slow part, ~0.2 ms a finding, so callers may overlap it with chromadb's add)."""
+        return [self._row(f, [v[i] for v in vectors]) for i, f in enumerate(findings)]
+
     def apply(
         self,
         *,
         generation: str,
         upsert: Sequence[tuple[Finding, Sequence[np.ndarray]]] = (),
+        rows: Sequence[tuple[Any, ...]] = (),
         update: Sequence[Finding] = (),
         delete: Sequence[str] = (),
         bad: Sequence[tuple[str, str]] | None = None,
     ) -> None:
-        """One transaction: add/replace rows (with vectors), rewrite findings whose vectors are
-        unchanged, drop ids; `bad` replaces the list of unreadable store records."""
+        """One transaction: add/replace findings with their vectors (`upsert`, or `rows` made
+        by `rows()`), rewrite findings whose vectors are unchanged, drop ids; `bad` replaces
+        the list of unreadable store records."""
         with self._transaction() as db:
             db.executemany(
                 f"INSERT OR REPLACE INTO findings ({_COLUMNS}) VALUES ({', '.join('?' * 12)})",
-                [self._row(f, v) for f, v in upsert],
+                [*rows, *(self._row(f, v) for f, v in upsert)],
             )
             db.executemany(
                 "UPDATE findings SET finding_json = ?, verdict = ?, status = ?, duplicate_of = ? "

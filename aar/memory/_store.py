@@ -437,18 +437,27 @@ class FindingsStore:
                 group.append(i)
         return results
 
-    def _write(self, col: Any, findings: list[Finding], vectors: Sequence[Any]) -> None:
-        for start in range(0, len(findings), _PAGE):
-            chunk = findings[start : start + _PAGE]
-            col.add(
-                ids=[f.id for f in chunk],
-                embeddings=vectors[0][start : start + _PAGE],
-                metadatas=[record_metadata(f) for f in chunk],
-            )
-        rows = [
-            (f, [v[i] for v in vectors]) for i, f in enumerate(findings)
-        ]  # one vector per channel
-        self._commit(upsert=rows)
+    def _write(self, col: _Writer, findings: list[Finding], vectors: Sequence[Any]) -> None:
+        """chromadb's add (its HNSW build is most of a bulk import) runs in a thread while the
+        index rows are made here; chromadb releases the GIL, so the two overlap."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def add() -> None:
+            for start in range(0, len(findings), _PAGE):
+                chunk = findings[start : start + _PAGE]
+                col.add(
+                    ids=[f.id for f in chunk],
+                    embeddings=vectors[0][start : start + _PAGE],
+                    metadatas=[record_metadata(f) for f in chunk],
+                )
+
+        index = self._require_index()
+        col.mark()  # here: the index's SQLite connection belongs to this thread
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            adding = pool.submit(add)
+            rows = index.rows(findings, vectors)
+            adding.result()
+        self._commit(rows=rows)
 
     def update_review(
         self,
@@ -718,18 +727,31 @@ class FindingsStore:
 
 
 class _Writer:
-    """chromadb's write calls, marking the local index mid-write before the first one."""
+    """chromadb's write calls; the first one marks the local index mid-write."""
 
     def __init__(self, collection: Any, index: SearchIndex | None) -> None:
         self._collection = collection
         self._index = index
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._collection, name)
-        if name in ("add", "update", "delete", "upsert") and self._index is not None:
+    def mark(self) -> None:
+        if self._index is not None:
             self._index.begin_write()
             self._index = None
-        return attr
+
+    def get(self, **kwargs: Any) -> Any:
+        return self._collection.get(**kwargs)
+
+    def add(self, **kwargs: Any) -> None:
+        self.mark()
+        self._collection.add(**kwargs)
+
+    def update(self, **kwargs: Any) -> None:
+        self.mark()
+        self._collection.update(**kwargs)
+
+    def delete(self, **kwargs: Any) -> None:
+        self.mark()
+        self._collection.delete(**kwargs)
 
 
 def _check_batch(findings: list[Finding], require_eval_records: bool) -> None:

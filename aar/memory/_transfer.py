@@ -88,7 +88,7 @@ def _decode(text: Any, dim: int) -> np.ndarray:
     if not isinstance(text, str):
         raise ValueError("a vector must be a base64 string")
     try:
-        raw = base64.b64decode(text, validate=True)
+        raw = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise ValueError("a vector is not valid base64") from None
     if len(raw) != 4 * dim:
