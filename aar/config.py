@@ -164,6 +164,46 @@ class MemorySettings(BaseModel):
         return url
 
 
+def _default_review_key_file() -> Path:
+    """Next to the task key: a data file whose loss makes the audit log unverifiable."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "aar" / "review-key"
+
+
+def _default_reviewer() -> str:
+    """`AAR_REVIEWER`, else the OS user (a uid when the user has no passwd entry)."""
+    import getpass
+
+    named = os.environ.get("AAR_REVIEWER", "").strip()
+    if named:
+        return named
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
+
+
+class ReviewSettings(BaseModel):
+    """The review gate: who decides, the key of the audit log's chain, proposal lifetime."""
+
+    model_config = _STRICT
+
+    key_file: Path = Field(
+        default_factory=_default_review_key_file,
+        description="The installation's secret review key (HMAC of the audit log's chain; "
+        "created on first decision; never visible in the sandbox).",
+    )
+    reviewer: str = Field(
+        default_factory=_default_reviewer,
+        min_length=1,
+        max_length=200,
+        description="Who `aar review approve/reject` records as the reviewer.",
+    )
+    proposal_lifetime_days: float = Field(
+        default=7.0, gt=0, description="A proposal not decided within this many days expires."
+    )
+
+
 class Settings(BaseSettings):
     """All of aar's settings; one section per package."""
 
@@ -173,6 +213,7 @@ class Settings(BaseSettings):
     bench: BenchSettings = BenchSettings()
     sandbox: SandboxSettings = SandboxSettings()
     memory: MemorySettings = MemorySettings()
+    review: ReviewSettings = Field(default_factory=ReviewSettings)  # reads AAR_REVIEWER now
 
     @classmethod
     def settings_customise_sources(

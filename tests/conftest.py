@@ -24,6 +24,7 @@ for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
 # A task key of the test run's own (inherited by subprocesses): tests never read or create the
 # user's key, and nothing in the repository is a key.
 os.environ["AAR_BENCH__KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "key")
+os.environ["AAR_REVIEW__KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "review")
 
 _real_connect = socket.socket.connect
 

@@ -22,7 +22,7 @@ settings.register_profile(
 )
 settings.load_profile("aar-malformed")
 
-_KEEP = {"AAR_BENCH__KEY_FILE"}  # the test run's own task key (tests/conftest.py)
+_KEEP = {"AAR_BENCH__KEY_FILE", "AAR_REVIEW__KEY_FILE"}  # the run's own keys (tests/conftest.py)
 
 
 @pytest.fixture
