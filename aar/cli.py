@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover
 from aar import __version__
 from aar._cli.bench import bench_app
 from aar._cli.memory import memory_app
+from aar._cli.review import review_app
 from aar._cli.sandbox import sandbox_app
 from aar.errors import AarError
 
@@ -82,6 +83,7 @@ app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(memory_app, name="memory")
+app.add_typer(review_app, name="review")
 
 
 @app.command()

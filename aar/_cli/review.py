@@ -1,0 +1,289 @@
+"""`aar review ...`: list, show, approve, reject and verify what people must decide.
+
+Thin: parse, call `aar.review`, render. Arguments are checked before anything is read; the
+findings memory (chromadb) is opened only for a finding id or `list --findings`. Every command
+verifies the audit log first: a log that fails verification is one error line (exit 1), and
+nothing is decided on top of it.
+
+`--json` output (stable; scripts and CI rely on it):
+- `list --json`: `{"items": [ITEM, ...]}`, ITEM = `{"kind": "proposal"|"finding", "id",
+  "session_id", "round", "status": "pending"|"approved"|"rejected"|"expired"|"void", "sha256",
+  "summary", "created_at", "expires_at" (null for findings), "decision": DECISION|null}`;
+- `show ID --json`: `{"item": ITEM, "proposal": PROPOSAL|null, "finding": FINDING|null,
+  "history": [{"seq", "outcome": "recorded"|"refused", "reason", "decision": DECISION,
+  "prev_mac", "mac"}, ...]}`;
+- `approve|reject ID --json`: DECISION = `{"item", "item_id", "session_id", "sha256",
+  "decision": "approve"|"reject", "reviewer", "comment", "decided_at"}`;
+- `verify --json`: `{"ok", "path", "records", "bad_line", "problem", "torn_tail"}` (exit 1
+  when `ok` is false).
+Times are ISO 8601 in UTC; new keys may be added, existing ones keep their meaning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from aar.errors import UsageError
+
+if TYPE_CHECKING:
+    from aar.review import AuditRecord, Decision, ReviewItem
+
+review_app = typer.Typer(
+    help="The review gate: decide proposals and findings; verify the audit log.",
+    no_args_is_help=True,
+)
+
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="A proposal (p-...) or finding id.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable, documented).")]
+RunsDirOpt = Annotated[
+    Path | None,
+    typer.Option("--runs-dir", help="The runs directory (default: the runs_dir setting)."),
+]
+CommentOpt = Annotated[str | None, typer.Option("--comment", "-m", help="Why.")]
+_STATUSES = ("pending", "approved", "rejected", "expired", "void")
+
+
+def _runs_dir(option: Path | None) -> Path:
+    from aar.config import get_settings
+    from aar.review import check_runs_dir
+
+    return check_runs_dir(option if option is not None else get_settings().runs_dir)
+
+
+def _reviewer() -> str:
+    from aar.config import get_settings
+
+    return get_settings().review.reviewer
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+@review_app.command("list")
+def list_items(
+    session: Annotated[str | None, typer.Option("--session", help="Only this session.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending|approved|rejected|expired|void.")
+    ] = None,
+    findings: Annotated[
+        bool, typer.Option("--findings", help="Also list findings (opens the findings memory).")
+    ] = False,
+    as_json: JsonOpt = False,
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """Proposals (and findings) with their review status, oldest first."""
+    from aar import review
+
+    if status is not None and status not in _STATUSES:
+        raise UsageError(f"--status must be one of {', '.join(_STATUSES)}, got {status!r}")
+    runs = _runs_dir(runs_dir)
+    store = review.open_findings_store() if findings else None
+    items = review.list_items(runs, session_id=session, status=status, store=store)  # type: ignore[arg-type]
+    if as_json:
+        _print_json({"items": [item.model_dump(mode="json") for item in items]})
+    elif not items:
+        _console().print("nothing to review" if status is None else f"no {status} items")
+    else:
+        _console().print(_items_table(items))
+
+
+def _items_table(items: list[ReviewItem]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="review queue")
+    for name in ("id", "kind", "session", "round", "status", "expires"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("summary", ratio=1, min_width=20)
+    for item in items:
+        expires = item.expires_at.strftime("%Y-%m-%d %H:%M") if item.expires_at else "-"
+        table.add_row(
+            item.id,
+            item.kind,
+            Text(item.session_id),
+            str(item.round),
+            _status_text(item),
+            expires,
+            Text(_visible(item.summary)),
+        )
+    return table
+
+
+def _status_text(item: ReviewItem) -> Text:
+    style = {"approved": "green", "rejected": "red", "pending": "yellow"}.get(item.status, "dim")
+    who = f" ({item.decision.reviewer})" if item.decision else ""
+    return Text(item.status + who, style=style)
+
+
+@review_app.command("show")
+def show(item_id: IdArg, as_json: JsonOpt = False, runs_dir: RunsDirOpt = None) -> None:
+    """One item: rationale, exact code, sha256, estimates, expiry and its decision history."""
+    from aar import review
+
+    review.item_kind(item_id)
+    item, subject, history = review.show_item(_runs_dir(runs_dir), item_id)
+    if as_json:
+        data = subject.model_dump(mode="json")
+        _print_json(
+            {
+                "item": item.model_dump(mode="json"),
+                "proposal": data if item.kind == "proposal" else None,
+                "finding": data if item.kind == "finding" else None,
+                "history": [r.model_dump(mode="json") for r in history],
+            }
+        )
+        return
+    console = _console()
+    console.print(_details(item, subject))
+    if isinstance(subject, review.Proposal):
+        console.print(Text("rationale", style="bold"))
+        console.print(Text(_visible(subject.rationale)))
+        console.print(
+            Text(f"code ({len(subject.code)} characters, exactly as it will run)", "bold")
+        )
+        console.print(Text(_visible(subject.code)))
+    console.print(_history_table(history))
+
+
+def _details(item: ReviewItem, subject: Any) -> Any:
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    rows = [
+        ("id", f"{item.id} ({item.kind})"),
+        ("session", f"{item.session_id} (round {item.round})"),
+        ("status", _status_text(item)),
+        ("sha256", item.sha256),
+        ("created", item.created_at.isoformat(timespec="seconds")),
+    ]
+    if item.kind == "proposal":
+        usd = "-" if subject.estimated_usd is None else f"{subject.estimated_usd:.2f}"
+        rows += [
+            ("follows", subject.follows or "-"),
+            (
+                "estimates",
+                f"{subject.estimated_evaluations} evaluations, "
+                f"{subject.estimated_tokens} tokens, USD {usd}",
+            ),
+            ("expires", subject.expires_at.isoformat(timespec="seconds")),
+        ]
+    else:
+        rows += [("summary", subject.summary), ("verdict", subject.verdict)]
+    for key, value in rows:
+        grid.add_row(key, value if isinstance(value, Text) else Text(_visible(value)))
+    return grid
+
+
+def _history_table(history: list[AuditRecord]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="decision history (audit log)")
+    for name in ("record", "time", "decision", "reviewer", "outcome"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("comment / reason", ratio=1)
+    for r in history:
+        d = r.decision
+        note = " / ".join(x for x in (d.comment, r.reason) if x)
+        table.add_row(
+            str(r.seq),
+            d.decided_at.isoformat(timespec="seconds"),
+            d.decision,
+            Text(d.reviewer),
+            r.outcome,
+            Text(_visible(note)),
+        )
+    if not history:
+        table.add_row("-", "-", "-", "-", "-", "no decision yet")
+    return table
+
+
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(text: str) -> str:
+    """Control and bidirectional-override characters escaped, so what a reviewer reads is
+    what runs (`--json` has the exact bytes)."""
+
+    def escape(ch: str) -> str:
+        if ch in "\n\t":
+            return ch
+        if unicodedata.category(ch) in ("Cc", "Cf") or _BIDI.match(ch):
+            return f"\\u{{{ord(ch):04x}}}"
+        return ch
+
+    return "".join(escape(ch) for ch in text)
+
+
+def _decide(item_id: str, verdict: str, comment: str, as_json: bool, runs_dir: Path | None) -> None:
+    from aar import review
+
+    reviewer = _reviewer()
+    review.check_decision_inputs(item_id, verdict, reviewer, comment)  # type: ignore[arg-type]
+    decision = review.decide(_runs_dir(runs_dir), item_id, verdict, reviewer, comment)  # type: ignore[arg-type]
+    _report(decision, as_json)
+
+
+def _report(decision: Decision, as_json: bool) -> None:
+    if as_json:
+        _print_json(decision.model_dump(mode="json"))
+        return
+    verb = "approved" if decision.decision == "approve" else "rejected"
+    _console().print(
+        Text(
+            f"{verb} {decision.item} {decision.item_id} (sha256 {decision.sha256[:16]}…) "
+            f"as {decision.reviewer}"
+        )
+    )
+
+
+@review_app.command("approve")
+def approve(
+    item_id: IdArg,
+    comment: CommentOpt = None,
+    as_json: JsonOpt = False,
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """Approve a proposal (its exact code, by hash) or a finding; the first decision counts."""
+    _decide(item_id, "approve", comment or "", as_json, runs_dir)
+
+
+@review_app.command("reject")
+def reject(
+    item_id: IdArg,
+    comment: CommentOpt = None,
+    as_json: JsonOpt = False,
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """Reject a proposal or a finding; -m says why (required)."""
+    if comment is None or not comment.strip():
+        raise UsageError("reject needs a comment saying why: -m 'why'")
+    _decide(item_id, "reject", comment, as_json, runs_dir)
+
+
+@review_app.command("verify")
+def verify(as_json: JsonOpt = False, runs_dir: RunsDirOpt = None) -> None:
+    """Check the audit log's whole chain (exit 0) or name its first bad line (exit 1)."""
+    from aar.review import AuditIntegrityError, AuditLog
+
+    report = AuditLog(_runs_dir(runs_dir)).verify()
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+    if not report.ok:
+        raise AuditIntegrityError(report.message())
+    if not as_json:
+        _console().print(Text(report.message()))

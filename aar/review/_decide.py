@@ -1,0 +1,226 @@
+"""Recording decisions: approve or reject a proposal or a finding, first decision wins.
+
+Under the audit log's lock, a decision is checked against the verified chain and appended in
+one step, so two reviewers deciding the same item at the same moment get exactly one recorded
+decision; the other attempt is appended as `refused` (audited, not counted) and its caller gets
+an `AlreadyDecidedError`. A proposal past its expiry gets an automatic rejection (reviewer
+`aar`, the reason in its comment) and the attempt is refused. A finding's decision is then
+applied to the findings memory (`FindingsStore.update_review`); the audit log stays the record
+of truth, and deciding again re-applies a decision the memory missed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aar.errors import AarError
+from aar.review._audit import AuditLog, AuditRecord, AuditTransaction
+from aar.review._errors import (
+    AlreadyDecidedError,
+    MemorySyncError,
+    ProposalExpiredError,
+    ReviewError,
+)
+from aar.review._findings import finding_sha256, get_finding, open_findings_store
+from aar.review._models import MAX_COMMENT_CHARS, Decision, ItemKind, Proposal, Verdict
+from aar.review._proposals import check_runs_dir, find_proposal, item_kind, runs_proposals
+
+if TYPE_CHECKING:
+    from aar.memory import FindingsStore
+
+AUTOMATIC_REVIEWER = "aar"
+"""The reviewer of automatic rejections (expired proposals)."""
+
+
+def approve(
+    runs_dir: Path,
+    item_id: str,
+    reviewer: str,
+    comment: str = "",
+    *,
+    store: FindingsStore | None = None,
+    key_file: Path | None = None,
+) -> Decision:
+    """Approve a proposal (`p-...`) or a finding; returns the recorded decision."""
+    return decide(runs_dir, item_id, "approve", reviewer, comment, store=store, key_file=key_file)
+
+
+def reject(
+    runs_dir: Path,
+    item_id: str,
+    reviewer: str,
+    comment: str,
+    *,
+    store: FindingsStore | None = None,
+    key_file: Path | None = None,
+) -> Decision:
+    """Reject a proposal or a finding; a rejection needs a comment saying why."""
+    return decide(runs_dir, item_id, "reject", reviewer, comment, store=store, key_file=key_file)
+
+
+def decide(
+    runs_dir: Path,
+    item_id: str,
+    verdict: Verdict,
+    reviewer: str,
+    comment: str,
+    *,
+    store: FindingsStore | None = None,
+    key_file: Path | None = None,
+) -> Decision:
+    """`approve` or `reject`. Inputs are checked before anything is read or written."""
+    kind = check_decision_inputs(item_id, verdict, reviewer, comment)
+    runs_dir = check_runs_dir(Path(runs_dir))
+    log = AuditLog(runs_dir, key_file=key_file)
+    if kind == "proposal":
+        return _decide_proposal(log, find_proposal(runs_dir, item_id), verdict, reviewer, comment)
+    return _decide_finding(log, store or open_findings_store(), item_id, verdict, reviewer, comment)
+
+
+def check_decision_inputs(item_id: str, verdict: Verdict, reviewer: str, comment: str) -> ItemKind:
+    """One clear line for each input a decision cannot take; the kind of item `item_id` is."""
+    kind = item_kind(item_id)
+    if not reviewer.strip() or len(reviewer) > 200 or not reviewer.isprintable():
+        raise ReviewError(
+            f"reviewer {reviewer!r} is not a usable name (1-200 printable characters; "
+            "set AAR_REVIEWER)"
+        )
+    if verdict == "reject" and not comment.strip():
+        raise ReviewError("a rejection needs a comment saying why (-m 'why')")
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise ReviewError(f"the comment has {len(comment)} characters; at most {MAX_COMMENT_CHARS}")
+    return kind
+
+
+def _decide_proposal(
+    log: AuditLog, proposal: Proposal, verdict: Verdict, reviewer: str, comment: str
+) -> Decision:
+    decision = Decision(
+        item="proposal",
+        item_id=proposal.id,
+        session_id=proposal.session_id,
+        sha256=proposal.sha256,
+        decision=verdict,
+        reviewer=reviewer,
+        comment=comment,
+        decided_at=datetime.now(UTC),
+    )
+    with log.transaction() as txn:
+        earlier = txn.recorded("proposal", proposal.id)
+        if earlier:
+            raise _refuse_twice(txn, decision, earlier[0])
+        if proposal.expired(decision.decided_at):
+            _expire(txn, proposal, decision.decided_at)
+            when = proposal.expires_at.isoformat(timespec="seconds")
+            txn.append(decision, "refused", f"the proposal expired at {when}")
+            raise ProposalExpiredError(
+                f"proposal {proposal.id} expired at {when}; an automatic rejection was recorded "
+                "and your decision was not"
+            )
+        txn.append(decision, "recorded")
+    return decision
+
+
+def _refuse_twice(txn: AuditTransaction, attempt: Decision, first: AuditRecord) -> ReviewError:
+    """Audit the refused attempt; the error to raise names the decision that counts."""
+    won = first.decision
+    verb = "approved" if won.decision == "approve" else "rejected"
+    decided = f"{verb} by {won.reviewer} at {won.decided_at.isoformat(timespec='seconds')}"
+    txn.append(attempt, "refused", f"already {decided} (record {first.seq})")
+    return AlreadyDecidedError(
+        f"{attempt.item} {attempt.item_id} was already {decided}; the first decision counts "
+        "and this attempt was audited as refused"
+    )
+
+
+def _expire(txn: AuditTransaction, proposal: Proposal, now: datetime) -> Decision:
+    when = proposal.expires_at.isoformat(timespec="seconds")
+    auto = Decision(
+        item="proposal",
+        item_id=proposal.id,
+        session_id=proposal.session_id,
+        sha256=proposal.sha256,
+        decision="reject",
+        reviewer=AUTOMATIC_REVIEWER,
+        comment=f"expired at {when} without a decision (automatic rejection)",
+        decided_at=now,
+    )
+    txn.append(auto, "recorded", "expired")
+    return auto
+
+
+def expire_overdue(
+    runs_dir: Path, session_id: str | None = None, *, key_file: Path | None = None
+) -> list[Decision]:
+    """Record an automatic rejection for every undecided proposal past its expiry.
+
+    The session calls it before resuming, so an expired proposal blocks nothing.
+    """
+    runs_dir = check_runs_dir(Path(runs_dir))
+    proposals = runs_proposals(runs_dir, session_id)
+    now = datetime.now(UTC)
+    done: list[Decision] = []
+    with AuditLog(runs_dir, key_file=key_file).transaction() as txn:
+        for proposal in proposals:
+            if proposal.expired(now) and not txn.recorded("proposal", proposal.id):
+                done.append(_expire(txn, proposal, now))
+    return done
+
+
+def _decide_finding(
+    log: AuditLog,
+    store: FindingsStore,
+    finding_id: str,
+    verdict: Verdict,
+    reviewer: str,
+    comment: str,
+) -> Decision:
+    finding = get_finding(store, finding_id)
+    decision = Decision(
+        item="finding",
+        item_id=finding.id,
+        session_id=finding.session_id,
+        sha256=finding_sha256(finding),
+        decision=verdict,
+        reviewer=reviewer,
+        comment=comment,
+        decided_at=datetime.now(UTC),
+    )
+    refused: ReviewError | None = None
+    with log.transaction() as txn:
+        earlier = txn.recorded("finding", finding.id)
+        if earlier:
+            refused = _refuse_twice(txn, decision, earlier[0])
+        else:
+            txn.append(decision, "recorded")
+    _apply_to_memory(store, earlier[0].decision if earlier else decision)
+    if refused is not None:
+        raise refused
+    return decision
+
+
+def _apply_to_memory(store: FindingsStore, decision: Decision) -> None:
+    """Set the memory's review to the decision that counts, if the finding is still the one
+    that was decided (an edited finding keeps its status: the decision no longer covers it)."""
+    finding = get_finding(store, decision.item_id)
+    status = "approved" if decision.decision == "approve" else "rejected"
+    if finding_sha256(finding) != decision.sha256:
+        return
+    review = finding.review
+    if (review.status, review.reviewer, review.comment or "") == (
+        status,
+        decision.reviewer,
+        decision.comment,
+    ):
+        return
+    try:
+        store.update_review(
+            finding.id, status=status, reviewer=decision.reviewer, comment=decision.comment or None
+        )
+    except AarError as exc:
+        raise MemorySyncError(
+            f"the decision on {finding.id} is in the audit log, but the findings memory was not "
+            f"updated ({exc}); run the same command again to apply it"
+        ) from None

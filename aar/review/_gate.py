@@ -1,0 +1,200 @@
+"""The gate and the review queue: what may run, and what waits for a person.
+
+`authorize` is the one check between an approved proposal and running it. It trusts nothing
+it has not verified: the audit chain is checked first, then the approval must name this
+proposal, this session and the hash of the very code about to run (recomputed here from the
+bytes the caller passes), made before expiry and never rejected. Every refusal is one
+`GateError` line saying which check failed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aar.hashing import content_sha256
+from aar.review._audit import AuditLog, AuditRecord, recorded_for
+from aar.review._errors import AuditIntegrityError, GateError, ReviewKeyError
+from aar.review._findings import finding_sha256, get_finding, open_findings_store
+from aar.review._models import Decision, ItemStatus, Proposal, ReviewItem
+from aar.review._proposals import check_runs_dir, find_proposal, item_kind, runs_proposals
+
+if TYPE_CHECKING:
+    from aar.memory import Finding, FindingsStore
+
+
+def authorize(
+    runs_dir: Path,
+    session_id: str,
+    proposal: Proposal,
+    code_to_run: str,
+    *,
+    key_file: Path | None = None,
+) -> Decision:
+    """The approval that lets `code_to_run` run as `proposal` in `session_id`, or a GateError."""
+    refused = f"gate refused proposal {proposal.id}"
+    try:
+        records = AuditLog(check_runs_dir(Path(runs_dir)), key_file=key_file).records()
+    except (AuditIntegrityError, ReviewKeyError) as exc:
+        raise GateError(f"{refused}: {exc}") from None
+    actual = content_sha256(code_to_run)
+    _check_proposal(refused, session_id, proposal)
+    decisions = [r.decision for r in recorded_for(records, "proposal", proposal.id)]
+    if not decisions:
+        raise GateError(
+            f"{refused}: not approved (no decision in the audit log; "
+            f"`aar review approve {proposal.id}`)"
+        )
+    rejection = next((d for d in decisions if d.decision == "reject"), None)
+    if rejection is not None:
+        raise GateError(f"{refused}: rejected by {rejection.reviewer}: {rejection.comment}")
+    approval = decisions[0]
+    if approval.session_id != session_id:
+        raise GateError(
+            f"{refused}: the approval belongs to session {approval.session_id}, not {session_id}"
+        )
+    if approval.sha256 != actual:
+        raise GateError(
+            f"{refused}: edited after approval: approved sha256 {approval.sha256} but the code "
+            f"to run hashes to {actual}"
+        )
+    if approval.decided_at > proposal.expires_at:
+        raise GateError(f"{refused}: approved after it expired at {proposal.expires_at}")
+    return approval
+
+
+def _check_proposal(refused: str, session_id: str, proposal: Proposal) -> None:
+    """The proposal object itself: its own hash (a model built without validation is caught
+    here) and its session."""
+    if content_sha256(proposal.code) != proposal.sha256:
+        raise GateError(f"{refused}: its code does not hash to its sha256 {proposal.sha256}")
+    if proposal.session_id != session_id:
+        raise GateError(f"{refused}: it belongs to session {proposal.session_id}, not {session_id}")
+
+
+def pending(
+    runs_dir: Path,
+    session_id: str,
+    *,
+    store: FindingsStore | None = None,
+    key_file: Path | None = None,
+) -> list[ReviewItem]:
+    """The session's items that wait for a decision (findings too when `store` is given).
+
+    Expired proposals are not pending: they can only be rejected (`expire_overdue`).
+    """
+    items = list_items(runs_dir, session_id=session_id, store=store, key_file=key_file)
+    return [item for item in items if item.status == "pending"]
+
+
+def list_items(
+    runs_dir: Path,
+    *,
+    session_id: str | None = None,
+    status: ItemStatus | None = None,
+    store: FindingsStore | None = None,
+    key_file: Path | None = None,
+) -> list[ReviewItem]:
+    """Proposals (and, with `store`, findings) with their review status from the audit log."""
+    runs_dir = check_runs_dir(Path(runs_dir))
+    records = AuditLog(runs_dir, key_file=key_file).records()
+    proposals = runs_proposals(runs_dir, session_id)
+    now = datetime.now(UTC)
+    items = [proposal_item(p, records, now) for p in proposals]
+    if store is not None:
+        items += [finding_item(f, records) for f in _session_findings(store, session_id)]
+    return [item for item in items if status is None or item.status == status]
+
+
+def _session_findings(store: FindingsStore, session_id: str | None) -> list[Finding]:
+    from aar.memory import FindingFilter
+
+    return store.list(FindingFilter(session_id=session_id, include_duplicates=True))
+
+
+def proposal_item(
+    proposal: Proposal, records: list[AuditRecord], now: datetime | None = None
+) -> ReviewItem:
+    """A proposal's entry in the queue, its status derived from the verified records."""
+    decided = recorded_for(records, "proposal", proposal.id)
+    status, decision = _status(decided, proposal.sha256, proposal.session_id)
+    if status == "pending" and proposal.expired(now):
+        status = "expired"
+    return ReviewItem(
+        kind="proposal",
+        id=proposal.id,
+        session_id=proposal.session_id,
+        round=proposal.round,
+        status=status,
+        sha256=proposal.sha256,
+        summary=_first_line(proposal.rationale),
+        created_at=proposal.created_at,
+        expires_at=proposal.expires_at,
+        decision=decision,
+    )
+
+
+def finding_item(finding: Finding, records: list[AuditRecord]) -> ReviewItem:
+    """A finding's entry; its status is the audit log's, not the memory's own field."""
+    sha = finding_sha256(finding)
+    decided = recorded_for(records, "finding", finding.id)
+    status, decision = _status(decided, sha, finding.session_id)
+    return ReviewItem(
+        kind="finding",
+        id=finding.id,
+        session_id=finding.session_id,
+        round=finding.round,
+        status=status,
+        sha256=sha,
+        summary=_first_line(finding.summary),
+        created_at=finding.created_at,
+        decision=decision,
+    )
+
+
+def _status(
+    decided: list[AuditRecord], sha256: str, session_id: str
+) -> tuple[ItemStatus, Decision | None]:
+    if not decided:
+        return "pending", None
+    decisions = [r.decision for r in decided]
+    rejection = next((d for d in decisions if d.decision == "reject"), None)
+    if rejection is not None:
+        return "rejected", rejection
+    first = decisions[0]
+    valid = first.sha256 == sha256 and first.session_id == session_id
+    return ("approved" if valid else "void"), first
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def item_history(
+    runs_dir: Path, item_id: str, *, key_file: Path | None = None
+) -> list[AuditRecord]:
+    """Every audit record (recorded and refused) about one item, oldest first."""
+    kind = item_kind(item_id)
+    records = AuditLog(check_runs_dir(Path(runs_dir)), key_file=key_file).records()
+    return [r for r in records if r.decision.item == kind and r.decision.item_id == item_id]
+
+
+def show_item(
+    runs_dir: Path,
+    item_id: str,
+    *,
+    store: FindingsStore | None = None,
+    key_file: Path | None = None,
+) -> tuple[ReviewItem, Proposal | Finding, list[AuditRecord]]:
+    """(queue entry, the proposal or finding itself, its audit history) of one item."""
+    kind = item_kind(item_id)
+    runs_dir = check_runs_dir(Path(runs_dir))
+    if kind == "proposal":
+        proposal = find_proposal(runs_dir, item_id)
+        history = item_history(runs_dir, item_id, key_file=key_file)
+        return proposal_item(proposal, history), proposal, history
+    finding = get_finding(store or open_findings_store(), item_id)
+    history = item_history(runs_dir, item_id, key_file=key_file)
+    return finding_item(finding, history), finding, history
