@@ -4,8 +4,9 @@ A log is UTF-8 text, one JSON object per line. Line 1 is a header naming the log
 format version, `{"aar_log": "eval-records", "version": 1}`, so one kind of log is never read
 as another and a file that is not an aar log is never appended to.
 
-- `append` writes one line under a file lock (`<log>.lock`), flushed and fsync'd (`fsync=False`
-  skips the fsync for logs that can be rebuilt: it costs about a millisecond per record).
+- `append` writes one line under a file lock (`<log>.lock`), flushed and fsync'd. Measured on
+  this machine's disk: 0.9 ms per append with the fsync, 0.4 ms without (3.7 / 0.6 ms under
+  load from other jobs); `fsync=False` skips it for logs that can be rebuilt.
 - A crash mid-write leaves a torn last line (no newline, not a whole record). Reading skips it;
   the next append moves its bytes to `<log>.torn` and cuts them off, so nothing is thrown away.
 - A damaged line anywhere else is a `LogCorruptError` naming the line: aar does not guess.
@@ -59,7 +60,7 @@ class JsonlLog(Generic[T]):
         model: the pydantic model of every record.
         version: the record format version this code writes and reads.
         legacy: accept a headerless file whose lines are all `model` records.
-        fsync: fsync after every append (crash-safe on power loss, ~1 ms per record).
+        fsync: fsync after every append (survives a power loss; see the module doc for cost).
         lock_timeout: seconds to wait for another process's append.
     """
 
