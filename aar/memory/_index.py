@@ -86,8 +86,9 @@ class _Snapshot:
     version: int
     rowids: np.ndarray
     ids: list[str]
-    matrices: list[np.ndarray]  # one (n, dim) float32 matrix per channel
-    families: np.ndarray  # (n, n_families) bool
+    vectors: np.ndarray  # (n, sum of channel dims) float32: every channel's vector, side by side
+    primary_dim: int
+    families: np.ndarray  # (n, n_families): 0.0 where a finding has the family, else -inf
     method_keys: np.ndarray
     tasks: list[frozenset[str]]
     tags: list[frozenset[str]]
@@ -300,18 +301,18 @@ class SearchIndex:
         ).fetchall()
         n, dims = len(rows), [e.dim for e in self.channels]
         flat = np.frombuffer(b"".join(r[11] for r in rows), dtype="<f4").reshape(n, sum(dims))
-        bounds = np.cumsum([0, *dims])
         column = {key: j for j, key in enumerate(self.glossary.keys)}
-        families = np.zeros((n, len(column)), dtype=bool)
+        families = np.full((n, len(column)), -np.inf, dtype=np.float32)
         for i, r in enumerate(rows):
             for key in json.loads(r[10]):
                 if key in column:
-                    families[i, column[key]] = True
+                    families[i, column[key]] = 0.0
         return _Snapshot(
             version=version,
             rowids=np.array([r[0] for r in rows], dtype=np.int64),
             ids=[r[1] for r in rows],
-            matrices=[flat[:, bounds[c] : bounds[c + 1]] for c in range(len(dims))],
+            vectors=np.ascontiguousarray(flat),
+            primary_dim=dims[0],
             families=families,
             method_keys=np.array([r[2] for r in rows], dtype=object),
             tasks=[frozenset(json.loads(r[3])) for r in rows],
@@ -329,9 +330,10 @@ class SearchIndex:
     ) -> list[tuple[Finding, float, float]]:
         """The top `k` (finding, fused score, primary cosine) among rows matching `filters`.
 
-        Score per channel: cosine(query, finding) plus FAMILY_WEIGHT times the best of the
-        finding's families' closeness to the query (centred over all families, so a finding
-        with no family is neither helped nor hurt); channels are summed.
+        Score: the sum over channels of cosine(query, finding) plus FAMILY_WEIGHT times the best
+        of the finding's families' closeness to the query (centred over all families, so a
+        finding without a family is neither helped nor hurt). One pass over all vectors (the
+        channels side by side: memory-bound, ~30 MB at 10,000 findings), then the filter.
         """
         import numpy as np
 
@@ -339,22 +341,20 @@ class SearchIndex:
         keep = np.flatnonzero(_mask(snap, filters))
         if not len(keep):
             return []
-        total = np.zeros(len(keep), dtype=np.float32)
-        primary = np.zeros(len(keep), dtype=np.float32)
-        for c, (matrix, fam) in enumerate(zip(snap.matrices, self._family_vectors, strict=True)):
-            cosine = matrix[keep] @ queries[c]
-            closeness = fam @ queries[c]
+        total = snap.vectors @ np.concatenate(queries)
+        for fam, query in zip(self._family_vectors, queries, strict=True):
+            closeness = fam @ query
             closeness -= closeness.mean()
-            bonus = np.where(snap.families[keep], closeness[None, :], -np.inf).max(axis=1)
-            total += cosine + FAMILY_WEIGHT * np.where(np.isfinite(bonus), bonus, 0.0)
-            if c == 0:
-                primary = cosine
-        order = np.argsort(-total, kind="stable")[:k]
-        rowids = snap.rowids[keep[order]]
-        found = self.findings(rowids.tolist())
+            bonus = (snap.families + closeness).max(axis=1)
+            total += FAMILY_WEIGHT * np.where(np.isfinite(bonus), bonus, 0.0)
+        scores = total[keep]
+        top = np.argpartition(-scores, k - 1)[:k] if len(keep) > k else np.arange(len(keep))
+        rows = keep[top[np.lexsort((keep[top], -scores[top]))]]  # by score, ties by age
+        similarity = snap.vectors[rows, : snap.primary_dim] @ queries[0]
+        found = self.findings(snap.rowids[rows].tolist())
         return [
-            (found[int(r)], round(float(total[o]), 6), round(float(primary[o]), 6))
-            for r, o in zip(rowids, order, strict=True)
+            (found[int(snap.rowids[r])], round(float(total[r]), 6), round(float(sim), 6))
+            for r, sim in zip(rows, similarity, strict=True)
         ]
 
     def nearest_original(self, finding: Finding, vector: np.ndarray) -> tuple[str, float] | None:
@@ -371,7 +371,7 @@ class SearchIndex:
         rows = np.flatnonzero(same)
         if not len(rows):
             return None
-        sims = snap.matrices[0][rows] @ vector
+        sims = snap.vectors[rows, : snap.primary_dim] @ vector
         best = int(np.argmax(sims))
         return snap.ids[rows[best]], float(sims[best])
 

@@ -176,6 +176,8 @@ class FindingsStore:
         self._collection: Any = None
         self._index: SearchIndex | None = None
         self.bad_records: dict[str, BadRecord] = {}
+        self._connect_now = connect_now
+        self._checked = False  # has the index been compared with chromadb since opening?
         if index_path is not None:
             self._index = self._open_index(index_path)
         if connect_now or self._index is None or not self._index.trusted():
@@ -284,12 +286,14 @@ class FindingsStore:
     def _ensure_current(self) -> None:
         """Use the index only if it provably matches the store; otherwise re-synchronise.
 
-        Local: a clean index with a known token is trusted (every write updates both under the
-        lock); a mid-write or foreign-config index is checked against chromadb. Server: the
-        server's token is read before every search, since other clients write there too.
+        Local: a clean index whose token was checked against chromadb when this store
+        connected is trusted (every aar write updates both under the lock, so other aar
+        processes' writes reach it through the shared file); a mid-write, foreign-config or
+        never-checked index is compared with chromadb first. Server: other clients write
+        there too, so the server's token is read before every search.
         """
         index = self._require_index()
-        if self.mode == "local" and self._collection is None and index.trusted():
+        if self.mode == "local" and index.trusted() and (self._checked or not self._connect_now):
             return
         self._col()
         with self._locked():
@@ -302,6 +306,7 @@ class FindingsStore:
             )
             if not current:
                 self._sync(token)
+        self._checked = True
 
     def _require_index(self) -> SearchIndex:
         if self._index is None:
