@@ -138,31 +138,69 @@ LIGHT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", LIGHT_CASES, ids=lambda c: c.name)
-def test_usage_errors_come_before_heavy_imports(
-    case: Case, workspace: Path, tmp_path: Path
-) -> None:
-    """In a fresh process: one line, exit 2, files unchanged, and none of HEAVY imported."""
-    from malformed_support import assert_unchanged, fill, snapshot, write_files
+_RUN_ALL = """
+import json, os, sys, traceback
+from typer.testing import CliRunner
+from aar.cli import app
+from aar.config import get_settings
+heavy, cases, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), {}
+for case in cases:
+    os.chdir(case["cwd"])
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, case["args"])
+    err = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        err += "".join(traceback.format_exception(result.exception))
+    loaded = [m for m in heavy if m in sys.modules]
+    out[case["name"]] = {"exit": result.exit_code, "stdout": result.stdout, "stderr": err,
+                         "heavy": loaded}
+print(json.dumps(out))
+"""
 
-    write_files(workspace, case.files)
-    before = snapshot(workspace)
-    report = tmp_path / "imported.txt"
-    code = (
-        "import atexit, sys\n"
-        f"atexit.register(lambda: open({str(report)!r}, 'w').write("
-        f"' '.join(m for m in {HEAVY!r} if m in sys.modules)))\n"
-        f"sys.argv = ['aar', *{[fill(a, workspace) for a in case.args]!r}]\n"
-        "from aar.cli import main\nmain()\n"
-    )
+
+@pytest.fixture(scope="module")
+def light_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """Every LIGHT_CASE in one fresh process, one after another: a heavy module imported by
+    any case stays in `sys.modules`, so each case's list names what it (or one before) loaded."""
+    import json
+    import os
+
+    from malformed_support import fill, snapshot, write_files
+
+    root = tmp_path_factory.mktemp("light")
+    spec, snapshots = [], {}
+    for case in LIGHT_CASES:
+        ws = root / case.name
+        ws.mkdir()
+        write_files(ws, case.files)
+        snapshots[case.name] = (ws, snapshot(ws))
+        spec.append({"name": case.name, "cwd": str(ws), "args": [fill(a, ws) for a in case.args]})
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("AAR_")}
+    env |= {"AAR_BENCH__KEY_FILE": os.environ["AAR_BENCH__KEY_FILE"], "COLUMNS": "250"}
+    env |= {"AAR_BENCH__CACHE_DIR": str(root / "cache"), "AAR_MEMORY_PATH": str(root / "m")}
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=workspace
+        [sys.executable, "-c", _RUN_ALL, json.dumps(HEAVY), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
-    from malformed_support import Outcome
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    for name, (ws, before) in snapshots.items():
+        results[name]["unchanged"] = (before, snapshot(ws))
+    return results
 
-    assert_one_error_line(Outcome(proc.returncode, proc.stdout, proc.stderr), 2, case.match)
-    assert report.read_text() == "", f"imported before the usage error: {report.read_text()}"
-    assert_unchanged(before, snapshot(workspace))
+
+@pytest.mark.parametrize("case", LIGHT_CASES, ids=lambda c: c.name)
+def test_usage_errors_come_before_heavy_imports(case: Case, light_results: dict) -> None:
+    """In a fresh process: one line, exit 2, files unchanged, and none of HEAVY imported."""
+    from malformed_support import Outcome, assert_unchanged
+
+    res = light_results[case.name]
+    assert_one_error_line(Outcome(res["exit"], res["stdout"], res["stderr"]), 2, case.match)
+    assert res["heavy"] == [], f"imported by this usage error or one before it: {res['heavy']}"
+    assert_unchanged(*res["unchanged"])
 
 
 def test_the_checks_themselves_are_light() -> None:
@@ -197,20 +235,24 @@ def test_builtin_task_names_are_what_the_tasks_register() -> None:
 
 
 def test_a_plugin_task_name_passes_the_fast_check(workspace: Path, tmp_path: Path) -> None:
-    """A name that is not built in is looked up after loading the configured plug-ins."""
+    """A name that is not built in is looked up after loading the configured plug-ins: the
+    error for an unknown one lists the plug-in's task, so the plug-in was loaded and asked."""
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "malformed_plugin.py").write_text(
-        "from aar.bench import register_task, make_synthetic_task\n"
-        "register_task(make_synthetic_task(1.0, name='plug-x'))\n"
+        "from aar.bench import Task, register_task\n"
+        "class PlugTask(Task):\n"
+        "    name, description = 'plug-x', 'a plug-in task'\n"
+        "    weak_description = strong_description = 'none'\n"
+        "    def load(self): raise NotImplementedError\n"
+        "    def make_weak_model(self, seed): raise NotImplementedError\n"
+        "register_task(PlugTask())\n"
     )
     env = {
         "AAR_BENCH__PLUGINS": '["malformed_plugin"]',
         "PYTHONPATH": str(plugins),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    export = ("bench", "export-public", "-t", "plug-x", "{ws}/adir")
-    check(Case("plug", export, "not empty", files=BAD_PATH_FILES, env=env, process=True), workspace)
     unknown = ("bench", "export-public", "-t", "plug-y", "{ws}/e")
     check(
         Case("plug-y", unknown, "unknown task 'plug-y'.*plug-x", env=env, process=True), workspace
