@@ -102,22 +102,24 @@ def list_items(
 
 
 def _items_table(items: list[ReviewItem]) -> Any:
+    """id and status never wrap (they are what a reviewer types and looks for)."""
     from rich.table import Table
 
     table = Table(title="review queue")
-    for name in ("id", "kind", "session", "round", "status", "expires"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("summary", ratio=1, min_width=20)
+    table.add_column("id", no_wrap=True, min_width=max(len(i.id) for i in items))
+    table.add_column("status", no_wrap=True)
+    table.add_column("session · round", overflow="fold")
+    table.add_column("expires", overflow="fold")
+    table.add_column("summary", ratio=1, min_width=16)
     for item in items:
         expires = item.expires_at.strftime("%Y-%m-%d %H:%M") if item.expires_at else "-"
+        kind = "" if item.kind == "proposal" else "finding: "
         table.add_row(
             item.id,
-            item.kind,
-            Text(item.session_id),
-            str(item.round),
             _status_text(item),
+            Text(f"{item.session_id} · {item.round}"),
             expires,
-            Text(_visible(item.summary)),
+            Text(kind + _visible(item.summary)),
         )
     return table
 

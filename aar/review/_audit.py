@@ -215,9 +215,14 @@ class AuditLog:
 
     @contextmanager
     def transaction(self) -> Iterator[AuditTransaction]:
-        """Hold the writer lock over a verified chain: read, decide, append, atomically."""
+        """Hold the writer lock over a verified chain: read, decide, append, atomically.
+
+        A chain that fails is refused before the lock (so a refusal writes nothing at all)
+        and checked again under it.
+        """
         from filelock import FileLock, Timeout
 
+        self.records()
         lock = FileLock(str(self.runs_dir / AUDIT_LOCK), timeout=self.lock_timeout)
         try:
             lock.acquire()
