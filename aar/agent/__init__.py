@@ -11,6 +11,8 @@ from aar.agent._providers import (
     ProviderError,
     build_model,
     model_price,
+    provider_error_line,
+    redact_secrets,
     usd_cost,
 )
 from aar.agent._tokens import (
@@ -37,5 +39,7 @@ __all__ = [
     "encoding_name",
     "ensure_offline_encodings",
     "model_price",
+    "provider_error_line",
+    "redact_secrets",
     "usd_cost",
 ]

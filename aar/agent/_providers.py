@@ -190,6 +190,53 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
+# --- error lines ------------------------------------------------------------------------------
+
+_MASKED_KEY = re.compile(r"[\w-]*\*{4,}[\w-]*")
+"""A key as providers echo it in a 401 ("sk-proj-abcd****...wxyz"): still part of a key."""
+_MAX_LINE = 300
+
+
+def redact_secrets(text: str, env: Mapping[str, str] | None = None) -> str:
+    """`text` without the provider keys set in `env` or the masked keys providers echo back."""
+    env = os.environ if env is None else env
+    for var in KEY_VARS.values():
+        key = (env.get(var) or "").strip()
+        if len(key) >= 8:
+            text = text.replace(key, "[redacted]")
+    return _MASKED_KEY.sub("[redacted]", text)
+
+
+def provider_error_line(exc: BaseException, env: Mapping[str, str] | None = None) -> str:
+    """One short, redacted line for an error a model run raised (for the event log and report).
+
+    `ModelHTTPError` -> "gpt-4o: the provider answered HTTP 500: <its message>";
+    `ModelAPIError` (timeouts, refused connections) -> "gpt-4o: <what failed>"; anything else
+    (`UnexpectedModelBehavior`, `UsageLimitExceeded`, ...) -> its own message.
+    """
+    from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError
+
+    if isinstance(exc, ModelHTTPError):
+        said = _body_message(exc.body)
+        line = f"{exc.model_name}: the provider answered HTTP {exc.status_code}: {said}"
+    elif isinstance(exc, ModelAPIError):
+        line = f"{exc.model_name}: {exc.message}"
+    else:
+        line = f"{type(exc).__name__}: {exc}"
+    line = " ".join(redact_secrets(line, env).split())
+    return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 3] + "..."
+
+
+def _body_message(body: object) -> str:
+    """The human part of an error body: OpenAI's `{message}`, Anthropic's `{error: {message}}`."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else None
+        if isinstance(message, str):
+            return message
+    return str(body)
+
+
 # --- prices -------------------------------------------------------------------------------------
 
 

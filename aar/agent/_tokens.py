@@ -20,9 +20,9 @@ import importlib.util
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aar.errors import AarError
 
@@ -212,19 +212,76 @@ def count_message_tokens(
     arguments, tool results, retry prompts, replies) plus the chat format's per-message framing
     and each tool definition's name, description and JSON schema. Providers add a little framing
     of their own, so provider usage after the call is the authoritative figure.
+
+    Incremental: a message or tool seen before (the same object, its parts and texts unchanged)
+    is not walked again, so counting a growing history costs about its new messages.
     """
     encoding = encoding_name(model)
     total = _PER_REQUEST
     for message in messages:
-        total += _PER_MESSAGE
-        for text, extra in _message_texts(message):
-            total += _cache.count(text, encoding) + extra
+        total += _memo.count(message, encoding, _message_stamp, _count_message)
     for tool in tools:
-        schema = json.dumps(tool.parameters_json_schema, sort_keys=True)
-        total += _PER_TOOL
-        for text in (tool.name, tool.description or "", schema):
-            total += _cache.count(text, encoding)
+        total += _memo.count(tool, encoding, _tool_stamp, _count_tool)
     return total
+
+
+class _Memo:
+    """Counts of objects already counted, by identity, checked against a cheap stamp.
+
+    The memo holds each object, so its id cannot be reused while the entry lives. The stamp (ids
+    of the parts and of their texts) changes when a part is added, replaced or given new text,
+    and then the object is counted again.
+    """
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._seen: dict[tuple[int, str], tuple[object, tuple, int]] = {}
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def count(
+        self,
+        obj: Any,
+        encoding: str,
+        stamp_of: Callable[[Any], tuple],
+        count_of: Callable[[Any, str], int],
+    ) -> int:
+        key, stamp = (id(obj), encoding), stamp_of(obj)
+        hit = self._seen.get(key)
+        if hit is not None and hit[0] is obj and hit[1] == stamp:
+            return hit[2]
+        counted = count_of(obj, encoding)
+        with self._lock:
+            if len(self._seen) >= self._max:
+                self._seen.clear()
+            self._seen[key] = (obj, stamp, counted)
+        return counted
+
+
+_memo = _Memo()
+
+
+def _message_stamp(message: Any) -> tuple:
+    parts = tuple(
+        (id(p), id(getattr(p, "content", None)), id(getattr(p, "args", None)))
+        for p in message.parts
+    )
+    return id(getattr(message, "instructions", None)), parts
+
+
+def _count_message(message: ModelMessage, encoding: str) -> int:
+    return _PER_MESSAGE + sum(
+        _cache.count(text, encoding) + extra for text, extra in _message_texts(message)
+    )
+
+
+def _tool_stamp(tool: Any) -> tuple:
+    return id(tool.name), id(tool.description), id(tool.parameters_json_schema)
+
+
+def _count_tool(tool: ToolDefinition, encoding: str) -> int:
+    schema = json.dumps(tool.parameters_json_schema, sort_keys=True)
+    texts = (tool.name, tool.description or "", schema)
+    return _PER_TOOL + sum(_cache.count(text, encoding) for text in texts)
 
 
 def _message_texts(message: ModelMessage) -> Iterator[tuple[str, int]]:

@@ -49,6 +49,8 @@ from aar.agent import (
     ProviderError,
     build_model,
     model_price,
+    provider_error_line,
+    redact_secrets,
     usd_cost,
 )
 from aar.errors import AarError
@@ -234,7 +236,36 @@ def test_a_hanging_server_times_out_as_model_api_error(flavour: Flavour, allowed
     )
     assert not isinstance(error, ModelHTTPError)
     assert "timed out" in str(error)
+    assert provider_error_line(error).startswith(f"{flavour.spec.split(':')[1]}: Request timed out")
     assert len(srv.requests) == 3
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_provider_errors_become_one_redacted_line(flavour: Flavour, allowed: None) -> None:
+    """A 401 echoes a masked key ("sk-...****...wxyz"); a hostile server might echo all of it."""
+    said = f"Incorrect API key provided: sk-plan{'*' * 28}e5f6.\nAlso: {PLANTED}"
+    error, _ = failing_run(flavour, [HttpError(status=401, message=said)], ModelHTTPError)
+    line = provider_error_line(error, env={flavour.key_var: PLANTED})
+    name = flavour.spec.split(":")[1]
+    assert line == (
+        f"{name}: the provider answered HTTP 401: Incorrect API key provided: [redacted]. "
+        "Also: [redacted]"
+    )
+    limits = UsageLimits(request_limit=1)
+    error, _ = failing_run(flavour, tool_then_output(), UsageLimitExceeded, usage_limits=limits)
+    line = provider_error_line(error)
+    assert line.startswith(
+        "UsageLimitExceeded: The next request would exceed the request_limit of 1"
+    )
+
+
+def test_redaction_leaves_ordinary_text_alone() -> None:
+    env = {"OPENAI_API_KEY": PLANTED, "ANTHROPIC_API_KEY": ""}
+    assert (
+        redact_secrets("PGR 0.42 on digits-ge5 (seed 42)", env)
+        == "PGR 0.42 on digits-ge5 (seed 42)"
+    )
+    assert redact_secrets(f"key={PLANTED};", env) == "key=[redacted];"
 
 
 def test_an_exhausted_script_is_a_400_not_a_hang(allowed: None) -> None:

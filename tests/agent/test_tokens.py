@@ -218,6 +218,22 @@ def test_message_tokens_grow_by_exactly_the_new_message() -> None:
     assert after - before == 3 + count_tokens(retry, "claude-sonnet-4-5")
 
 
+def test_a_changed_message_is_counted_again() -> None:
+    """The incremental memo must notice new text or new parts in a message it has seen."""
+    messages = history()
+    before = count_message_tokens(messages, "gpt-4o")
+    longer = "You are a careful researcher who cites every evaluator record id."
+    messages[0].parts[0].content = longer
+    grown = count_message_tokens(messages, "gpt-4o")
+    assert grown - before == count_tokens(longer, "gpt-4o") - count_tokens(
+        "You are a careful researcher.", "gpt-4o"
+    )
+    messages[2].parts.append(UserPromptPart("one more line"))
+    assert count_message_tokens(messages, "gpt-4o") - grown == count_tokens(
+        "one more line", "gpt-4o"
+    )
+
+
 def test_tool_definitions_count_too() -> None:
     schema = {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]}
     tool = ToolDefinition(
