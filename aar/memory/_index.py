@@ -24,7 +24,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -97,6 +97,19 @@ class _Snapshot:
     sessions: np.ndarray
     created: np.ndarray
     duplicate: np.ndarray
+    by_method: dict[str, np.ndarray] = field(default_factory=dict)  # filled on first use
+
+    def same_method(self, method_key: str) -> np.ndarray:
+        """Rows of originals (not duplicates) with this method, for duplicate detection."""
+        import numpy as np
+
+        if not self.by_method and len(self.ids):
+            groups: dict[str, list[int]] = {}
+            for i, (key, dup) in enumerate(zip(self.method_keys, self.duplicate, strict=True)):
+                if not dup:
+                    groups.setdefault(key, []).append(i)
+            self.by_method = {key: np.array(rows, dtype=np.int64) for key, rows in groups.items()}
+        return self.by_method.get(method_key, np.empty(0, dtype=np.int64))
 
 
 def _timestamp(finding: Finding) -> float:
@@ -185,11 +198,14 @@ class SearchIndex:
             self._set_meta(db, state="writing")
 
     # -- writing ---------------------------------------------------------------------------
-    def _row(self, finding: Finding, vectors: Sequence[np.ndarray]) -> tuple[Any, ...]:
+    def _row(
+        self, finding: Finding, vectors: Sequence[np.ndarray], families: list[str] | None = None
+    ) -> tuple[Any, ...]:
         import numpy as np
 
         blob = b"".join(np.asarray(v, dtype="<f4").tobytes() for v in vectors)
-        text = f"{finding.embedding_text()}\n{' '.join(finding.tags)}"
+        if families is None:
+            families = self.glossary.tag(f"{finding.embedding_text()}\n{' '.join(finding.tags)}")
         return (
             finding.id,
             finding.model_dump_json(),
@@ -201,16 +217,28 @@ class SearchIndex:
             finding.session_id,
             _timestamp(finding),
             finding.duplicate_of or "",
-            json.dumps(self.glossary.tag(text)),
+            json.dumps(families),
             blob,
         )
 
     def rows(
-        self, findings: Sequence[Finding], vectors: Sequence[np.ndarray]
+        self,
+        findings: Sequence[Finding],
+        vectors: Sequence[np.ndarray],
+        families: Sequence[list[str]] = (),
     ) -> list[tuple[Any, ...]]:
-        """Index rows for findings and their per-channel vector matrices (tags computed here:
-        the slow part, ~0.2 ms a finding, so callers may overlap it with chromadb's add)."""
-        return [self._row(f, [v[i] for v in vectors]) for i, f in enumerate(findings)]
+        """Index rows for findings and their per-channel vector matrices. Family tags are
+        computed unless given (an export made under the same glossary carries them; tagging
+        costs ~0.2 ms a finding)."""
+        known = set(self.glossary.keys)
+        return [
+            self._row(
+                f,
+                [v[i] for v in vectors],
+                [k for k in families[i] if k in known] if families else None,
+            )
+            for i, f in enumerate(findings)
+        ]
 
     def apply(
         self,
@@ -262,18 +290,19 @@ class SearchIndex:
     def bad_records(self) -> list[tuple[str, str]]:
         return self._db.execute("SELECT id, problem FROM bad ORDER BY id").fetchall()
 
-    def vectors_of(self, ids: Sequence[str]) -> dict[str, list[np.ndarray]]:
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+        """id -> (one vector per channel, family keys), for export."""
         import numpy as np
 
-        out: dict[str, list[np.ndarray]] = {}
+        out: dict[str, tuple[list[np.ndarray], list[str]]] = {}
         dims = [e.dim for e in self.channels]
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ", ".join("?" * len(chunk))
-            sql = f"SELECT id, vectors FROM findings WHERE id IN ({marks})"
-            for fid, blob in self._db.execute(sql, chunk):
+            sql = f"SELECT id, vectors, families FROM findings WHERE id IN ({marks})"
+            for fid, blob, families in self._db.execute(sql, chunk):
                 flat = np.frombuffer(blob, dtype="<f4")
-                out[fid] = list(np.split(flat, np.cumsum(dims)[:-1]))
+                out[fid] = (list(np.split(flat, np.cumsum(dims)[:-1])), json.loads(families))
         return out
 
     def findings(self, rowids: Sequence[int]) -> dict[int, Finding]:
@@ -363,13 +392,9 @@ class SearchIndex:
         import numpy as np
 
         snap = self.snapshot()
-        if not snap.ids:
-            return None
         wanted = set(finding.tasks)
-        same = (snap.method_keys == finding.method_key) & ~snap.duplicate
-        same &= np.fromiter((wanted <= t for t in snap.tasks), dtype=bool, count=len(snap.ids))
-        rows = np.flatnonzero(same)
-        if not len(rows):
+        rows = [r for r in snap.same_method(finding.method_key) if wanted <= snap.tasks[r]]
+        if not rows:
             return None
         sims = snap.vectors[rows, : snap.primary_dim] @ vector
         best = int(np.argmax(sims))

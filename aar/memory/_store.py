@@ -442,7 +442,16 @@ class FindingsStore:
                 group.append(i)
         return results
 
-    def _write(self, col: _Writer, findings: list[Finding], vectors: Sequence[Any]) -> None:
+    def _index_sha(self) -> str:
+        return self._require_index().glossary.sha256
+
+    def _write(
+        self,
+        col: _Writer,
+        findings: list[Finding],
+        vectors: Sequence[Any],
+        families: Sequence[list[str]] = (),
+    ) -> None:
         """chromadb's add (its HNSW build is most of a bulk import) runs in a thread while the
         index rows are made here; chromadb releases the GIL, so the two overlap."""
         from concurrent.futures import ThreadPoolExecutor
@@ -460,7 +469,7 @@ class FindingsStore:
         col.mark()  # here: the index's SQLite connection belongs to this thread
         with ThreadPoolExecutor(max_workers=1) as pool:
             adding = pool.submit(add)
-            rows = index.rows(findings, vectors)
+            rows = index.rows(findings, vectors, families)
             adding.result()
         self._commit(rows=rows)
 
@@ -639,11 +648,13 @@ class FindingsStore:
         """Every readable finding (duplicates included) with its vectors, oldest first."""
         self._ensure_current()
         findings = self._all()
-        vectors = self._require_index().vectors_of([f.id for f in findings])
-        missing = [f.id for f in findings if f.id not in vectors]
+        index = self._require_index()
+        rows = index.vectors_of([f.id for f in findings])
+        missing = [f.id for f in findings if f.id not in rows]
         if missing:  # the index was re-synchronised above, so this is a bug or a race
             raise CorruptStoreError(f"the search index lacks vectors for {', '.join(missing[:5])}")
-        return write_export(out, self._channels, [(f, vectors[f.id]) for f in findings])
+        items = [(f, *rows[f.id]) for f in findings]
+        return write_export(out, self._channels, items, index.glossary.sha256)
 
     def import_jsonl(self, lines: Iterable[str], *, reembed: bool = True) -> ImportResult:
         """Restore exported findings exactly (ids, links, review, vectors): all or nothing.
@@ -672,8 +683,12 @@ class FindingsStore:
             new = [parsed.findings[i] for i in new_at]
             self._check_links(new)
             vectors = self._import_vectors(new, new_at, parsed.vectors, reuse)
+            same_glossary = parsed.header and parsed.header.glossary == self._index_sha()
+            families = (
+                [parsed.families[i] for i in new_at] if same_glossary and parsed.families else []
+            )
             if new:
-                self._write(col, new, vectors)
+                self._write(col, new, vectors, families)
         return ImportResult(
             added=len(new),
             skipped_identical=len(parsed.findings) - len(new),
