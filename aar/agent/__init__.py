@@ -1,5 +1,15 @@
 """The research agent: LLM providers, offline token counts, tools and the scripted researcher."""
 
+from aar.agent._experiments import (
+    BASELINE_FAMILY,
+    FAMILIES,
+    ExperimentCodeError,
+    Family,
+    FamilyParam,
+    experiment_code,
+    get_family,
+    method_name,
+)
 from aar.agent._providers import (
     MODEL_CHOICES,
     PROVIDERS,
@@ -24,9 +34,14 @@ from aar.agent._tokens import (
 )
 
 __all__ = [
+    "BASELINE_FAMILY",
+    "FAMILIES",
     "MODEL_CHOICES",
     "PROVIDERS",
     "SCRIPTED",
+    "ExperimentCodeError",
+    "Family",
+    "FamilyParam",
     "MissingKeyError",
     "ModelPrice",
     "ModelSpec",
@@ -38,6 +53,9 @@ __all__ = [
     "count_tokens",
     "encoding_name",
     "ensure_offline_encodings",
+    "experiment_code",
+    "get_family",
+    "method_name",
     "model_price",
     "provider_error_line",
     "redact_secrets",

@@ -1,0 +1,793 @@
+"""The experiment-code library: real, self-contained experiment scripts per method family.
+
+The scripted researcher (and anyone reviewing a proposal) needs code that runs in the
+sandboxed kernel as it is: no import of aar (it does not exist in there), every mounted
+(task, seed) read through `aar_kernel`, the strong student trained with the manifest's
+configuration, deterministic from the protocol seed, and test and holdout probabilities saved
+under the method's name. Ground truth does not exist in the kernel; validation uses weak
+labels only. A proposal's sha256 covers the whole script, so nothing it runs lives outside it.
+
+`FAMILIES` holds each family's method (quoted by reports), a hypothesis template and its key
+hyper-parameter (default and sweep grid for follow-ups); `experiment_code` writes the script.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aar.errors import AarError
+from aar.hashing import join_cells
+
+BASELINE_FAMILY = "naive"
+"""The family every comparison is paired against (same tasks, same seeds)."""
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+"""What `aar_kernel.save_predictions` accepts as a method or task name."""
+
+
+class ExperimentCodeError(AarError):
+    """An experiment cannot be written as asked: unknown family, bad parameter, name or pair."""
+
+
+class FamilyParam(BaseModel):
+    """A family's key hyper-parameter: what follow-ups sweep."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    default: float
+    grid: tuple[float, ...]
+    """Values a follow-up sweep tries (the default among them)."""
+    minimum: float
+    maximum: float
+    integer: bool = False
+
+    def check(self, value: object) -> float | int:
+        """The value as the script will hold it, or an `ExperimentCodeError` saying why not."""
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ExperimentCodeError(f"{self.name} must be a finite number, got {value!r}")
+        if self.integer and value != int(value):
+            raise ExperimentCodeError(f"{self.name} must be a whole number, got {value!r}")
+        if not self.minimum <= value <= self.maximum:
+            raise ExperimentCodeError(
+                f"{self.name} must be in [{self.minimum:g}, {self.maximum:g}], got {value!r}"
+            )
+        return int(value) if self.integer else float(value)
+
+
+class Family(BaseModel):
+    """One hypothesis family: what it does, what it claims, and the kernel code that does it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    method: str
+    """One or two sentences on what the family does (reports quote it)."""
+    hypothesis_template: str
+    """One line; `{tasks}` and `{value}` (the key parameter) are filled in by `hypothesis`."""
+    param: FamilyParam | None
+    control: bool = False
+    """A control: it tells whether an effect is more than label noise or hardening."""
+    memory_tags: tuple[str, ...] = ()
+    """Keys of the findings memory's glossary (`aar/memory/glossary.toml`) it belongs to."""
+    kernel_code: str = Field(repr=False)
+    """Defines `train_method(t, seed) -> Student` on top of the shared helpers."""
+
+    def hypothesis(self, tasks: Sequence[str], value: float | None = None) -> str:
+        """The hypothesis for `tasks` at `value` of the key parameter (default if None)."""
+        if value is None and self.param is not None:
+            value = self.param.default
+        shown = "" if value is None else f"{value:g}"
+        return self.hypothesis_template.format(tasks=", ".join(tasks), value=shown)
+
+
+_HELPERS = '''\
+import itertools
+import time
+
+import aar_kernel
+import numpy as np
+import torch
+
+torch.set_num_threads(1)  # tiny MLPs: one thread is fastest, and results do not depend on it
+torch.use_deterministic_algorithms(True)
+SPLITS = ("test", "holdout")
+REQUIRED = (
+    "transfer_inputs",
+    "transfer_weak_labels",
+    "transfer_is_val",
+    "test_inputs",
+    "holdout_inputs",
+    "test_weak_labels",
+)
+
+
+def mounted_pairs(wanted):
+    """The (task, seed) pairs to run: `wanted`, each checked to be mounted, or every export."""
+    mounted = [(str(task), int(seed)) for task, seed in aar_kernel.exports()]
+    if not mounted:
+        raise RuntimeError("no (task, seed) is mounted under /task")
+    if wanted is None:
+        return mounted
+    missing = [pair for pair in wanted if pair not in mounted]
+    if missing:
+        raise RuntimeError(f"not mounted: {missing}; mounted: {mounted}")
+    return list(wanted)
+
+
+def load_checked(task, seed):
+    """The public files of one (task, seed), checked: anything unexpected raises."""
+    t = aar_kernel.load_task(task, seed)
+    where = f"{task} seed {seed}"
+    missing = [name for name in REQUIRED if name not in t]
+    if missing:
+        raise FileNotFoundError(f"{where}: missing {missing}")
+    m = t["manifest"]
+    if m.get("task") != task or m.get("seed") != seed or "student" not in m:
+        raise ValueError(f"{where}: unexpected manifest {m.get('task')!r} {m.get('seed')!r}")
+    k = int(m["n_classes"])
+    x, w, val = t["transfer_inputs"], t["transfer_weak_labels"], t["transfer_is_val"]
+    if k < 2 or x.ndim != 2 or len(x) < 4 or w.shape != (len(x), k):
+        raise ValueError(f"{where}: transfer {x.shape} and weak labels {w.shape}, {k} classes")
+    if val.shape != (len(x),) or val.dtype != bool or val.all() or not val.any():
+        raise ValueError(f"{where}: transfer_is_val must be a mixed bool mask of {len(x)} rows")
+    for split in SPLITS:
+        z = t[f"{split}_inputs"]
+        if z.ndim != 2 or z.shape[1] != x.shape[1] or len(z) == 0:
+            raise ValueError(f"{where}: {split}_inputs has shape {z.shape}, transfer {x.shape}")
+    check_probs(w, len(x), k, f"{where} transfer_weak_labels")
+    check_probs(t["test_weak_labels"], len(t["test_inputs"]), k, f"{where} test_weak_labels")
+    for name in ("transfer_inputs", "test_inputs", "holdout_inputs"):
+        if not np.isfinite(t[name]).all():
+            raise ValueError(f"{where}: {name} holds NaN or infinite values")
+    return t
+
+
+def check_probs(p, n, k, what):
+    """Probabilities [n, k], finite, in [0, 1], rows summing to 1; else raise."""
+    p = np.asarray(p)
+    if p.shape != (n, k) or not np.isfinite(p).all():
+        raise ValueError(f"{what}: expected finite probabilities of shape {(n, k)}, got {p.shape}")
+    if (p < 0).any() or (p > 1).any() or np.abs(p.sum(1) - 1).max() > 1e-4:
+        raise ValueError(f"{what}: rows must be probabilities summing to 1")
+
+
+def config_of(t):
+    """The student's training configuration from the manifest (chosen on the ceiling only)."""
+    s = t["manifest"]["student"]
+    return {
+        "hidden": tuple(int(h) for h in s["hidden"]),
+        "epochs": int(s["epochs"]),
+        "lr": float(s["lr"]),
+        "batch_size": int(s["batch_size"]),
+        "weight_decay": float(s.get("weight_decay", 0.0)),
+    }
+
+
+def derived_seed(seed, *parts):
+    """A seed for one model of a method (a stage, a half), fixed by the protocol seed."""
+    return int(np.random.SeedSequence([seed, *parts]).generate_state(1)[0])
+
+
+def one_hot(labels, k):
+    return np.eye(k, dtype=np.float32)[labels]
+
+
+class MLP:
+    """An MLP as plain tensors (ReLU between layers), initialised like torch.nn.Linear.
+
+    Plain tensors and the AdamW below instead of torch.nn / torch.optim: these students are
+    so small that per-step framework overhead is most of the cost.
+    """
+
+    def __init__(self, sizes, seed):
+        gen = torch.Generator().manual_seed(seed)
+        self.params = []
+        for d_in, d_out in itertools.pairwise(sizes):
+            bound = d_in**-0.5
+            for shape in ((d_in, d_out), (d_out,)):
+                p = (torch.rand(shape, generator=gen) * 2 - 1) * bound
+                self.params.append(p.requires_grad_())
+
+    def __call__(self, z):
+        for i in range(0, len(self.params), 2):
+            z = torch.addmm(self.params[i + 1], z, self.params[i])
+            if i + 2 < len(self.params):
+                z = torch.relu(z)
+        return z
+
+    def state(self):
+        return [p.detach().clone() for p in self.params]
+
+    def load(self, state):
+        with torch.no_grad():
+            for p, saved in zip(self.params, state, strict=True):
+                p.copy_(saved)
+
+
+class AdamW:
+    """torch.optim.AdamW's update (decoupled weight decay, default betas and eps)."""
+
+    def __init__(self, params, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.wd, self.betas, self.eps = params, lr, weight_decay, betas, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, grads):
+        self.t += 1
+        b1, b2 = self.betas
+        torch._foreach_lerp_(self.m, grads, 1 - b1)
+        torch._foreach_mul_(self.v, b2)
+        torch._foreach_addcmul_(self.v, grads, grads, 1 - b2)
+        if self.wd:
+            torch._foreach_mul_(self.params, 1 - self.lr * self.wd)
+        denom = torch._foreach_sqrt(self.v)
+        torch._foreach_div_(denom, (1 - b2**self.t) ** 0.5)
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(self.params, self.m, denom, -self.lr / (1 - b1**self.t))
+
+
+class Student:
+    """A trained MLP with its input standardisation; `predict(x)` gives probabilities [n, k]."""
+
+    def __init__(self, model, mean, std):
+        self.model, self.mean, self.std = model, mean, std
+        self.note = ""  # what the method wants the progress line to say
+
+    def predict(self, x):
+        with torch.no_grad():
+            z = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32)
+            return torch.softmax(self.model(z).double(), -1).numpy()
+
+
+def fit(x, targets, cfg, seed, *, hidden=None, adjust_targets=None, after_epoch=None):
+    """Train a student with cross-entropy on soft `targets` [n, k]; deterministic from `seed`.
+
+    `adjust_targets(logits, targets, step_frac)` changes a batch's targets (logconf);
+    `after_epoch(epoch, student)` returns True to stop training (early stopping).
+    """
+    hidden = cfg["hidden"] if hidden is None else hidden
+    mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)  # the training inputs' own statistics
+    model = MLP([x.shape[1], *hidden, targets.shape[1]], seed)
+    student = Student(model, mean, std)
+    opt = AdamW(model.params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    xs = torch.as_tensor((x - mean) / std, dtype=torch.float32)
+    ts = torch.as_tensor(targets, dtype=torch.float32)
+    order_rng = torch.Generator().manual_seed(seed)
+    n = len(xs)
+    bs = min(cfg["batch_size"], n)
+    total = cfg["epochs"] * -(-n // bs)
+    step = 0
+    for epoch in range(cfg["epochs"]):
+        order = torch.randperm(n, generator=order_rng)
+        x_epoch, t_epoch = xs[order], ts[order]  # contiguous minibatches below
+        for start in range(0, n, bs):
+            logits = model(x_epoch[start : start + bs])
+            tgt = t_epoch[start : start + bs]
+            if adjust_targets is not None:
+                tgt = adjust_targets(logits, tgt, step / total)
+            loss = -(tgt * torch.log_softmax(logits, -1)).sum(-1).mean()
+            opt.step(torch.autograd.grad(loss, model.params))
+            step += 1
+        if after_epoch is not None and after_epoch(epoch, student):
+            break
+    return student
+
+
+def run(pairs):
+    """Train and save test and holdout probabilities for each (task, seed); a line each."""
+    for task, seed in pairs:
+        start = time.perf_counter()
+        t = load_checked(task, seed)
+        student = train_method(t, seed)
+        k = int(t["manifest"]["n_classes"])
+        for split in SPLITS:
+            p = student.predict(t[f"{split}_inputs"])
+            check_probs(p, len(t[f"{split}_inputs"]), k, f"{task} seed {seed} {split}")
+            aar_kernel.save_predictions(p, split=split, name=METHOD, task=task, seed=seed)
+        agree = np.mean(
+            student.predict(t["test_inputs"]).argmax(1) == t["test_weak_labels"].argmax(1)
+        )
+        note = f", {student.note}" if student.note else ""
+        print(
+            f"{METHOD} {task} seed {seed}: saved test+holdout; test agreement with weak "
+            f"labels {agree:.3f}{note}; {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
+
+
+def check_saved(pairs):
+    """Fail unless every (task, seed) has both splits saved under METHOD."""
+    root = aar_kernel.SCRATCH_DIR / aar_kernel.PREDICTIONS_DIR / METHOD
+    missing = [
+        f"{task} seed {seed} {split}"
+        for task, seed in pairs
+        for split in SPLITS
+        if not (root / task / f"seed-{seed}.{split}.npy").is_file()
+    ]
+    if missing:
+        raise RuntimeError(f"{METHOD}: predictions missing for {missing}")
+    print(f"{METHOD}: test and holdout predictions saved for {len(pairs)} (task, seed) pairs")
+
+'''
+
+
+_NAIVE = '''\
+def train_method(t, seed):
+    """Cross-entropy on the weak soft labels of all of transfer."""
+    return fit(t["transfer_inputs"], t["transfer_weak_labels"], config_of(t), seed)
+'''
+
+_LOGCONF = '''\
+AUX_COEF = float(PARAMS["aux_coef"])
+WARMUP_FRAC = 0.1  # openai/weak-to-strong: the weight is ramped over the first 10 % of steps
+
+
+def logconf_targets(logits, weak, step_frac):
+    """(1 - c) * weak + c * the student's own hardened predictions (openai/weak-to-strong)."""
+    coef = AUX_COEF * step_frac if step_frac <= WARMUP_FRAC else AUX_COEF
+    probs = torch.softmax(logits.detach(), -1)
+    b, k = probs.shape
+    if k == 2:
+        # adaptive threshold: harden the batch's top share, the weak labels' positive rate
+        n_pos = int(torch.round(weak[:, 1].mean() * b))
+        ranks = torch.argsort(torch.argsort(-probs[:, 1], stable=True), stable=True)
+        pos = (ranks < n_pos).to(weak.dtype)
+        hard = torch.stack([1 - pos, pos], -1)
+    else:
+        hard = torch.nn.functional.one_hot(probs.argmax(-1), k).to(weak.dtype)
+    return (1 - coef) * weak + coef * hard
+
+
+def train_method(t, seed):
+    x, weak = t["transfer_inputs"], t["transfer_weak_labels"]
+    return fit(x, weak, config_of(t), seed, adjust_targets=logconf_targets)
+'''
+
+_BOOTSTRAP = '''\
+STAGES = int(PARAMS["stages"])
+
+
+def stepping_stones():
+    """A linear model, then one-hidden-layer MLPs of width 16, 32, ...: STAGES in all."""
+    return [()] + [(16 * 2**i,) for i in range(STAGES - 1)]
+
+
+def train_method(t, seed):
+    x, cfg = t["transfer_inputs"], config_of(t)
+    labels = t["transfer_weak_labels"]
+    for i, hidden in enumerate(stepping_stones()):
+        stone = fit(x, labels, cfg, derived_seed(seed, 1, i), hidden=hidden)
+        labels = stone.predict(x).astype(np.float32)  # relabels transfer for the next one
+    student = fit(x, labels, cfg, seed)
+    student.note = f"{STAGES} stepping stone(s) {stepping_stones()}"
+    return student
+'''
+
+_EARLY_STOPPING = '''\
+PATIENCE = int(PARAMS["patience"])
+
+
+def train_method(t, seed):
+    """Train on transfer minus validation; keep the epoch that agrees best with the weak
+    labels on validation; stop after PATIENCE epochs without improvement."""
+    x, weak, val = t["transfer_inputs"], t["transfer_weak_labels"], t["transfer_is_val"]
+    x_val, weak_val = x[val], weak[val].argmax(1)
+    best = {"acc": -1.0, "epoch": -1, "state": None}
+
+    def after_epoch(epoch, student):
+        acc = float(np.mean(student.predict(x_val).argmax(1) == weak_val))
+        if acc > best["acc"]:
+            best.update(acc=acc, epoch=epoch, state=student.model.state())
+        return epoch - best["epoch"] >= PATIENCE
+
+    student = fit(x[~val], weak[~val], config_of(t), seed, after_epoch=after_epoch)
+    student.model.load(best["state"])
+    student.note = f"kept epoch {best['epoch'] + 1} (validation agreement {best['acc']:.3f})"
+    return student
+'''
+
+_CONFIDENCE_FILTER = '''\
+KEEP_FRACTION = float(PARAMS["keep_fraction"])
+
+
+def confident_rows(weak):
+    """The KEEP_FRACTION most confident rows of each weak class (keeps the class balance)."""
+    conf, cls = weak.max(1), weak.argmax(1)
+    keep = np.zeros(len(weak), dtype=bool)
+    for c in np.unique(cls):
+        rows = np.flatnonzero(cls == c)
+        ranked = rows[np.argsort(-conf[rows], kind="stable")]
+        keep[ranked[: max(1, int(np.ceil(KEEP_FRACTION * len(rows))))]] = True
+    return keep
+
+
+def train_method(t, seed):
+    x, weak = t["transfer_inputs"], t["transfer_weak_labels"]
+    keep = confident_rows(weak)
+    student = fit(x[keep], weak[keep], config_of(t), seed)
+    student.note = f"trained on {int(keep.sum())} of {len(keep)} rows"
+    return student
+'''
+
+_COTRAIN = '''\
+AGREEMENT_WEIGHT = float(PARAMS["agreement_weight"])
+
+
+def train_method(t, seed):
+    """Two students on disjoint halves label each other's half; the final student learns
+    (1 - w) * weak + w * the other half's student on all of transfer."""
+    x, weak, cfg = t["transfer_inputs"], t["transfer_weak_labels"], config_of(t)
+    rows = np.random.default_rng(derived_seed(seed, 2)).permutation(len(x))
+    halves = (rows[: len(x) // 2], rows[len(x) // 2 :])
+    targets = weak.copy()
+    agree = []
+    for i, (own, other) in enumerate((halves, halves[::-1])):
+        cross = fit(x[own], weak[own], cfg, derived_seed(seed, 2, i)).predict(x[other])
+        agree.append(np.mean(cross.argmax(1) == weak[other].argmax(1)))
+        targets[other] = (1 - AGREEMENT_WEIGHT) * weak[other] + AGREEMENT_WEIGHT * cross
+    student = fit(x, targets.astype(np.float32), cfg, seed)
+    student.note = f"cross-labels agree with weak labels on {np.mean(agree):.3f} of rows"
+    return student
+'''
+
+_LABEL_SMOOTHING = """\
+EPSILON = float(PARAMS["epsilon"])
+
+
+def train_method(t, seed):
+    weak = t["transfer_weak_labels"]
+    targets = (1 - EPSILON) * weak + EPSILON / weak.shape[1]
+    return fit(t["transfer_inputs"], targets.astype(np.float32), config_of(t), seed)
+"""
+
+_TEMPERATURE = '''\
+TEMPERATURE = float(PARAMS["temperature"])
+
+
+def train_method(t, seed):
+    """Weak soft labels raised to 1/T and renormalised: T < 1 sharpens, T > 1 softens."""
+    weak = t["transfer_weak_labels"].astype(np.float64)
+    scaled = np.exp(np.log(np.clip(weak, 1e-12, 1.0)) / TEMPERATURE)
+    targets = scaled / scaled.sum(1, keepdims=True)
+    return fit(t["transfer_inputs"], targets.astype(np.float32), config_of(t), seed)
+'''
+
+_CONTROL_RANDOM_FLIP = '''\
+FLIP_SCALE = float(PARAMS["flip_scale"])
+
+
+def train_method(t, seed):
+    """Hardened weak labels, each flipped to another class at random with probability
+    FLIP_SCALE * the weak labels' estimated error rate, mean(1 - max prob)."""
+    weak = t["transfer_weak_labels"]
+    n, k = weak.shape
+    rate = min(1.0, FLIP_SCALE * float(np.mean(1 - weak.max(1))))
+    rng = np.random.default_rng(derived_seed(seed, 3))
+    flip = rng.random(n) < rate
+    labels = np.where(flip, (weak.argmax(1) + rng.integers(1, k, n)) % k, weak.argmax(1))
+    student = fit(t["transfer_inputs"], one_hot(labels, k), config_of(t), seed)
+    student.note = f"flip rate {rate:.3f} ({int(flip.sum())} of {n} labels flipped)"
+    return student
+'''
+
+_CONTROL_HARD_LABELS = '''\
+def train_method(t, seed):
+    """Cross-entropy on the weak labels hardened to their most probable class."""
+    weak = t["transfer_weak_labels"]
+    targets = one_hot(weak.argmax(1), weak.shape[1])
+    return fit(t["transfer_inputs"], targets, config_of(t), seed)
+'''
+
+
+def _param(name: str, description: str, default: float, grid: tuple[float, ...], **kw: float):
+    return FamilyParam(name=name, description=description, default=default, grid=grid, **kw)
+
+
+_FAMILY_LIST = (
+    Family(
+        name="naive",
+        method="Cross-entropy on the weak supervisor's soft labels over all of transfer, the "
+        "manifest's student configuration; the baseline every method is paired against.",
+        hypothesis_template="Naive training on weak soft labels recovers part of the "
+        "performance gap (PGR > 0) on {tasks}.",
+        param=None,
+        memory_tags=("naive",),
+        kernel_code=_NAIVE,
+    ),
+    Family(
+        name="logconf",
+        method="Auxiliary confidence loss (openai/weak-to-strong): the target is "
+        "(1 - c) * weak + c * the student's own hardened predictions, hardened at the batch "
+        "share matching the weak positive rate (argmax for multiclass); c ramps up over the "
+        "first 10 % of steps.",
+        hypothesis_template="An auxiliary confidence loss (coefficient {value}) recovers "
+        "more of the gap than naive training on {tasks}.",
+        param=_param(
+            "aux_coef",
+            "weight of the student's own hardened predictions",
+            0.5,
+            (0.25, 0.5, 0.75, 1.0),
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        memory_tags=("logconf", "warmup"),
+        kernel_code=_LOGCONF,
+    ),
+    Family(
+        name="bootstrap",
+        method="Stepping stones: a linear model, then MLPs of width 16, 32, ... (stages in "
+        "all), each trained on the previous one's soft labels on transfer (the first on the "
+        "weak labels); the full student learns from the last.",
+        hypothesis_template="Bootstrapping through {value} smaller student(s) recovers more "
+        "of the gap than naive training on {tasks}.",
+        param=_param(
+            "stages",
+            "number of intermediate students",
+            2,
+            (1, 2, 3),
+            minimum=1,
+            maximum=4,
+            integer=True,
+        ),
+        memory_tags=("bootstrap", "student_capacity"),
+        kernel_code=_BOOTSTRAP,
+    ),
+    Family(
+        name="early_stopping",
+        method="Train on transfer minus its validation part and keep the epoch whose "
+        "predictions agree best with the weak labels on validation; stop after `patience` "
+        "epochs without improvement.",
+        hypothesis_template="Early stopping on weak-labelled validation (patience {value}) "
+        "recovers more of the gap than naive training on {tasks}.",
+        param=_param(
+            "patience",
+            "epochs without a better validation agreement before stopping",
+            2,
+            (1, 2, 3, 5),
+            minimum=1,
+            maximum=100,
+            integer=True,
+        ),
+        memory_tags=("early_stopping", "training_length"),
+        kernel_code=_EARLY_STOPPING,
+    ),
+    Family(
+        name="confidence_filter",
+        method="Train only on the most confident weak labels: the `keep_fraction` of rows "
+        "with the highest max probability within each weak class, soft labels kept.",
+        hypothesis_template="Training only on the {value} most confident share of weak "
+        "labels recovers more of the gap than naive training on {tasks}.",
+        param=_param(
+            "keep_fraction",
+            "share of transfer rows kept, per weak class",
+            0.5,
+            (0.3, 0.5, 0.7, 0.9),
+            minimum=0.01,
+            maximum=1.0,
+        ),
+        memory_tags=("confidence_filtering",),
+        kernel_code=_CONFIDENCE_FILTER,
+    ),
+    Family(
+        name="cotrain",
+        method="Cross-labelling: two students trained on disjoint halves of transfer label "
+        "each other's half (a debate-style cross-check); the final student learns "
+        "(1 - w) * weak + w * those cross-labels on all of transfer.",
+        hypothesis_template="Mixing in cross-labels from students trained on the other half "
+        "(weight {value}) recovers more of the gap than naive training on {tasks}.",
+        param=_param(
+            "agreement_weight",
+            "weight of the other half's student in the targets",
+            0.5,
+            (0.25, 0.5, 0.75, 1.0),
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        memory_tags=("multi_view", "self_training"),
+        kernel_code=_COTRAIN,
+    ),
+    Family(
+        name="label_smoothing",
+        method="Label smoothing: targets are (1 - epsilon) * weak soft labels + epsilon / "
+        "n_classes.",
+        hypothesis_template="Smoothing the weak labels (epsilon {value}) recovers more of "
+        "the gap than naive training on {tasks}.",
+        param=_param(
+            "epsilon",
+            "mass moved to the uniform distribution",
+            0.1,
+            (0.05, 0.1, 0.2, 0.3),
+            minimum=0.0,
+            maximum=0.99,
+        ),
+        memory_tags=("label_smoothing", "soft_labels"),
+        kernel_code=_LABEL_SMOOTHING,
+    ),
+    Family(
+        name="temperature",
+        method="Temperature on the weak soft labels: p ** (1 / T), renormalised; T < 1 "
+        "sharpens them, T > 1 softens them.",
+        hypothesis_template="Rescaling the weak soft labels with temperature {value} "
+        "recovers more of the gap than naive training on {tasks}.",
+        param=_param(
+            "temperature",
+            "T (below 1 sharpens, above 1 softens)",
+            0.5,
+            (0.25, 0.5, 2.0, 4.0),
+            minimum=0.01,
+            maximum=100.0,
+        ),
+        memory_tags=("calibration", "soft_labels"),
+        kernel_code=_TEMPERATURE,
+    ),
+    Family(
+        name="control_random_flip",
+        method="Control: hardened weak labels, each flipped to another class at random with "
+        "probability `flip_scale` * the weak labels' estimated error rate, mean(1 - max "
+        "prob) (no ground truth); tells structured weak errors from random noise.",
+        hypothesis_template="Hardened weak labels with random flips at {value}x their "
+        "estimated error rate train a better student than naive on {tasks}.",
+        param=_param(
+            "flip_scale",
+            "flip rate as a multiple of the estimated weak error rate",
+            1.0,
+            (0.5, 1.0, 2.0),
+            minimum=0.0,
+            maximum=4.0,
+        ),
+        control=True,
+        memory_tags=("weak_errors", "soft_labels"),
+        kernel_code=_CONTROL_RANDOM_FLIP,
+    ),
+    Family(
+        name="control_hard_labels",
+        method="Control: cross-entropy on the weak labels hardened to their most probable "
+        "class; tells what the soft labels' confidence adds.",
+        hypothesis_template="Hardened weak labels train a better student than the soft "
+        "labels (naive) on {tasks}.",
+        param=None,
+        control=True,
+        memory_tags=("soft_labels",),
+        kernel_code=_CONTROL_HARD_LABELS,
+    ),
+)
+
+FAMILIES: dict[str, Family] = {f.name: f for f in _FAMILY_LIST}
+"""Every family by name; the methods, hypotheses and parameters reports and sweeps use."""
+
+
+def get_family(name: str) -> Family:
+    """The family called `name`, or an `ExperimentCodeError` listing the valid names."""
+    family = FAMILIES.get(name)
+    if family is None:
+        raise ExperimentCodeError(
+            f"unknown experiment family {name!r}; known: {', '.join(FAMILIES)}"
+        )
+    return family
+
+
+def method_name(family: str, params: Mapping[str, float] | None = None) -> str:
+    """A prediction name for a family at `params`: the family's name at its default, else
+    e.g. `logconf-aux_coef-0.25` (sweeps save each value under its own name)."""
+    spec = get_family(family)
+    values = _check_params(spec, params)
+    if spec.param is None or values[spec.param.name] == spec.param.default:
+        return spec.name
+    return f"{spec.name}-{spec.param.name}-{values[spec.param.name]:g}"
+
+
+def experiment_code(
+    family: str,
+    *,
+    method: str,
+    params: Mapping[str, float] | None = None,
+    pairs: Sequence[tuple[str, int]] | None = None,
+) -> str:
+    """The experiment script (cells split on `# %%` lines) for `family`, saving under `method`.
+
+    `params` sets the key hyper-parameter (default if absent); `pairs` lists the (task, seed)
+    pairs it runs, one cell per task (None: every mounted export, in one cell). The script
+    checks every input, prints a line per (task, seed), and raises on anything unexpected.
+    """
+    spec = get_family(family)
+    if not isinstance(method, str) or not _NAME.match(method):
+        raise ExperimentCodeError(f"method must match {_NAME.pattern}, got {method!r}")
+    values = _check_params(spec, params)
+    wanted = None if pairs is None else _check_pairs(pairs)
+    cells = [
+        _setup_cell(spec, method, values, wanted),
+        f"# The method: {spec.name}\n{spec.kernel_code}",
+        *_run_cells(wanted),
+        "check_saved(PAIRS)",
+    ]
+    return join_cells(cells)
+
+
+def _check_params(spec: Family, params: Mapping[str, float] | None) -> dict[str, float | int]:
+    params = dict(params or {})
+    if spec.param is None:
+        if params:
+            raise ExperimentCodeError(f"family {spec.name!r} takes no parameters, got {params}")
+        return {}
+    unknown = sorted(set(params) - {spec.param.name})
+    if unknown:
+        raise ExperimentCodeError(
+            f"family {spec.name!r} takes {spec.param.name!r}, not {', '.join(unknown)}"
+        )
+    return {spec.param.name: spec.param.check(params.get(spec.param.name, spec.param.default))}
+
+
+def _check_pairs(pairs: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    checked = []
+    for pair in pairs:
+        task, seed = pair if isinstance(pair, tuple | list) and len(pair) == 2 else (None, None)
+        if not isinstance(task, str) or not _NAME.match(task):
+            raise ExperimentCodeError(f"a pair must be (task name, seed), got {pair!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ExperimentCodeError(f"a seed must be a whole number >= 0, got {pair!r}")
+        checked.append((task, seed))
+    if not checked or len(set(checked)) != len(checked):
+        raise ExperimentCodeError(f"pairs must be distinct and not empty, got {list(pairs)}")
+    return checked
+
+
+def _setup_cell(
+    spec: Family, method: str, values: dict[str, float | int], wanted: list | None
+) -> str:
+    header = [
+        f"# Experiment family: {spec.name}" + (" (a control)" if spec.control else ""),
+        *_wrap_comment(spec.method),
+        f"# Saves test and holdout probabilities as {method!r} for every (task, seed).",
+        "# Written by aar's experiment library; runs in the sandbox (no aar, no ground truth).",
+    ]
+    constants = [
+        f"WANTED = {_literal(wanted)}",
+        f"METHOD = {_literal(method)}",
+        f"PARAMS = {_literal(values)}",
+        "PAIRS = mounted_pairs(WANTED)",
+        'print(f"{METHOD}: {len(PAIRS)} (task, seed) pairs, parameters {PARAMS}", flush=True)',
+    ]
+    return "\n".join([*header, _HELPERS, *constants])  # _HELPERS ends in a blank line
+
+
+def _wrap_comment(text: str, width: int = 92) -> list[str]:
+    lines, line = [], "#"
+    for word in text.split():
+        if len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = "#"
+        line += f" {word}"
+    return [*lines, line]
+
+
+def _run_cells(wanted: list[tuple[str, int]] | None) -> list[str]:
+    if wanted is None:
+        return ["run(PAIRS)"]
+    tasks = list(dict.fromkeys(task for task, _ in wanted))
+    return [f"run([pair for pair in PAIRS if pair[0] == {_literal(task)}])" for task in tasks]
+
+
+def _literal(value: object) -> str:
+    """A Python literal of checked names and numbers, double-quoted as ruff formats it."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)
