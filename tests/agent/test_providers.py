@@ -378,6 +378,8 @@ def test_a_key_never_goes_in_clear_text_to_another_machine() -> None:
     build_model("openai:m", base_url="https://10.1.2.3:8000/v1", env=env)  # TLS: allowed
     build_model("openai:m", base_url="http://localhost:8000/v1", env=env)  # loopback: allowed
     build_model("openai:m", base_url="http://10.1.2.3:8000/v1", env={})  # no key: placeholder
+    with pytest.raises(ProviderError, match=r"in clear text to http://api\.openai\.com"):
+        build_model("openai:gpt-4o", base_url="http://api.openai.com/v1", env=env)
 
 
 @pytest.mark.parametrize("bad", [f"{PLANTED}\nX-Evil: 1", f"sk-ä{PLANTED}", f"sk {PLANTED}"])

@@ -29,7 +29,7 @@ from aar.agent import (
     encoding_name,
     ensure_offline_encodings,
 )
-from aar.agent._tokens import ENCODING_SHA256, cache_file_name
+from aar.agent._tokens import ENCODING_SHA256, ENCODING_URL, cache_file_name
 
 TEXTS = [
     "hello world",
@@ -59,6 +59,28 @@ def run_child(code: str, cache_dir: Path, *args: str) -> subprocess.CompletedPro
     return subprocess.run(
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_the_files_are_the_ones_installed_tiktoken_asks_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Same download URL (so the same cache name) and the same sha256 as tiktoken_ext expects."""
+    from tiktoken_ext import openai_public
+
+    asked = {}
+
+    def capture(url: str, expected_hash: str | None = None) -> dict:
+        asked[url] = expected_hash
+        return {}
+
+    monkeypatch.setattr(openai_public, "load_tiktoken_bpe", capture)
+    for encoding in ENCODING_SHA256:
+        getattr(openai_public, encoding)()
+    expected = {ENCODING_URL.format(name=e): sha for e, sha in ENCODING_SHA256.items()}
+    assert asked == expected
+    for encoding in ENCODING_SHA256:
+        url = ENCODING_URL.format(name=encoding)
+        assert cache_file_name(encoding) == hashlib.sha1(url.encode()).hexdigest()
 
 
 @pytest.mark.slow
