@@ -6,6 +6,7 @@ Each command group lives in `aar/_cli/<group>.py` and imports its heavy dependen
 
 from __future__ import annotations
 
+import errno
 from typing import Any, NoReturn
 
 import typer
@@ -26,6 +27,18 @@ from aar._cli.memory import memory_app
 from aar._cli.review import review_app
 from aar._cli.sandbox import sandbox_app
 from aar.errors import AarError
+
+_PATH_ERRNOS = {
+    errno.ENAMETOOLONG: 2,
+    errno.ELOOP: 2,
+    errno.ENOSPC: 1,
+    errno.EDQUOT: 1,
+    errno.EROFS: 1,
+    errno.EACCES: 1,
+    errno.EPERM: 1,
+}
+"""Errors of the user's paths or disk that no check can rule out in advance (a disk filling up
+during a run): one line, 2 for a path that can never work, 1 for "ran but failed"."""
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:
@@ -70,6 +83,12 @@ class _AarGroup(TyperGroup):
             raise
         except UsageError as exc:
             _fail(_usage_message(exc), exc.exit_code)
+        except OSError as exc:
+            code = _PATH_ERRNOS.get(exc.errno or 0)
+            if code is None:
+                raise  # anything else is a bug and keeps its traceback
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(f"{exc.strerror}{where}", code)
 
 
 app = typer.Typer(

@@ -31,15 +31,35 @@ def probe_writable(directory: Path) -> str | None:
 
 
 def nearest_existing(path: Path) -> Path:
-    """`path` or its closest ancestor that exists (as anything)."""
+    """`path` or its closest ancestor that exists (as anything, a broken link included)."""
     path = Path(os.path.abspath(path))
-    while not path.exists() and path != path.parent:
+    while not os.path.lexists(path) and path != path.parent:
         path = path.parent
     return path
 
 
+def check_names(path: str | os.PathLike[str], what: str) -> None:
+    """Every name in `path` fits the filesystem's limits (else every later call on it fails)."""
+    full = os.path.abspath(path)
+    name_max, path_max = _limit("PC_NAME_MAX", 255), _limit("PC_PATH_MAX", 4096)
+    shown = full if len(full) <= 80 else full[:60] + "..."
+    if len(os.fsencode(full)) >= path_max:
+        raise PathError(f"{what} {shown}: the path is over {path_max} bytes")
+    for part in Path(full).parts:
+        if len(os.fsencode(part)) > name_max:
+            raise PathError(f"{what} {shown}: a name in it is over {name_max} bytes")
+
+
+def _limit(name: str, default: int) -> int:
+    try:
+        return os.pathconf("/", name)
+    except (OSError, ValueError):
+        return default
+
+
 def check_writable_dir(directory: Path, what: str) -> None:
     """`directory` exists, is a directory, and a file can be created in it."""
+    check_names(directory, what)
     if not directory.exists():
         raise PathError(f"{what} {directory} does not exist")
     if not directory.is_dir():
@@ -53,9 +73,11 @@ def check_creatable(path: Path, what: str, *, parents: bool = False) -> None:
     """`path` does not exist and could be created (its parents too when `parents`)."""
     if path.exists() or path.is_symlink():
         raise PathError(f"{what} {path} already exists; choose a new name")
+    check_names(path, what)
     base = nearest_existing(path.parent) if parents else Path(os.path.abspath(path.parent))
     if not base.exists():
-        raise PathError(f"cannot create {what} {path}: directory {path.parent} does not exist")
+        state = "is a broken or looping symbolic link" if base.is_symlink() else "does not exist"
+        raise PathError(f"cannot create {what} {path}: directory {base} {state}")
     if not base.is_dir():
         raise PathError(f"cannot create {what} {path}: {base} is not a directory")
     reason = probe_writable(base)
@@ -65,6 +87,7 @@ def check_creatable(path: Path, what: str, *, parents: bool = False) -> None:
 
 def check_empty_or_creatable(directory: Path, what: str) -> None:
     """An output directory: missing (and creatable) or an empty, writable directory."""
+    check_names(directory, what)
     if directory.is_symlink() and not directory.exists():
         raise PathError(f"{what} {directory} is a dangling symbolic link")
     if not directory.exists():
@@ -109,10 +132,12 @@ def write_new_dir(directory: Path, files: dict[str, bytes | str]) -> None:
     empty directory of that name is replaced, a non-empty one (or a file) is refused, and a
     crash leaves no half-written results under the final name.
     """
+    if directory.is_symlink():  # replace what the link points to, not the link
+        directory = Path(os.path.realpath(directory))
     parent = Path(os.path.abspath(directory)).parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{directory.name}.", suffix=".tmp"))
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=".aar-staging-"))
     except OSError as exc:
         raise PathError(f"cannot create {directory}: {exc.strerror}") from None
     try:
@@ -142,7 +167,7 @@ def _umask() -> int:
 def _write_temp(path: Path, data: bytes | str) -> str:
     """A fully written, fsync'd sibling of `path` (mode from the umask, like a plain write)."""
     raw = data.encode() if isinstance(data, str) else data
-    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"))
+    tmp = str(path.with_name(f".aar-{os.getpid()}-{secrets.token_hex(4)}.tmp"))
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:

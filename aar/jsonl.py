@@ -30,7 +30,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from aar.errors import AarError, PathError, validation_message
-from aar.files import check_writable_dir, write_atomic
+from aar.files import check_names, check_writable_dir, write_atomic
 
 HEADER_KEY = "aar_log"
 _HEADER_PROBE_BYTES = 1 << 20  # a first line longer than this is no header and no record
@@ -213,6 +213,7 @@ class JsonlLog(Generic[T]):
 
     def _check_path(self) -> None:
         """An existing regular file, or a new file in an existing, writable directory."""
+        check_names(self.path, "log")
         if self.path.exists():
             mode = self.path.stat().st_mode
             if stat.S_ISDIR(mode):

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from aar.errors import UsageError
+from aar.files import check_names
 
 if TYPE_CHECKING:
     from aar.bench import EvalRecord, SuiteResult, Summary, Task
@@ -340,6 +341,7 @@ def evaluate_cmd(
 def _hash_code(code: Path | None) -> str:
     if code is None:
         return "unspecified"
+    check_names(code, "--code")
     if not code.is_file():
         raise UsageError(f"--code {code} is not a file")
     try:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from aar.errors import UsageError
-from aar.files import check_empty_or_creatable
+from aar.files import check_empty_or_creatable, check_names
 
 if TYPE_CHECKING:
     from aar.sandbox import HiddenReport, IsolationReport, SandboxPolicy
@@ -125,6 +125,7 @@ def _read_cells(file: Path) -> list[str]:
     """The script's cells; a missing, binary, non-UTF-8 or code-free file is a usage error."""
     from aar.sandbox import split_cells
 
+    check_names(file, "script")
     if not file.exists():
         raise UsageError(f"no such file: {file}")
     if not file.is_file():

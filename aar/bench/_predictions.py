@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from aar.bench._errors import InvalidPredictionsError
-from aar.errors import closest_key
+from aar.errors import PathError, closest_key
+from aar.files import check_names
 
 PREDICTION_FORMAT = {
     "align_with": "<split>_ids.npy (test_ids.npy for split 'test')",
@@ -73,6 +74,10 @@ def check_label(value: object, what: str = "method") -> str:
 def read_submission(path: str | os.PathLike[str]) -> Submission:
     """Read a .npy, .csv or .json predictions file and check what the file alone can tell."""
     path = Path(path)
+    try:
+        check_names(path, "predictions file")
+    except PathError as exc:
+        raise _bad(str(exc)) from None
     if not path.exists():
         raise _bad(f"file {path} does not exist")
     if not path.is_file():
@@ -96,8 +101,11 @@ def _read_npy(path: Path) -> Submission:
         magic = fh.read(6)
     if magic.startswith(b"PK"):
         raise _bad(f"{path.name} is an .npz archive; save one array with np.save")
-    if magic and magic != b"\x93NUMPY":
+    if len(magic) < 6:
+        raise _bad(f"{path.name} is empty or truncated; save the array with np.save")
+    if magic != b"\x93NUMPY":
         raise _bad(f"{path.name} is not a .npy file (no .npy header); save with np.save")
+    _check_npy_size(path)
     try:
         with path.open("rb") as fh:
             arr = np.load(fh, allow_pickle=False)
@@ -106,6 +114,32 @@ def _read_npy(path: Path) -> Submission:
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise _bad(f"cannot read {path.name} as a .npy array: {exc}") from None
     return Submission(arr, None, path.name)
+
+
+def _check_npy_size(path: Path) -> None:
+    """The header's shape must match the bytes that follow: numpy would first allocate what
+    the header promises (a 12-byte lie asks for terabytes)."""
+    from numpy.lib import format as npy
+
+    try:
+        with path.open("rb") as fh:
+            version = npy.read_magic(fh)
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else None
+            read_header = npy.read_array_header_2_0 if version == (2, 0) else read_header
+            if read_header is None:
+                return  # a newer format: np.load decides
+            shape, _, dtype = read_header(fh)
+            data_bytes = path.stat().st_size - fh.tell()
+    except (ValueError, OSError, EOFError) as exc:
+        raise _bad(f"cannot read {path.name} as a .npy array: {exc}") from None
+    if dtype.hasobject:
+        raise _bad(f"{path.name} holds Python objects; save float probabilities")
+    promised = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if promised != data_bytes:
+        raise _bad(
+            f"{path.name} is truncated or damaged: its header promises {promised} bytes of "
+            f"data for shape {list(shape)}, the file holds {data_bytes}"
+        )
 
 
 def _text(path: Path) -> str:

@@ -16,7 +16,7 @@ from aar.bench._errors import OutputDirError
 from aar.bench._runner import SuiteResult, TaskResult
 from aar.bench._stats import Summary
 from aar.errors import PathError
-from aar.files import check_creatable, check_empty_or_creatable, write_new_dir
+from aar.files import check_creatable, check_empty_or_creatable, check_names, write_new_dir
 
 
 def fmt(s: Summary, digits: int = 2) -> str:
@@ -102,6 +102,10 @@ def prepare_out_dir(out: Path | None, runs_dir: Path) -> Path:
 
 def check_json_target(path: Path) -> None:
     """Fail before a long run if the --json file could not be written afterwards."""
+    try:
+        check_names(path, "--json file")
+    except PathError as exc:
+        raise OutputDirError(str(exc)) from None
     if path.is_dir():
         raise OutputDirError(f"--json {path} is a directory; give a file name")
     try:

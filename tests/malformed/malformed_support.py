@@ -55,6 +55,8 @@ class Case:
     """A regular expression searched in the error line (case-insensitive)."""
     exit_code: int = 2
     files: Files = field(default_factory=dict)
+    links: Mapping[str, str] = field(default_factory=dict)
+    """Symbolic links to make in the workspace: name -> target (`{ws}` allowed)."""
     env: Mapping[str, str] = field(default_factory=dict)
     process: bool = False
     """Run `python -m aar` in a fresh process instead of in-process."""
@@ -93,6 +95,9 @@ def snapshot(root: Path) -> dict[str, str]:
             out[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
         for name in filenames:
             path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                out[os.path.relpath(path, root)] = "link:" + os.readlink(path)
+                continue
             with open(path, "rb") as fh:
                 out[os.path.relpath(path, root)] = hashlib.sha256(fh.read()).hexdigest()
     return out
@@ -160,6 +165,8 @@ def assert_unchanged(before: Mapping[str, str], after: Mapping[str, str]) -> Non
 def check(case: Case, workspace: Path) -> str:
     """Set up, run and assert one case (see the module docstring); returns the error line."""
     write_files(workspace, case.files)
+    for name, target in case.links.items():
+        (workspace / name).symlink_to(fill(target, workspace))
     before = snapshot(workspace)
     args = tuple(fill(a, workspace) for a in case.args)
     env = {k: fill(v, workspace) for k, v in case.env.items()}

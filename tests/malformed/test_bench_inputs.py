@@ -27,12 +27,22 @@ from malformed_support import (
 )
 
 TASK, N = "digits-ge5", 269  # binary; 269 rows in the test split
+LOOP = {"loop": "{ws}/loop2", "loop2": "{ws}/loop"}  # two links pointing at each other
 TASK10 = "digits-10"
 
 
 def _npy(arr: np.ndarray, **kw: bool) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr, **kw)
+    return buf.getvalue()
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    """A valid .npy header for float64 `shape` (the data is up to the caller)."""
+    from numpy.lib import format as npy
+
+    buf = io.BytesIO()
+    npy.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
     return buf.getvalue()
 
 
@@ -59,10 +69,12 @@ def _npy_cases() -> list[Case]:
         "npy-empty": (b"", "empty or truncated"),
         "npy-truncated": (VALID_NPY[: len(VALID_NPY) // 2], "cannot read|truncated"),
         "npy-header-only": (VALID_NPY[:128], "cannot read|truncated"),
+        "npy-header-promises-terabytes": (_npy_header((10**12,)) + b"\0" * 800, "truncated"),
+        "npy-header-promises-more-rows": (_npy_header((N, 10**5)) + b"\0" * 8 * N, "truncated"),
         "npy-garbage": (b"\x00\xffnot numpy at all" * 10, "not a .npy file"),
         "npy-pickled-objects": (
             _npy(np.array([{"p": 0.5}] * N, dtype=object), allow_pickle=True),
-            "cannot read",
+            "python objects",
         ),
         "npy-strings": (_npy(np.array(["0.5"] * N)), "dtype"),
         "npy-bool": (_npy(HALF > 0), "dtype"),
@@ -167,6 +179,8 @@ def _json_cases(ids: np.ndarray) -> list[Case]:
 
 def _file_cases() -> list[Case]:
     return [
+        Case("pred-link-loop", _eval("loop"), "does not exist|not a regular", links=LOOP),
+        Case("pred-dangling-link", _eval("gone.npy"), "does not exist", links={"gone.npy": "nope"}),
         Case("pred-missing", _eval("nope.npy"), "does not exist"),
         Case("pred-directory", _eval("d.npy"), "not a regular file", files={"d.npy/x": "x"}),
         Case("pred-suffix-txt", _eval("p.txt"), r"use a \.npy", files={"p.txt": "0.5\n"}),
@@ -255,6 +269,24 @@ def _log_cases() -> list[Case]:
                 files={"p.npy": VALID_NPY, **BAD_PATH_FILES},
             )
         )
+    for name, path in (("log-in-link-loop", "{ws}/loop/x"), ("log-is-link-loop", "{ws}/loop")):
+        out.append(
+            Case(
+                name,
+                (*ev, path),
+                "does not exist|dangling|not a",
+                links=LOOP,
+                files={"p.npy": VALID_NPY},
+            )
+        )
+    out.append(
+        Case(
+            "log-name-too-long",
+            (*ev, "{ws}/" + "l" * 300),
+            "over 255 bytes",
+            files={"p.npy": VALID_NPY},
+        )
+    )
     return out
 
 
@@ -266,6 +298,29 @@ def _run_cases() -> list[Case]:
         Case("run-out-is-file", (*run, "--out", "{ws}/afile"), "not a directory", files=full),
         Case("run-json-exists", (*run, "--json", "{ws}/afile"), "already exists", files=full),
         Case("run-json-directory", (*run, "--json", "{ws}/adir"), "directory", files=full),
+        Case("run-out-name-too-long", (*run, "--out", "{ws}/" + "o" * 300), "over 255 bytes"),
+        Case(
+            "run-out-in-link-loop",
+            (*run, "--out", "{ws}/loop/x"),
+            "looping symbolic link",
+            links=LOOP,
+        ),
+        Case(
+            "run-out-is-link-loop", (*run, "--out", "{ws}/loop"), "dangling|not a dir", links=LOOP
+        ),
+        Case(
+            "run-json-in-link-loop",
+            (*run, "--json", "{ws}/loop/x"),
+            "looping symbolic link",
+            links=LOOP,
+        ),
+        Case(
+            "export-in-link-loop",
+            ("bench", "export-public", "-t", TASK, "{ws}/loop/x"),
+            "looping symbolic link",
+            links=LOOP,
+        ),
+        Case("run-json-name-too-long", (*run, "--json", "{ws}/" + "j" * 300), "over 255 bytes"),
         Case("run-device-bogus", (*run, "--device", "bogus"), "unknown device 'bogus'"),
         Case("run-device-empty", (*run, "--device", ""), "unknown device"),
         Case("run-device-index-word", (*run, "--device", "cuda:x"), "unknown device"),

@@ -45,6 +45,19 @@ CASES = [
     _opts("task-unknown", ("--task", "nosuch", "--seed", "1"), "unknown task 'nosuch'"),
     _opts("seed-huge", ("--task", "digits-ge5", "--seed", "9" * 20), "between 0 and"),
     _opts("dir-is-file", ("--dir", "{ws}/afile"), "not a directory"),
+    Case(
+        "dir-in-link-loop",
+        (*EXEC, "{ws}/s.py", "--dir", "{ws}/loop/x"),
+        "looping symbolic link",
+        files=SCRIPT,
+        links={"loop": "{ws}/loop2", "loop2": "{ws}/loop"},
+    ),
+    Case(
+        "script-link-loop",
+        (*EXEC, "{ws}/loop"),
+        "no such file|not a regular",
+        links={"loop": "{ws}/loop2", "loop2": "{ws}/loop"},
+    ),
     _opts("dir-not-empty", ("--dir", "{ws}/adir"), "exists and is not empty"),
     Case(
         "runs-dir-is-file",
