@@ -1,13 +1,12 @@
 """Retrieval quality on two hand-labelled sets: recall@k of the default embedder.
 
-`tests/memory/data` (57 findings, 27 queries) is the issue's set: the default MiniLM (ONNX,
-int8) embedder measures recall@5 0.910 there, so the target of 0.9 is asserted as it is.
-
-`tests/memory/data/heldout` (70 findings, 37 queries) was written later by someone who saw
-neither the first set's queries nor any embedder, with most queries paraphrased away from
-the findings' words and every relevant finding labelled (up to 5 per query). It is much
-harder: MiniLM measures 0.606 there, the static table 0.647 (tools/bench/bench_memory.py).
-Its test is a regression floor a little under the measured value, not a target.
+`tests/memory/data` (57 findings, 27 queries) is the issue's set; `tests/memory/data/heldout`
+(70 findings, 37 queries) was written later, blind to the embedders, with most queries
+paraphrased away from the findings' words. The default search (MiniLM fused with the static
+table, plus the method-family bonus of `glossary.toml`) measures recall@5 0.941 and 0.758 on
+them (MiniLM alone: 0.910 and 0.606; tools/bench/bench_memory.py). The held-out set was used
+while building the glossary, so it is a development set, not a blind one: its test is a
+regression floor just under the measured value; the issue's target 0.9 is asserted as is.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ def test_sets_share_no_ids() -> None:
 
 @pytest.mark.parametrize(
     ("subset", "min_recall_at_5"),
-    [("", 0.9), (HELDOUT, 0.55)],  # the issue's target; a floor under the measured 0.606
+    [("", 0.9), (HELDOUT, 0.74)],  # the target; a floor just under the measured 0.758
 )
 def test_recall_at_5(local_store: FindingsStore, subset: str, min_recall_at_5: float) -> None:
     local_store.add_many(labelled_findings(subset))
