@@ -2,8 +2,8 @@
 
 `<runs_dir>/review-audit.jsonl` is an `aar.jsonl.JsonlLog` of `AuditRecord`s. Record n holds
 its position `seq = n`, the MAC of record n-1 (`prev_mac`; 64 zeros for the first) and its own
-`mac`, an HMAC-SHA256 under the installation's review key of the canonical JSON of everything
-else in the record. So an edited line fails its MAC, a line written by anyone without the key
+`mac`, an HMAC-SHA256 under the installation's review key of the JSON of everything else in
+the record. So an edited line fails its MAC, a line written by anyone without the key
 fails its MAC (a plain sha256 chain too), and a removed, reordered or inserted line breaks the
 sequence or the chain.
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,14 +86,10 @@ class VerifyReport(BaseModel):
 
 
 def record_mac(key: bytes, record: AuditRecord) -> str:
-    """HMAC-SHA256 of the record's canonical JSON without its `mac`."""
-    body = json.dumps(
-        record.model_dump(mode="json", exclude={"mac"}),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hmac.new(key, _DOMAIN + body.encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 of the record's JSON without its `mac` (fields in model order: the
+    serialisation is deterministic for a given format version)."""
+    body = record.model_dump_json(exclude={"mac"}).encode()
+    return hmac.new(key, _DOMAIN + body, hashlib.sha256).hexdigest()
 
 
 def _head_mac(key: bytes, seq: int, mac: str) -> str:
@@ -217,13 +212,15 @@ class AuditLog:
     def transaction(self) -> Iterator[AuditTransaction]:
         """Hold the writer lock over a verified chain: read, decide, append, atomically.
 
-        A chain that fails is refused before the lock (so a refusal writes nothing at all)
-        and checked again under it.
+        The chain is checked under the lock; before the lock file exists it is also checked
+        first, so refusing a damaged log never writes even that file.
         """
         from filelock import FileLock, Timeout
 
-        self.records()
-        lock = FileLock(str(self.runs_dir / AUDIT_LOCK), timeout=self.lock_timeout)
+        lock_path = self.runs_dir / AUDIT_LOCK
+        if not lock_path.exists():
+            self.records()
+        lock = FileLock(str(lock_path), timeout=self.lock_timeout)
         try:
             lock.acquire()
         except Timeout:

@@ -100,10 +100,14 @@ def list_items(
     runs_dir = check_runs_dir(Path(runs_dir))
     records = AuditLog(runs_dir, key_file=key_file).records()
     proposals = runs_proposals(runs_dir, session_id)
+    by_item: dict[tuple[str, str], list[AuditRecord]] = {}
+    for record in records:
+        by_item.setdefault((record.decision.item, record.decision.item_id), []).append(record)
     now = datetime.now(UTC)
-    items = [proposal_item(p, records, now) for p in proposals]
+    items = [proposal_item(p, by_item.get(("proposal", p.id), []), now) for p in proposals]
     if store is not None:
-        items += [finding_item(f, records) for f in _session_findings(store, session_id)]
+        findings = _session_findings(store, session_id)
+        items += [finding_item(f, by_item.get(("finding", f.id), [])) for f in findings]
     return [item for item in items if status is None or item.status == status]
 
 
