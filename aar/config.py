@@ -263,6 +263,8 @@ class _TomlFile(PydanticBaseSettingsSource):
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{path} is nested too deeply to be aar settings") from None
 
 
 def config_path() -> Path | None:
@@ -332,6 +334,8 @@ def _check_env_value(name: str, value: str, annotation: Any) -> None:
         return
     try:
         json.loads(value)
+    except RecursionError:
+        raise ConfigError(f"{name} is nested too deeply to be a setting") from None
     except ValueError as exc:
         example = "'{\"seeds\": [42]}'" if _model_of(annotation) else "'[42, 43]' or '[\"a\"]'"
         raise ConfigError(

@@ -222,6 +222,9 @@ class JsonlLog(Generic[T]):
                 raise PathError(f"log {self.path} is not a regular file")
         elif self.path.is_symlink():
             raise PathError(f"log {self.path} is a dangling symbolic link")
+        lock = Path(str(self.path) + ".lock")
+        if lock.exists() and not lock.is_file():
+            raise PathError(f"log {self.path}: its lock {lock} is not a regular file")
         check_writable_dir(Path(os.path.abspath(self.path.parent)), f"log {self.path}: directory")
 
     def _inspect(self) -> State:

@@ -55,7 +55,7 @@ def _read_gap_cache(path: Path) -> dict[str, Any]:
     """The gap cache, or {} when it is missing or unreadable (it is rebuilt, never trusted)."""
     try:
         cache = json.loads(path.read_bytes().decode())
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return {}
     return cache if isinstance(cache, dict) else {}
 
@@ -190,6 +190,7 @@ def run_cmd(
     seed_list = resolve_seeds(seeds)
     check_device(device)
     if task:
+        task = list(dict.fromkeys(task))  # a task given twice runs once
         check_task_names(task)
     if json_path is not None:
         check_json_target(json_path)

@@ -54,6 +54,8 @@ TOML_CASES = [
     _toml("toml-url-port", '[memory]\nurl = "http://127.0.0.1:99999"\n', r"memory\.url.*port"),
     _toml("toml-url-scheme", '[memory]\nurl = "ftp://host:1"\n', r"memory\.url.*http://HOST:PORT"),
     _toml("toml-section-is-value", "sandbox = 3\n", r"aar\.toml: sandbox"),
+    _toml("toml-deep-array", "x = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
+    _toml("toml-deep-table", "x = " + "{a=" * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
     Case("toml-is-directory", PROBE, r"aar\.toml is not a regular file", files={"aar.toml/x": ""}),
 ]
 
@@ -64,6 +66,7 @@ ENV_CASES = [
     _env("env-seeds-object", {"AAR_BENCH__SEEDS": '{"a": 1}'}, "variable AAR_BENCH__SEEDS"),
     _env("env-seeds-negative", {"AAR_BENCH__SEEDS": "[-1]"}, r"AAR_BENCH__SEEDS.*seeds\[0\]"),
     _env("env-seeds-bools", {"AAR_BENCH__SEEDS": "[true]"}, "AAR_BENCH__SEEDS"),
+    _env("env-deep-json", {"AAR_BENCH__SEEDS": "[" * 50_000 + "]" * 50_000}, "nested too deep"),
     _env("env-plugins-word", {"AAR_BENCH__PLUGINS": "notjson"}, "AAR_BENCH__PLUGINS must be JSON"),
     _env("env-section-json", {"AAR_BENCH": "{oops"}, "AAR_BENCH must be JSON"),
     _env("env-key-typo", {"AAR_BENCH__SEEDZ": "[1]"}, "did you mean AAR_BENCH__SEEDS"),

@@ -66,8 +66,9 @@ def test_a_foreign_file_is_refused_and_untouched(tmp_path: Path, name: str) -> N
         (lambda p: p.mkdir(), "is a directory"),
         (lambda p: os.mkfifo(p), "not a regular file"),
         (lambda p: p.symlink_to(p.parent / "nowhere"), "dangling"),
+        (lambda p: Path(str(p) + ".lock").mkdir(), "lock .* is not a regular file"),
     ],
-    ids=["directory", "fifo", "dangling-symlink"],
+    ids=["directory", "fifo", "dangling-symlink", "lock-is-a-directory"],
 )
 def test_paths_that_are_not_files(tmp_path: Path, make, match: str) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "log.jsonl"
