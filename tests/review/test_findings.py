@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from review_support import SESSION_A, make_proposal, session_dir
 
@@ -131,3 +133,31 @@ def test_deciding_proposals_never_imports_chromadb(runs, tmp_path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "False False", out
+
+
+def test_the_cli_lists_shows_and_decides_findings(runs, tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from aar.cli import app
+    from aar.config import get_settings
+
+    monkeypatch.setenv("AAR_MEMORY_PATH", str(tmp_path / "memory"))
+    monkeypatch.setenv("AAR_MEMORY__EMBEDDING", "static")
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    open_store(get_settings()).add(finding(id="f-cli"))
+
+    def aar(*args: str):
+        get_settings.cache_clear()
+        return CliRunner().invoke(app, ["review", *args, "--runs-dir", str(runs)])
+
+    assert json.loads(aar("list", "--json").stdout) == {"items": []}  # proposals only
+    items = json.loads(aar("list", "--findings", "--json").stdout)["items"]
+    assert [(i["kind"], i["id"], i["status"]) for i in items] == [("finding", "f-cli", "pending")]
+    assert "finding: logconf raised PGR" in aar("list", "--findings").stdout
+    result = aar("approve", "f-cli", "-m", "records check out")
+    assert result.exit_code == 0 and "approved finding f-cli" in result.stdout
+    shown = json.loads(aar("show", "f-cli", "--json").stdout)
+    assert shown["proposal"] is None and shown["finding"]["review"]["status"] == "approved"
+    assert shown["item"]["status"] == "approved" and len(shown["history"]) == 1
+    assert "logconf raised PGR" in aar("show", "f-cli").stdout
