@@ -93,6 +93,7 @@ class Family(BaseModel):
 
 _HELPERS = '''\
 import itertools
+import shutil
 import time
 
 import aar_kernel
@@ -125,9 +126,18 @@ def mounted_pairs(wanted):
     return list(wanted)
 
 
+def clear_saved():
+    """Remove METHOD's earlier predictions: what is saved under it comes from this script."""
+    root = aar_kernel.SCRATCH_DIR / aar_kernel.PREDICTIONS_DIR / METHOD
+    if root.exists():
+        shutil.rmtree(root)
+        print(f"{METHOD}: removed predictions an earlier run saved under this name")
+
+
 def load_checked(task, seed):
     """The public files of one (task, seed), checked: anything unexpected raises."""
-    t = aar_kernel.load_task(task, seed)
+    single = (aar_kernel.TASK_DIR / "manifest.json").is_file()  # one export mounted at /task
+    t = aar_kernel.load_task() if single else aar_kernel.load_task(task, seed)
     where = f"{task} seed {seed}"
     missing = [name for name in REQUIRED if name not in t]
     if missing:
@@ -459,8 +469,8 @@ TEMPERATURE = float(PARAMS["temperature"])
 
 def train_method(t, seed):
     """Weak soft labels raised to 1/T and renormalised: T < 1 sharpens, T > 1 softens."""
-    weak = t["transfer_weak_labels"].astype(np.float64)
-    scaled = np.exp(np.log(np.clip(weak, 1e-12, 1.0)) / TEMPERATURE)
+    logits = np.log(np.clip(t["transfer_weak_labels"].astype(np.float64), 1e-12, 1.0))
+    scaled = np.exp((logits - logits.max(1, keepdims=True)) / TEMPERATURE)
     targets = scaled / scaled.sum(1, keepdims=True)
     return fit(t["transfer_inputs"], targets.astype(np.float32), config_of(t), seed)
 '''
@@ -758,6 +768,7 @@ def _setup_cell(
         f"METHOD = {_literal(method)}",
         f"PARAMS = {_literal(values)}",
         "PAIRS = mounted_pairs(WANTED)",
+        "clear_saved()",
         'print(f"{METHOD}: {len(PAIRS)} (task, seed) pairs, parameters {PARAMS}", flush=True)',
     ]
     return "\n".join([*header, _HELPERS, *constants])  # _HELPERS ends in a blank line

@@ -36,7 +36,7 @@ TASKS = ("digits-ge5", "digits-10")  # binary and multiclass paths of every fami
 SEEDS = (42, 43)
 PAIRS = [(t, s) for t in TASKS for s in SEEDS]
 SPLITS = ("test", "holdout")
-KERNEL_MODULES = {"aar_kernel", "itertools", "numpy", "time", "torch"}
+KERNEL_MODULES = {"aar_kernel", "itertools", "numpy", "shutil", "time", "torch"}
 REQUIRED = {
     "naive",
     "logconf",
@@ -172,6 +172,8 @@ class Ran:
     reruns: dict[str, dict[tuple[str, int, str], np.ndarray]]
     evaluators: dict[tuple[str, int], Evaluator]
     sandbox_failure: CellResult
+    narrowed: list[str]
+    """Files under predictions/naive after a run on one pair only."""
 
 
 def _run_script(sandbox: KernelSandbox, code: str) -> list[CellResult]:
@@ -210,8 +212,11 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
             reruns[family] = _saved(sandbox, family)
         code = experiment_code("naive", method="naive", pairs=[("digits-ge5", 99)])
         failure = sandbox.run_cell(split_cells(code)[0])
+        narrow = _run_script(sandbox, experiment_code("naive", method="naive", pairs=PAIRS[:1]))
+        assert narrow[-1].ok, narrow[-1]
+        narrowed = sorted(f for f in sandbox.list_files() if f.startswith("predictions/naive/"))
     evaluators = {p: Evaluator(*p, budget=1000, device="cpu") for p in PAIRS}
-    return Ran(results, predictions, reruns, evaluators, failure)
+    return Ran(results, predictions, reruns, evaluators, failure, narrowed)
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +287,13 @@ def test_a_pair_that_is_not_mounted_fails_loudly(ran: Ran) -> None:
     assert failure.status == "error" and failure.error is not None
     assert failure.error.ename == "RuntimeError"
     assert "not mounted: [('digits-ge5', 99)]" in failure.error.evalue
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_rerun_leaves_only_its_own_predictions_under_its_name(ran: Ran) -> None:
+    """Stale files of pairs the new run does not cover would be scored with the wrong code."""
+    assert ran.narrowed == [
+        "predictions/naive/digits-ge5/seed-42.holdout.npy",
+        "predictions/naive/digits-ge5/seed-42.test.npy",
+    ]
