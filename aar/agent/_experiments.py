@@ -502,7 +502,9 @@ def train_method(t, seed):
 '''
 
 
-def _param(name: str, description: str, default: float, grid: tuple[float, ...], **kw: float):
+def _param(
+    name: str, description: str, default: float, grid: tuple[float, ...], **kw: float
+) -> FamilyParam:
     return FamilyParam(name=name, description=description, default=default, grid=grid, **kw)
 
 
@@ -578,8 +580,8 @@ _FAMILY_LIST = (
         name="confidence_filter",
         method="Train only on the most confident weak labels: the `keep_fraction` of rows "
         "with the highest max probability within each weak class, soft labels kept.",
-        hypothesis_template="Training only on the {value} most confident share of weak "
-        "labels recovers more of the gap than naive training on {tasks}.",
+        hypothesis_template="Training only on the most confident weak labels (a {value} "
+        "share) recovers more of the gap than naive training on {tasks}.",
         param=_param(
             "keep_fraction",
             "share of transfer rows kept, per weak class",
