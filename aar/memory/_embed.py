@@ -357,6 +357,48 @@ def _pooled(model: Any, torch: Any) -> Any:
     return Pooled()
 
 
+def _optimised_path(cache_dir: Path, ort: Any) -> Path:
+    """Where onnxruntime's optimised graph is cached. Its fused kernels may depend on the CPU,
+    so the name carries the onnxruntime version and a digest of the CPU's feature flags."""
+    import hashlib
+    import platform
+
+    flags = platform.processor()
+    with contextlib.suppress(OSError):
+        flags = next(
+            (ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")),
+            flags,
+        )
+    key = hashlib.sha256(f"{ort.__version__}|{platform.machine()}|{flags}".encode()).hexdigest()
+    return Path(cache_dir) / f"{MINILM_MODEL_NAME}.opt-{key[:12]}.onnx"
+
+
+def _minilm_session(ort: Any, path: Path, optimised: Path) -> Any:
+    """A session on the cached optimised graph (~0.1 s to load), or, the first time, on the
+    exported model with full optimisation (~0.2 s more; attention/GELU/layer-norm fusions,
+    measured ~+25% texts/s), saving the optimised graph for next time."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    providers = ["CPUExecutionProvider"]
+    if optimised.is_file():
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(optimised), options, providers=providers)
+        except Exception:  # a damaged cache: rebuilt below
+            optimised.unlink(missing_ok=True)
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    tmp = optimised.with_suffix(f".tmp{os.getpid()}.onnx")
+    options.optimized_model_filepath = str(tmp)
+    session = ort.InferenceSession(str(path), options, providers=providers)
+    with contextlib.suppress(OSError):
+        os.replace(tmp, optimised)
+    return session
+
+
 def load_minilm_embedder(cache_dir: Path) -> MiniLMEmbedder:
     """The cached ONNX MiniLM, exporting it first if missing; a damaged file is rebuilt."""
     import onnxruntime as ort
@@ -366,21 +408,17 @@ def load_minilm_embedder(cache_dir: Path) -> MiniLMEmbedder:
     tokenizer.enable_truncation(_MINILM_MAX_TOKENS)
     tokenizer.enable_padding()
     path = minilm_onnx_path(cache_dir)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    # full graph optimisation (attention/GELU/layer-norm fusions): measured ~+25% texts/s
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    optimised = _optimised_path(cache_dir, ort)
     for attempt in range(2):
         if not path.exists():
             build_minilm_onnx(cache_dir)
         try:
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            return MiniLMEmbedder(session, tokenizer)
+            return MiniLMEmbedder(_minilm_session(ort, path, optimised), tokenizer)
         except Exception:  # onnxruntime raises its own exception types for bad files
             if attempt == 0:
                 _notice(f"ONNX model {path} is unreadable, rebuilding it")
                 path.unlink(missing_ok=True)
+                optimised.unlink(missing_ok=True)
     raise EmbedderError(f"cannot build a usable ONNX model at {path}")
 
 

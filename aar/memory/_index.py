@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 INDEX_NAME = "aar-index.sqlite3"
 INDEX_FILES = {INDEX_NAME, f"{INDEX_NAME}-wal", f"{INDEX_NAME}-shm", f"{INDEX_NAME}-journal"}
-_FORMAT = "1"
+_FORMAT = "2"
 FAMILY_WEIGHT = 1.0  # recall@5 on both labelled sets is flat (within 0.01) from 1.0 to 2.0 (README)
 
 _SCHEMA = """
@@ -49,23 +49,39 @@ CREATE TABLE IF NOT EXISTS findings (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     finding_json TEXT NOT NULL,
-    method_key TEXT NOT NULL,
-    tasks TEXT NOT NULL,
-    tags TEXT NOT NULL,
-    verdict TEXT NOT NULL,
-    status TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    created_ts REAL NOT NULL,
-    duplicate_of TEXT NOT NULL,
-    families TEXT NOT NULL,
-    vectors BLOB NOT NULL
+    facts TEXT NOT NULL,  -- JSON: what search filters and ranks on (see _facts)
+    vectors BLOB NOT NULL  -- every channel's float32 vector, side by side
 );
 CREATE TABLE IF NOT EXISTS bad (id TEXT PRIMARY KEY, problem TEXT NOT NULL);
 """
-_COLUMNS = (
-    "id, finding_json, method_key, tasks, tags, verdict, status, session_id, created_ts, "
-    "duplicate_of, families, vectors"
-)
+
+
+def _facts(finding: Finding, families: Sequence[str]) -> str:
+    """One JSON list per row (one column to read: loading 10,000 rows is ~3x faster than with
+    a column per field)."""
+    return json.dumps(
+        [
+            finding.method_key,
+            finding.tasks,
+            finding.tags,
+            finding.verdict,
+            finding.review.status,
+            finding.session_id,
+            finding.created_at.timestamp(),
+            finding.duplicate_of or "",
+            list(families),
+        ]
+    )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The index database; 16 KiB pages (a row's vectors fit in one page: loading 10,000 rows
+    measured 46 ms against 134 ms with SQLite's default 4 KiB)."""
+    db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+    db.execute("PRAGMA page_size = 16384")  # only takes effect while the file is empty
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(_SCHEMA)
+    return db
 
 
 @dataclass(frozen=True)
@@ -112,10 +128,6 @@ class _Snapshot:
         return self.by_method.get(method_key, np.empty(0, dtype=np.int64))
 
 
-def _timestamp(finding: Finding) -> float:
-    return finding.created_at.timestamp()
-
-
 class SearchIndex:
     """The SQLite file plus an in-memory snapshot that is reloaded when the file changes."""
 
@@ -139,9 +151,13 @@ class SearchIndex:
         )
         self._snapshot: _Snapshot | None = None
         try:
-            self._db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+            self._db = _connect(path)
+            columns = [r[1] for r in self._db.execute("PRAGMA table_info(findings)")]
+            if "facts" not in columns:  # an index file of an older layout: derived, rebuilt
+                self._db.close()
+                for name in INDEX_FILES:
+                    (path.parent / name).unlink(missing_ok=True)
+                self._db = _connect(path)
         except sqlite3.DatabaseError as exc:
             raise CorruptStoreError(f"cannot open the search index {path}: {exc}") from exc
 
@@ -206,20 +222,7 @@ class SearchIndex:
         blob = b"".join(np.asarray(v, dtype="<f4").tobytes() for v in vectors)
         if families is None:
             families = self.glossary.tag(f"{finding.embedding_text()}\n{' '.join(finding.tags)}")
-        return (
-            finding.id,
-            finding.model_dump_json(),
-            finding.method_key,
-            json.dumps(finding.tasks),
-            json.dumps(finding.tags),
-            finding.verdict,
-            finding.review.status,
-            finding.session_id,
-            _timestamp(finding),
-            finding.duplicate_of or "",
-            json.dumps(families),
-            blob,
-        )
+        return finding.id, finding.model_dump_json(), _facts(finding, families), blob
 
     def rows(
         self,
@@ -255,31 +258,21 @@ class SearchIndex:
         the list of unreadable store records."""
         with self._transaction() as db:
             db.executemany(
-                f"INSERT OR REPLACE INTO findings ({_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                "INSERT OR REPLACE INTO findings (id, finding_json, facts, vectors) "
+                "VALUES (?, ?, ?, ?)",
                 [*rows, *(self._row(f, v) for f, v in upsert)],
             )
-            db.executemany(
-                "UPDATE findings SET finding_json = ?, verdict = ?, status = ?, duplicate_of = ? "
-                "WHERE id = ?",
-                [
-                    (f.model_dump_json(), f.verdict, f.review.status, f.duplicate_of or "", f.id)
-                    for f in update
-                ],
-            )
+            for f in update:  # same text, so the same vectors and families
+                old = db.execute("SELECT facts FROM findings WHERE id = ?", (f.id,)).fetchone()
+                families = json.loads(old[0])[-1] if old else []
+                db.execute(
+                    "UPDATE findings SET finding_json = ?, facts = ? WHERE id = ?",
+                    (f.model_dump_json(), _facts(f, families), f.id),
+                )
             db.executemany("DELETE FROM findings WHERE id = ?", [(i,) for i in delete])
             if bad is not None:
                 db.execute("DELETE FROM bad")
                 db.executemany("INSERT INTO bad VALUES (?, ?)", list(bad))
-            self._bump(db, generation)
-
-    def retag(self, generation: str) -> None:
-        """Recompute every row's families (the glossary changed); vectors stay."""
-        rows = self._db.execute("SELECT id, finding_json FROM findings").fetchall()
-        with self._transaction() as db:
-            for fid, raw in rows:
-                f = Finding.model_validate_json(raw)
-                tags = self.glossary.tag(f"{f.embedding_text()}\n{' '.join(f.tags)}")
-                db.execute("UPDATE findings SET families = ? WHERE id = ?", (json.dumps(tags), fid))
             self._bump(db, generation)
 
     # -- reading ---------------------------------------------------------------------------
@@ -299,10 +292,10 @@ class SearchIndex:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ", ".join("?" * len(chunk))
-            sql = f"SELECT id, vectors, families FROM findings WHERE id IN ({marks})"
-            for fid, blob, families in self._db.execute(sql, chunk):
+            sql = f"SELECT id, vectors, facts FROM findings WHERE id IN ({marks})"
+            for fid, blob, facts in self._db.execute(sql, chunk):
                 flat = np.frombuffer(blob, dtype="<f4")
-                out[fid] = (list(np.split(flat, np.cumsum(dims)[:-1])), json.loads(families))
+                out[fid] = (list(np.split(flat, np.cumsum(dims)[:-1])), json.loads(facts)[-1])
         return out
 
     def findings(self, rowids: Sequence[int]) -> dict[int, Finding]:
@@ -325,15 +318,15 @@ class SearchIndex:
         import numpy as np
 
         rows = self._db.execute(
-            "SELECT rowid, id, method_key, tasks, tags, verdict, status, session_id, created_ts, "
-            "duplicate_of, families, vectors FROM findings ORDER BY rowid"
+            "SELECT rowid, id, facts, vectors FROM findings ORDER BY rowid"
         ).fetchall()
         n, dims = len(rows), [e.dim for e in self.channels]
-        flat = np.frombuffer(b"".join(r[11] for r in rows), dtype="<f4").reshape(n, sum(dims))
+        flat = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(n, sum(dims))
+        facts = [json.loads(r[2]) for r in rows]
         column = {key: j for j, key in enumerate(self.glossary.keys)}
         families = np.full((n, len(column)), -np.inf, dtype=np.float32)
-        for i, r in enumerate(rows):
-            for key in json.loads(r[10]):
+        for i, fact in enumerate(facts):
+            for key in fact[8]:
                 if key in column:
                     families[i, column[key]] = 0.0
         return _Snapshot(
@@ -343,14 +336,14 @@ class SearchIndex:
             vectors=np.ascontiguousarray(flat),
             primary_dim=dims[0],
             families=families,
-            method_keys=np.array([r[2] for r in rows], dtype=object),
-            tasks=[frozenset(json.loads(r[3])) for r in rows],
-            tags=[frozenset(json.loads(r[4])) for r in rows],
-            verdicts=np.array([r[5] for r in rows], dtype=object),
-            statuses=np.array([r[6] for r in rows], dtype=object),
-            sessions=np.array([r[7] for r in rows], dtype=object),
-            created=np.array([r[8] for r in rows], dtype=np.float64),
-            duplicate=np.array([bool(r[9]) for r in rows], dtype=bool),
+            method_keys=np.array([f[0] for f in facts], dtype=object),
+            tasks=[frozenset(f[1]) for f in facts],
+            tags=[frozenset(f[2]) for f in facts],
+            verdicts=np.array([f[3] for f in facts], dtype=object),
+            statuses=np.array([f[4] for f in facts], dtype=object),
+            sessions=np.array([f[5] for f in facts], dtype=object),
+            created=np.array([f[6] for f in facts], dtype=np.float64),
+            duplicate=np.array([bool(f[7]) for f in facts], dtype=bool),
         )
 
     # -- ranking ---------------------------------------------------------------------------
