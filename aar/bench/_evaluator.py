@@ -14,6 +14,7 @@ import json
 import math
 import os
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,6 +126,29 @@ def export_public(task: Task | str, seed: int, directory: str | os.PathLike[str]
 
     task = resolve_task(task)
     return write_public(setup_seed(task, load_data(task), seed), directory)
+
+
+def export_public_many(
+    pairs: Iterable[tuple[Task | str, int]], directory: str | os.PathLike[str]
+) -> Path:
+    """One directory holding the public files of several (task, seed) pairs, so one
+    experiment's code covers them all: `<task>/seed-<seed>/` each, as `export_public` writes
+    it, plus `index.json` listing the pairs. `aar_kernel.load_task(task, seed)` reads it."""
+    from aar.bench._runner import resolve_task
+
+    directory = Path(directory)
+    _check_export_dir(directory)
+    index = []
+    for task, seed in pairs:
+        resolved = resolve_task(task)
+        name = resolved.name
+        export_public(resolved, seed, directory / name / f"seed-{seed}")
+        index.append({"task": name, "seed": seed, "path": f"{name}/seed-{seed}"})
+    try:
+        (directory / "index.json").write_text(json.dumps({"exports": index}, indent=2))
+    except OSError as exc:
+        raise OutputDirError(f"cannot write to export directory {directory}: {exc}") from None
+    return directory
 
 
 # ---------------------------------------------------------------- evaluator

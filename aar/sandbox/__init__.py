@@ -20,6 +20,7 @@ from aar.sandbox._environment import (
 from aar.sandbox._errors import SandboxUnavailableError, SandboxUsageError
 from aar.sandbox._isolation import HiddenReport, IsolationReport, Protection, check_isolation
 from aar.sandbox._kernel import KernelSandbox
+from aar.sandbox._layout import read_scratch_file, scratch_files
 from aar.sandbox._notebook import split_cells
 from aar.sandbox._policy import SandboxLimits, SandboxPolicy, default_policy_dir, load_policy
 from aar.sandbox._pool import KernelPool
@@ -48,8 +49,10 @@ __all__ = [
     "check_isolation",
     "default_policy_dir",
     "load_policy",
+    "read_scratch_file",
     "register_sandbox",
     "sandbox_backend",
     "sandbox_backends",
+    "scratch_files",
     "split_cells",
 ]

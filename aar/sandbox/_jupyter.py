@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from aar.sandbox._errors import SandboxUnavailableError
 from aar.sandbox._launch import Launch
-from aar.sandbox._procfs import find_python, peak_memory_mb
+from aar.sandbox._procfs import cpu_seconds, find_python, peak_memory_mb
 from aar.sandbox._result import CellError, CellResult, DisplayItem
 
 _READY_TIMEOUT_S = 60.0
@@ -177,12 +178,21 @@ class KernelProcess:
                 return msg["content"]
         return None
 
-    def peak_memory_mb(self, uid: int | None) -> float | None:
-        """The kernel Python's peak resident memory since the previous call."""
+    def _python_pid(self, uid: int | None) -> int | None:
         proc = self.process
         if self._pid is None and proc is not None:
             self._pid = find_python(proc.pid, uid)
-        return None if self._pid is None else peak_memory_mb(self._pid)
+        return self._pid
+
+    def peak_memory_mb(self, uid: int | None) -> float | None:
+        """The kernel Python's peak resident memory since the previous call."""
+        pid = self._python_pid(uid)
+        return None if pid is None else peak_memory_mb(pid)
+
+    def cpu_seconds(self, uid: int | None) -> float | None:
+        """CPU seconds the kernel Python has used so far."""
+        pid = self._python_pid(uid)
+        return None if pid is None else cpu_seconds(pid)
 
     def kill(self) -> int | None:
         """Kill the process (for bwrap: its PID namespace and every process with it)."""
@@ -199,10 +209,26 @@ class KernelProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 code = proc.wait(timeout=10)
         if self._km is not None:
-            with contextlib.suppress(Exception):
-                self._km.cleanup_resources()
+            _cleanup(self._km)
             self._km = None
         return code
+
+
+def _cleanup(km: Any) -> None:
+    """jupyter-client's cleanup (connection file, sockets, control socket, zmq context).
+
+    It is a sync wrapper over a coroutine that runs on the calling thread's event loop; from
+    a thread that borrows another's loop (an agent's tool worker) it silently does nothing, so
+    it runs in a thread of its own.
+    """
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            km.cleanup_resources()
+
+    worker = threading.Thread(target=run, name="aar-kernel-cleanup", daemon=True)
+    worker.start()
+    worker.join(timeout=10)
 
 
 class Collector:

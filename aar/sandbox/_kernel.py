@@ -272,7 +272,11 @@ class KernelSandbox(Sandbox):
             self._kill()
             return CellResult(status="killed", message=f"sandbox closed: {self._fatal}")
         collector = Collector(lim.output_limit_chars, lim.max_display_items)
+        cpu_before = self._kernel.cpu_seconds(self.uid)
         run = self._kernel.execute(code, collector, budget, lim.interrupt_grace_s)
+        cpu_after = self._kernel.cpu_seconds(self.uid) if self._kernel is not None else None
+        if cpu_before is not None and cpu_after is not None:
+            run.result.cpu_s = max(cpu_after - cpu_before, 0.0)
         if run.unresponsive:
             self._kill()
             why = f"cell exceeded {budget:.3g} s and ignored the interrupt; kernel killed"

@@ -167,3 +167,13 @@ def copy_task(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, dirs_exist_ok=True, copy_function=link_or_copy)
     for dirpath, _dirs, _files in os.walk(dest):
         os.chmod(dirpath, 0o755)
+
+
+def read_scratch_file(experiment_dir: Path, relative: str, max_bytes: int) -> bytes:
+    """A file of a (finished) experiment's scratch, read without following links."""
+    return ExperimentDir(experiment_dir).read(relative, max_bytes)
+
+
+def scratch_files(experiment_dir: Path) -> dict[str, int]:
+    """Every regular file in a (finished) experiment's scratch: relative path -> size."""
+    return ExperimentDir(experiment_dir).list()

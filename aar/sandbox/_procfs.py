@@ -78,3 +78,14 @@ def peak_memory_mb(pid: int) -> float | None:
         with contextlib.suppress(OSError), open(f"/proc/{pid}/clear_refs", "w") as fh:
             fh.write("5")
     return hwm / 1024
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time `pid` and its waited-for children have used (user + system), in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -44,6 +44,9 @@ class CellResult(BaseModel):
     peak_memory_mb: float | None = Field(
         default=None, description="Peak resident memory of the kernel during the cell."
     )
+    cpu_s: float | None = Field(
+        default=None, description="CPU seconds the kernel used during the cell (if measured)."
+    )
     execution_count: int | None = None
     truncated: bool = Field(default=False, description="Output over the cap was dropped.")
     message: str | None = Field(default=None, description="What the sandbox did and why.")
