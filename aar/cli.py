@@ -25,7 +25,9 @@ from aar import __version__
 from aar._cli.bench import bench_app
 from aar._cli.memory import memory_app
 from aar._cli.review import review_app
+from aar._cli.run import register as register_run
 from aar._cli.sandbox import sandbox_app
+from aar._cli.sessions import sessions_app
 from aar.errors import AarError
 
 _PATH_ERRNOS = {
@@ -103,6 +105,8 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(memory_app, name="memory")
 app.add_typer(review_app, name="review")
+app.add_typer(sessions_app, name="sessions")
+register_run(app)
 
 
 @app.command()

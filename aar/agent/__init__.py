@@ -25,6 +25,8 @@ from aar.agent._providers import (
     redact_secrets,
     usd_cost,
 )
+from aar.agent._research import BASELINE_METHODS, build_agent, run_round, start_round
+from aar.agent._scripted import choose_families, scripted_model
 from aar.agent._tokens import (
     TokenizerError,
     count_message_tokens,
@@ -35,6 +37,7 @@ from aar.agent._tokens import (
 
 __all__ = [
     "BASELINE_FAMILY",
+    "BASELINE_METHODS",
     "FAMILIES",
     "MODEL_CHOICES",
     "PROVIDERS",
@@ -48,7 +51,9 @@ __all__ = [
     "PriceTable",
     "ProviderError",
     "TokenizerError",
+    "build_agent",
     "build_model",
+    "choose_families",
     "count_message_tokens",
     "count_tokens",
     "encoding_name",
@@ -59,5 +64,8 @@ __all__ = [
     "model_price",
     "provider_error_line",
     "redact_secrets",
+    "run_round",
+    "scripted_model",
+    "start_round",
     "usd_cost",
 ]

@@ -1,0 +1,229 @@
+"""`aar run`, `aar resume`, `aar replay`: launch a research session, continue one, check one.
+
+Arguments are checked before anything heavy is imported (a bad task name answers at once);
+the session then shows live progress and ends each round with a report awaiting review.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from aar.errors import AarError, UsageError
+
+if TYPE_CHECKING:
+    from aar.session import Session, SessionConfig
+
+SEEDS_FROM = 42
+
+
+def run(
+    goal: Annotated[str | None, typer.Option(help="What the research should find.")] = None,
+    task: Annotated[
+        list[str] | None, typer.Option("--task", "-t", help="Task (repeatable; default 2).")
+    ] = None,
+    direction: Annotated[
+        list[str] | None, typer.Option("--direction", "-d", help="A research direction.")
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="scripted | openai:NAME | anthropic:NAME (keys from the env).")
+    ] = "scripted",
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="An OpenAI-compatible server.")
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per task (42 upwards).")] = 5,
+    hypotheses: Annotated[int, typer.Option(help="Hypotheses per round.")] = 3,
+    budget_usd: Annotated[float | None, typer.Option("--budget-usd")] = None,
+    budget_tokens: Annotated[int | None, typer.Option("--budget-tokens")] = None,
+    budget_evals: Annotated[int | None, typer.Option("--budget-evals")] = None,
+    budget_minutes: Annotated[float | None, typer.Option("--budget-minutes")] = None,
+) -> None:
+    """Launch a research session: one round ending in a report and proposals for review."""
+    config = _config(
+        goal,
+        task,
+        direction,
+        model,
+        base_url,
+        seeds,
+        hypotheses,
+        budget_usd,
+        budget_tokens,
+        budget_evals,
+        budget_minutes,
+    )
+    _check_model(config)
+    from aar.config import get_settings
+    from aar.session import Session
+
+    session = Session.create(get_settings().runs_dir, config)
+    _drive(session, new=True)
+
+
+def resume(session_id: Annotated[str, typer.Argument(help="The session to continue.")]) -> None:
+    """Continue a killed session, or run the next round's approved follow-ups."""
+    from aar.config import get_settings
+    from aar.session import Session
+
+    session = Session.open(get_settings().runs_dir, _check_id(session_id))
+    _drive(session, new=False)
+
+
+def replay(
+    session_id: Annotated[str, typer.Argument(help="The session to check.")],
+    rescore: Annotated[bool, typer.Option(help="Score every saved prediction again.")] = True,
+) -> None:
+    """Rebuild every number of every report from the log; exit 1 on any mismatch."""
+    from aar.config import get_settings
+    from aar.session import replay_session
+
+    root = get_settings().runs_dir / _check_id(session_id)
+    if not (root / "events.jsonl").is_file():
+        raise UsageError(f"no session {session_id!r} under {root.parent}")
+    result = replay_session(root, rescore=rescore)
+    console = Console()
+    console.print(
+        f"{len(result.reports_checked)} report(s) rebuilt from the log; "
+        f"{result.records_rescored} record(s) scored again "
+        f"({result.records_not_on_disk} without predictions on disk)",
+        highlight=False,
+    )
+    for line in result.mismatches:
+        Console(stderr=True).print(f"[bold red]MISMATCH[/] {line}", highlight=False)
+    if not result.ok:
+        raise typer.Exit(1)
+    console.print("[green]every number matches the evaluator's records[/]")
+
+
+def _config(
+    goal: str | None,
+    tasks: list[str] | None,
+    directions: list[str] | None,
+    model: str,
+    base_url: str | None,
+    seeds: int,
+    hypotheses: int,
+    usd: float | None,
+    tokens: int | None,
+    evals: int | None,
+    minutes: float | None,
+) -> SessionConfig:
+    """The session's configuration, every argument checked (cheap checks only)."""
+    from pydantic import ValidationError
+
+    from aar.bench import check_task_names
+    from aar.errors import validation_message
+    from aar.session import Budgets, SessionConfig
+
+    if not 1 <= seeds <= 20:
+        raise UsageError(f"--seeds must be between 1 and 20, got {seeds}")
+    for name, value in (("--budget-usd", usd), ("--budget-minutes", minutes)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{name} must be a positive number, got {value}")
+    if tasks:
+        if len(set(tasks)) != len(tasks):
+            raise UsageError("a --task is given twice")
+        check_task_names(tasks)
+    budgets = {"usd": usd, "tokens": tokens, "evals": evals, "minutes": minutes}
+    fields = {
+        "goal": goal,
+        "tasks": tasks,
+        "directions": directions,
+        "model": model.strip(),
+        "base_url": base_url,
+        "hypotheses": hypotheses,
+    }
+    try:
+        return SessionConfig(
+            **{k: v for k, v in fields.items() if v is not None},
+            seeds=list(range(SEEDS_FROM, SEEDS_FROM + seeds)),
+            budgets=Budgets(**{k: v for k, v in budgets.items() if v is not None}),
+        )
+    except ValidationError as exc:
+        raise UsageError(validation_message(exc)) from None
+
+
+def _check_model(config: SessionConfig) -> None:
+    """A real provider needs its key (and a price when a USD budget is set) before we start."""
+    from aar.session import SCRIPTED
+
+    if config.model == SCRIPTED:
+        if config.base_url:
+            raise UsageError("--base-url needs a provider model (e.g. --model openai:NAME)")
+        return
+    from aar.agent import ModelSpec, build_model, model_price
+
+    ModelSpec.parse(config.model)
+    build_model(config.model, base_url=config.base_url)
+    if config.budgets.usd is not None and model_price(config.model) is None:
+        raise UsageError(
+            f"--budget-usd needs a price for {config.model}, and it has none: add it to the "
+            "price table in aar.toml ([agent.prices]) or drop the USD budget"
+        )
+
+
+def _check_id(session_id: str) -> str:
+    if not session_id or "/" in session_id or session_id.startswith("."):
+        raise UsageError(f"not a session id: {session_id!r}")
+    return session_id
+
+
+def _drive(session: Session, *, new: bool) -> None:
+    """Run the session's next round with live progress; Ctrl-C stops it resumably."""
+    from aar._cli.progress import live_progress
+    from aar.agent import run_round, start_round
+
+    console = Console(stderr=True)
+    console.print(f"session [bold]{session.id}[/] in {session.root}", highlight=False)
+    try:
+        with live_progress(session):
+            kind = _next_round(session, start_round)
+            if kind == "closed":
+                console.print("no follow-up was approved: the session is closed")
+                return
+            why = run_round(session)
+    except KeyboardInterrupt:
+        session.emit("interrupted", where="keyboard interrupt")
+        console.print(
+            f"[yellow]interrupted[/]: everything done so far is saved; continue with "
+            f"`aar resume {session.id}`",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    finally:
+        session.shutdown()
+    _report_done(session, why)
+
+
+def _next_round(session: Session, start_round) -> str:  # type: ignore[no-untyped-def]
+    info = session.state.round
+    if info is not None and not info.ended:
+        return info.kind  # a round a killed process left behind
+    if session.state.state == "closed":
+        raise AarError(f"session {session.id} is closed")
+    return start_round(session)
+
+
+def _report_done(session: Session, why: str) -> None:
+    number = session.round_number
+    report = session.root / "rounds" / str(number) / "report.md"
+    out = Console()
+    out.print(f"round {number} ended: {why}", highlight=False)
+    out.print(f"report: {report}", highlight=False)
+    out.print(
+        f"review it: aar review list --session {session.id}   (then: aar resume {session.id})",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("resume")(resume)
+    app.command("replay")(replay)
+
+
+__all__ = ["Path", "register"]

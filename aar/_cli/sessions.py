@@ -1,0 +1,119 @@
+"""`aar sessions list | show`: what research sessions exist and where they stand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aar.errors import UsageError
+
+if TYPE_CHECKING:
+    from aar.session import SessionState
+
+sessions_app = typer.Typer(help="Research sessions: list them, show one.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable keys).")]
+
+
+def _summary(root: Path, state: SessionState) -> dict[str, Any]:
+    """The stable `--json` shape of a session."""
+    u = state.usage
+    return {
+        "id": state.id,
+        "state": state.state,
+        "model": state.config.model,
+        "goal": state.config.goal,
+        "tasks": state.config.tasks,
+        "seeds": state.config.seeds,
+        "rounds": [
+            {
+                "number": r.number,
+                "kind": r.kind,
+                "ended": r.ended,
+                "why_ended": r.why_ended,
+                "proposals": r.proposals,
+                "report": str(root / "rounds" / str(r.number) / "report.md") if r.ended else None,
+            }
+            for r in state.rounds
+        ],
+        "findings": sorted(state.findings),
+        "usage": {
+            "requests": u.requests,
+            "tokens": u.tokens,
+            "usd": round(u.usd, 6),
+            "evals": u.evals,
+            "evals_budget": state.config.budgets.evals,
+            "sandbox_cpu_s": round(u.sandbox_cpu_s, 1),
+        },
+        "path": str(root),
+    }
+
+
+def _states(runs_dir: Path) -> list[tuple[Path, SessionState]]:
+    from aar.session import EventLog
+
+    out = []
+    for root in sorted(runs_dir.glob("s-*")):
+        if (root / "events.jsonl").is_file():
+            out.append((root, EventLog(root).state()))
+    return out
+
+
+@sessions_app.command("list")
+def list_cmd(as_json: JsonOpt = False) -> None:
+    """Every session under the runs directory, newest last."""
+    from aar.config import get_settings
+
+    rows = [_summary(root, state) for root, state in _states(get_settings().runs_dir)]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"sessions in {get_settings().runs_dir}")
+    for col in ("id", "state", "model", "rounds", "findings", "evaluations"):
+        table.add_column(col)
+    for r in rows:
+        u = r["usage"]
+        table.add_row(
+            r["id"],
+            r["state"],
+            r["model"],
+            str(len(r["rounds"])),
+            str(len(r["findings"])),
+            f"{u['evals']}/{u['evals_budget']}",
+        )
+    Console().print(table)
+
+
+@sessions_app.command("show")
+def show(session_id: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """One session: state, rounds, reports, findings, what it spent."""
+    from aar.config import get_settings
+    from aar.session import EventLog
+
+    root = get_settings().runs_dir / session_id
+    if "/" in session_id or not (root / "events.jsonl").is_file():
+        raise UsageError(f"no session {session_id!r} under {get_settings().runs_dir}")
+    summary = _summary(root, EventLog(root).state())
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    out = Console()
+    out.print(f"[bold]{summary['id']}[/] — {summary['state']} — {summary['model']}")
+    out.print(f"goal: {summary['goal']}", highlight=False)
+    out.print(f"tasks: {', '.join(summary['tasks'])}; seeds {summary['seeds']}", highlight=False)
+    for r in summary["rounds"]:
+        out.print(
+            f"round {r['number']} ({r['kind']}): {r['why_ended'] or 'running'}; proposals "
+            f"{', '.join(r['proposals']) or 'none'}; report {r['report'] or '—'}",
+            highlight=False,
+        )
+    u = summary["usage"]
+    out.print(
+        f"spent: {u['requests']} requests, {u['tokens']} tokens, ${u['usd']}, "
+        f"{u['evals']}/{u['evals_budget']} evaluations, {u['sandbox_cpu_s']} s sandbox CPU",
+        highlight=False,
+    )

@@ -1,0 +1,117 @@
+"""Running a round: the agent (scripted or a language model) against a `Session`.
+
+`run_round` starts a research round (baselines first in the session's first round), or a
+follow-up round that runs only approved proposals, or continues a round a killed process left
+behind; it always ends with the round finalised (report written, awaiting review) unless the
+process itself is interrupted, in which case everything done so far is in the log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai.exceptions import AgentRunError, ModelHTTPError, UnexpectedModelBehavior
+from pydantic_ai.output import ToolOutput
+
+from aar.agent._experiments import experiment_code
+from aar.agent._model import SessionModel, history_path, load_history
+from aar.agent._prompts import instructions, user_prompt
+from aar.agent._scripted import scripted_model
+from aar.agent._tools import ResearchDeps, register_tools
+from aar.errors import AarError
+from aar.hashing import join_cells
+from aar.sandbox import split_cells
+from aar.session import RoundOver, RoundSummary, Session, ToolError
+
+BASELINE_METHODS = ("naive", "logconf")
+MODEL_RETRIES = 3
+"""Malformed tool calls or unbacked numbers the model may fix before the round ends."""
+
+
+def baseline_code(pairs: list[tuple[str, int]]) -> str:
+    """The session's naive and logconf baselines on every (task, seed), one script."""
+    cells = [
+        c for m in BASELINE_METHODS for c in split_cells(experiment_code(m, method=m, pairs=pairs))
+    ]
+    return join_cells(cells)
+
+
+def build_agent(session: Session, *, followup: bool) -> Agent[ResearchDeps, RoundSummary]:
+    """The round's agent: the configured model behind `SessionModel`, the tools, and
+    `finish_round` as its output (numbers in the summary checked before it is accepted)."""
+    config = session.config
+    model: Any
+    if config.scripted:
+        model = scripted_model(followup, config.seeds, config.hypotheses, session.round_number)
+        priced = False
+    else:
+        from aar.agent._providers import build_model, model_price
+
+        model = build_model(config.model, base_url=config.base_url)
+        priced = model_price(config.model) is not None
+    agent: Agent[ResearchDeps, RoundSummary] = Agent(
+        SessionModel(model, session, config.model, priced=priced),
+        deps_type=ResearchDeps,
+        output_type=ToolOutput(
+            RoundSummary,
+            name="finish_round",
+            description="End the round with a summary (numbers must be backed by records).",
+        ),
+        instructions=instructions(config, followup=followup),
+        retries=MODEL_RETRIES,
+    )
+    register_tools(agent)
+
+    @agent.output_validator
+    def _backed(ctx: RunContext[ResearchDeps], output: RoundSummary) -> RoundSummary:
+        try:
+            ctx.deps.session.check_round_summary(output.summary)
+        except ToolError as exc:
+            raise ModelRetry(str(exc)) from None
+        return output
+
+    return agent
+
+
+def start_round(session: Session) -> str:
+    """Begin the next round: research if the session has none yet, else the follow-ups
+    reviewers approved. Returns the round's kind ('closed' when nothing was approved)."""
+    if not session.state.rounds:
+        session.begin_round("research")
+        return "research"
+    approved = session.begin_followup_round()
+    return "followup" if approved else "closed"
+
+
+def run_round(session: Session) -> str:
+    """Run (or continue) the current round to its end; returns why it ended."""
+    info = session.state.round
+    if info is None or info.ended:
+        raise AarError("no round to run: start one first")
+    session.recover_interrupted()
+    if info.kind == "research" and info.number == 1:
+        session.run_baselines(baseline_code(session.config.pairs), list(BASELINE_METHODS))
+    if info.kind == "followup":
+        for proposal_id in info.followups:
+            if not session.followup_done(proposal_id):
+                session.run_followup(proposal_id)
+    return _run_agent(session, followup=info.kind == "followup")
+
+
+def _run_agent(session: Session, *, followup: bool) -> str:
+    agent = build_agent(session, followup=followup)
+    history = load_history(history_path(session, session.round_number))
+    deps = ResearchDeps(session, done=session.completed_tool_calls())
+    prompt = None if history else user_prompt(session.config, followup=followup)
+    summary: str | None = None
+    try:
+        result = agent.run_sync(prompt, message_history=history or None, deps=deps)
+        summary, why = result.output.summary, "finished by the agent"
+    except RoundOver as exc:
+        why = exc.why
+    except (UnexpectedModelBehavior, ModelHTTPError, AgentRunError) as exc:
+        why = f"the model failed: {type(exc).__name__}: {exc}"[:500]
+        session.emit("note", message=why)
+    session.end_round(why, summary)
+    return why

@@ -1,0 +1,304 @@
+"""The scripted researcher: aar's offline default, a pydantic-ai `FunctionModel` that drives
+the same tools an LLM would. It is labelled "scripted" in every report.
+
+It is a fixed procedure, not a toy: it reads the session's baselines, asks the memory which
+families are already settled for these tasks (a second session on the same memory picks
+other ones), writes real experiment code per family (`aar.agent._experiments`), decides each
+verdict by a paired comparison with naive on the same seeds (the 95 % CI excluding 0), and
+proposes a follow-up that sweeps the best family's key hyper-parameter where it helped.
+
+The procedure is a generator of tool calls. Each model request replays the results already in
+the message history through a fresh generator and answers with the next call, so the policy
+is a pure function of the history: a killed run resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelResponse,
+    RetryPromptPart,
+    ToolCallPart,
+    ToolReturnPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from aar.agent._experiments import FAMILIES, experiment_code, method_name
+
+Call = tuple[str, dict[str, Any]]
+Script = Generator[Call, Any, None]
+
+CANDIDATES = (
+    "logconf",
+    "early_stopping",
+    "confidence_filter",
+    "bootstrap",
+    "label_smoothing",
+    "temperature",
+    "cotrain",
+)
+CONTROLS = ("control_hard_labels", "control_random_flip")
+SETTLED = ("supported", "refuted")
+MEMORY_QUERY = "weak-to-strong training method compared with naive on the same seeds"
+
+
+def scripted_model(
+    followup: bool, seeds: Sequence[int], hypotheses: int, round_number: int
+) -> FunctionModel:
+    """The scripted researcher for a research round (or a follow-up round). Its tool call ids
+    are deterministic (`r<round>-<n>`), so a resumed run re-issues the same calls."""
+
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        script = followup_script() if followup else research_script(list(seeds), hypotheses)
+        results = _completed(messages)
+        call = next(script)
+        for result in results:
+            call = script.send(result)
+        name, args = call
+        if name == "finish_round":
+            name = info.output_tools[0].name
+        call_id = f"r{round_number}-{len(results)}"
+        return ModelResponse(parts=[ToolCallPart(name, args, tool_call_id=call_id)])
+
+    return FunctionModel(respond, model_name="scripted")
+
+
+def _completed(messages: list[ModelMessage]) -> list[Any]:
+    """Results of the calls made so far, in order (a retry prompt counts as an error)."""
+    out = []
+    for message in messages:
+        for part in message.parts:
+            if isinstance(part, ToolReturnPart):
+                out.append(part.content)
+            elif isinstance(part, RetryPromptPart) and part.tool_name:
+                out.append({"error": str(part.content)})
+    return out
+
+
+def research_script(seeds: list[int], n_hypotheses: int) -> Script:
+    """One research round: baselines, memory, hypotheses, paired verdicts, a follow-up."""
+    info = yield ("list_tasks", {})
+    tasks = [t["task"] for t in info["tasks"]]
+    naive = info["baselines"].get("naive", {})
+    history = []
+    for task in tasks:
+        hits = yield ("search_memory", {"query": MEMORY_QUERY, "task": task, "k": 50})
+        history += hits if isinstance(hits, list) else []
+    outcomes: list[dict[str, Any]] = []
+    for family in choose_families(history, tasks, n_hypotheses):
+        outcomes += yield from _test_family(family, tasks, seeds, naive, info["baselines"])
+    proposal = followup_proposal(outcomes, seeds)
+    if proposal is not None:
+        yield ("propose_followup", proposal)
+    yield ("finish_round", {"summary": round_summary(outcomes, tasks, seeds, proposal)})
+
+
+def choose_families(findings: list[dict[str, Any]], tasks: list[str], n: int) -> list[str]:
+    """`n` families for `tasks`: unsettled before settled, untried before tried, in priority
+    order, with one control among them when there is room."""
+    status: dict[str, tuple[int, int]] = {}
+    for f in findings:
+        fam = next((t.split(":", 1)[1] for t in f.get("tags", []) if t.startswith("family:")), None)
+        if fam is None or f.get("review") == "rejected" or not set(f.get("tasks", [])) & set(tasks):
+            continue
+        settled = status.get(fam, (0, 0))[0]
+        status[fam] = (settled or int(f.get("verdict") in SETTLED), 1)  # (settled, tried)
+
+    def ranked(names: Sequence[str]) -> list[str]:
+        return sorted(names, key=lambda f: (*status.get(f, (0, 0)), names.index(f)))
+
+    methods, controls = ranked(CANDIDATES), ranked(CONTROLS)
+    picks = methods[: max(n - 1, 1)] + (controls[:1] if n > 1 else [])
+    return (picks + [f for f in methods if f not in picks])[:n]
+
+
+def _test_family(
+    family: str,
+    tasks: list[str],
+    seeds: list[int],
+    naive: dict[str, Any],
+    baselines: dict[str, Any],
+) -> Generator[Call, Any, list[dict[str, Any]]]:
+    spec = FAMILIES[family]
+    params = {spec.param.name: spec.param.default} if spec.param else {}
+    method = method_name(family, params)
+    hypothesis = yield (
+        "propose_hypothesis",
+        {
+            "statement": spec.hypothesis(tasks),
+            "method": method,
+            "rationale": spec.method,
+            "family": family,
+            "params": params,
+        },
+    )
+    if "error" in hypothesis:
+        return []
+    if family == "logconf" and "logconf" in baselines:
+        tested = baselines["logconf"]  # the session's own logconf baseline is this experiment
+    else:
+        tested = yield from _run_and_evaluate(family, method, params, tasks, seeds)
+        if tested is None:
+            return [{"family": family, "task": t, "verdict": "failed"} for t in tasks]
+    outcomes = []
+    for task in tasks:
+        outcome = compare(family, method, task, tested.get(task), naive.get(task))
+        if outcome is None:
+            continue
+        yield (
+            "record_finding",
+            {
+                "hypothesis_id": hypothesis["id"],
+                "summary": outcome.pop("summary"),
+                "verdict": outcome["verdict"],
+                "eval_record_ids": outcome.pop("record_ids"),
+            },
+        )
+        outcomes.append(outcome | {"params": params})
+    return outcomes
+
+
+def _run_and_evaluate(
+    family: str, method: str, params: dict[str, float], tasks: list[str], seeds: list[int]
+) -> Generator[Call, Any, dict[str, Any] | None]:
+    from aar.sandbox import split_cells
+
+    pairs = [(t, s) for t in tasks for s in seeds]
+    for cell in split_cells(experiment_code(family, method=method, params=params, pairs=pairs)):
+        result = yield ("run_cell", {"code": cell})
+        if result.get("status") != "ok":
+            return None
+    evaluation = yield ("evaluate", {"method": method})
+    return None if "error" in evaluation else evaluation["tasks"]
+
+
+def compare(
+    family: str, method: str, task: str, tested: dict[str, Any] | None, naive: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The verdict of `method` against naive on `task`, paired by seed (test feedback)."""
+    from aar.bench import paired_difference
+
+    if not tested or not naive:
+        return None
+    by_seed = dict(zip(naive["seeds"], naive["pgr_acc_by_seed"], strict=True))
+    seeds = [s for s in tested["seeds"] if s in by_seed]
+    mine = dict(zip(tested["seeds"], tested["pgr_acc_by_seed"], strict=True))
+    d = paired_difference([mine[s] for s in seeds], [by_seed[s] for s in seeds], seeds=seeds)
+    if d.n < 2:
+        return None
+    lo, hi = d.ci
+    verdict = "supported" if lo > 0 else "refuted" if hi < 0 else "inconclusive"
+    summary = (
+        f"{method} vs naive on {task} over {d.n} seeds (test feedback): PGR "
+        f"{tested['pgr_acc_mean']:.3f} vs {naive['pgr_acc_mean']:.3f}; paired difference "
+        f"{d.mean:+.3f}, 95 % CI [{lo:.3f}, {hi:.3f}]: {verdict}."
+    )
+    record_ids = [*tested["record_ids"], *naive["record_ids"]]
+    return {
+        "family": family,
+        "method": method,
+        "task": task,
+        "verdict": verdict,
+        "diff": d.mean,
+        "summary": summary,
+        "record_ids": record_ids,
+    }
+
+
+def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[str, str] | None:
+    """Sweep the best family's key hyper-parameter on the tasks where it helped."""
+    helped = [o for o in outcomes if o["verdict"] == "supported" and FAMILIES[o["family"]].param]
+    if not helped:
+        helped = [o for o in outcomes if o.get("diff", 0) > 0 and FAMILIES[o["family"]].param]
+    if not helped:
+        return None
+    best = max(helped, key=lambda o: o["diff"])
+    family = best["family"]
+    param = FAMILIES[family].param
+    assert param is not None
+    tasks = sorted({o["task"] for o in helped if o["family"] == family})
+    pairs = [(t, s) for t in tasks for s in seeds]
+    values = [v for v in param.grid if v != param.default]
+    code = "".join(
+        experiment_code(
+            family, method=method_name(family, {param.name: v}), params={param.name: v}, pairs=pairs
+        )
+        for v in values
+    )
+    rationale = (
+        f"{family} ({param.name}={param.default:g}) beat naive on {', '.join(tasks)} "
+        f"(paired PGR difference {best['diff']:+.3f} on {best['task']}). Sweep {param.name} over "
+        f"{', '.join(f'{v:g}' for v in values)} on those tasks to see whether the effect depends "
+        f"on it: {param.description}"
+    )
+    return {"rationale": rationale, "code": code}
+
+
+def round_summary(
+    outcomes: list[dict[str, Any]], tasks: list[str], seeds: list[int], proposal: Any
+) -> str:
+    by: dict[str, list[str]] = {"supported": [], "refuted": [], "inconclusive": [], "failed": []}
+    for o in outcomes:
+        by[o["verdict"]].append(f"{o.get('method', o['family'])} on {o['task']}")
+    parts = [f"Compared each family with naive on {', '.join(tasks)}, paired over the seeds."]
+    for verdict, items in by.items():
+        if items:
+            parts.append(f"{verdict.capitalize()}: {'; '.join(items)}.")
+    parts.append("A follow-up sweep is proposed." if proposal else "No follow-up is proposed.")
+    return " ".join(parts)
+
+
+def followup_script() -> Script:
+    """A follow-up round: evaluate each approved sweep's methods against naive, record."""
+    info = yield ("list_tasks", {})
+    naive = info["baselines"].get("naive", {})
+    outcomes: list[dict[str, Any]] = []
+    for followup in info["followups"]:
+        for method in followup["methods"]:
+            family, params = parse_method(method)
+            if family is None:
+                continue
+            hypothesis = yield (
+                "propose_hypothesis",
+                {
+                    "statement": FAMILIES[family].hypothesis(
+                        list(naive), next(iter(params.values()), None)
+                    ),
+                    "method": method,
+                    "rationale": f"approved follow-up {followup['proposal']}",
+                    "family": family,
+                    "params": params,
+                },
+            )
+            evaluation = yield ("evaluate", {"method": method})
+            if "error" in hypothesis or "error" in evaluation:
+                continue
+            for task, tested in evaluation["tasks"].items():
+                outcome = compare(family, method, task, tested, naive.get(task))
+                if outcome is not None:
+                    yield (
+                        "record_finding",
+                        {
+                            "hypothesis_id": hypothesis["id"],
+                            "summary": outcome.pop("summary"),
+                            "verdict": outcome["verdict"],
+                            "eval_record_ids": outcome.pop("record_ids"),
+                        },
+                    )
+                    outcomes.append(outcome)
+    yield ("finish_round", {"summary": round_summary(outcomes, sorted(naive), [], None)})
+
+
+def parse_method(method: str) -> tuple[str | None, dict[str, float]]:
+    """`logconf-aux_coef-0.25` -> ("logconf", {"aux_coef": 0.25}); unknown -> (None, {})."""
+    parts = method.split("-", 2)
+    family = parts[0] if parts[0] in FAMILIES else None
+    if family is None or len(parts) != 3:
+        return family, {}
+    try:
+        return family, {parts[1]: float(parts[2])}
+    except ValueError:
+        return None, {}

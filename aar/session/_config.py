@@ -1,0 +1,69 @@
+"""What a researcher asks for when launching a session: `SessionConfig` (stored as
+`session.json`, never edited afterwards) and its budgets."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_GOAL = (
+    "Find a training method that lets a strong student trained on a weak supervisor's soft "
+    "labels recover more of the gap to a ground-truth-trained ceiling (higher PGR) than "
+    "naive cross-entropy, with controls and paired statistics over seeds."
+)
+DEFAULT_TASKS = ("digits-ge5", "synthetic-gap-medium")
+DEFAULT_HYPOTHESES = 3
+SCRIPTED = "scripted"
+
+
+class Budgets(BaseModel):
+    """Limits the session enforces outside the agent; `None` means unlimited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    usd: float | None = Field(default=None, ge=0, description="Model spend, priced per token.")
+    tokens: int | None = Field(default=None, ge=0, description="Input + output tokens.")
+    requests: int | None = Field(default=200, ge=0, description="Model requests.")
+    evals: int = Field(default=200, ge=0, description="Scored test submissions (all tasks).")
+    minutes: float | None = Field(default=30.0, gt=0, description="Wall clock of a round.")
+    sandbox_cpu_s: float | None = Field(default=3600.0, gt=0, description="Kernel CPU seconds.")
+
+    @field_validator("usd", "minutes", "sandbox_cpu_s")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class SessionConfig(BaseModel):
+    """A session's fixed inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    goal: str = Field(default=DEFAULT_GOAL, min_length=1, max_length=4000)
+    tasks: list[str] = Field(default_factory=lambda: list(DEFAULT_TASKS), min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [42, 43, 44, 45, 46], min_length=1)
+    directions: list[str] = Field(default_factory=list)
+    model: str = Field(default=SCRIPTED, description="'scripted', 'openai:NAME', 'anthropic:NAME'.")
+    base_url: str | None = Field(default=None, description="An OpenAI-compatible server.")
+    hypotheses: int = Field(default=DEFAULT_HYPOTHESES, ge=1, le=20)
+    budgets: Budgets = Field(default_factory=Budgets)
+
+    @property
+    def scripted(self) -> bool:
+        return self.model == SCRIPTED
+
+    @property
+    def pairs(self) -> list[tuple[str, int]]:
+        """Every (task, seed) the session studies."""
+        return [(task, seed) for task in self.tasks for seed in self.seeds]
+
+
+def new_session_id(now: datetime | None = None) -> str:
+    """`s-YYYYMMDD-HHMMSS-<6 hex>`: sortable by creation time, unique enough per machine."""
+    now = now or datetime.now(UTC)
+    return f"s-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"

@@ -1,0 +1,147 @@
+"""Numbers a finding may state, computed from the evaluator's records it cites.
+
+The agent never types a metric into a finding: `record_finding` takes record ids and the
+session computes the metrics. Prose still carries numbers, so every number in a finding's
+summary (or a round summary) must be one of the numbers its records support — a record's
+metrics, a mean, SE or CI over seeds, a paired difference between two cited methods — up to
+the precision it is written with. Anything else is refused as unbacked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aar.bench import EvalRecord, summarize
+from aar.errors import AarError
+from aar.memory import Metrics
+
+_NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:\.\d+)?(?:\s?%)?")
+METRICS_QUOTED = ("acc", "auroc", "pgr_acc", "pgr_auroc", "weak_acc", "ceiling_acc")
+
+
+class UnbackedNumberError(AarError):
+    """A number in the agent's prose that no cited evaluator record supports."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The records behind a claim and every number they support."""
+
+    records: tuple[EvalRecord, ...]
+    numbers: frozenset[float]
+    integers: frozenset[int]
+
+
+def pgr_metrics(records: Sequence[EvalRecord]) -> Metrics:
+    """PGR (accuracy, AUROC) and accuracy over the records' seeds, as a finding stores them."""
+    pgr = summarize([r.metrics["pgr_acc"] for r in records])
+    if not math.isfinite(pgr.mean):
+        raise AarError("the cited records have no finite PGR (every gap is zero)")
+    auroc = summarize([r.metrics.get("pgr_auroc", math.nan) for r in records])
+    acc = summarize([r.metrics["acc"] for r in records])
+    return Metrics(
+        pgr_acc_mean=pgr.mean,
+        pgr_acc_se=_finite(pgr.se, 0.0),
+        pgr_acc_ci=_ci(pgr.ci),
+        pgr_auroc_mean=_finite(auroc.mean, None),
+        pgr_auroc_se=_finite(auroc.se, None),
+        pgr_auroc_ci=_ci(auroc.ci),
+        accuracy_mean=_finite(acc.mean, None),
+        accuracy_se=_finite(acc.se, None),
+        seeds=sorted({r.seed for r in records}),
+    )
+
+
+def _finite(value: float, default: float | None) -> float | None:
+    return value if math.isfinite(value) else default
+
+
+def _ci(ci: tuple[float, float]) -> tuple[float, float] | None:
+    return ci if all(map(math.isfinite, ci)) else None
+
+
+def paired_by_seed(
+    records: Iterable[EvalRecord], method: str, baseline: str, metric: str = "pgr_acc"
+) -> dict[str, list[float]]:
+    """Per task, `metric(method) - metric(baseline)` on every seed both were scored on."""
+    by: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    for r in records:
+        by[(r.method, r.task)][r.seed] = r.metrics.get(metric, math.nan)
+    out: dict[str, list[float]] = {}
+    for (m, task), values in by.items():
+        base = by.get((baseline, task), {})
+        if m == method and base:
+            seeds = sorted(set(values) & set(base))
+            out[task] = [values[s] - base[s] for s in seeds]
+    return out
+
+
+def evidence(
+    records: Sequence[EvalRecord], extra: Iterable[float] = (), integers: Iterable[int] = ()
+) -> Evidence:
+    """Every number `records` support (see the module docstring), plus `extra` values (e.g.
+    hyper-parameters) and `integers` (e.g. how many hypotheses a round tried)."""
+    numbers: set[float] = set(extra)
+    for r in records:
+        numbers.update(v for k, v in r.metrics.items() if k in METRICS_QUOTED)
+    groups: dict[tuple[str, str], list[EvalRecord]] = defaultdict(list)
+    for r in records:
+        groups[(r.method, r.task)].append(r)
+        groups[(r.method, "*")].append(r)
+    for group in groups.values():
+        for metric in ("pgr_acc", "acc", "pgr_auroc"):
+            numbers.update(_summary_numbers([g.metrics.get(metric, math.nan) for g in group]))
+    methods = sorted({r.method for r in records})
+    for method in methods:
+        for baseline in methods:
+            if method != baseline:
+                for diffs in paired_by_seed(records, method, baseline).values():
+                    numbers.update(_summary_numbers(diffs))
+    counts = set(integers)
+    integers = counts | {r.seed for r in records} | {len(records), len({r.task for r in records})}
+    integers |= {len(methods), len({r.seed for r in records}), 95}
+    return Evidence(
+        records=tuple(records),
+        numbers=frozenset(v for v in numbers if math.isfinite(v)),
+        integers=frozenset(integers),
+    )
+
+
+def _summary_numbers(values: list[float]) -> list[float]:
+    s = summarize(values)
+    return [s.mean, s.se, *s.ci]
+
+
+def check_numbers(text: str, backing: Evidence, *, where: str, names: Iterable[str] = ()) -> None:
+    """Refuse `text` if it states a number `backing` does not support (names are skipped)."""
+    scrubbed = text
+    for name in sorted(set(names), key=len, reverse=True):
+        if name:
+            scrubbed = scrubbed.replace(name, " ")
+    bad = [m.group(0) for m in _NUMBER.finditer(scrubbed) if not _backed(m.group(0), backing)]
+    if bad:
+        raise UnbackedNumberError(
+            f"{where} states numbers no cited evaluator record supports: {', '.join(bad)}. "
+            "Quote only metrics of the cited records (or their means, SEs, CIs and paired "
+            "differences), as rounded in the evaluation results"
+        )
+
+
+def _backed(token: str, backing: Evidence) -> bool:
+    text = token.replace("−", "-").replace(" ", "")
+    percent = text.endswith("%")
+    text = text.rstrip("%")
+    value = float(text)
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    if not percent and decimals == 0:  # a count, a seed, a parameter, or an exact value
+        return abs(value) in backing.integers or any(abs(value - n) < 1e-9 for n in backing.numbers)
+    if percent and decimals == 0 and abs(value) in backing.integers:  # "95 % CI"
+        return True
+    if percent:
+        value, decimals = value / 100, decimals + 2
+    tolerance = 0.5 * 10.0**-decimals + 1e-9  # the number as rounded to the digits shown
+    return any(abs(value - n) <= tolerance for n in backing.numbers)

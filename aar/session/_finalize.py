@@ -1,0 +1,142 @@
+"""The end of a round: score the cited holdout once, finish the findings, store them in the
+memory as `pending`, write the report, and wait for review.
+
+Holdout is for people only: nothing here returns a number to the agent. Each (experiment,
+method) that a finding cites, and the session's baselines, are scored on holdout exactly once
+(a resumed round skips what the log already holds); the report's headline numbers are those.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from aar.errors import AarError
+from aar.session._evidence import pgr_metrics
+from aar.session._ledger import MAX_PREDICTION_BYTES
+from aar.session._models import EvalEntry
+
+if TYPE_CHECKING:
+    from aar.session._session import Session
+
+BASELINES = "baselines"
+"""Hypothesis id of the experiment in which the session runs its own naive/logconf baselines."""
+
+
+def finalize_round(session: Session, why: str, summary: str | None) -> None:
+    from aar.session._report import write_report
+
+    number = session.round_number
+    _score_holdout(session, number)
+    _finish_findings(session, number)
+    session.emit("round_ended", why=why, summary=summary)
+    _store_findings(session, number)
+    path = write_report(session, number)
+    session.emit("report", path=str(path.relative_to(session.root)))
+    session.emit("state", state="awaiting_review", why=f"round {number} ended: {why}")
+    session.commit(f"round {number} ended: {why}")
+
+
+def holdout_targets(session: Session, number: int) -> list[tuple[str, str]]:
+    """(experiment, method) pairs whose holdout the round scores: cited ones and baselines."""
+    state = session.state
+    cited = {rid for f in state.findings.values() if f.round == number for rid in f.eval_record_ids}
+    targets = {(e.experiment, e.record.method) for e in state.evaluations if e.record.id in cited}
+    for entry in state.evaluations:
+        exp = state.experiments.get(entry.experiment)
+        if exp is not None and exp.hypothesis_id == BASELINES:
+            targets.add((entry.experiment, entry.record.method))
+    return sorted(targets)
+
+
+def _score_holdout(session: Session, number: int) -> None:
+    from aar.bench import InvalidPredictionsError
+    from aar.hashing import cells_sha256
+    from aar.sandbox import SandboxUsageError, read_scratch_file
+
+    state = session.state
+    done = {(e.experiment, e.record.method, e.record.task, e.record.seed) for e in state.holdout}
+    for experiment, method in holdout_targets(session, number):
+        exp = state.experiments[experiment]
+        for task, seed in session.config.pairs:
+            if (experiment, method, task, seed) in done:
+                continue
+            rel = f"predictions/{method}/{task}/seed-{seed}.holdout.npy"
+            try:
+                raw = read_scratch_file(session.root / exp.path, rel, MAX_PREDICTION_BYTES)
+                probs = np.load(io.BytesIO(raw), allow_pickle=False)
+                record = session.ledger.score_holdout(
+                    task,
+                    seed,
+                    probs,
+                    method=method,
+                    code_sha256=cells_sha256(exp.cells),
+                    git_commit=exp.commit or session.workspace.head,
+                )
+            except (SandboxUsageError, InvalidPredictionsError, ValueError, OSError) as exc:
+                session.emit(
+                    "note",
+                    message=f"holdout of {method} ({experiment}) on {task} "
+                    f"seed {seed} not scored: {exc}",
+                )
+                continue
+            session.emit(
+                "holdout",
+                record=record.model_dump(mode="json"),
+                experiment=experiment,
+                round=number,
+            )
+
+
+def _finish_findings(session: Session, number: int) -> None:
+    """Each finding's `final_metrics`: its own method's holdout records, same experiment."""
+    state = session.state
+    for finding in [f for f in state.findings.values() if f.round == number]:
+        if finding.final_metrics is not None:
+            continue
+        cited = [state.record(rid) for rid in finding.eval_record_ids]
+        own = _own_records(state, finding, [c for c in cited if c is not None])
+        if own:
+            final = pgr_metrics([e.record for e in own])
+            session.emit(
+                "finding_final", finding_id=finding.id, final_metrics=final.model_dump(mode="json")
+            )
+
+
+def _own_records(state, finding, cited: list[EvalEntry]) -> list[EvalEntry]:  # type: ignore[no-untyped-def]
+    method = finding.method.split(" (")[0]
+    keys = {(e.experiment, e.record.task) for e in cited if e.record.method == method}
+    return [
+        e
+        for e in state.holdout
+        if e.record.method == method and (e.experiment, e.record.task) in keys
+    ]
+
+
+def _store_findings(session: Session, number: int) -> None:
+    """The round's findings go to the memory with review status `pending`."""
+    from aar.memory import open_store
+
+    findings = [f for f in session.state.findings.values() if f.round == number]
+    if not findings:
+        return
+    try:
+        store = open_store(session.settings)
+        new = [f for f in findings if not _stored(store, f.id)]  # a resumed round: once
+        if new:
+            store.add_many(new)
+        session.emit("note", message=f"{len(new)} finding(s) stored in the memory as pending")
+    except AarError as exc:
+        session.emit("note", message=f"findings not stored in the memory: {exc}")
+
+
+def _stored(store, finding_id: str) -> bool:  # type: ignore[no-untyped-def]
+    from aar.memory import FindingNotFoundError
+
+    try:
+        store.get(finding_id)
+    except FindingNotFoundError:
+        return False
+    return True

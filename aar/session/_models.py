@@ -1,0 +1,136 @@
+"""The session's records: what the agent proposed and ran, and the state rebuilt from the log.
+
+`events.jsonl` is the only source of truth: `SessionState.replay(events)` folds it into the
+state, so a killed session resumes from exactly what was logged, and `aar replay` can
+re-derive every number of every report.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from aar.bench import EvalRecord
+from aar.memory import Finding
+from aar.session._config import SessionConfig
+
+State = Literal["running", "awaiting_review", "closed"]
+RoundKind = Literal["research", "followup"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Hypothesis(BaseModel):
+    """A claim one experiment tests, and the method name its predictions are saved under."""
+
+    id: str
+    round: int
+    statement: str = Field(min_length=1, max_length=2000)
+    method: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    rationale: str = Field(default="", max_length=4000)
+    family: str | None = None
+    params: dict[str, float] = Field(default_factory=dict)
+
+
+class RoundSummary(BaseModel):
+    """What the agent says when it ends a round (its words; numbers are checked)."""
+
+    summary: str = Field(min_length=1, max_length=4000)
+
+
+class Experiment(BaseModel):
+    """One sandbox and the cells run in it."""
+
+    id: str
+    round: int
+    hypothesis_id: str | None = None
+    proposal_id: str | None = None
+    cells: list[str] = Field(default_factory=list)
+    status: Literal["running", "done", "interrupted"] = "running"
+    commit: str | None = None
+
+    @property
+    def path(self) -> str:
+        """Directory of the experiment, relative to the session."""
+        return f"experiments/{self.id}"
+
+
+class Usage(BaseModel):
+    """What the session has spent, across rounds and resumes."""
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usd: float = 0.0
+    evals: int = 0
+    sandbox_cpu_s: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class RoundInfo(BaseModel):
+    number: int
+    kind: RoundKind
+    started_at: datetime
+    ended: bool = False
+    why_ended: str | None = None
+    summary: str | None = None
+    proposals: list[str] = Field(default_factory=list)
+    followups: list[str] = Field(default_factory=list)
+    """Approved proposals this round runs (follow-up rounds only)."""
+    budget_hits: list[str] = Field(default_factory=list)
+
+
+class Event(BaseModel):
+    """One line of `events.jsonl`."""
+
+    seq: int
+    at: datetime = Field(default_factory=utc_now)
+    kind: str
+    round: int = 0
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvalEntry(BaseModel):
+    """An evaluation as the session keeps it: the record, where it came from, its hardened
+    predictions (for session-wide near-duplicate checks)."""
+
+    record: EvalRecord
+    experiment: str
+    round: int
+    hard: str = ""
+    """Base64 of the hardened predictions (uint8)."""
+
+
+class SessionState(BaseModel):
+    """Everything the log says about a session."""
+
+    id: str
+    config: SessionConfig
+    state: State = "running"
+    rounds: list[RoundInfo] = Field(default_factory=list)
+    hypotheses: dict[str, Hypothesis] = Field(default_factory=dict)
+    experiments: dict[str, Experiment] = Field(default_factory=dict)
+    evaluations: list[EvalEntry] = Field(default_factory=list)
+    holdout: list[EvalEntry] = Field(default_factory=list)
+    findings: dict[str, Finding] = Field(default_factory=dict)
+    proposals: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    last_seq: int = 0
+
+    @property
+    def round(self) -> RoundInfo | None:
+        return self.rounds[-1] if self.rounds else None
+
+    def record(self, record_id: str) -> EvalEntry | None:
+        """A test or holdout evaluation by record id."""
+        for entry in [*self.evaluations, *self.holdout]:
+            if entry.record.id == record_id:
+                return entry
+        return None

@@ -1,0 +1,392 @@
+"""A round's report: `rounds/<n>/report.md`, its figure and a provenance table.
+
+Every number is computed here from the evaluator's records in the log (holdout for the
+headline table), never typed by the agent; `report_data` is a pure function of the session
+state, so `aar replay` rebuilds the same report from `events.jsonl` and compares.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from aar.bench import EvalRecord, summarize
+from aar.files import write_atomic
+from aar.session._evidence import paired_by_seed
+from aar.session._finalize import BASELINES
+from aar.session._models import EvalEntry, SessionState
+
+if TYPE_CHECKING:
+    from aar.session._session import Session
+
+NAIVE = "naive"
+
+
+class ResultRow(BaseModel):
+    """Holdout PGR of one method on one task over the seeds, and its paired edge on naive."""
+
+    task: str
+    method: str
+    role: str
+    experiment: str
+    seeds: list[int]
+    pgr_mean: float
+    pgr_se: float
+    pgr_ci: tuple[float, float]
+    acc_mean: float
+    vs_naive: tuple[float, float, float] | None
+    """mean, CI low, CI high of PGR(method) - PGR(naive) on the same seeds (holdout)."""
+    record_ids: list[str]
+
+
+class ProvenanceRow(BaseModel):
+    record_id: str
+    task: str
+    seed: int
+    method: str
+    split: str
+    pgr_acc: float
+    acc: float
+    code_sha256: str
+    commit: str | None
+    notebook: str
+
+
+class ReportData(BaseModel):
+    session_id: str
+    round: int
+    kind: str
+    goal: str
+    directions: list[str]
+    model: str
+    tasks: list[str]
+    seeds: list[int]
+    why_ended: str | None
+    summary: str | None
+    hypotheses: list[dict[str, str]]
+    rows: list[ResultRow]
+    findings: list[dict[str, str]]
+    failures: list[str]
+    threats: list[str]
+    provenance: list[ProvenanceRow]
+    proposals: list[dict[str, str]]
+
+
+def report_data(state: SessionState, number: int, proposals: list[dict[str, str]]) -> ReportData:
+    """Everything the report says about round `number` (a pure function of the state)."""
+    info = next(r for r in state.rounds if r.number == number)
+    holdout = [e for e in state.holdout if e.round == number or _is_baseline(state, e)]
+    return ReportData(
+        session_id=state.id,
+        round=number,
+        kind=info.kind,
+        goal=state.config.goal,
+        directions=state.config.directions,
+        model=_model_label(state.config.model),
+        tasks=state.config.tasks,
+        seeds=state.config.seeds,
+        why_ended=info.why_ended,
+        summary=info.summary,
+        hypotheses=_hypotheses(state, number),
+        rows=_rows(state, holdout),
+        findings=_findings(state, number),
+        failures=_failures(state, number),
+        threats=_threats(state, number, holdout),
+        provenance=[_provenance(state, e) for e in holdout],
+        proposals=proposals,
+    )
+
+
+def _is_baseline(state: SessionState, entry: EvalEntry) -> bool:
+    """The session's own naive/logconf baselines, which every round's table compares with."""
+    exp = state.experiments.get(entry.experiment)
+    return exp is not None and exp.hypothesis_id == BASELINES
+
+
+def _model_label(model: str) -> str:
+    if model == "scripted":
+        return "scripted (aar's offline, rule-based researcher; no language model)"
+    return model
+
+
+def _hypotheses(state: SessionState, number: int) -> list[dict[str, str]]:
+    out = []
+    for h in state.hypotheses.values():
+        if h.round != number:
+            continue
+        exps = sorted(
+            {e.id for e in state.experiments.values() if e.hypothesis_id == h.id}
+            | {
+                e.experiment
+                for e in state.evaluations
+                if e.round == number and e.record.method == h.method
+            }
+        )
+        params = ", ".join(f"{k}={v:g}" for k, v in sorted(h.params.items()))
+        out.append(
+            {
+                "id": h.id,
+                "statement": h.statement,
+                "method": h.method,
+                "params": params,
+                "experiments": ", ".join(exps) or "none",
+            }
+        )
+    return out
+
+
+def _rows(state: SessionState, holdout: list[EvalEntry]) -> list[ResultRow]:
+    groups: dict[tuple[str, str, str], list[EvalRecord]] = defaultdict(list)
+    for e in holdout:
+        groups[(e.record.task, e.record.method, e.experiment)].append(e.record)
+    rows = []
+    for (task, method, experiment), records in sorted(groups.items()):
+        records.sort(key=lambda r: r.seed)
+        pgr = summarize([r.metrics["pgr_acc"] for r in records])
+        baseline = [e.record for e in holdout if e.record.method == NAIVE and e.record.task == task]
+        vs = None
+        if method != NAIVE and baseline:
+            diffs = paired_by_seed([*records, *baseline], method, NAIVE).get(task, [])
+            d = summarize(diffs)
+            vs = (d.mean, *d.ci) if d.n else None
+        exp = state.experiments.get(experiment)
+        role = "baseline" if exp is not None and exp.hypothesis_id == BASELINES else "hypothesis"
+        rows.append(
+            ResultRow(
+                task=task,
+                method=method,
+                role=role,
+                experiment=experiment,
+                seeds=[r.seed for r in records],
+                pgr_mean=pgr.mean,
+                pgr_se=pgr.se,
+                pgr_ci=pgr.ci,
+                acc_mean=sum(r.metrics["acc"] for r in records) / len(records),
+                vs_naive=vs,
+                record_ids=[r.id for r in records],
+            )
+        )
+    return rows
+
+
+def _findings(state: SessionState, number: int) -> list[dict[str, str]]:
+    out = []
+    for f in state.findings.values():
+        if f.round != number:
+            continue
+        final = f.final_metrics
+        out.append(
+            {
+                "id": f.id,
+                "verdict": f.verdict,
+                "method": f.method,
+                "tasks": ", ".join(f.tasks),
+                "summary": f.summary,
+                "feedback": _pm(f.metrics.pgr_acc_mean, f.metrics.pgr_acc_se),
+                "final": _pm(final.pgr_acc_mean, final.pgr_acc_se) if final else "not scored",
+            }
+        )
+    return out
+
+
+def _failures(state: SessionState, number: int) -> list[str]:
+    out = []
+    for exp in state.experiments.values():
+        if exp.round == number and exp.status == "interrupted":
+            out.append(f"experiment {exp.id} was interrupted (the session was stopped)")
+    return out
+
+
+def _threats(state: SessionState, number: int, holdout: list[EvalEntry]) -> list[str]:
+    info = next(r for r in state.rounds if r.number == number)
+    out = [f"budget: {hit}" for hit in info.budget_hits]
+    mine = [e.record for e in state.evaluations if e.round == number]
+    out += _probe_flags(mine)
+    for r in mine:
+        out += [f"{r.task}: {f}" for f in r.flags if f.startswith("small_gap")]
+    if state.config.model == "scripted":
+        out.append("the researcher is scripted: its hypotheses come from a fixed family list")
+    if not holdout:
+        out.append("no holdout predictions were scored: the round has no headline numbers")
+    return sorted(set(out), key=out.index)
+
+
+def _probe_flags(records: list[EvalRecord]) -> list[str]:
+    """One line per method whose submissions were (near-)duplicates of earlier ones: what
+    label probing looks like (a hyper-parameter that barely moves predictions does too)."""
+    flagged: dict[str, list[EvalRecord]] = defaultdict(list)
+    for r in records:
+        if any("duplicate" in f for f in r.flags):
+            flagged[r.method].append(r)
+    out = []
+    for method, rs in sorted(flagged.items()):
+        total = sum(r.method == method for r in records)
+        where = ", ".join(f"{r.task} seed {r.seed}" for r in rs)
+        out.append(
+            f"probe flag: {len(rs)} of {total} submissions of {method} differ from an earlier "
+            f"one in only a few predictions ({where})"
+        )
+    return out
+
+
+def _provenance(state: SessionState, entry: EvalEntry) -> ProvenanceRow:
+    r = entry.record
+    exp = state.experiments.get(entry.experiment)
+    return ProvenanceRow(
+        record_id=r.id,
+        task=r.task,
+        seed=r.seed,
+        method=r.method,
+        split=r.split,
+        pgr_acc=r.metrics["pgr_acc"],
+        acc=r.metrics["acc"],
+        code_sha256=r.code_sha256,
+        commit=r.git_commit,
+        notebook=f"{exp.path if exp else entry.experiment}/notebook.ipynb",
+    )
+
+
+def _f(value: float) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def _pm(mean: float, se: float | None) -> str:
+    return f"{_f(mean)} ± {_f(se)}" if se is not None and math.isfinite(se) else _f(mean)
+
+
+def render_markdown(data: ReportData) -> str:
+    """The report as Markdown (deterministic: the same data gives the same text)."""
+    lines = [f"# Session {data.session_id}: round {data.round} ({data.kind})", ""]
+    lines += [f"- **Goal:** {data.goal}", f"- **Model:** {data.model}"]
+    lines += [f"- **Directions:** {'; '.join(data.directions) or 'none'}"]
+    lines += [f"- **Tasks × seeds:** {', '.join(data.tasks)} × {data.seeds}"]
+    lines += [f"- **Round ended:** {data.why_ended or 'not yet'}", ""]
+    if data.summary:
+        lines += ["## The researcher's summary", "", data.summary, ""]
+    lines += ["## Hypotheses tried", ""]
+    lines += [
+        f"- `{h['id']}` {h['statement']} — method `{h['method']}`"
+        + (f" ({h['params']})" if h["params"] else "")
+        + f"; experiments {h['experiments']}"
+        for h in data.hypotheses
+    ] or ["- none"]
+    lines += ["", *_results_table(data), "", "![holdout PGR by task and method](pgr.png)", ""]
+    lines += ["## Findings (stored in the memory as pending review)", ""]
+    lines += [
+        f"- `{f['id']}` **{f['verdict']}** — {f['method']} on {f['tasks']}: {f['summary']} "
+        f"(test feedback {f['feedback']}; holdout {f['final']})"
+        for f in data.findings
+    ] or ["- none"]
+    lines += ["", "## What failed, and threats to validity", ""]
+    lines += [f"- {t}" for t in [*data.failures, *data.threats]] or ["- none noted"]
+    lines += ["", *_provenance_table(data), "", "## Proposed follow-ups (need approval)", ""]
+    lines += [
+        f"- `{p['id']}` {p['rationale']} (sha256 `{p['sha256'][:16]}…`, ~{p['evals']} "
+        f"evaluations, expires {p['expires']}; `aar review show {p['id']}`)"
+        for p in data.proposals
+    ] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
+def _results_table(data: ReportData) -> list[str]:
+    out = ["## Results (holdout, scored once at the end of the round)", ""]
+    out += [
+        "PGR on accuracy, mean ± SE over seeds [95 % bootstrap CI]; the last column is the "
+        "paired difference from the naive baseline on the same seeds.",
+        "",
+    ]
+    out += [
+        "| task | method | role | seeds | PGR | accuracy | vs naive [95 % CI] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in data.rows:
+        vs = (
+            f"{_f(r.vs_naive[0])} [{_f(r.vs_naive[1])}, {_f(r.vs_naive[2])}]" if r.vs_naive else "—"
+        )
+        out.append(
+            f"| {r.task} | {r.method} | {r.role} | {len(r.seeds)} | {_pm(r.pgr_mean, r.pgr_se)} "
+            f"[{_f(r.pgr_ci[0])}, {_f(r.pgr_ci[1])}] | {_f(r.acc_mean)} | {vs} |"
+        )
+    if not data.rows:
+        out.append("| — | — | — | — | — | — | — |")
+    return out
+
+
+def _provenance_table(data: ReportData) -> list[str]:
+    out = ["## Provenance (every holdout number above → its evaluator record)", ""]
+    out += [
+        "| record | task | seed | method | PGR | accuracy | code sha256 | commit | notebook |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in data.provenance:
+        out.append(
+            f"| `{p.record_id[:12]}` | {p.task} | {p.seed} | {p.method} | {_f(p.pgr_acc)} | "
+            f"{_f(p.acc)} | `{p.code_sha256[:12]}` | `{(p.commit or 'none')[:12]}` | "
+            f"{p.notebook} |"
+        )
+    return out
+
+
+def write_figure(data: ReportData, path: Path) -> None:
+    """Holdout PGR by task and method, with SE bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = sorted({r.method for r in data.rows})
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(data.tasks) + 1.0), 3.2), dpi=110)
+    width = 0.8 / max(len(methods), 1)
+    for i, method in enumerate(methods):
+        xs, ys, es = [], [], []
+        for j, task in enumerate(data.tasks):
+            row = next((r for r in data.rows if r.task == task and r.method == method), None)
+            if row is not None and math.isfinite(row.pgr_mean):
+                xs.append(j + i * width)
+                ys.append(row.pgr_mean)
+                es.append(row.pgr_se if math.isfinite(row.pgr_se) else 0.0)
+        ax.bar(xs, ys, width, yerr=es, label=method, capsize=2)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(data.tasks))], data.tasks)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_ylabel("holdout PGR (accuracy)")
+    ax.set_title(f"{data.session_id}, round {data.round}", fontsize=9)
+    if methods:
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def proposal_rows(root: Path, state: SessionState, number: int) -> list[dict[str, str]]:
+    """The round's proposals as the report lists them (read from their committed files)."""
+    from aar.review import read_proposal
+
+    rows = []
+    for pid in next(r for r in state.rounds if r.number == number).proposals:
+        p = read_proposal(root / "proposals" / f"{pid}.json")
+        rows.append(
+            {
+                "id": p.id,
+                "rationale": p.rationale,
+                "sha256": p.sha256,
+                "evals": str(p.estimated_evaluations),
+                "expires": f"{p.expires_at:%Y-%m-%d}",
+            }
+        )
+    return rows
+
+
+def write_report(session: Session, number: int) -> Path:
+    """Write `rounds/<n>/report.md`, `pgr.png` and `provenance.json`; returns the report."""
+    data = report_data(session.state, number, proposal_rows(session.root, session.state, number))
+    directory = session.root / "rounds" / str(number)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_figure(data, directory / "pgr.png")
+    write_atomic(directory / "report.json", data.model_dump_json(indent=2) + "\n")
+    path = directory / "report.md"
+    write_atomic(path, render_markdown(data))
+    return path
