@@ -14,8 +14,8 @@ One run measures, on this machine (the load average is printed at start and end)
   N: --add-n through `add_many`, the rest written with vectors of a pool of distinct texts
   plus small noise (all N vectors distinct) to save the minutes MiniLM would take;
 - export of the N findings, and their import into a fresh store re-using the vectors
-  (findings/s), beside chromadb's own `add` of the same N vectors (the floor) and of N vectors
-  drawn from 1,000 repeated ones;
+  (findings/s), beside chromadb's own `add` of the same N vectors, alone and with the same
+  one-key metadata (the finding's JSON) that aar stores: the floor of any import;
 - `aar memory query` end to end (a new process, start to printed table) against the N-finding
   store, a usage error (`aar memory list -n -1`) and `aar --help`: median of 5.
 """
@@ -59,6 +59,7 @@ from aar.memory import (  # noqa: E402  (_index, _open: the levers are internals
     load_embedder,
     open_store,
 )
+from aar.memory._records import record_metadata  # noqa: E402
 
 TASKS = ["sentiment", "tweets_sentiment", "news_topic", "breast_cancer", "wine", "digits_parity"]
 QUERIES = [
@@ -244,7 +245,8 @@ def latency(store: FindingsStore) -> dict:
     }
 
 
-def raw_chroma_add(path: Path, vectors: np.ndarray) -> float:
+def raw_chroma_add(path: Path, vectors: np.ndarray, metadatas: list | None = None) -> float:
+    """chromadb's own `add` of the same vectors (and the same metadata), findings/s."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -257,6 +259,7 @@ def raw_chroma_add(path: Path, vectors: np.ndarray) -> float:
         col.add(
             ids=[str(j) for j in range(i, min(i + 2000, len(vectors)))],
             embeddings=vectors[i : i + 2000],
+            metadatas=metadatas[i : i + 2000] if metadatas else None,
         )
     return len(vectors) / (time.perf_counter() - t)
 
@@ -272,14 +275,16 @@ def transfer(store: FindingsStore, channels: list, root: Path, n: int) -> dict:
     result = target.import_jsonl(lines, reembed=False)
     import_s = time.perf_counter() - t
     assert result.added == n and result.embedded == 0
-    vectors = store._require_index().snapshot().vectors[:, : channels[0].dim]
-    repeated = vectors[np.arange(n) % 1000]
+    vectors = np.ascontiguousarray(store._require_index().snapshot().vectors[:, : channels[0].dim])
+    metadatas = [record_metadata(f) for f in store.list(FindingFilter(include_duplicates=True))]
     return {
         "export_per_s": n / export_s,
         "export_mb": sum(len(x) + 1 for x in lines) / 1e6,
         "import_per_s": n / import_s,
-        "raw_chromadb_add_distinct_per_s": raw_chroma_add(root / "raw-distinct", vectors),
-        "raw_chromadb_add_1000_repeated_per_s": raw_chroma_add(root / "raw-repeated", repeated),
+        "raw_chromadb_add_vectors_per_s": raw_chroma_add(root / "raw-vectors", vectors),
+        "raw_chromadb_add_with_metadata_per_s": raw_chroma_add(
+            root / "raw-metadata", vectors, metadatas
+        ),
     }
 
 
