@@ -299,11 +299,10 @@ class FindingsStore:
         with self._locked():
             state = index.state()
             token = self._token()
-            current = (
-                index.trusted()
-                and state.generation == token
-                and state.count + len(index.bad_records()) == self._collection.count()
-            )
+            current = index.trusted() and state.generation == token
+            if current and not self._checked:  # once per open: also catch writes that
+                # bypassed aar (they change the count, not the token)
+                current = state.count + len(index.bad_records()) == self._collection.count()
             if not current:
                 self._sync(token)
         self._checked = True
