@@ -204,6 +204,27 @@ class ReviewSettings(BaseModel):
     )
 
 
+class ModelPriceSettings(BaseModel):
+    """USD per million tokens of one model (overrides genai-prices; needed for models it lacks)."""
+
+    model_config = _STRICT
+
+    input_usd_per_mtok: float = Field(ge=0, allow_inf_nan=False)
+    output_usd_per_mtok: float = Field(ge=0, allow_inf_nan=False)
+
+
+class AgentSettings(BaseModel):
+    """The research agent."""
+
+    model_config = _STRICT
+
+    prices: dict[str, ModelPriceSettings] = Field(
+        default_factory=dict,
+        description="Model spec ('openai:NAME') -> price; `[agent.prices.\"openai:NAME\"]` in "
+        "aar.toml. A USD budget needs a price for the session's model.",
+    )
+
+
 class Settings(BaseSettings):
     """All of aar's settings; one section per package."""
 
@@ -214,6 +235,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = SandboxSettings()
     memory: MemorySettings = MemorySettings()
     review: ReviewSettings = Field(default_factory=ReviewSettings)  # reads AAR_REVIEWER now
+    agent: AgentSettings = AgentSettings()
 
     @classmethod
     def settings_customise_sources(

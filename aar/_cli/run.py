@@ -155,11 +155,11 @@ def _check_model(config: SessionConfig) -> None:
         if config.base_url:
             raise UsageError("--base-url needs a provider model (e.g. --model openai:NAME)")
         return
-    from aar.agent import ModelSpec, build_model, model_price
+    from aar.agent import ModelSpec, build_model, model_price, price_table
 
     ModelSpec.parse(config.model)
     build_model(config.model, base_url=config.base_url)
-    if config.budgets.usd is not None and model_price(config.model) is None:
+    if config.budgets.usd is not None and model_price(config.model, price_table()) is None:
         raise UsageError(
             f"--budget-usd needs a price for {config.model}, and it has none: add it to the "
             "price table in aar.toml ([agent.prices]) or drop the USD budget"

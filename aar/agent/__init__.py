@@ -25,8 +25,14 @@ from aar.agent._providers import (
     redact_secrets,
     usd_cost,
 )
-from aar.agent._research import BASELINE_METHODS, build_agent, run_round, start_round
-from aar.agent._scripted import choose_families, scripted_model
+from aar.agent._research import (
+    BASELINE_METHODS,
+    build_agent,
+    price_table,
+    run_round,
+    start_round,
+)
+from aar.agent._scripted import choose_families, script_model, scripted_model
 from aar.agent._tokens import (
     TokenizerError,
     count_message_tokens,
@@ -62,9 +68,11 @@ __all__ = [
     "get_family",
     "method_name",
     "model_price",
+    "price_table",
     "provider_error_line",
     "redact_secrets",
     "run_round",
+    "script_model",
     "scripted_model",
     "start_round",
     "usd_cost",

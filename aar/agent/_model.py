@@ -51,16 +51,18 @@ class SessionModel(WrapperModel):
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
         from aar.agent._providers import usd_cost
+        from aar.agent._research import price_table
         from aar.agent._tokens import count_message_tokens
 
+        table = price_table() if self.priced else None
         tools = [*model_request_parameters.function_tools, *model_request_parameters.output_tools]
         estimate = count_message_tokens(messages, self._token_model(), tools=tools)
-        price = usd_cost(self.spec, estimate, 0) if self.priced else None
+        price = usd_cost(self.spec, estimate, 0, table) if self.priced else None
         self.session.before_request(estimate, price)
         response = await self.wrapped.request(messages, model_settings, model_request_parameters)
         used_in = response.usage.input_tokens or estimate
         used_out = response.usage.output_tokens or 0
-        cost = usd_cost(self.spec, used_in, used_out) if self.priced else None
+        cost = usd_cost(self.spec, used_in, used_out, table) if self.priced else None
         path = history_path(self.session, self.session.round_number)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(

@@ -37,19 +37,21 @@ def baseline_code(pairs: list[tuple[str, int]]) -> str:
     return join_cells(cells)
 
 
-def build_agent(session: Session, *, followup: bool) -> Agent[ResearchDeps, RoundSummary]:
-    """The round's agent: the configured model behind `SessionModel`, the tools, and
-    `finish_round` as its output (numbers in the summary checked before it is accepted)."""
+def build_agent(
+    session: Session, *, followup: bool, model: Any = None
+) -> Agent[ResearchDeps, RoundSummary]:
+    """The round's agent: the configured model (or `model`, e.g. a test's FunctionModel)
+    behind `SessionModel`, the tools, and `finish_round` as its output (numbers in the
+    summary checked before it is accepted)."""
     config = session.config
-    model: Any
-    if config.scripted:
+    priced = False
+    if model is None and config.scripted:
         model = scripted_model(followup, config.seeds, config.hypotheses, session.round_number)
-        priced = False
-    else:
+    elif model is None:
         from aar.agent._providers import build_model, model_price
 
         model = build_model(config.model, base_url=config.base_url)
-        priced = model_price(config.model) is not None
+        priced = model_price(config.model, price_table()) is not None
     agent: Agent[ResearchDeps, RoundSummary] = Agent(
         SessionModel(model, session, config.model, priced=priced),
         deps_type=ResearchDeps,
@@ -74,6 +76,15 @@ def build_agent(session: Session, *, followup: bool) -> Agent[ResearchDeps, Roun
     return agent
 
 
+def price_table() -> Any:
+    """`settings.agent.prices` as the providers' `PriceTable` (overrides genai-prices)."""
+    from aar.agent._providers import PriceTable
+    from aar.config import get_settings
+
+    prices = get_settings().agent.prices
+    return PriceTable(models={k: v.model_dump() for k, v in prices.items()}) if prices else None
+
+
 def start_round(session: Session) -> str:
     """Begin the next round: research if the session has none yet, else the follow-ups
     reviewers approved. Returns the round's kind ('closed' when nothing was approved)."""
@@ -84,8 +95,9 @@ def start_round(session: Session) -> str:
     return "followup" if approved else "closed"
 
 
-def run_round(session: Session) -> str:
-    """Run (or continue) the current round to its end; returns why it ended."""
+def run_round(session: Session, *, model: Any = None) -> str:
+    """Run (or continue) the current round to its end; returns why it ended. `model`
+    replaces the configured researcher (tests drive hostile models this way)."""
     info = session.state.round
     if info is None or info.ended:
         raise AarError("no round to run: start one first")
@@ -96,11 +108,11 @@ def run_round(session: Session) -> str:
         for proposal_id in info.followups:
             if not session.followup_done(proposal_id):
                 session.run_followup(proposal_id)
-    return _run_agent(session, followup=info.kind == "followup")
+    return _run_agent(session, followup=info.kind == "followup", model=model)
 
 
-def _run_agent(session: Session, *, followup: bool) -> str:
-    agent = build_agent(session, followup=followup)
+def _run_agent(session: Session, *, followup: bool, model: Any) -> str:
+    agent = build_agent(session, followup=followup, model=model)
     history = load_history(history_path(session, session.round_number))
     deps = ResearchDeps(session, done=session.completed_tool_calls())
     prompt = None if history else user_prompt(session.config, followup=followup)

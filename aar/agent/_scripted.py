@@ -14,7 +14,7 @@ is a pure function of the history: a killed run resumes exactly where it stopped
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from pydantic_ai.messages import (
@@ -48,11 +48,19 @@ MEMORY_QUERY = "weak-to-strong training method compared with naive on the same s
 def scripted_model(
     followup: bool, seeds: Sequence[int], hypotheses: int, round_number: int
 ) -> FunctionModel:
-    """The scripted researcher for a research round (or a follow-up round). Its tool call ids
-    are deterministic (`r<round>-<n>`), so a resumed run re-issues the same calls."""
+    """The scripted researcher for a research round (or a follow-up round)."""
+    if followup:
+        return script_model(followup_script, round_number)
+    return script_model(lambda: research_script(list(seeds), hypotheses), round_number)
+
+
+def script_model(make_script: Callable[[], Script], round_number: int) -> FunctionModel:
+    """A `FunctionModel` that answers each request with the next call of a fresh `Script`
+    fed the results so far. Tool call ids are deterministic (`r<round>-<n>`), so a resumed
+    run re-issues the same calls (tests drive hostile researchers the same way)."""
 
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        script = followup_script() if followup else research_script(list(seeds), hypotheses)
+        script = make_script()
         results = _completed(messages)
         call = next(script)
         for result in results:

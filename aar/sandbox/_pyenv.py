@@ -117,12 +117,27 @@ def python_view(rules: PythonRules, extra: Sequence[HideRule] = ()) -> PythonVie
     the site directories, so installing or removing a package is noticed.
     Raises `SandboxUnavailableError` when an allowed distribution depends on a denied one.
     """
-    key = (tuple(sys.path), rules.model_dump_json(), tuple(extra), _site_mtimes())
+    secrets = _host_secrets()
+    key = (tuple(sys.path), rules.model_dump_json(), tuple(extra), secrets, _site_mtimes())
     with _cache_lock:
         view = _cache.get(key)
         if view is None:
-            view = _cache[key] = _build_view(rules, list(extra))
+            view = _cache[key] = _build_view(rules, [*extra, *secrets])
         return view
+
+
+def _host_secrets() -> tuple[HideRule, ...]:
+    """The installation's keys: always hidden, whatever the caller passes (fail closed)."""
+    from aar.config import get_settings
+
+    settings = get_settings()
+    return (
+        HideRule(task_key=True, why="the installation's task key (orders exports, seeds pools)"),
+        HideRule(
+            path=str(settings.review.key_file.expanduser().resolve()),
+            why="the review key (signs the audit log's chain of decisions)",
+        ),
+    )
 
 
 def _site_mtimes() -> tuple[tuple[str, int], ...]:

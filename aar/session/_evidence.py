@@ -29,11 +29,22 @@ class UnbackedNumberError(AarError):
 
 @dataclass(frozen=True)
 class Evidence:
-    """The records behind a claim and every number they support."""
+    """The records behind a claim and every number they support, also by kind: a number
+    written right after "PGR" must be a PGR, one after "accuracy" an accuracy."""
 
     records: tuple[EvalRecord, ...]
     numbers: frozenset[float]
     integers: frozenset[int]
+    by_kind: dict[str, frozenset[float]]
+
+
+_KINDS = {
+    "pgr": ("pgr_acc", "pgr_auroc"),
+    "acc": ("acc", "weak_acc", "ceiling_acc"),
+    "auroc": ("auroc", "weak_auroc", "ceiling_auroc"),
+}
+_KIND_WINDOW = 24
+"""How far before a number its kind word may stand ("PGR 0.45", "accuracy was 0.81")."""
 
 
 def pgr_metrics(records: Sequence[EvalRecord]) -> Metrics:
@@ -85,29 +96,35 @@ def evidence(
 ) -> Evidence:
     """Every number `records` support (see the module docstring), plus `extra` values (e.g.
     hyper-parameters) and `integers` (e.g. how many hypotheses a round tried)."""
-    numbers: set[float] = set(extra)
-    for r in records:
-        numbers.update(v for k, v in r.metrics.items() if k in METRICS_QUOTED)
+    kinds: dict[str, set[float]] = {kind: set() for kind in _KINDS}
     groups: dict[tuple[str, str], list[EvalRecord]] = defaultdict(list)
     for r in records:
         groups[(r.method, r.task)].append(r)
         groups[(r.method, "*")].append(r)
-    for group in groups.values():
-        for metric in ("pgr_acc", "acc", "pgr_auroc"):
-            numbers.update(_summary_numbers([g.metrics.get(metric, math.nan) for g in group]))
+    for kind, metrics in _KINDS.items():
+        for metric in metrics:
+            kinds[kind].update(r.metrics[metric] for r in records if metric in r.metrics)
+            for group in groups.values():
+                kinds[kind].update(
+                    _summary_numbers([g.metrics.get(metric, math.nan) for g in group])
+                )
     methods = sorted({r.method for r in records})
     for method in methods:
         for baseline in methods:
             if method != baseline:
-                for diffs in paired_by_seed(records, method, baseline).values():
-                    numbers.update(_summary_numbers(diffs))
+                for metric, kind in (("pgr_acc", "pgr"), ("acc", "acc")):
+                    for diffs in paired_by_seed(records, method, baseline, metric).values():
+                        kinds[kind].update(_summary_numbers(diffs))
+    numbers: set[float] = set(extra).union(*kinds.values())
     counts = set(integers)
     integers = counts | {r.seed for r in records} | {len(records), len({r.task for r in records})}
     integers |= {len(methods), len({r.seed for r in records}), 95}
+    finite = {k: frozenset(v for v in vs if math.isfinite(v)) for k, vs in kinds.items()}
     return Evidence(
         records=tuple(records),
         numbers=frozenset(v for v in numbers if math.isfinite(v)),
         integers=frozenset(integers),
+        by_kind=finite,
     )
 
 
@@ -122,7 +139,13 @@ def check_numbers(text: str, backing: Evidence, *, where: str, names: Iterable[s
     for name in sorted(set(names), key=len, reverse=True):
         if name:
             scrubbed = scrubbed.replace(name, " ")
-    bad = [m.group(0) for m in _NUMBER.finditer(scrubbed) if not _backed(m.group(0), backing)]
+    bad = [
+        m.group(0)
+        for m in _NUMBER.finditer(scrubbed)
+        if not _backed(
+            m.group(0), backing, _kind(scrubbed[max(m.start() - _KIND_WINDOW, 0) : m.start()])
+        )
+    ]
     if bad:
         raise UnbackedNumberError(
             f"{where} states numbers no cited evaluator record supports: {', '.join(bad)}. "
@@ -131,7 +154,17 @@ def check_numbers(text: str, backing: Evidence, *, where: str, names: Iterable[s
         )
 
 
-def _backed(token: str, backing: Evidence) -> bool:
+def _kind(before: str) -> str | None:
+    """The metric a number is said to be, from the words just before it: "PGR" wins (a PGR
+    is "on accuracy"), then "AUROC", then "acc"/"accuracy"."""
+    text = before.lower()
+    for kind in ("pgr", "auroc", "acc"):
+        if kind in text:
+            return kind
+    return None
+
+
+def _backed(token: str, backing: Evidence, kind: str | None = None) -> bool:
     text = token.replace("−", "-").replace(" ", "")
     percent = text.endswith("%")
     text = text.rstrip("%")
@@ -144,4 +177,13 @@ def _backed(token: str, backing: Evidence) -> bool:
     if percent:
         value, decimals = value / 100, decimals + 2
     tolerance = 0.5 * 10.0**-decimals + 1e-9  # the number as rounded to the digits shown
-    return any(abs(value - n) <= tolerance for n in backing.numbers)
+    pool = (
+        backing.by_kind[kind] | backing.numbers - _metric_numbers(backing)
+        if kind
+        else backing.numbers
+    )
+    return any(abs(value - n) <= tolerance for n in pool)
+
+
+def _metric_numbers(backing: Evidence) -> frozenset[float]:
+    return frozenset().union(*backing.by_kind.values())

@@ -1,0 +1,75 @@
+"""The scripted researcher's decisions: which families, which verdicts, which follow-up."""
+
+from __future__ import annotations
+
+from aar.agent import choose_families
+from aar.agent._scripted import compare, followup_proposal, parse_method
+from aar.sandbox import split_cells
+
+
+def _finding(family: str, verdict: str, task: str = "digits-ge5", review: str = "pending"):
+    return {"tags": [f"family:{family}"], "verdict": verdict, "tasks": [task], "review": review}
+
+
+def test_untried_families_come_first_with_a_control() -> None:
+    first = choose_families([], ["digits-ge5"], 3)
+    assert first == ["logconf", "early_stopping", "control_hard_labels"]
+    memory = [_finding(f, "supported") for f in first]
+    second = choose_families(memory, ["digits-ge5"], 3)
+    assert not set(second) & set(first)
+    assert second == ["confidence_filter", "bootstrap", "control_random_flip"]
+
+
+def test_inconclusive_is_tried_not_settled_and_rejected_is_ignored() -> None:
+    memory = [
+        _finding("logconf", "inconclusive"),
+        _finding("early_stopping", "refuted", review="rejected"),
+    ]
+    picks = choose_families(memory, ["digits-ge5"], 2)
+    assert picks == ["early_stopping", "control_hard_labels"]
+    other_task = choose_families(
+        [_finding("logconf", "supported", task="breast-cancer")], ["digits-ge5"], 1
+    )
+    assert other_task == ["logconf"]
+
+
+def _feedback(pgr: list[float]) -> dict:
+    return {
+        "seeds": [42, 43, 44],
+        "pgr_acc_by_seed": pgr,
+        "pgr_acc_mean": sum(pgr) / 3,
+        "record_ids": [f"r{i}" for i in range(3)],
+    }
+
+
+def test_verdicts_come_from_the_paired_ci() -> None:
+    naive = _feedback([0.20, 0.30, 0.25])
+    better = compare("logconf", "logconf", "t", _feedback([0.30, 0.41, 0.35]), naive)
+    worse = compare("logconf", "logconf", "t", _feedback([0.10, 0.21, 0.14]), naive)
+    mixed = compare("logconf", "logconf", "t", _feedback([0.30, 0.20, 0.26]), naive)
+    assert (better["verdict"], worse["verdict"], mixed["verdict"]) == (
+        "supported",
+        "refuted",
+        "inconclusive",
+    )
+    assert better["record_ids"] == ["r0", "r1", "r2", "r0", "r1", "r2"]
+    assert "paired difference +0.103" in better["summary"]
+
+
+def test_followup_sweeps_the_best_family_where_it_helped() -> None:
+    outcomes = [
+        {"family": "logconf", "task": "digits-ge5", "verdict": "supported", "diff": 0.1},
+        {"family": "logconf", "task": "breast-cancer", "verdict": "inconclusive", "diff": 0.02},
+        {"family": "early_stopping", "task": "digits-ge5", "verdict": "supported", "diff": 0.05},
+    ]
+    proposal = followup_proposal(outcomes, [42, 43])
+    assert proposal is not None and "aux_coef over 0.25, 0.75, 1" in proposal["rationale"]
+    code = proposal["code"]
+    assert "logconf-aux_coef-0.25" in code and "breast-cancer" not in code and split_cells(code)
+    assert followup_proposal([{**outcomes[0], "verdict": "refuted", "diff": -0.1}], [42]) is None
+
+
+def test_method_names_parse_back() -> None:
+    assert parse_method("logconf-aux_coef-0.25") == ("logconf", {"aux_coef": 0.25})
+    assert parse_method("bootstrap") == ("bootstrap", {})
+    assert parse_method("mine-x-1") == (None, {})

@@ -1,0 +1,93 @@
+"""The event log (fold, torn tail, one writer) and the budget checks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aar.errors import AarError
+from aar.session import BudgetExhausted, BudgetGuard, Budgets, EventLog, SessionBusyError, Usage
+from aar.session._config import SessionConfig
+from aar.session._events import WriterLock
+
+
+def _log(root: Path) -> EventLog:
+    log = EventLog(root)
+    log.append("created", {"id": "s-test", "config": SessionConfig().model_dump(mode="json")})
+    return log
+
+
+def test_fold_rebuilds_state_and_tolerates_a_torn_tail(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    log.append("round_started", {"round_kind": "research", "followups": []}, round=1)
+    log.append("model_request", {"input_tokens": 100, "output_tokens": 7, "usd": 0.01}, round=1)
+    log.append("state", {"state": "awaiting_review", "why": "test"}, round=1)
+    with log.path.open("ab") as fh:
+        fh.write(b'{"seq": 5, "kind": "mod')  # a crash mid-write
+    state = EventLog(tmp_path).state()
+    assert state.state == "awaiting_review" and state.round.kind == "research"
+    assert (state.usage.requests, state.usage.tokens, state.usage.usd) == (1, 107, 0.01)
+    again = EventLog(tmp_path)
+    again.append("note", {"message": "after the crash"}, round=1)
+    assert [e.seq for e in again.read()] == [1, 2, 3, 4, 5]
+
+
+def test_unknown_event_kind_is_a_clear_error(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    log.append("teleport", {})
+    with pytest.raises(AarError, match="unknown kind 'teleport'"):
+        EventLog(tmp_path).state()
+
+
+def test_one_writer_per_session(tmp_path: Path) -> None:
+    lock = WriterLock(tmp_path)
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from aar.session._events import WriterLock\n"
+        "from aar.session import SessionBusyError\n"
+        "try:\n    WriterLock(Path(sys.argv[1]))\nexcept SessionBusyError as e:\n    print(e)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert "being run by another process" in out.stdout, out
+    lock.release()
+    WriterLock(tmp_path).release()
+    assert issubclass(SessionBusyError, AarError)
+
+
+@pytest.mark.parametrize(
+    ("budgets", "usage", "check", "name"),
+    [
+        (Budgets(requests=3), Usage(requests=3), lambda g: g.before_request(10, None), "requests"),
+        (
+            Budgets(tokens=100),
+            Usage(input_tokens=95),
+            lambda g: g.before_request(10, None),
+            "tokens",
+        ),
+        (Budgets(usd=1.0), Usage(usd=0.99), lambda g: g.before_request(10, 0.02), "usd"),
+        (Budgets(tokens=100), Usage(input_tokens=101), lambda g: g.after_request(), "tokens"),
+        (
+            Budgets(sandbox_cpu_s=5),
+            Usage(sandbox_cpu_s=5.0),
+            lambda g: g.before_cell(),
+            "sandbox_cpu_s",
+        ),
+    ],
+)
+def test_each_budget_raises_one_error(budgets, usage, check, name) -> None:
+    with pytest.raises(BudgetExhausted) as info:
+        check(BudgetGuard(budgets, usage))
+    assert info.value.budget == name and info.value.exit_code == 1
+
+
+def test_wall_clock_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    guard = BudgetGuard(Budgets(minutes=1), Usage())
+    guard.check_time()
+    monkeypatch.setattr(guard, "_round_start", guard._round_start - 61)
+    with pytest.raises(BudgetExhausted, match="1 minutes"):
+        guard.check_time()
