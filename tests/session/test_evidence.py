@@ -77,6 +77,6 @@ def test_a_number_must_be_of_the_kind_it_is_called() -> None:
     """The ceiling's accuracy (0.95 in every record) is not a PGR anyone reached."""
     backing = evidence(RECORDS)
     check_numbers("the ceiling's accuracy is 0.95", backing, where="s")
-    with pytest.raises(UnbackedNumberError, match="0.95"):
+    with pytest.raises(UnbackedNumberError, match=r"0\.95"):
         check_numbers("logconf reached a PGR of 0.95", backing, where="s")
     check_numbers("PGR on accuracy: 0.45", backing, where="s")
