@@ -373,24 +373,30 @@ def _optimised_path(cache_dir: Path, ort: Any) -> Path:
     return Path(cache_dir) / f"{MINILM_MODEL_NAME}.opt-{key[:12]}.onnx"
 
 
+def _session_options(ort: Any, level: Any) -> Any:
+    """Sequential execution, and worker threads that sleep instead of spinning when idle: on
+    2 shared, busy cores spinning threads wait for each other (measured at load average 2:
+    one query 4-6 ms instead of 9-10 ms, bulk 68-73 texts/s instead of 38-44)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = level
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def _minilm_session(ort: Any, path: Path, optimised: Path) -> Any:
     """A session on the cached optimised graph (~0.1 s to load), or, the first time, on the
     exported model with full optimisation (~0.2 s more; attention/GELU/layer-norm fusions,
     measured ~+25% texts/s), saving the optimised graph for next time."""
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     providers = ["CPUExecutionProvider"]
     if optimised.is_file():
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options = _session_options(ort, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
         try:
             return ort.InferenceSession(str(optimised), options, providers=providers)
         except Exception:  # a damaged cache: rebuilt below
             optimised.unlink(missing_ok=True)
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options = _session_options(ort, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     tmp = optimised.with_suffix(f".tmp{os.getpid()}.onnx")
     options.optimized_model_filepath = str(tmp)
     session = ort.InferenceSession(str(path), options, providers=providers)
