@@ -112,6 +112,10 @@ def run_round(session: Session, *, model: Any = None) -> str:
 
 
 def _run_agent(session: Session, *, followup: bool, model: Any) -> str:
+    from aar.agent._tokens import count_tokens, ensure_offline_encodings
+
+    ensure_offline_encodings()
+    count_tokens("warm up", "gpt-4o")  # the tokenizer loads once here, not in the first step
     agent = build_agent(session, followup=followup, model=model)
     history = load_history(history_path(session, session.round_number))
     deps = ResearchDeps(session, done=session.completed_tool_calls())

@@ -42,6 +42,8 @@ def _timed(owner: Any, name: str, label: str) -> None:
 
 
 def _instrument() -> None:
+    from pydantic_ai import Agent
+
     from aar.agent import _research, _tools
     from aar.memory import FindingsStore
     from aar.sandbox import KernelSandbox
@@ -62,15 +64,23 @@ def _instrument() -> None:
     _timed(_session.Session, "create", "session create (public export)")
     _timed(_session.Session, "end_round", "end of round (holdout, memory, report)")
     _timed(_tools, "_call", "tools (all)")
-    _timed(_research, "_run_agent", "agent loop (all)")
+    _timed(_research, "_run_agent", "agent setup, run and end of round")
+    _timed(Agent, "run_sync", "agent loop (all)")
     _patch_model_time()
 
 
+STEPS: list[float] = []
+"""Per model request: SessionModel's own time (budget checks, token count, history save)."""
+
+
 def _patch_model_time() -> None:
-    """Time spent inside the researcher's model (FunctionModel) per request."""
+    """Time inside the researcher's model (FunctionModel), and SessionModel's own per step."""
     from pydantic_ai.models.function import FunctionModel
 
+    from aar.agent._model import SessionModel
+
     original = FunctionModel.request
+    wrapper = SessionModel.request
 
     async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
@@ -80,7 +90,15 @@ def _patch_model_time() -> None:
             TIMES["model"] += time.perf_counter() - t0
             COUNTS["model"] += 1
 
+    async def session_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        inner, t0 = TIMES["model"], time.perf_counter()
+        try:
+            return await wrapper(self, *args, **kwargs)
+        finally:
+            STEPS.append(time.perf_counter() - t0 - (TIMES["model"] - inner))
+
     FunctionModel.request = request  # type: ignore[method-assign]
+    SessionModel.request = session_request  # type: ignore[method-assign]
 
 
 def main() -> int:
@@ -106,10 +124,10 @@ def _run(args: argparse.Namespace) -> int:
     config = SessionConfig(
         tasks=tasks, seeds=list(range(42, 42 + args.seeds)), hypotheses=args.hypotheses
     )
-    from aar.bench import get_task, load_data
+    from aar.bench import get_task
 
     for task in tasks:  # build any text-embedding cache first (excluded from the target)
-        load_data(get_task(task))
+        get_task(task).load()
     _instrument()
     t0 = time.perf_counter()
     session = Session.create(get_settings().runs_dir, config)
@@ -122,7 +140,10 @@ def _run(args: argparse.Namespace) -> int:
     _print(total, why, session)
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    return 0 if total <= TARGETS["round_s"] else 1
+    steps = max(COUNTS["model"], 1)
+    overhead_ms = 1000 * (TIMES["agent loop (all)"] - TIMES["tools (all)"] - TIMES["model"]) / steps
+    ok = total <= TARGETS["round_s"] and overhead_ms <= TARGETS["agent_step_ms"]
+    return 0 if ok else 1
 
 
 def _print(total: float, why: str, session: Any) -> None:
@@ -136,13 +157,18 @@ def _print(total: float, why: str, session: Any) -> None:
     for label in sorted(TIMES):
         print(f"  {label:32s} {TIMES[label]:7.2f} s  ({COUNTS[label]} calls)")
     steps = COUNTS["model"]
-    inside = TIMES["tools (all)"] + TIMES["model"] + TIMES["end of round (holdout, memory, report)"]
-    loop = TIMES["agent loop (all)"] - inside
+    loop = TIMES["agent loop (all)"] - TIMES["tools (all)"] - TIMES["model"]
     print(
         f"agent overhead: {loop:.2f} s over {steps} steps = {1000 * loop / max(steps, 1):.1f} ms "
-        f"per step (target <= {TARGETS['agent_step_ms']:g}): the agent loop's wall time minus "
-        "the time inside tools, inside the model and in the end of the round"
+        f"per step (target <= {TARGETS['agent_step_ms']:g}): the agent loop's wall time "
+        "(Agent.run_sync) minus the time inside tools and inside the model"
     )
+    if STEPS:
+        ms = sorted(1000 * s for s in STEPS)
+        print(
+            f"  of which the session's model wrapper (budget checks, token count, history "
+            f"save): median {ms[len(ms) // 2]:.1f} ms, max {ms[-1]:.1f} ms per step"
+        )
 
 
 if __name__ == "__main__":
