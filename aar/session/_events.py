@@ -79,7 +79,11 @@ def replay(events: list[Event]) -> SessionState:
     if not events or events[0].kind != "created":
         raise AarError("the session log does not start with its creation; it is not usable")
     first = events[0]
-    state = SessionState(id=first.data["id"], config=SessionConfig(**first.data["config"]))
+    state = SessionState(
+        id=first.data["id"],
+        config=SessionConfig(**first.data["config"]),
+        isolation=first.data.get("isolation", "bwrap"),
+    )
     for event in events[1:]:
         apply(state, event)
     return state

@@ -122,6 +122,8 @@ class SessionState(BaseModel):
     findings: dict[str, Finding] = Field(default_factory=dict)
     proposals: list[str] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    isolation: str = "bwrap"
+    """The sandbox backend the session's experiments ran in ('none' is unsafe)."""
     last_seq: int = 0
 
     @property

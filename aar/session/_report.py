@@ -208,6 +208,8 @@ def _threats(state: SessionState, number: int, holdout: list[EvalEntry]) -> list
     out += _probe_flags(mine)
     for r in mine:
         out += [f"{r.task}: {f}" for f in r.flags if f.startswith("small_gap")]
+    if state.isolation == "none":
+        out.append("UNSAFE: the experiments ran without isolation (sandbox.isolation = 'none')")
     if state.config.model == "scripted":
         out.append("the researcher is scripted: its hypotheses come from a fixed family list")
     if not holdout:

@@ -88,6 +88,7 @@ class Session:
                 "id": session_id,
                 "config": config.model_dump(mode="json"),
                 "key_id": key_id(),
+                "isolation": _isolation(),
                 "public": _file_hashes(root / "public"),
             },
         )
@@ -768,6 +769,12 @@ def _first_error(exc: Exception) -> str:
         first = errors()[0]
         return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
     return str(exc)
+
+
+def _isolation() -> str:
+    from aar.sandbox import load_policy
+
+    return load_policy().isolation
 
 
 def _file_hashes(directory: Path) -> dict[str, str]:
