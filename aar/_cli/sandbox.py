@@ -6,7 +6,7 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -51,39 +51,14 @@ def exec_(
 ) -> None:
     """Run FILE cell by cell in a fresh sandbox. Exit 0 if every cell is ok, 1 otherwise."""
     from aar.config import get_settings
+    from aar.sandbox import KernelSandbox
 
     cells = _read_cells(file)
-    if (task is None) != (seed is None):
-        raise UsageError("--task and --seed go together")
-    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-        raise UsageError(f"--timeout must be positive and finite, got {timeout}")
-    if task is not None:
-        from aar.bench import check_seed, check_task_names
-
-        check_seed(seed, "--seed")
-        check_task_names([task])
+    _check_exec_args(task, seed, timeout)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     exp_dir = out or get_settings().runs_dir / f"sandbox-{stamp}-{file.stem}"
     check_empty_or_creatable(exp_dir, "experiment directory")
-
-    from aar.sandbox import KernelSandbox
-
-    policy = _policy_hiding_label_sources()
-    if unsafe:
-        policy = policy.model_copy(update={"isolation": "none"})
-    longest = policy.limits.experiment_timeout_s
-    if timeout is not None and timeout > longest:
-        raise UsageError(
-            f"--timeout {timeout:g} is longer than the experiment's wall clock ({longest:g} s, "
-            "sandbox.experiment_timeout_s)"
-        )
-    err = Console(stderr=True)
-    if policy.unsafe:
-        err.print(
-            "[bold white on red] UNSAFE [/] running WITHOUT isolation (development only): "
-            "the code can reach the network, your files and your secrets.",
-            highlight=False,
-        )
+    policy = _exec_policy(unsafe, timeout)
     if task is not None:
         _export_task(task, seed, exp_dir / "task")  # type: ignore[arg-type]
     results = []
@@ -97,6 +72,46 @@ def exec_(
                 break
         notebook = sandbox.notebook_path
     skipped = len(cells) - len(results)
+    _exec_summary(results, skipped, notebook, policy.unsafe, as_json=as_json)
+    raise typer.Exit(0 if results and all(r.ok for r in results) and not skipped else 1)
+
+
+def _check_exec_args(task: str | None, seed: int | None, timeout: float | None) -> None:
+    """The cheap checks, before any kernel or export."""
+    if (task is None) != (seed is None):
+        raise UsageError("--task and --seed go together")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--timeout must be positive and finite, got {timeout}")
+    if task is not None:
+        from aar.bench import check_seed, check_task_names
+
+        check_seed(seed, "--seed")
+        check_task_names([task])
+
+
+def _exec_policy(unsafe: bool, timeout: float | None) -> SandboxPolicy:
+    """The policy (label sources hidden; isolation off only when asked), timeout checked."""
+    policy = _policy_hiding_label_sources()
+    if unsafe:
+        policy = policy.model_copy(update={"isolation": "none"})
+    longest = policy.limits.experiment_timeout_s
+    if timeout is not None and timeout > longest:
+        raise UsageError(
+            f"--timeout {timeout:g} is longer than the experiment's wall clock ({longest:g} s, "
+            "sandbox.experiment_timeout_s)"
+        )
+    if policy.unsafe:
+        Console(stderr=True).print(
+            "[bold white on red] UNSAFE [/] running WITHOUT isolation (development only): "
+            "the code can reach the network, your files and your secrets.",
+            highlight=False,
+        )
+    return policy
+
+
+def _exec_summary(
+    results: list[Any], skipped: int, notebook: Path, unsafe: bool, *, as_json: bool
+) -> None:
     if as_json:
         doc = {
             "cells": [
@@ -111,14 +126,14 @@ def exec_(
             ],
             "skipped": skipped,
             "notebook": str(notebook),
-            "unsafe": policy.unsafe,
+            "unsafe": unsafe,
         }
         print(json.dumps(doc))
-    else:
-        if skipped:
-            err.print(f"{skipped} cell(s) not run after the failure (use --keep-going)")
-        err.print(f"notebook: {notebook}", highlight=False)
-    raise typer.Exit(0 if results and all(r.ok for r in results) and not skipped else 1)
+        return
+    err = Console(stderr=True)
+    if skipped:
+        err.print(f"{skipped} cell(s) not run after the failure (use --keep-going)")
+    err.print(f"notebook: {notebook}", highlight=False)
 
 
 def _read_cells(file: Path) -> list[str]:

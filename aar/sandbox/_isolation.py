@@ -270,12 +270,12 @@ def _run_probe(policy: SandboxPolicy, hidden: list[str]) -> dict[str, object]:
 def _protections(
     got: dict[str, Any], policy: SandboxPolicy, hidden: list[HiddenReport]
 ) -> list[Protection]:
-    lim = policy.limits
-    mib = 1024 * 1024
-    expected_env = set(kernel_env(policy)) | {"PROBE_HIDDEN", "PWD"}  # PWD: set by sh
-    unexpected = sorted(set(got["env"]) - expected_env)
-    shown = [h.path for h in hidden if h.visible]
-    masked = sum(h.how == "masked" for h in hidden)
+    return [*_process_protections(got), *_view_protections(got, policy, hidden),
+            *_limit_protections(got, policy)]  # fmt: skip
+
+
+def _process_protections(got: dict[str, Any]) -> list[Protection]:
+    """Namespaces, identity and privileges, as the probe saw them."""
     return [
         Protection(
             name="network",
@@ -293,13 +293,25 @@ def _protections(
             active=got["no_new_privs"] and int(got["cap_eff"] or "0", 16) == 0,
             detail=f"CapEff {got['cap_eff']}, NoNewPrivs {got['no_new_privs']}",
         ),
-        Protection(name="read-only root", active=got["root_ro"], detail="write to /usr refused"),
         Protection(
             name="seccomp: no user namespaces",
             active=got["seccomp"] == "2" and not got["userns"],
             detail=f"Seccomp mode {got['seccomp']}; unshare(CLONE_NEWUSER) "
             + ("succeeded" if got["userns"] else "refused"),
         ),
+    ]
+
+
+def _view_protections(
+    got: dict[str, Any], policy: SandboxPolicy, hidden: list[HiddenReport]
+) -> list[Protection]:
+    """What the kernel can see: files, hidden data, environment."""
+    expected_env = set(kernel_env(policy)) | {"PROBE_HIDDEN", "PWD"}  # PWD: set by sh
+    unexpected = sorted(set(got["env"]) - expected_env)
+    shown = [h.path for h in hidden if h.visible]
+    masked = sum(h.how == "masked" for h in hidden)
+    return [
+        Protection(name="read-only root", active=got["root_ro"], detail="write to /usr refused"),
         Protection(
             name="ground truth and host paths hidden",
             active=not shown,
@@ -318,15 +330,22 @@ def _protections(
             active=all(got["noexec"].values()),
             detail=str(got["noexec"]),
         ),
+    ]
+
+
+def _limit_protections(got: dict[str, Any], policy: SandboxPolicy) -> list[Protection]:
+    lim = policy.limits
+    mib = 1024 * 1024
+    wanted = {
+        "AS": lim.memory_mb * mib,
+        "CPU": lim.cpu_seconds,
+        "NPROC": lim.max_processes,
+        "FSIZE": lim.max_file_mb * mib,
+    }
+    return [
         Protection(
             name="rlimits",
-            active=got["rlimits"]
-            == {
-                "AS": lim.memory_mb * mib,
-                "CPU": lim.cpu_seconds,
-                "NPROC": lim.max_processes,
-                "FSIZE": lim.max_file_mb * mib,
-            },
+            active=got["rlimits"] == wanted,
             detail=(
                 f"memory {lim.memory_mb} MiB, cpu {lim.cpu_seconds} s, processes "
                 f"{lim.max_processes}, file {lim.max_file_mb} MiB"

@@ -236,81 +236,90 @@ def bwrap_command(
     `seccomp_fd` is an inherited descriptor holding the filter (see `seccomp_filter_fd`).
     """
     m = policy.mounts
-    cmd: list[str] = [bwrap_executable(), *policy.namespaces, *policy.bwrap_flags]
+    cmd = _Mounts([bwrap_executable(), *policy.namespaces, *policy.bwrap_flags])
     if seccomp_fd is not None:
-        cmd.extend(["--seccomp", str(seccomp_fd)])
-    made: set[str] = {"/"}
+        cmd.args.extend(["--seccomp", str(seccomp_fd)])
+    cmd.fresh_filesystems(policy.limits)
+    cmd.host_paths(policy)
+    for link in m.usr_links:
+        if os.path.islink(link):
+            cmd.args.extend(["--symlink", os.readlink(link), link])
+            cmd.made.add(link)
+        elif os.path.isdir(link):
+            cmd.mount("--ro-bind", link, link)
+    cmd.mount("--bind", str(ipc_dir), str(ipc_dir))
+    cmd.mount("--ro-bind", str(task), m.task)
+    cmd.mount("--bind", str(scratch), m.scratch)
+    cmd.mount("--ro-bind", str(policy.kernel_lib_dir), m.kernel_lib)
+    cmd.args.append("--clearenv")
+    path = ":".join([m.kernel_lib, *policy.python_view().extra_site_dirs])
+    for key, value in (env | {"PYTHONPATH": path}).items():
+        cmd.args.extend(["--setenv", key, value])
+    cmd.args.extend(["--chdir", m.scratch, "--"])
+    return [*cmd.args, *_drop_privileges(policy, uid), *kernel_argv(policy)]
 
-    def parents(dest: str) -> None:
-        # bwrap creates missing parents with mode 0700, which an unprivileged uid cannot
-        # traverse: create them explicitly world-traversable.
+
+class _Mounts:
+    """bwrap arguments being built, and the directories already present inside."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = args
+        self.made: set[str] = {"/"}
+
+    def parents(self, dest: str) -> None:
+        """bwrap creates missing parents with mode 0700, which an unprivileged uid cannot
+        traverse: create them explicitly world-traversable."""
         parts = Path(dest).parent.parts
         for i in range(2, len(parts) + 1):
             p = str(Path(*parts[:i]))
-            if p not in made:
-                cmd.extend(["--perms", "0755", "--dir", p])
-                made.add(p)
+            if p not in self.made:
+                self.args.extend(["--perms", "0755", "--dir", p])
+                self.made.add(p)
 
-    def mount(kind: str, src: str, dest: str) -> None:
-        parents(dest)
-        cmd.extend([kind, src, dest])
-        made.add(dest)
+    def mount(self, kind: str, src: str, dest: str) -> None:
+        self.parents(dest)
+        self.args.extend([kind, src, dest])
+        self.made.add(dest)
 
-    # Fresh /proc, /dev and tmpfs mounts come first: a later bind under /tmp (a checkout or
-    # venv cloned there, as CI may do) must land on top of the tmpfs, not be hidden by it.
-    mib = 1024 * 1024
-    cmd.extend(["--proc", "/proc", "--dev", "/dev"])
-    cmd.extend(
-        ["--perms", "1777", "--size", str(policy.limits.shm_mb * mib), "--tmpfs", "/dev/shm"]
-    )
-    cmd.extend(["--perms", "1777", "--size", str(policy.limits.tmp_mb * mib), "--tmpfs", "/tmp"])
-    made.add("/tmp")
-    view = policy.python_view()
-    seen: set[str] = set()
-    for path in bound_paths(policy):
-        if path in seen or any(path.startswith(s + "/") for s in seen):
-            continue
-        seen.add(path)
-        mount("--ro-bind", path, path)
-    for hidden in masks(hidden_paths(policy)):  # label-carrying data inside bound paths
-        if hidden.is_dir:
-            cmd.extend(["--perms", "0555", "--tmpfs", hidden.path, "--remount-ro", hidden.path])
-        else:
-            cmd.extend(["--ro-bind", "/dev/null", hidden.path])
-    for link in m.usr_links:
-        if os.path.islink(link):
-            cmd.extend(["--symlink", os.readlink(link), link])
-            made.add(link)
-        elif os.path.isdir(link):
-            mount("--ro-bind", link, link)
-    mount("--bind", str(ipc_dir), str(ipc_dir))
-    mount("--ro-bind", str(task), m.task)
-    mount("--bind", str(scratch), m.scratch)
-    mount("--ro-bind", str(policy.kernel_lib_dir), m.kernel_lib)
-    cmd.append("--clearenv")
-    env = env | {"PYTHONPATH": ":".join([m.kernel_lib, *view.extra_site_dirs])}
-    for key, value in env.items():
-        cmd.extend(["--setenv", key, value])
-    cmd.extend(["--chdir", m.scratch, "--"])
+    def fresh_filesystems(self, limits: SandboxLimits) -> None:
+        """/proc, /dev and size-limited tmpfs first: a later bind under /tmp (a checkout or
+        venv cloned there, as CI may do) must land on top of the tmpfs, not be hidden by it."""
+        mib = 1024 * 1024
+        self.args.extend(["--proc", "/proc", "--dev", "/dev"])
+        for size, dest in ((limits.shm_mb, "/dev/shm"), (limits.tmp_mb, "/tmp")):
+            self.args.extend(["--perms", "1777", "--size", str(size * mib), "--tmpfs", dest])
+        self.made.add("/tmp")
+
+    def host_paths(self, policy: SandboxPolicy) -> None:
+        """The read-only host paths, then empty mounts over the hidden data inside them."""
+        seen: set[str] = set()
+        for path in bound_paths(policy):
+            if path not in seen and not any(path.startswith(s + "/") for s in seen):
+                seen.add(path)
+                self.mount("--ro-bind", path, path)
+        for hidden in masks(hidden_paths(policy)):
+            if hidden.is_dir:
+                self.args.extend(
+                    ["--perms", "0555", "--tmpfs", hidden.path, "--remount-ro", hidden.path]
+                )
+            else:
+                self.args.extend(["--ro-bind", "/dev/null", hidden.path])
+
+
+def _drop_privileges(policy: SandboxPolicy, uid: int | None) -> list[str]:
+    """rlimits, and (as root) the noexec remounts then setpriv to the unprivileged uid."""
     inner = ["prlimit", *limit_args(policy), "--"]
-    if uid is not None:
-        remount = " && ".join(
-            f"mount -o remount,bind,noexec,nosuid,nodev {shlex.quote(p)}" for p in m.noexec
-        )
-        cmd.extend(["/bin/sh", "-c", f'{remount} && exec "$@"', "aar-sandbox"])
-        inner.extend(
-            [
-                "setpriv",
-                f"--reuid={uid}",
-                f"--regid={uid}",
-                "--clear-groups",
-                "--no-new-privs",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                "--",
-            ]
-        )
-    return [*cmd, *inner, *kernel_argv(policy)]
+    if uid is None:
+        return inner
+    remount = " && ".join(
+        f"mount -o remount,bind,noexec,nosuid,nodev {shlex.quote(p)}" for p in policy.mounts.noexec
+    )
+    return [
+        "/bin/sh", "-c", f'{remount} && exec "$@"', "aar-sandbox",
+        *inner,
+        "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+        "--inh-caps=-all", "--bounding-set=-all", "--",
+    ]  # fmt: skip
 
 
 def bound_paths(policy: SandboxPolicy) -> list[str]:
