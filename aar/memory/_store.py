@@ -227,7 +227,7 @@ class FindingsStore:
                         "embedding_dim": self._embedder.dim,
                         GENERATION_KEY: _new_token(),
                     },
-                    configuration={"hnsw": {"space": "cosine"}},
+                    schema=_collection_schema(),
                     embedding_function=None,
                 )
         try:
@@ -771,6 +771,24 @@ class _Writer:
     def delete(self, **kwargs: Any) -> None:
         self.mark()
         self._collection.delete(**kwargs)
+
+
+def _collection_schema() -> Any:
+    """Cosine vectors without chromadb's (downloading) embedder, and no inverted indexes on
+    aar's metadata keys: aar never filters in chromadb, and indexing each finding's JSON made
+    adds ~35% slower (10,000 findings: 1,516/s with the index, 2,072/s without)."""
+    from chromadb import (
+        IntInvertedIndexConfig,
+        Schema,
+        StringInvertedIndexConfig,
+        VectorIndexConfig,
+    )
+
+    schema = Schema()
+    schema.create_index(config=VectorIndexConfig(space="cosine", embedding_function=None))
+    schema.delete_index(config=StringInvertedIndexConfig(), key="finding_json")
+    schema.delete_index(config=IntInvertedIndexConfig(), key="schema_version")
+    return schema
 
 
 def _check_batch(findings: list[Finding], require_eval_records: bool) -> None:
