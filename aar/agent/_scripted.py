@@ -151,21 +151,29 @@ def _test_family(
         tested = yield from _run_and_evaluate(family, method, params, tasks, seeds)
         if tested is None:
             return [{"family": family, "task": t, "verdict": "failed"} for t in tasks]
+    outcomes = yield from _record_verdicts(hypothesis["id"], family, method, tested, naive)
+    return [o | {"params": params} for o in outcomes]
+
+
+def _record_verdicts(
+    hypothesis_id: str, family: str, method: str, tested: dict[str, Any], naive: dict[str, Any]
+) -> Generator[Call, Any, list[dict[str, Any]]]:
+    """One finding per task where `method` and naive share seeds: the paired verdict."""
     outcomes = []
-    for task in tasks:
-        outcome = compare(family, method, task, tested.get(task), naive.get(task))
+    for task, feedback in tested.items():
+        outcome = compare(family, method, task, feedback, naive.get(task))
         if outcome is None:
             continue
         yield (
             "record_finding",
             {
-                "hypothesis_id": hypothesis["id"],
+                "hypothesis_id": hypothesis_id,
                 "summary": outcome.pop("summary"),
                 "verdict": outcome["verdict"],
                 "eval_record_ids": outcome.pop("record_ids"),
             },
         )
-        outcomes.append(outcome | {"params": params})
+        outcomes.append(outcome)
     return outcomes
 
 
@@ -284,19 +292,9 @@ def followup_script() -> Script:
             evaluation = yield ("evaluate", {"method": method})
             if "error" in hypothesis or "error" in evaluation:
                 continue
-            for task, tested in evaluation["tasks"].items():
-                outcome = compare(family, method, task, tested, naive.get(task))
-                if outcome is not None:
-                    yield (
-                        "record_finding",
-                        {
-                            "hypothesis_id": hypothesis["id"],
-                            "summary": outcome.pop("summary"),
-                            "verdict": outcome["verdict"],
-                            "eval_record_ids": outcome.pop("record_ids"),
-                        },
-                    )
-                    outcomes.append(outcome)
+            outcomes += yield from _record_verdicts(
+                hypothesis["id"], family, method, evaluation["tasks"], naive
+            )
     yield ("finish_round", {"summary": round_summary(outcomes, sorted(naive), [], None)})
 
 

@@ -15,15 +15,13 @@ Share the file to make two installations export (and generate) identical tasks.
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from aar.errors import AarError
-
-KEY_BYTES = 32
+from aar.keys import KeyFileProblem, key_bytes
 
 
 class TaskKeyError(AarError):
@@ -55,36 +53,14 @@ def keyed_rng(*parts: str | int) -> np.random.Generator:
 
 @lru_cache(maxsize=4)
 def _read_or_create(path: Path) -> bytes:
-    if not path.exists():
-        _create(path)
     try:
-        key = path.read_bytes()
-    except OSError as exc:
-        raise TaskKeyError(f"cannot read the task key {path}: {exc.strerror}") from None
-    if len(key) != KEY_BYTES:
-        raise TaskKeyError(
-            f"task key {path} holds {len(key)} bytes, not {KEY_BYTES}: it is damaged. Restore "
-            "it from a backup; deleting it makes a new key, and sessions exported under the "
-            "old one can no longer be scored"
-        )
-    return key
-
-
-def _create(path: Path) -> None:
-    """Write a fresh key atomically; a concurrent creator's key wins if it was first."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(os.urandom(KEY_BYTES))
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # fails if another process created the key meanwhile
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    except OSError as exc:
-        raise TaskKeyError(f"cannot create the task key {path}: {exc.strerror}") from None
+        return key_bytes(path, create=True)
+    except KeyFileProblem as exc:
+        if exc.kind == "damaged":
+            raise TaskKeyError(
+                f"task key {path} holds {exc.detail}: it is damaged. Restore it from a backup; "
+                "deleting it makes a new key, and sessions exported under the old one can no "
+                "longer be scored"
+            ) from None
+        verb = "create" if exc.kind == "uncreatable" else "read"
+        raise TaskKeyError(f"cannot {verb} the task key {path}: {exc.detail}") from None

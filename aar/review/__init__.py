@@ -7,6 +7,7 @@ decision (and each refused attempt) is a record of the keyed audit chain (`Audit
 session and the hash of the exact code about to run.
 """
 
+from aar.keys import KEY_BYTES
 from aar.review._audit import (
     AUDIT_HEAD,
     AUDIT_LOCK,
@@ -49,7 +50,7 @@ from aar.review._gate import (
     proposal_item,
     show_item,
 )
-from aar.review._key import KEY_BYTES, review_key, review_key_file
+from aar.review._key import review_key, review_key_file
 from aar.review._models import (
     ITEM_STATUSES,
     Decision,
