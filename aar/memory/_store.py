@@ -451,25 +451,17 @@ class FindingsStore:
         vectors: Sequence[Any],
         families: Sequence[list[str]] = (),
     ) -> None:
-        """chromadb's add (its HNSW build is most of a bulk import) runs in a thread while the
-        index rows are made here; chromadb releases the GIL, so the two overlap."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        def add() -> None:
-            for start in range(0, len(findings), _PAGE):
-                chunk = findings[start : start + _PAGE]
-                col.add(
-                    ids=[f.id for f in chunk],
-                    embeddings=vectors[0][start : start + _PAGE],
-                    metadatas=[record_metadata(f) for f in chunk],
-                )
-
-        index = self._require_index()
-        col.mark()  # here: the index's SQLite connection belongs to this thread
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            adding = pool.submit(add)
-            rows = index.rows(findings, vectors, families)
-            adding.result()
+        """chromadb first (the store of record), then the index. Building the index rows in a
+        thread beside chromadb's add measured no faster (its add holds the GIL for much of the
+        time), so it is not done."""
+        rows = self._require_index().rows(findings, vectors, families)
+        for start in range(0, len(findings), _PAGE):
+            chunk = findings[start : start + _PAGE]
+            col.add(
+                ids=[f.id for f in chunk],
+                embeddings=vectors[0][start : start + _PAGE],
+                metadatas=[record_metadata(f) for f in chunk],
+            )
         self._commit(rows=rows)
 
     def update_review(
