@@ -36,17 +36,17 @@ from aar.memory._finding import (
     new_finding_id,
 )
 from aar.memory._glossary import Family, Glossary, load_glossary
-from aar.memory._open import check_local_dir, open_store, server_address
-from aar.memory._records import BadRecord
-from aar.memory._store import (
+from aar.memory._models import (
     AddResult,
     FindingFilter,
-    FindingsStore,
     ImportResult,
     RepairResult,
     SearchHit,
     StoreStats,
 )
+from aar.memory._open import check_local_dir, open_store, server_address
+from aar.memory._records import BadRecord
+from aar.memory._store import FindingsStore
 from aar.memory._transfer import (
     EXPORT_FORMAT,
     ExportHeader,

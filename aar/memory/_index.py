@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from aar.memory._embed import Embedder
     from aar.memory._glossary import Glossary
-    from aar.memory._store import FindingFilter
+    from aar.memory._models import FindingFilter
 
 INDEX_NAME = "aar-index.sqlite3"
 INDEX_FILES = {INDEX_NAME, f"{INDEX_NAME}-wal", f"{INDEX_NAME}-shm", f"{INDEX_NAME}-journal"}

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from filelock import FileLock, Timeout
-from pydantic import BaseModel, Field, field_validator
 
 from aar.memory._embed import MINILM_MODEL_NAME, STATIC_MODEL_NAME, Embedder
 from aar.memory._errors import (
@@ -45,9 +44,17 @@ from aar.memory._errors import (
     InvalidQueryError,
     MemoryServerError,
 )
-from aar.memory._finding import SCHEMA_VERSION, Finding, Review, ReviewStatus, Verdict
+from aar.memory._finding import SCHEMA_VERSION, Finding, Review, ReviewStatus
 from aar.memory._glossary import load_glossary
 from aar.memory._index import SearchIndex
+from aar.memory._models import (
+    AddResult,
+    FindingFilter,
+    ImportResult,
+    RepairResult,
+    SearchHit,
+    StoreStats,
+)
 from aar.memory._records import BadRecord, decode_record, record_metadata
 from aar.memory._transfer import ParsedExport, read_export, write_export
 
@@ -58,84 +65,6 @@ COLLECTION = "aar_findings"
 LOCK_NAME = ".aar-memory.lock"
 GENERATION_KEY = "aar_generation"
 _PAGE = 2000
-
-
-class FindingFilter(BaseModel):
-    """Metadata filters; all given ones must hold. Duplicates are hidden unless asked for."""
-
-    task: str | None = None
-    verdict: Verdict | None = None
-    status: ReviewStatus | None = None
-    session_id: str | None = None
-    tag: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    include_duplicates: bool = False
-
-    @field_validator("since", "until")
-    @classmethod
-    def _aware(cls, when: datetime | None) -> datetime | None:
-        return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
-
-    def matches(self, finding: Finding) -> bool:
-        return (
-            (self.task is None or self.task in finding.tasks)
-            and (self.tag is None or self.tag in finding.tags)
-            and (self.verdict is None or finding.verdict == self.verdict)
-            and (self.status is None or finding.review.status == self.status)
-            and (self.session_id is None or finding.session_id == self.session_id)
-            and (self.since is None or finding.created_at >= self.since)
-            and (self.until is None or finding.created_at < self.until)
-            and (self.include_duplicates or not finding.duplicate_of)
-        )
-
-
-class SearchHit(BaseModel):
-    """A finding, its fused relevance `score` (higher is better; the sum over the embedder
-    channels of cosine plus method-family bonus) and its plain cosine `similarity` to the query
-    under the store's own embedder (1 = same direction)."""
-
-    finding: Finding
-    score: float
-    similarity: float
-
-
-class AddResult(BaseModel):
-    """What `add` did: stored as new, or stored and linked to an earlier near-duplicate."""
-
-    id: str
-    duplicate_of: str | None = None
-    similarity: float | None = None
-
-
-class ImportResult(BaseModel):
-    added: int
-    skipped_identical: int
-    vectors_reused: int = 0
-    embedded: int = 0
-
-
-class StoreStats(BaseModel):
-    location: str
-    mode: Literal["local", "server"]
-    embedding_model: str
-    embedding_dim: int
-    findings: int
-    duplicates: int
-    bad_records: int = 0
-    by_verdict: dict[str, int] = Field(default_factory=dict)
-    by_status: dict[str, int] = Field(default_factory=dict)
-    by_task: dict[str, int] = Field(default_factory=dict)
-
-
-class RepairResult(BaseModel):
-    """What `repair` found and did; without `drop_bad` it only rebuilds the search index."""
-
-    bad: list[BadRecord]
-    dropped: list[str] = Field(default_factory=list)
-    relinked: list[str] = Field(default_factory=list)
-    saved_to: str | None = None
-    indexed: int = 0
 
 
 def _new_token() -> str:
