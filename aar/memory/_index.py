@@ -80,6 +80,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
     db.execute("PRAGMA page_size = 16384")  # only takes effect while the file is empty
     db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # a derived file: a lost last commit is re-synced
     db.executescript(_SCHEMA)
     return db
 

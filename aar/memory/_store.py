@@ -698,17 +698,11 @@ def _collection_schema() -> Any:
     """Cosine vectors without chromadb's (downloading) embedder, and no inverted indexes on
     aar's metadata keys: aar never filters in chromadb, and indexing each finding's JSON made
     adds ~35% slower (10,000 findings: 1,516/s with the index, 2,072/s without)."""
-    from chromadb import (
-        IntInvertedIndexConfig,
-        Schema,
-        StringInvertedIndexConfig,
-        VectorIndexConfig,
-    )
+    from chromadb import Schema, StringInvertedIndexConfig, VectorIndexConfig
 
     schema = Schema()
     schema.create_index(config=VectorIndexConfig(space="cosine", embedding_function=None))
     schema.delete_index(config=StringInvertedIndexConfig(), key="finding_json")
-    schema.delete_index(config=IntInvertedIndexConfig(), key="schema_version")
     return schema
 
 
