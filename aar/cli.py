@@ -27,6 +27,7 @@ from aar._cli.memory import memory_app
 from aar._cli.review import review_app
 from aar._cli.run import register as register_run
 from aar._cli.sandbox import sandbox_app
+from aar._cli.serve import register as register_serve
 from aar._cli.sessions import sessions_app
 from aar.errors import AarError
 
@@ -107,6 +108,7 @@ app.add_typer(memory_app, name="memory")
 app.add_typer(review_app, name="review")
 app.add_typer(sessions_app, name="sessions")
 register_run(app)
+register_serve(app)
 
 
 @app.command()

@@ -202,6 +202,36 @@ class ReviewSettings(BaseModel):
     proposal_lifetime_days: float = Field(
         default=7.0, gt=0, description="A proposal not decided within this many days expires."
     )
+    reviewers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Who may decide on the web page (`aar serve`): name -> 'sha256:<hex>' of "
+        "the person's token (`aar review token NAME` makes one; the token itself is never "
+        "stored).",
+    )
+
+    @field_validator("reviewers")
+    @classmethod
+    def _token_hashes(cls, reviewers: dict[str, str]) -> dict[str, str]:
+        for name, digest in reviewers.items():
+            if not name.strip() or len(name) > 200 or not name.isprintable() or name == "aar":
+                raise ValueError(f"reviewer name {name!r} is not usable (1-200 printable, not aar)")
+            if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+                raise ValueError(
+                    f"reviewer {name!r}: expected 'sha256:' and 64 hex digits (from "
+                    "`aar review token NAME`), never the token itself"
+                )
+        return reviewers
+
+
+class ServeSettings(BaseModel):
+    """The reviewers' web page (`aar serve`); it binds 127.0.0.1 unless --host says otherwise."""
+
+    model_config = _STRICT
+
+    port: int = Field(default=8765, ge=1, le=65535)
+    login_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="A reviewer's login expires after this."
+    )
 
 
 class ModelPriceSettings(BaseModel):
@@ -236,6 +266,7 @@ class Settings(BaseSettings):
     memory: MemorySettings = MemorySettings()
     review: ReviewSettings = Field(default_factory=ReviewSettings)  # reads AAR_REVIEWER now
     agent: AgentSettings = AgentSettings()
+    serve: ServeSettings = ServeSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -277,6 +277,27 @@ def reject(
     _decide(item_id, "reject", comment, as_json, runs_dir)
 
 
+@review_app.command("token")
+def token(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The reviewer's name.")],
+) -> None:
+    """A new personal token for the web page (`aar serve`), shown once, and the settings line
+    that lets it log in (only its sha256 is stored)."""
+    from aar.web import new_token, token_hash
+
+    if not name.strip() or len(name) > 200 or not name.isprintable() or name == "aar":
+        raise UsageError(f"reviewer name {name!r} is not usable (1-200 printable, not aar)")
+    secret = new_token()
+    key = json.dumps(name, ensure_ascii=False)
+    digest = token_hash(secret)
+    out = _console()
+    out.print(Text(f"token for {name} (shown only now; give it to {name}, keep it secret):"))
+    out.print(Text(f"  {secret}"))
+    out.print(Text("add to aar.toml (a new token for the same name replaces the old one):"))
+    out.print(Text(f'  [review.reviewers]\n  {key} = "{digest}"'))
+    out.print(Text(f"or set AAR_REVIEW__REVIEWERS='{json.dumps({name: digest})}'"))
+
+
 @review_app.command("verify")
 def verify(as_json: JsonOpt = False, runs_dir: RunsDirOpt = None) -> None:
     """Check the audit log's whole chain (exit 0) or name its first bad line (exit 1)."""

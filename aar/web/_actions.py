@@ -1,0 +1,211 @@
+"""The forms (POST): log in, log out, decide an item, approve a proposal with edits.
+
+Every POST is checked in the same order before anything is read or written: the Origin header
+(when the browser sends one) must be this server; the app must have reviewers; the login must
+be valid and unexpired (401); the form's CSRF secret must be the login's (403); the fields
+must be well formed and name the version of the item the reviewer saw (400). Only then does
+`aar.review` decide, atomically, with the logged-in reviewer as the one who decided.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from aar.review import check_decision_inputs, decide
+from aar.web._app import PageError, Viewer, Web
+from aar.web._auth import FORM_COOKIE, LOGIN_COOKIE, reviewer_for_token, same_secret, token_hash
+from aar.web._edits import approve_with_edits, normalise_edit
+
+router = APIRouter()
+FormText = Annotated[str, Form()]
+
+
+def _web(request: Request) -> Web:
+    return request.app.state.web
+
+
+def _same_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    if urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise PageError(403, "Forbidden", "this form was sent from another site; nothing was done")
+
+
+def _reviewer(request: Request, csrf: str) -> Viewer:
+    """The logged-in reviewer a POST acts as, once its login and CSRF secret checked."""
+    web = _web(request)
+    _same_origin(request)
+    if web.read_only:
+        raise PageError(
+            403,
+            "Read-only",
+            "no reviewer is configured, so nothing can be decided here; add one with "
+            "`aar review token NAME` and restart `aar serve`",
+        )
+    check = web.signer.read_login(request.cookies.get(LOGIN_COOKIE), web.config.reviewers)
+    if check.login is None:
+        why = "your login expired" if check.status == "expired" else "you are not logged in"
+        raise PageError(401, "Login needed", f"{why}; log in again (nothing was done)")
+    if not same_secret(csrf, check.login.csrf):
+        raise PageError(
+            403,
+            "Stale form",
+            "the form's CSRF secret does not match your login (an old page, or a form from "
+            "elsewhere); reload the page and try again (nothing was done)",
+        )
+    return Viewer(check.login.reviewer, check.login.csrf)
+
+
+# -- login -------------------------------------------------------------------------------
+@router.get("/login")
+def login_page(request: Request, next: str = "/", expired: int = 0) -> Response:
+    web = _web(request)
+    value, csrf = web.signer.form_cookie()
+    response = web.page(
+        request,
+        "login.html",
+        Viewer(read_only=web.read_only),
+        next=_local(next),
+        csrf=csrf,
+        expired=bool(expired),
+        error=None,
+    )
+    _set_cookie(response, FORM_COOKIE, value, 3600)
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request, token: FormText = "", csrf: FormText = "", next: FormText = "/"
+) -> Response:
+    web = _web(request)
+    _same_origin(request)
+    if web.read_only:
+        raise PageError(403, "Read-only", "no reviewer is configured: there is nobody to log in")
+    if not same_secret(csrf, web.signer.form_csrf(request.cookies.get(FORM_COOKIE))):
+        raise PageError(403, "Stale form", "the login form expired; reload it and try again")
+    reviewer = reviewer_for_token(token, web.config.reviewers)
+    if reviewer is None:
+        value, fresh = web.signer.form_cookie()
+        response = web.page(
+            request,
+            "login.html",
+            Viewer(),
+            401,
+            next=_local(next),
+            csrf=fresh,
+            expired=False,
+            error="that token is not one of the configured reviewers' tokens",
+        )
+        _set_cookie(response, FORM_COOKIE, value, 3600)
+        return response
+    seconds = web.config.login_seconds
+    value, _ = web.signer.login_cookie(reviewer, token_hash(token.strip()), seconds)
+    response = RedirectResponse(_local(next), status_code=303)
+    _set_cookie(response, LOGIN_COOKIE, value, int(seconds))
+    response.delete_cookie(FORM_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: FormText = "") -> Response:
+    _reviewer(request, csrf)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+def _set_cookie(response: Response, name: str, value: str, seconds: int) -> None:
+    response.set_cookie(
+        name, value, max_age=seconds, path="/", httponly=True, samesite="strict", secure=False
+    )
+
+
+def _local(path: str) -> str:
+    """Only a path of this site (no open redirect to another host)."""
+    ok = path.startswith("/") and not path.startswith("//") and "\\" not in path
+    return path if ok else "/"
+
+
+# -- decisions ---------------------------------------------------------------------------
+@router.post("/items/{item_id}/decide")
+def decide_item(
+    request: Request,
+    item_id: str,
+    verdict: FormText = "",
+    csrf: FormText = "",
+    sha256: FormText = "",
+    comment: FormText = "",
+) -> Response:
+    reviewer = _reviewer(request, csrf).reviewer
+    web = _web(request)
+    if verdict not in ("approve", "reject"):
+        raise PageError(400, "Malformed request", f"verdict must be approve or reject: {verdict!r}")
+    comment = normalise_edit(comment).strip()
+    assert reviewer is not None
+    kind = check_decision_inputs(item_id, verdict, reviewer, comment)  # type: ignore[arg-type]
+    runs, key = web.config.runs_dir, web.config.key_file
+    if kind == "proposal":
+        proposal = web.runs.proposal(item_id).proposal
+        assert proposal is not None
+        _check_seen(sha256, proposal.sha256)
+        decide(runs, item_id, verdict, reviewer, comment, key_file=key)  # type: ignore[arg-type]
+        return RedirectResponse(f"/proposals/{item_id}?decided={verdict}", status_code=303)
+
+    def decide_finding(store: Any) -> None:
+        _check_seen(sha256, _finding_sha(store, item_id))
+        decide(runs, item_id, verdict, reviewer, comment, store=store, key_file=key)  # type: ignore[arg-type]
+
+    web.with_store(decide_finding)
+    return RedirectResponse(f"/findings/{item_id}?decided={verdict}", status_code=303)
+
+
+def _finding_sha(store: Any, finding_id: str) -> str:
+    from aar.memory import FindingNotFoundError
+    from aar.review import ItemNotFoundError, finding_sha256
+
+    try:
+        return finding_sha256(store.get(finding_id))
+    except FindingNotFoundError:
+        raise ItemNotFoundError(f"no finding {finding_id} in the findings memory") from None
+
+
+def _check_seen(sent: str, current: str) -> None:
+    """The form names the hash of what the reviewer read; it must still be the item's."""
+    if not same_secret(sent, current):
+        raise PageError(
+            400,
+            "Tampered or outdated form",
+            f"the form was for sha256 {sent[:16] or 'nothing'}…, but the item hashes to "
+            f"{current[:16]}…; reload the page and read it again (nothing was decided)",
+        )
+
+
+@router.post("/proposals/{proposal_id}/edit")
+def edit_proposal(
+    request: Request,
+    proposal_id: str,
+    code: FormText = "",
+    csrf: FormText = "",
+    sha256: FormText = "",
+    comment: FormText = "",
+) -> Response:
+    viewer = _reviewer(request, csrf)
+    web = _web(request)
+    original = web.runs.proposal(proposal_id).proposal
+    assert original is not None and viewer.reviewer is not None
+    _check_seen(sha256, original.sha256)
+    edited, _ = approve_with_edits(
+        web.config.runs_dir,
+        original,
+        normalise_edit(code),
+        viewer.reviewer,
+        normalise_edit(comment).strip(),
+        key_file=web.config.key_file,
+    )
+    return RedirectResponse(f"/proposals/{edited.id}?decided=edited", status_code=303)

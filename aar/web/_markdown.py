@@ -1,0 +1,66 @@
+"""A round's `report.md` as HTML that is safe to show: the report holds agent-written prose.
+
+markdown-it with raw HTML off (any `<tag>` in the text is escaped), its own link validation
+(no `javascript:`), and three rules of ours: an image is shown only when it names a file of
+the round's own directory (served by the app; no request ever leaves the page for an address
+the agent chose), a link gets `rel="noopener noreferrer nofollow"`, and an inline code span
+that names a record, a proposal or a finding becomes a link to its page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from html import escape
+from typing import Any
+
+from markdown_it import MarkdownIt
+
+FIGURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.png$")
+_ITEM = re.compile(r"^(p-[0-9a-f]{12}|f-[0-9a-f]{12})$")
+
+
+def render_report(
+    text: str,
+    *,
+    figure_url: Callable[[str], str | None],
+    record_url: Callable[[str], str | None],
+    item_url: Callable[[str], str],
+) -> str:
+    """HTML of `text`. `figure_url(name)` is the URL of a round file (None: not served);
+    `record_url(code)` the URL of the record a code span names (None: not a record)."""
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    md.add_render_rule("image", _image_rule(figure_url))
+    md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("code_inline", _code_rule(record_url, item_url))
+    return md.render(text)
+
+
+def _image_rule(figure_url: Callable[[str], str | None]) -> Callable[..., str]:
+    def image(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        src = str(token.attrGet("src") or "")
+        alt = self.renderInlineAsText(token.children or [], options, env)
+        url = figure_url(src) if FIGURE_NAME.match(src) else None
+        if url is None:
+            return f'<span class="missing-figure">[figure not shown: {escape(src)}]</span>'
+        return f'<img src="{escape(url)}" alt="{escape(alt)}" class="figure">'
+
+    return image
+
+
+def _link_open(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _code_rule(
+    record_url: Callable[[str], str | None], item_url: Callable[[str], str]
+) -> Callable[..., str]:
+    def code_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        content = tokens[idx].content
+        code = f"<code>{escape(content)}</code>"
+        url = item_url(content) if _ITEM.match(content) else record_url(content)
+        return f'<a href="{escape(url)}">{code}</a>' if url else code
+
+    return code_inline

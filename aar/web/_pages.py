@@ -1,0 +1,374 @@
+"""The pages (GET): sessions, a session, a round's report, a record, a proposal, a finding,
+the audit log and the findings-memory search. Each reads through the app's caches and shows
+the review status the audit log gives (never a status a page computed on its own)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from aar.errors import AarError
+from aar.hashing import cells_sha256, join_cells
+from aar.review import ITEM_STATUSES, ItemNotFoundError, ReviewItem, finding_item
+from aar.web._app import PageError, Web
+from aar.web._cache import AuditView
+from aar.web._edits import edited_from, replaced_by
+from aar.web._markdown import FIGURE_NAME, render_report
+from aar.web._runs import NotFound, SessionView
+from aar.web._text import diff_lines, hidden_count
+
+router = APIRouter()
+AUDIT_PAGE = 100
+
+
+def _web(request: Request) -> Web:
+    return request.app.state.web
+
+
+# -- sessions ----------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def sessions(request: Request) -> Response:
+    web = _web(request)
+    viewer = web.viewer(request)
+    audit = web.audit()
+    views = web.runs.sessions()
+    rows = [_session_row(web, v, audit) for v in views]
+    queue = web.runs.queue(audit)
+    return web.page(request, "sessions.html", viewer, rows=rows, queue=queue, audit=audit)
+
+
+def _session_row(web: Web, view: SessionView, audit: AuditView) -> dict[str, Any]:
+    items = _proposal_items(web, view, audit) + view.items(audit)
+    return {
+        "view": view,
+        "pending": sum(i.status == "pending" for i in items),
+        "budgets": _budgets(view) if view.state else [],
+    }
+
+
+def _proposal_items(web: Web, view: SessionView, audit: AuditView) -> list[ReviewItem]:
+    return [web.runs.proposal_item(pv.proposal, audit) for pv in view.proposals if pv.proposal]
+
+
+def _budgets(view: SessionView) -> list[tuple[str, str, str]]:
+    """(what, used, limit) for each budget the session enforces."""
+    assert view.state is not None
+    u, b = view.state.usage, view.state.config.budgets
+
+    def limit(value: float | None, fmt: str = "{:g}") -> str:
+        return "∞" if value is None else fmt.format(value)
+
+    return [
+        ("evaluations", str(u.evals), str(b.evals)),
+        ("requests", str(u.requests), limit(b.requests)),
+        ("tokens", f"{u.tokens:,}", limit(b.tokens, "{:,}")),
+        ("USD", f"{u.usd:.4f}", limit(b.usd, "{:.2f}")),
+        ("sandbox CPU s", f"{u.sandbox_cpu_s:.1f}", limit(b.sandbox_cpu_s)),
+    ]
+
+
+@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+def session(request: Request, session_id: str) -> Response:
+    web = _web(request)
+    viewer = web.viewer(request)
+    audit = web.audit()
+    view = _readable(web, session_id)
+    return web.page(
+        request,
+        "session.html",
+        viewer,
+        view=view,
+        state=view.state,
+        budgets=_budgets(view),
+        proposals=_proposal_items(web, view, audit),
+        damaged=[pv for pv in view.proposals if pv.proposal is None],
+        findings=view.items(audit),
+        audit=audit,
+    )
+
+
+def _readable(web: Web, session_id: str) -> SessionView:
+    view = web.runs.session(session_id)
+    if view.state is None:
+        raise PageError(409, "Session log unreadable", f"session {session_id}: {view.error}")
+    return view
+
+
+# -- a round's report --------------------------------------------------------------------
+@router.get("/sessions/{session_id}/rounds/{number}", response_class=HTMLResponse)
+def round_report(request: Request, session_id: str, number: int) -> Response:
+    web = _web(request)
+    viewer = web.viewer(request)
+    audit = web.audit()
+    view = _readable(web, session_id)
+    assert view.state is not None
+    info = next((r for r in view.state.rounds if r.number == number), None)
+    directory = view.root / "rounds" / str(number)
+    if info is None or not (directory / "report.md").is_file():
+        raise NotFound(f"session {session_id} has no report for round {number} (yet)")
+    html = web.runs.reports.get(
+        directory,
+        [directory / "report.md", directory / "report.json"],
+        lambda: _render(view, number, directory),
+    )
+    proposals = [i for i in _proposal_items(web, view, audit) if i.round == number]
+    findings = [i for i in view.items(audit) if i.round == number]
+    return web.page(
+        request,
+        "round.html",
+        viewer,
+        view=view,
+        info=info,
+        report=html,
+        proposals=proposals,
+        findings=findings,
+        audit=audit,
+    )
+
+
+def _render(view: SessionView, number: int, directory: Path) -> str:
+    import json
+
+    sid = view.id
+    try:
+        data = json.loads((directory / "report.json").read_text())
+        ids = [str(row["record_id"]) for row in data.get("provenance", [])]
+    except (OSError, ValueError, KeyError, TypeError):
+        ids = []
+    by_code = {i: i for i in ids}
+    for i in ids:
+        if sum(j.startswith(i[:12]) for j in ids) == 1:
+            by_code[i[:12]] = i
+
+    def figure_url(name: str) -> str | None:
+        if not (directory / name).is_file() or (directory / name).is_symlink():
+            return None
+        return f"/sessions/{sid}/rounds/{number}/files/{name}"
+
+    def record_url(code: str) -> str | None:
+        full = by_code.get(code)
+        return f"/sessions/{sid}/records/{full}" if full else None
+
+    def item_url(item_id: str) -> str:
+        return f"/{'proposals' if item_id.startswith('p-') else 'findings'}/{item_id}"
+
+    text = (directory / "report.md").read_text(encoding="utf-8", errors="replace")
+    return render_report(text, figure_url=figure_url, record_url=record_url, item_url=item_url)
+
+
+@router.get("/sessions/{session_id}/rounds/{number}/files/{name}")
+def round_file(request: Request, session_id: str, number: int, name: str) -> Response:
+    """A figure of a round, read without following links (only PNG files of that folder)."""
+    web = _web(request)
+    web.viewer(request)
+    view = web.runs.session(session_id)
+    if not FIGURE_NAME.match(name):
+        raise NotFound(f"no figure {name!r} (only .png files of the round are served)")
+    path = view.root / "rounds" / str(number) / name
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        raise NotFound(f"round {number} of {session_id} has no figure {name}") from None
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(20 << 20)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})
+
+
+# -- a record ----------------------------------------------------------------------------
+@router.get("/sessions/{session_id}/records/{record_id}", response_class=HTMLResponse)
+def record(request: Request, session_id: str, record_id: str) -> Response:
+    web = _web(request)
+    viewer = web.viewer(request)
+    view = _readable(web, session_id)
+    state = view.state
+    assert state is not None
+    entry = state.record(record_id)
+    if entry is None:
+        raise NotFound(f"session {session_id} has no evaluation record {record_id!r}")
+    experiment = state.experiments.get(entry.experiment)
+    code = _code_of(experiment.cells if experiment else [], entry.record.code_sha256)
+    cited = [f for f in state.findings.values() if record_id in f.eval_record_ids]
+    return web.page(
+        request,
+        "record.html",
+        viewer,
+        view=view,
+        entry=entry,
+        r=entry.record,
+        experiment=experiment,
+        code=code,
+        cited=cited,
+    )
+
+
+def _code_of(cells: list[str], sha256: str) -> str | None:
+    """The cells that hash to the record's code sha256 (the code that produced it)."""
+    for n in range(len(cells), -1, -1):
+        if cells_sha256(cells[:n]) == sha256:
+            return join_cells(cells[:n])
+    return None
+
+
+# -- a proposal --------------------------------------------------------------------------
+@router.get("/proposals/{proposal_id}", response_class=HTMLResponse)
+def proposal(request: Request, proposal_id: str, decided: str | None = None) -> Response:
+    web = _web(request)
+    viewer = web.viewer(request)
+    audit = web.audit()
+    p = web.runs.proposal(proposal_id).proposal
+    assert p is not None
+    history = audit.about(p.id)
+    original_id = edited_from(p, audit.about)
+    return web.page(
+        request,
+        "proposal.html",
+        viewer,
+        p=p,
+        item=web.runs.proposal_item(p, audit),
+        history=history,
+        hidden=hidden_count(p.code) + hidden_count(p.rationale),
+        follows=_follows_diff(web, p),
+        original_id=original_id,
+        original_diff=_original_diff(web, original_id, p.code),
+        replaced_by=replaced_by(history),
+        decided=decided if decided in ("approve", "reject", "edited") else None,
+        audit=audit,
+    )
+
+
+def _follows_diff(web: Web, p: Any) -> dict[str, Any] | None:
+    if not p.follows:
+        return None
+    path = web.config.runs_dir / p.session_id / "experiments" / p.follows / "cells.py"
+    if path.is_symlink() or not path.is_file():
+        return {"id": p.follows, "lines": None, "missing": True}
+    old = path.read_text(encoding="utf-8", errors="replace")
+    lines = diff_lines(old, p.code, f"{p.follows}/cells.py", p.id)
+    return {"id": p.follows, "lines": lines, "missing": False}
+
+
+def _original_diff(web: Web, original_id: str | None, code: str) -> Any:
+    if original_id is None:
+        return None
+    original = web.runs.proposal(original_id).proposal
+    assert original is not None
+    return diff_lines(original.code, code, original_id, "edited")
+
+
+# -- a finding ---------------------------------------------------------------------------
+@router.get("/findings/{finding_id}", response_class=HTMLResponse)
+def finding(request: Request, finding_id: str, decided: str | None = None) -> Response:
+    web = _web(request)
+    viewer = web.viewer(request)
+    audit = web.audit()
+    logged, memory, memory_error = _find(web, finding_id)
+    f = memory or logged
+    if f is None:
+        raise ItemNotFoundError(f"no finding {finding_id} in any session or in the memory")
+    return web.page(
+        request,
+        "finding.html",
+        viewer,
+        f=f,
+        item=finding_item(f, audit.about(f.id)),
+        memory=memory,
+        memory_error=memory_error,
+        history=audit.about(f.id),
+        decided=decided if decided in ("approve", "reject") else None,
+        audit=audit,
+    )
+
+
+def _find(web: Web, finding_id: str) -> tuple[Any, Any, str | None]:
+    """(the finding as its session logged it, as the memory holds it, why not in memory)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", finding_id):
+        raise ItemNotFoundError(f"{finding_id!r} is not a finding id")
+    logged = None
+    for view in web.runs.sessions():
+        if view.state is not None and finding_id in view.state.findings:
+            logged = view.state.findings[finding_id]
+            break
+    try:
+        return logged, web.with_store(lambda store: store.get(finding_id)), None
+    except AarError as exc:
+        return logged, None, str(exc)
+
+
+# -- the audit log -----------------------------------------------------------------------
+@router.get("/audit", response_class=HTMLResponse)
+def audit_log(request: Request, page: int = 1) -> Response:
+    web = _web(request)
+    viewer = web.viewer(request)
+    audit = web.audit()
+    report = web.runs.audit_cache.verify()
+    records = audit.records[::-1]
+    pages = max(1, -(-len(records) // AUDIT_PAGE))
+    if not 1 <= page <= pages:
+        raise NotFound(f"the audit log has {pages} page(s), not {page}")
+    shown = records[(page - 1) * AUDIT_PAGE : page * AUDIT_PAGE]
+    return web.page(
+        request,
+        "audit.html",
+        viewer,
+        report=report,
+        records=shown,
+        total=len(records),
+        page=page,
+        pages=pages,
+        audit=audit,
+    )
+
+
+# -- the findings memory -----------------------------------------------------------------
+@router.get("/memory", response_class=HTMLResponse)
+def memory(
+    request: Request,
+    q: str = "",
+    task: str = "",
+    verdict: str = "",
+    status: str = "",
+    k: int = 20,
+) -> Response:
+    from pydantic import ValidationError
+
+    from aar.memory import FindingFilter
+
+    web = _web(request)
+    viewer = web.viewer(request)
+    if not 1 <= k <= 200:
+        raise PageError(400, "Malformed request", f"k must be between 1 and 200, got {k}")
+    try:
+        filters = FindingFilter(task=task or None, verdict=verdict or None, status=status or None)
+    except ValidationError as exc:
+        field = exc.errors()[0]["loc"][0]
+        raise PageError(400, "Malformed request", f"{field}: not a valid choice") from None
+    hits, error = _search(web, q, filters, k)
+    tasks = sorted({t for v in web.runs.sessions() if v.state for t in v.state.config.tasks})
+    return web.page(
+        request,
+        "memory.html",
+        viewer,
+        q=q,
+        task=task,
+        verdict=verdict,
+        status=status,
+        k=k,
+        hits=hits,
+        error=error,
+        tasks=tasks,
+        statuses=[s for s in ITEM_STATUSES if s in ("pending", "approved", "rejected")],
+    )
+
+
+def _search(web: Web, q: str, filters: Any, k: int) -> tuple[list[Any] | None, str | None]:
+    if not q.strip():
+        return None, None
+    try:
+        return web.with_store(lambda store: store.search(q, filters, k=k)), None
+    except AarError as exc:
+        return None, str(exc)
