@@ -43,7 +43,7 @@ def test_sets_share_no_ids() -> None:
 
 @pytest.mark.parametrize(
     ("subset", "min_recall_at_5"),
-    [("", 0.9), (HELDOUT, 0.74)],  # the target; a floor just under the measured 0.758
+    [("", 0.9), (HELDOUT, 0.74)],  # the target; a floor under the measured 0.758
 )
 def test_recall_at_5(local_store: FindingsStore, subset: str, min_recall_at_5: float) -> None:
     local_store.add_many(labelled_findings(subset))
