@@ -1,4 +1,4 @@
-"""`aar memory ...`: add, query, show, list, export, import, stats, review, delete, repair, serve.
+"""`aar memory ...`: add, query, show, list, export, import, stats, delete, repair, serve, warmup.
 
 Thin: parse, call `aar.memory`, render. Arguments, filters and paths are checked before the
 store is opened, so a mistake is one line in well under a second; chromadb is imported only by
@@ -410,25 +410,6 @@ def stats(as_json: JsonOpt = False) -> None:
         if s.bad_records:
             console.print(f"damaged    {s.bad_records} record(s): see `aar memory repair`")
     _warn_bad(store)
-
-
-@memory_app.command("review")
-def review(
-    finding_id: Annotated[str, typer.Argument(metavar="ID", help="A finding id.")],
-    status: Annotated[str, typer.Option("--status", help="pending | approved | rejected.")],
-    reviewer: Annotated[str | None, typer.Option("--reviewer", help="Who decided.")] = None,
-    comment: Annotated[str | None, typer.Option("--comment", help="Why.")] = None,
-) -> None:
-    """Record a reviewer's decision on a finding (it replaces the previous one)."""
-    if status not in ("pending", "approved", "rejected"):
-        raise UsageError(f"--status must be pending, approved or rejected, got {status!r}")
-    finding = _store().update_review(
-        finding_id,
-        status=status,  # type: ignore[arg-type]
-        reviewer=reviewer,
-        comment=comment,
-    )
-    Console().print(f"{finding.id}: {finding.review.status}")
 
 
 @memory_app.command("delete")

@@ -270,7 +270,6 @@ OPTION_CASES = [
     Case("query-bad-verdict", ("memory", "query", "x", "--verdict", "great"), "--verdict"),
     Case("list-bad-status", ("memory", "list", "--status", "done"), "--status"),
     Case("list-bad-since", ("memory", "list", "--since", "last tuesday"), "--since"),
-    Case("review-bad-status", ("memory", "review", "f-1", "--status", "ok"), "--status"),
     Case("serve-port-zero", ("memory", "serve", "--port", "0"), "--port"),
     Case("serve-port-huge", ("memory", "serve", "--port", "70000"), "--port"),
     Case(

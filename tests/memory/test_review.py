@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
-from memory_support import labelled_findings, minimal, run
+from memory_support import labelled_findings, minimal
 
 from aar.memory import (
     Finding,
@@ -59,15 +58,3 @@ def test_final_metrics_are_optional_and_round_trip(store: FindingsStore) -> None
     store.add_many([old, finding])
     assert store.get("f-final").final_metrics == final
     assert store.get(old.id) == old
-
-
-def test_review_command(cli) -> None:  # type: ignore[no-untyped-def]
-    run(cli, "add", "-", stdin=json.dumps(minimal(id="f-cli")))
-    result = run(cli, "review", "f-cli", "--status", "approved", "--reviewer", "bo")
-    assert result.exit_code == 0 and "f-cli: approved" in result.stdout
-    shown = json.loads(run(cli, "show", "f-cli", "--json").stdout)
-    assert shown["review"]["status"] == "approved" and shown["review"]["reviewer"] == "bo"
-    bad = run(cli, "review", "f-cli", "--status", "great")
-    assert bad.exit_code == 2 and "--status" in bad.stderr
-    missing = run(cli, "review", "f-none", "--status", "approved")
-    assert missing.exit_code == 2 and "no finding" in missing.stderr
