@@ -7,6 +7,7 @@ Each command group lives in `aar/_cli/<group>.py` and imports its heavy dependen
 from __future__ import annotations
 
 import errno
+import unicodedata
 from typing import Any, NoReturn
 
 import typer
@@ -52,7 +53,11 @@ def _fail(message: str, exit_code: int) -> NoReturn:
 
 
 def _one_line(text: str) -> str:
-    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").strip()
+    """The message on one line: every line break and other control character becomes a space
+    (user input in a message must not start a line of its own)."""
+    return " ".join(
+        "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text).split()
+    )
 
 
 def _usage_message(exc: UsageError) -> str:
