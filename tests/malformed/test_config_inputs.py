@@ -37,7 +37,9 @@ TOML_CASES = [
     _toml("toml-section-typo", "[bnch]\nseeds = [1]\n", r"bnch: unknown key; did you mean 'bench'"),
     _toml("toml-top-typo", 'runs_dirr = "r"\n', "did you mean 'runs_dir'"),
     _toml("toml-unknown-section", "[cluster]\nnodes = 3\n", r"aar\.toml: cluster: unknown key"),
-    _toml("toml-agent-unknown-key", "[agent]\nmodel = 'x'\n", r"aar\.toml: agent\.model: unknown key"),
+    _toml(
+        "toml-agent-unknown-key", "[agent]\nmodel = 'x'\n", r"aar\.toml: agent\.model: unknown key"
+    ),
     _toml(
         "toml-agent-price-negative",
         '[agent.prices."openai:m"]\ninput_usd_per_mtok = -1\noutput_usd_per_mtok = 1\n',
