@@ -30,7 +30,7 @@ def visible(text: str) -> Markup:
     out = []
     for ch in text:
         if _hidden(ch):
-            out.append(Markup('<mark class="hidden-char">\\u{%04x}</mark>') % ord(ch))
+            out.append(Markup('<mark class="hidden-char">\\u{%s}</mark>') % f"{ord(ch):04x}")
         else:
             out.append(escape(ch))
     return Markup("").join(out)
