@@ -214,6 +214,13 @@ class Evaluator:
         """Scored evaluations left in the budget."""
         return max(self.budget - self.used, 0)
 
+    def predictions_sha256(
+        self, predictions: Submission | np.ndarray | str | os.PathLike[str], split: Split = "test"
+    ) -> str:
+        """The `predictions_sha256` a submission's record would carry (validated, no score)."""
+        probs = load_predictions(predictions, self.ids(split), self.task.n_classes)
+        return _hash_array(probs)
+
     def ids(self, split: Split = "test") -> np.ndarray:
         """The opaque ids predictions must align with."""
         return self._setup.public.ids[split]

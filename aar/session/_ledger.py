@@ -76,6 +76,9 @@ class EvaluationLedger:
         ev = self.evaluator(task, seed)
         probs = load_predictions(predictions, ev.ids("test"), ev.task.n_classes)
         state = self._state()
+        again = self._already_scored(state, task, seed, method, ev.predictions_sha256(probs))
+        if again is not None:
+            return again
         if self.remaining() <= 0:
             raise EvalBudgetExhausted(
                 f"evaluation budget of {state.config.budgets.evals} scored submissions used up"
@@ -89,6 +92,25 @@ class EvaluationLedger:
             update={"flags": flags, "budget_used": used, "budget_total": state.config.budgets.evals}
         )
         return record, base64.b64encode(hard.tobytes()).decode()
+
+    @staticmethod
+    def _already_scored(
+        state: SessionState, task: str, seed: int, method: str, sha: str
+    ) -> tuple[EvalRecord, str] | None:
+        """The same method's identical predictions scored before in this round (a call the
+        process died in, re-issued on resume; or a plain resubmission): its record, free."""
+        number = state.round.number if state.round else 0
+        for entry in reversed(state.evaluations):
+            r = entry.record
+            if (entry.round, r.task, r.seed, r.method, r.predictions_sha256) == (
+                number,
+                task,
+                seed,
+                method,
+                sha,
+            ):
+                return r, entry.hard
+        return None
 
     def score_holdout(
         self,

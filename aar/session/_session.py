@@ -620,13 +620,14 @@ class _Experiments:
                 continue
             except EvalBudgetExhausted as exc:
                 raise s.eval_budget_hit(exc) from None
-            s.emit(
-                "evaluation",
-                record=record.model_dump(mode="json"),
-                experiment=exp.id,
-                round=s.round_number,
-                hard=hard,
-            )
+            if s.state.record(record.id) is None:  # an identical resubmission is free
+                s.emit(
+                    "evaluation",
+                    record=record.model_dump(mode="json"),
+                    experiment=exp.id,
+                    round=s.round_number,
+                    hard=hard,
+                )
             entries.append(record)
         missing = [f"{t} seed {seed}" for t, seed in s.config.pairs if (t, seed) not in found]
         return _evaluation_summary(method, entries, missing, invalid, s.ledger.remaining())

@@ -67,6 +67,7 @@ def test_kill_then_resume_loses_nothing(workspace: Path) -> None:
     run.wait(timeout=30)
     before = EventLog(root).state()
     charged = before.usage.evals
+    running = [e.id for e in before.experiments.values() if e.status == "running"]
 
     resumed = subprocess.run(
         [*AAR, "resume", root.name],
@@ -82,10 +83,10 @@ def test_kill_then_resume_loses_nothing(workspace: Path) -> None:
     scored = Counter((e.record.method, e.record.task, e.record.seed) for e in state.evaluations)
     assert max(scored.values()) == 1, scored  # no evaluation charged twice
     assert state.usage.evals >= charged and state.usage.evals == len(state.evaluations)
-    statuses = Counter(e.status for e in state.experiments.values())
-    assert statuses["interrupted"] == 1, statuses
-    restarted = [
-        e for e in _events(root) if e["kind"] == "note" and "restarting" in e["data"]["message"]
-    ]
-    assert len(restarted) == 1
+    # Whatever the kill interrupted (almost always the hypothesis's experiment mid-cell) is
+    # marked and restarted; nothing else is.
+    interrupted = [e.id for e in state.experiments.values() if e.status == "interrupted"]
+    assert interrupted == running and len(running) <= 1, (interrupted, running)
+    notes = [e["data"]["message"] for e in _events(root) if e["kind"] == "note"]
+    assert len([n for n in notes if n.startswith("restarting")]) == len(running)
     assert replay_session(root).ok
