@@ -35,7 +35,8 @@ def serve(
 
     settings = get_settings()
     runs = check_runs_dir(runs_dir if runs_dir is not None else settings.runs_dir)
-    from aar.web import WebConfig, bind, is_loopback, serve
+    from aar.web import WebConfig, bind, is_loopback
+    from aar.web import serve as run_server
 
     sock = bind(host, settings.serve.port if port is None else port)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -51,14 +52,17 @@ def serve(
         )
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    sys.stdout.write(f"serving {runs.resolve()} on http://{shown}:{bound_port}/\n")
-    sys.stdout.flush()
     config = WebConfig(
         runs_dir=runs.resolve(),
         reviewers=dict(reviewers),
         login_seconds=settings.serve.login_hours * 3600,
     )
-    serve(config, sock)
+
+    def ready() -> None:
+        sys.stdout.write(f"serving {runs.resolve()} on http://{shown}:{bound_port}/\n")
+        sys.stdout.flush()
+
+    run_server(config, sock, ready)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,7 @@ from aar.review._audit import (
     AuditTransaction,
     Outcome,
     VerifyReport,
+    head_mac,
     record_mac,
     recorded_for,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "find_proposal",
     "finding_item",
     "finding_sha256",
+    "head_mac",
     "item_history",
     "item_kind",
     "list_items",

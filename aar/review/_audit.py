@@ -92,7 +92,8 @@ def record_mac(key: bytes, record: AuditRecord) -> str:
     return hmac.new(key, _DOMAIN + body, hashlib.sha256).hexdigest()
 
 
-def _head_mac(key: bytes, seq: int, mac: str) -> str:
+def head_mac(key: bytes, seq: int, mac: str) -> str:
+    """The MAC of the head file naming record `seq` with MAC `mac`."""
     return hmac.new(key, _HEAD_DOMAIN + f"{seq}:{mac}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -264,7 +265,7 @@ class AuditTransaction:
         self._log._log().append(record)
         self.records.append(record)
         head = _Head(
-            seq=record.seq, mac=record.mac, head_mac=_head_mac(self._key, record.seq, record.mac)
+            seq=record.seq, mac=record.mac, head_mac=head_mac(self._key, record.seq, record.mac)
         )
         write_atomic(self._log.head_path, head.model_dump_json() + "\n")
         return record
@@ -316,7 +317,7 @@ def _check_head(
             None,
             (f"its head file {head_path} is missing, so removed last lines would go unnoticed"),
         )
-    if not hmac.compare_digest(head.head_mac, _head_mac(key, head.seq, head.mac)):
+    if not hmac.compare_digest(head.head_mac, head_mac(key, head.seq, head.mac)):
         return len(records), None, f"the head file {head_path} was edited (its MAC fails)"
     if head.seq > len(records):
         return (

@@ -12,6 +12,7 @@ expired, 503 when the audit log fails verification.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,7 +41,6 @@ from aar.review import (
     ReviewKeyError,
 )
 from aar.web._auth import LOGIN_COOKIE, Signer
-from aar.web._cache import AuditView
 from aar.web._runs import NotFound, RunsView
 from aar.web._text import visible
 
@@ -136,22 +136,26 @@ class Web:
         one at a time is what a single local store wants anyway."""
         return self._store_thread.submit(self._use_store, use).result()
 
+    def warm_store(self) -> None:
+        """Open the findings memory now and search it once (on its thread), so a reviewer's
+        first search is quick; a memory that cannot be opened is left to the memory page."""
+
+        def first_search(store: FindingsStore) -> None:
+            store.search("warm up the index and the embedder", k=1)
+
+        self._store_thread.submit(self._quietly, first_search).result()
+
+    def _quietly(self, use: Callable[[FindingsStore], None]) -> None:
+        try:
+            self._use_store(use)
+        except AarError as exc:
+            log.info("findings memory not opened: %s", exc)
+
     def _use_store(self, use: Callable[[FindingsStore], T]) -> T:
         if self._store is None:
             opener = self.config.open_store or _configured_store
             self._store = opener()
         return use(self._store)
-
-    def audit(self) -> AuditView:
-        """The verified audit log, after recording the automatic rejection of any proposal
-        that expired undecided."""
-        view = self.runs.audit_cache.view()
-        try:
-            if self.runs.expire_overdue(view):
-                view = self.runs.audit_cache.view()
-        except AarError as exc:
-            log.warning("could not record automatic rejections: %s", exc)
-        return view
 
     def viewer(self, request: Request) -> Viewer:
         """The viewer of a page; without a valid login (when reviewers exist) -> login page."""
@@ -222,9 +226,12 @@ def create_app(config: WebConfig) -> FastAPI:
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
         response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        elapsed = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"  # what bench_web reads
         return response
 
     return app

@@ -3,9 +3,10 @@
 Every value is cached with the stat stamp (size, mtime, ctime, inode) of the files it was
 read from and recomputed when any stamp changes; ctime moves on every write, so an edit that
 restores the size and the mtime is still seen. The audit log's verified records are extended
-in place when the log only grew: the bytes already verified must hash as before, and only the
-new lines are checked (their MACs under the review key and the chain). Anything else (an edit,
-a truncation, a torn tail, a new key) falls back to the audit log's full verification. These
+in place when the log only grew: the bytes already verified must hash as before, only the new
+lines are checked (their MACs under the review key, the sequence and the chain), and the head
+file must name the new last record under the key, as a full verification requires. Anything
+else (an edit, a truncation, a torn tail, a new key) falls back to the full verification. These
 caches only decide what a page shows: deciding and the gate always verify the whole chain
 themselves, under the lock.
 """
@@ -32,6 +33,7 @@ from aar.review import (
     AuditRecord,
     ReviewKeyError,
     VerifyReport,
+    head_mac,
     record_mac,
     review_key,
     review_key_file,
@@ -107,6 +109,7 @@ class AuditCache:
         self._verified: _Verified | None = None
         self._stamps: tuple[Stamp, ...] | None = None
         self._view = AuditView([])
+        self._torn = False
         self._reports = StampCache[VerifyReport]()
 
     def _key_path(self) -> Path:
@@ -131,7 +134,12 @@ class AuditCache:
             return self._view
 
     def verify(self) -> VerifyReport:
-        """The whole chain checked from scratch (the audit page's status), cached by stamps."""
+        """What `aar review verify` reports: from the verified view when the chain holds (the
+        same checks, the old part skipped by its hash), else the full check's problem."""
+        view = self.view()
+        if view.problem is None:
+            path = str(self.runs_dir / AUDIT_LOG)
+            return VerifyReport(ok=True, path=path, records=len(view.records), torn_tail=self._torn)
         return self._reports.get(
             "verify",
             self._paths(),
@@ -147,6 +155,7 @@ class AuditCache:
     def _full(self) -> list[AuditRecord]:
         data = self._read()
         records = AuditLog(self.runs_dir, key_file=self.key_file).records()
+        self._torn = bool(data) and not data.endswith(b"\n")
         lines = [line for line in data.split(b"\n")[1:] if line.strip()]
         same = len(lines) == len(records) and data.endswith(b"\n")
         if same and records:
@@ -169,19 +178,21 @@ class AuditCache:
         for line in data[old.size :].split(b"\n"):
             if line.strip() and not _chains(key, records, line):
                 return None
-        if not self._head_names(records[-1]):
+        if not self._head_names(key, records[-1]):
             return None
+        self._torn = False
         self._verified = _Verified(len(data), _sha(data), records, old.key_stamp)
         return records
 
-    def _head_names(self, last: AuditRecord) -> bool:
+    def _head_names(self, key: bytes, last: AuditRecord) -> bool:
+        """The head file names the last record, under the key (what a truncation breaks)."""
         try:
             head = json.loads((self.runs_dir / AUDIT_HEAD).read_bytes())
         except (OSError, ValueError):
             return False
-        return (
-            isinstance(head, dict) and head.get("seq") == last.seq and head.get("mac") == last.mac
-        )
+        if not isinstance(head, dict) or (head.get("seq"), head.get("mac")) != (last.seq, last.mac):
+            return False
+        return hmac.compare_digest(str(head.get("head_mac")), head_mac(key, last.seq, last.mac))
 
 
 def _chains(key: bytes, records: list[AuditRecord], line: bytes) -> bool:

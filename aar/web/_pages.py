@@ -14,12 +14,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from aar.errors import AarError
 from aar.hashing import cells_sha256, join_cells
-from aar.review import ITEM_STATUSES, ItemNotFoundError, ReviewItem, finding_item
+from aar.review import ITEM_STATUSES, ItemNotFoundError, finding_item
 from aar.web._app import PageError, Web
-from aar.web._cache import AuditView
 from aar.web._edits import edited_from, replaced_by
 from aar.web._markdown import FIGURE_NAME, render_report
-from aar.web._runs import NotFound, SessionView
+from aar.web._runs import NotFound, SessionView, Snapshot
 from aar.web._text import diff_lines, hidden_count
 
 router = APIRouter()
@@ -35,24 +34,11 @@ def _web(request: Request) -> Web:
 def sessions(request: Request) -> Response:
     web = _web(request)
     viewer = web.viewer(request)
-    audit = web.audit()
-    views = web.runs.sessions()
-    rows = [_session_row(web, v, audit) for v in views]
-    queue = web.runs.queue(audit)
-    return web.page(request, "sessions.html", viewer, rows=rows, queue=queue, audit=audit)
-
-
-def _session_row(web: Web, view: SessionView, audit: AuditView) -> dict[str, Any]:
-    items = _proposal_items(web, view, audit) + view.items(audit)
-    return {
-        "view": view,
-        "pending": sum(i.status == "pending" for i in items),
-        "budgets": _budgets(view) if view.state else [],
-    }
-
-
-def _proposal_items(web: Web, view: SessionView, audit: AuditView) -> list[ReviewItem]:
-    return [web.runs.proposal_item(pv.proposal, audit) for pv in view.proposals if pv.proposal]
+    snap = web.runs.snapshot()
+    rows = [{"view": v, "budgets": _budgets(v) if v.state else []} for v in snap.sessions]
+    return web.page(
+        request, "sessions.html", viewer, rows=rows, queue=snap.queue(), audit=snap.audit
+    )
 
 
 def _budgets(view: SessionView) -> list[tuple[str, str, str]]:
@@ -76,8 +62,8 @@ def _budgets(view: SessionView) -> list[tuple[str, str, str]]:
 def session(request: Request, session_id: str) -> Response:
     web = _web(request)
     viewer = web.viewer(request)
-    audit = web.audit()
-    view = _readable(web, session_id)
+    snap = web.runs.snapshot(session_id)
+    view = _readable(snap)
     return web.page(
         request,
         "session.html",
@@ -85,17 +71,17 @@ def session(request: Request, session_id: str) -> Response:
         view=view,
         state=view.state,
         budgets=_budgets(view),
-        proposals=_proposal_items(web, view, audit),
+        proposals=view.of_kind("proposal"),
         damaged=[pv for pv in view.proposals if pv.proposal is None],
-        findings=view.items(audit),
-        audit=audit,
+        findings=view.of_kind("finding"),
+        audit=snap.audit,
     )
 
 
-def _readable(web: Web, session_id: str) -> SessionView:
-    view = web.runs.session(session_id)
+def _readable(snap: Snapshot) -> SessionView:
+    view = snap.sessions[0]
     if view.state is None:
-        raise PageError(409, "Session log unreadable", f"session {session_id}: {view.error}")
+        raise PageError(409, "Session log unreadable", f"session {view.id}: {view.error}")
     return view
 
 
@@ -104,8 +90,8 @@ def _readable(web: Web, session_id: str) -> SessionView:
 def round_report(request: Request, session_id: str, number: int) -> Response:
     web = _web(request)
     viewer = web.viewer(request)
-    audit = web.audit()
-    view = _readable(web, session_id)
+    snap = web.runs.snapshot(session_id)
+    view = _readable(snap)
     assert view.state is not None
     info = next((r for r in view.state.rounds if r.number == number), None)
     directory = view.root / "rounds" / str(number)
@@ -116,8 +102,6 @@ def round_report(request: Request, session_id: str, number: int) -> Response:
         [directory / "report.md", directory / "report.json"],
         lambda: _render(view, number, directory),
     )
-    proposals = [i for i in _proposal_items(web, view, audit) if i.round == number]
-    findings = [i for i in view.items(audit) if i.round == number]
     return web.page(
         request,
         "round.html",
@@ -125,9 +109,9 @@ def round_report(request: Request, session_id: str, number: int) -> Response:
         view=view,
         info=info,
         report=html,
-        proposals=proposals,
-        findings=findings,
-        audit=audit,
+        proposals=view.of_kind("proposal", number),
+        findings=view.of_kind("finding", number),
+        audit=snap.audit,
     )
 
 
@@ -166,10 +150,10 @@ def round_file(request: Request, session_id: str, number: int, name: str) -> Res
     """A figure of a round, read without following links (only PNG files of that folder)."""
     web = _web(request)
     web.viewer(request)
-    view = web.runs.session(session_id)
+    root = web.config.runs_dir / web.runs.check_session(session_id)
     if not FIGURE_NAME.match(name):
         raise NotFound(f"no figure {name!r} (only .png files of the round are served)")
-    path = view.root / "rounds" / str(number) / name
+    path = root / "rounds" / str(number) / name
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -184,7 +168,7 @@ def round_file(request: Request, session_id: str, number: int, name: str) -> Res
 def record(request: Request, session_id: str, record_id: str) -> Response:
     web = _web(request)
     viewer = web.viewer(request)
-    view = _readable(web, session_id)
+    view = _readable(web.runs.snapshot(session_id))
     state = view.state
     assert state is not None
     entry = state.record(record_id)
@@ -219,9 +203,10 @@ def _code_of(cells: list[str], sha256: str) -> str | None:
 def proposal(request: Request, proposal_id: str, decided: str | None = None) -> Response:
     web = _web(request)
     viewer = web.viewer(request)
-    audit = web.audit()
     p = web.runs.proposal(proposal_id).proposal
     assert p is not None
+    snap = web.runs.snapshot(p.session_id)
+    audit = snap.audit
     history = audit.about(p.id)
     original_id = edited_from(p, audit.about)
     return web.page(
@@ -229,7 +214,7 @@ def proposal(request: Request, proposal_id: str, decided: str | None = None) -> 
         "proposal.html",
         viewer,
         p=p,
-        item=web.runs.proposal_item(p, audit),
+        item=web.runs.item_of(snap.sessions[0], p.id),
         history=history,
         hidden=hidden_count(p.code) + hidden_count(p.rationale),
         follows=_follows_diff(web, p),
@@ -265,11 +250,17 @@ def _original_diff(web: Web, original_id: str | None, code: str) -> Any:
 def finding(request: Request, finding_id: str, decided: str | None = None) -> Response:
     web = _web(request)
     viewer = web.viewer(request)
-    audit = web.audit()
-    logged, memory, memory_error = _find(web, finding_id)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", finding_id):
+        raise ItemNotFoundError(f"{finding_id!r} is not a finding id")
+    try:
+        memory, memory_error = web.with_store(lambda store: store.get(finding_id)), None
+    except AarError as exc:
+        memory, memory_error = None, str(exc)
+    logged = web.runs.logged_finding(finding_id, memory.session_id if memory else None)
     f = memory or logged
     if f is None:
         raise ItemNotFoundError(f"no finding {finding_id} in any session or in the memory")
+    audit = web.runs.audit_cache.view()
     return web.page(
         request,
         "finding.html",
@@ -284,27 +275,12 @@ def finding(request: Request, finding_id: str, decided: str | None = None) -> Re
     )
 
 
-def _find(web: Web, finding_id: str) -> tuple[Any, Any, str | None]:
-    """(the finding as its session logged it, as the memory holds it, why not in memory)."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", finding_id):
-        raise ItemNotFoundError(f"{finding_id!r} is not a finding id")
-    logged = None
-    for view in web.runs.sessions():
-        if view.state is not None and finding_id in view.state.findings:
-            logged = view.state.findings[finding_id]
-            break
-    try:
-        return logged, web.with_store(lambda store: store.get(finding_id)), None
-    except AarError as exc:
-        return logged, None, str(exc)
-
-
 # -- the audit log -----------------------------------------------------------------------
 @router.get("/audit", response_class=HTMLResponse)
 def audit_log(request: Request, page: int = 1) -> Response:
     web = _web(request)
     viewer = web.viewer(request)
-    audit = web.audit()
+    audit = web.runs.snapshot().audit
     report = web.runs.audit_cache.verify()
     records = audit.records[::-1]
     pages = max(1, -(-len(records) // AUDIT_PAGE))
@@ -348,7 +324,7 @@ def memory(
         field = exc.errors()[0]["loc"][0]
         raise PageError(400, "Malformed request", f"{field}: not a valid choice") from None
     hits, error = _search(web, q, filters, k)
-    tasks = sorted({t for v in web.runs.sessions() if v.state for t in v.state.config.tasks})
+    tasks = web.runs.tasks()
     return web.page(
         request,
         "memory.html",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+from collections.abc import Callable
 
 from aar.errors import AarError, UsageError
 from aar.web._app import WebConfig, create_app
@@ -53,11 +54,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(config: WebConfig, sock: socket.socket) -> None:
-    """Serve the app on `sock` until interrupted (Ctrl-C, SIGTERM)."""
+def serve(config: WebConfig, sock: socket.socket, on_ready: Callable[[], None]) -> None:
+    """Serve the app on `sock` until interrupted (Ctrl-C, SIGTERM); `on_ready` runs once the
+    app is built and the findings memory open (connections wait in the socket's backlog)."""
     import uvicorn
 
+    app = create_app(config)
+    app.state.web.warm_store()
+    on_ready()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config), log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     )
     server.run(sockets=[sock])

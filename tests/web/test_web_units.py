@@ -150,3 +150,22 @@ def test_the_audit_cache_sees_edits_and_truncation(runs: Path) -> None:
     assert len(cache.view().records) == 3 and cache.verify().ok
     log.write_bytes(b"\n".join(honest.split(b"\n")[:-2]) + b"\n")
     assert "removed" in (cache.view().problem or "")
+
+
+def test_the_audit_cache_checks_the_head_when_it_extends(runs: Path) -> None:
+    import json
+
+    ids = _proposals(runs, 2)
+    approve(runs, ids[0], "alice", "ok")
+    cache = AuditCache(runs)
+    assert len(cache.view().records) == 1
+    approve(runs, ids[1], "alice", "ok")
+    head_path = runs / "review-audit.head"
+    head = json.loads(head_path.read_text())
+    head_path.write_text(json.dumps(head | {"head_mac": "0" * 64}))
+    view = cache.view()
+    assert view.records == [] and "head file" in (view.problem or "")
+    report = cache.verify()
+    assert not report.ok and "was edited" in (report.problem or "")
+    head_path.write_text(json.dumps(head))
+    assert len(cache.view().records) == 2 and cache.verify().ok and cache.verify().records == 2
