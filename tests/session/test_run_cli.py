@@ -1,0 +1,62 @@
+"""`aar run / resume / replay / sessions` argument checks: one line, before anything runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+AAR = [sys.executable, "-m", "aar"]
+
+
+def _aar(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = dict(os.environ) | (env or {})
+    return subprocess.run(
+        [*AAR, *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=full
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--task", "nosuch"], {}, "unknown task 'nosuch'"),
+        (["--seeds", "0"], {}, "--seeds must be between 1 and 20"),
+        (["--budget-usd", "nan"], {}, "--budget-usd must be a positive number"),
+        (["--hypotheses", "0"], {}, "hypotheses"),
+        (["--base-url", "http://127.0.0.1:9/v1"], {}, "--base-url needs a provider model"),
+        (["--model", "gpt-4o"], {}, "unknown model"),
+        (["--model", "openai:gpt-4o-mini"], {"OPENAI_API_KEY": ""}, "set OPENAI_API_KEY"),
+        (
+            ["--model", "openai:no-such-model-x", "--budget-usd", "1"],
+            {"OPENAI_API_KEY": "sk-test-not-real-key-000"},
+            "--budget-usd needs a price",
+        ),
+    ],
+)
+def test_bad_run_arguments_are_one_line(workspace: Path, args, env, message) -> None:
+    done = _aar("run", *args, cwd=workspace, env=env)
+    assert done.returncode == 2, done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr, lines
+    assert not (workspace / "runs").exists() or not list((workspace / "runs").glob("s-*"))
+
+
+def test_resume_and_replay_of_unknown_sessions(workspace: Path) -> None:
+    for command in (
+        ["resume", "s-nope"],
+        ["replay", "s-nope"],
+        ["sessions", "show", "s-nope"],
+        ["resume", "../etc"],
+    ):
+        done = _aar(*command, cwd=workspace)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_sessions_list_json_when_empty(workspace: Path) -> None:
+    done = _aar("sessions", "list", "--json", cwd=workspace)
+    assert done.returncode == 0 and json.loads(done.stdout) == []
