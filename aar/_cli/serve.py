@@ -56,6 +56,7 @@ def serve(
         runs_dir=runs.resolve(),
         reviewers=dict(reviewers),
         login_seconds=settings.serve.login_hours * 3600,
+        allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]"] if is_loopback(host) else None,
     )
 
     def ready() -> None:

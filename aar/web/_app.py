@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from aar.errors import AarError
 from aar.review import (
@@ -82,6 +83,9 @@ class WebConfig:
         login_seconds: how long a login lasts.
         key_file: the review key (default: the configured one).
         open_store: opens the findings memory on first use (default: the configured one).
+        allowed_hosts: Host headers to answer (None: any). A server on loopback answers only
+            its loopback names, so a page of another site whose name was pointed at 127.0.0.1
+            (DNS rebinding) cannot read it.
     """
 
     runs_dir: Path
@@ -89,6 +93,7 @@ class WebConfig:
     login_seconds: float = 12 * 3600
     key_file: Path | None = None
     open_store: Callable[[], FindingsStore] | None = None
+    allowed_hosts: list[str] | None = None
 
 
 class PageError(Exception):
@@ -223,6 +228,8 @@ def create_app(config: WebConfig) -> FastAPI:
     app.include_router(pages)
     app.include_router(actions)
     _add_error_pages(app)
+    if config.allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.allowed_hosts)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

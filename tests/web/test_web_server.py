@@ -79,6 +79,10 @@ def test_two_reviewers_deciding_at_once_one_decision_wins(site: Site) -> None:
 def test_it_binds_loopback_by_default_and_warns_elsewhere(site: Site) -> None:
     with serving(site) as url:
         assert url.startswith("http://127.0.0.1:")
+        port = url.rsplit(":", 1)[1]
+        assert httpx.get(f"http://localhost:{port}/login").status_code == 200
+        rebound = httpx.get(f"{url}/login", headers={"host": f"evil.example:{port}"})
+        assert rebound.status_code == 400  # a page of another site pointed at 127.0.0.1
     with serving(site, "--host", "0.0.0.0") as url:
         assert httpx.get(f"{url}/login").status_code == 200
     logs = sorted(site.root.glob("serve-*.log"), key=lambda p: p.stat().st_mtime)
