@@ -495,12 +495,20 @@ class Session:
         try:
             check()
         except BudgetExhausted as exc:
-            self.emit("budget_exhausted", budget=exc.budget, message=str(exc))
-            raise RoundOver(str(exc)) from None
+            raise self._budget_hit(exc.budget, str(exc)) from None
 
     def eval_budget_hit(self, exc: EvalBudgetExhausted) -> RoundOver:
-        self.emit("budget_exhausted", budget="evals", message=str(exc))
-        return RoundOver(str(exc))
+        return self._budget_hit("evals", str(exc))
+
+    def _budget_hit(self, budget: str, message: str) -> RoundOver:
+        """Log which budget ended the round, and when (for the report), and end it."""
+        u = self.state.usage
+        when = (
+            f"{self.guard.elapsed_minutes:.1f} min into round {self.round_number}, after "
+            f"{u.requests} model requests and {u.evals} evaluations"
+        )
+        self.emit("budget_exhausted", budget=budget, message=f"{message} ({when})")
+        return RoundOver(message)
 
 
 class _Experiments:

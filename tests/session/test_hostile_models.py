@@ -119,11 +119,14 @@ def test_looping_without_finishing_hits_the_request_budget(workspace: Path) -> N
         why = run_scripted(session, _never_finish)
         assert why == "request budget of 6 reached"
         assert session.state.usage.requests == 6 and session.state.state == "awaiting_review"
+        report = (session.root / "rounds/1/report.md").read_text()
+        assert "request budget of 6 reached" in report and "min into round 1" in report
 
 
 def _malformed():
     while True:
-        yield ("evaluate", {"methd": 3})  # arguments that do not fit the tool's schema
+        yield ("evaluate", '{"method": "naive", ')  # tool-call JSON cut off
+        yield ("evaluate", {"methd": 3})  # valid JSON that does not fit the tool's schema
 
 
 def test_malformed_tool_arguments_end_in_a_recorded_model_failure(workspace: Path) -> None:
