@@ -636,17 +636,14 @@ class FindingsStore:
         self,
         new: list[Finding],
         new_at: list[int],
-        carried: dict[str, list[Any]],
+        carried: dict[str, Any],
         reuse: list[bool],
     ) -> list[Any]:
-        import numpy as np
-
         texts = [f.embedding_text() for f in new]
         out = []
         for e, ok in zip(self._channels, reuse, strict=True):
             if ok:
-                rows = carried[e.name]
-                out.append(np.stack([rows[i] for i in new_at]) if new_at else np.empty((0, e.dim)))
+                out.append(carried[e.name][new_at])  # a matrix: one row per finding of the file
             else:
                 out.append(e.embed(texts))
         return out

@@ -120,6 +120,21 @@ def test_bad_export_files_write_nothing(
     assert target.count() == 0
 
 
+def test_every_bad_line_is_named_in_file_order(source: FindingsStore, tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+    lines = _tamper(exported(source), 9, np.ones(384, "<f4").tobytes())  # values: checked last
+    lines = _tamper("\n".join(lines), 2, np.full(384, np.inf, "<f4").tobytes())
+    lines[5] = '{"finding": 3, "vectors": []}'  # a per-line problem between the two
+    target = open_store(local_settings(tmp_path / "t"), embedder=embedder)
+    with pytest.raises(InvalidFindingError) as info:
+        target.import_jsonl(lines)
+    assert info.value.problems == [
+        "line 3: a vector holds NaN or infinity",
+        "line 6: expected a JSON object, got int",
+        "line 10: a vector is not unit-length (not written by aar)",
+    ]
+    assert target.count() == 0
+
+
 def test_links_must_resolve(local_store: FindingsStore) -> None:
     dangling = Finding.model_validate(minimal(duplicate_of="f-nowhere"))
     with pytest.raises(InvalidFindingError, match="duplicate_of 'f-nowhere' is not a stored"):

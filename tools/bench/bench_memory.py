@@ -14,8 +14,10 @@ One run measures, on this machine (the load average is printed at start and end)
   N: --add-n through `add_many`, the rest written with vectors of a pool of distinct texts
   plus small noise (all N vectors distinct) to save the minutes MiniLM would take;
 - export of the N findings, and their import into a fresh store re-using the vectors
-  (findings/s), beside chromadb's own `add` of the same N vectors, alone and with the same
-  one-key metadata (the finding's JSON) that aar stores: the floor of any import;
+  (findings/s, median of 3), beside chromadb's own `add` of the same N vectors, alone and with
+  the same one-key metadata (the finding's JSON) that aar stores: the floor of any import;
+  and with a cheaper HNSW graph (the rejected lever), each with the share of the exact top 5
+  that a direct chromadb query finds;
 - `aar memory query` end to end (a new process, start to printed table) against the N-finding
   store, a usage error (`aar memory list -n -1`) and `aar --help`: median of 5.
 """
@@ -246,15 +248,24 @@ def latency(store: FindingsStore) -> dict:
     }
 
 
-def raw_chroma_add(path: Path, vectors: np.ndarray, metadatas: list | None = None) -> float:
-    """chromadb's own `add` of the same vectors (and the same metadata), findings/s."""
+def raw_chroma_add(
+    path: Path, vectors: np.ndarray, metadatas: list | None = None, *, light: bool = False
+) -> dict:
+    """chromadb's own `add` of the same vectors (and the same metadata), findings/s, in a
+    collection configured as aar's (`light`: with a cheaper HNSW graph, the rejected lever),
+    and how much of the exact top 5 a direct chromadb query then finds."""
     import chromadb
+    from chromadb import HnswIndexConfig, VectorIndexConfig
     from chromadb.config import Settings as ChromaSettings
 
+    schema = _store._collection_schema()
+    if light:
+        hnsw = HnswIndexConfig(ef_construction=20, max_neighbors=12, ef_search=400)
+        schema.create_index(
+            config=VectorIndexConfig(space="cosine", embedding_function=None, hnsw=hnsw)
+        )
     client = chromadb.PersistentClient(str(path), ChromaSettings(anonymized_telemetry=False))
-    col = client.create_collection(  # configured as aar configures its collection
-        "baseline_raw", schema=_store._collection_schema(), embedding_function=None
-    )
+    col = client.create_collection("baseline_raw", schema=schema, embedding_function=None)
     t = time.perf_counter()
     for i in range(0, len(vectors), 2000):
         col.add(
@@ -262,7 +273,23 @@ def raw_chroma_add(path: Path, vectors: np.ndarray, metadatas: list | None = Non
             embeddings=vectors[i : i + 2000],
             metadatas=metadatas[i : i + 2000] if metadatas else None,
         )
-    return len(vectors) / (time.perf_counter() - t)
+    rate = len(vectors) / (time.perf_counter() - t)
+    return {"per_s": rate, "direct_query_recall_at5": direct_recall(col, vectors)}
+
+
+def direct_recall(col: object, vectors: np.ndarray, n: int = 200) -> float:
+    """Share of the exact cosine top 5 that chromadb's own (HNSW) query returns, for `n`
+    stored vectors plus noise as queries. aar never ranks through it; others might."""
+    rng = np.random.default_rng(1)
+    queries = vectors[rng.choice(len(vectors), n, replace=False)]
+    queries = queries + rng.normal(0, 0.05, queries.shape).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :5]
+    got = col.query(query_embeddings=queries, n_results=5, include=[])  # type: ignore[attr-defined]
+    return statistics.fmean(
+        len({int(i) for i in ids} & set(row.tolist())) / 5
+        for ids, row in zip(got["ids"], exact, strict=True)
+    )
 
 
 def transfer(store: FindingsStore, channels: list, root: Path, n: int) -> dict:
@@ -271,7 +298,27 @@ def transfer(store: FindingsStore, channels: list, root: Path, n: int) -> dict:
     store.export_jsonl(out)
     export_s = time.perf_counter() - t
     lines = out.getvalue().splitlines()
-    target = make_store(root / "imported", channels)
+    runs = [timed_import(lines, channels, root / f"imported-{r}", n) for r in range(3)]
+    median = sorted(runs)[1]
+    vectors = np.ascontiguousarray(store._require_index().snapshot().vectors[:, : channels[0].dim])
+    metadatas = [record_metadata(f) for f in store.list(FindingFilter(include_duplicates=True))]
+    return {
+        "export_per_s": n / export_s,
+        "export_mb": sum(len(x) + 1 for x in lines) / 1e6,
+        "import_per_s": n / median[0],
+        "import_per_s_runs": [n / r[0] for r in runs],
+        "import_share_in_chromadb_add": median[1] / median[0],
+        "raw_chromadb_add_vectors": raw_chroma_add(root / "raw-vectors", vectors),
+        "raw_chromadb_add_with_metadata": raw_chroma_add(root / "raw-metadata", vectors, metadatas),
+        "raw_chromadb_add_with_metadata_light_hnsw": raw_chroma_add(
+            root / "raw-light", vectors, metadatas, light=True
+        ),
+    }
+
+
+def timed_import(lines: list[str], channels: list, path: Path, n: int) -> tuple[float, float]:
+    """One import into a fresh store re-using the vectors: (seconds, seconds in chromadb)."""
+    target = make_store(path, channels)
     in_chromadb = [0.0]
     add = _store._Writer.add
 
@@ -288,18 +335,7 @@ def transfer(store: FindingsStore, channels: list, root: Path, n: int) -> dict:
     finally:
         _store._Writer.add = add  # type: ignore[method-assign]
     assert result.added == n and result.embedded == 0
-    vectors = np.ascontiguousarray(store._require_index().snapshot().vectors[:, : channels[0].dim])
-    metadatas = [record_metadata(f) for f in store.list(FindingFilter(include_duplicates=True))]
-    return {
-        "export_per_s": n / export_s,
-        "export_mb": sum(len(x) + 1 for x in lines) / 1e6,
-        "import_per_s": n / import_s,
-        "import_share_in_chromadb_add": in_chromadb[0] / import_s,
-        "raw_chromadb_add_vectors_per_s": raw_chroma_add(root / "raw-vectors", vectors),
-        "raw_chromadb_add_with_metadata_per_s": raw_chroma_add(
-            root / "raw-metadata", vectors, metadatas
-        ),
-    }
+    return import_s, in_chromadb[0]
 
 
 def free_port() -> int:
