@@ -35,7 +35,8 @@ def serve(
 
     settings = get_settings()
     runs = check_runs_dir(runs_dir if runs_dir is not None else settings.runs_dir)
-    from aar.web import WebConfig, bind, is_loopback
+    from aar.net import is_loopback
+    from aar.web import WebConfig, bind
     from aar.web import serve as run_server
 
     sock = bind(host, settings.serve.port if port is None else port)

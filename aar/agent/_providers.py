@@ -11,7 +11,6 @@ module raises, logs or returns shows a key: errors name the variable, never its 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aar.errors import AarError
+from aar.net import is_loopback
 
 if TYPE_CHECKING:
     from pydantic_ai.models import Model
@@ -157,7 +157,7 @@ def _resolve_key(spec: ModelSpec, url: str, env: Mapping[str, str]) -> str:
             f"{var} has characters an API key cannot have (spaces, control or non-ASCII)"
         )
     parts = urlsplit(url)
-    if key and parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+    if key and parts.scheme == "http" and not is_loopback(parts.hostname or ""):
         raise ProviderError(
             f"refusing to send {var} in clear text to {parts.scheme}://{parts.netloc}: "
             f"use https, or unset {var} if that server needs no key"
@@ -170,15 +170,6 @@ def _resolve_key(spec: ModelSpec, url: str, env: Mapping[str, str]) -> str:
 def _is_official(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in {urlsplit(u).hostname for u in OFFICIAL_URLS.values()}
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _shown(text: str) -> str:

@@ -4,7 +4,7 @@ memory, with decisions that go through the same hash-bound review gate as `aar r
 from aar.web._app import PageError, WebConfig, create_app
 from aar.web._auth import new_token, reviewer_for_token, token_hash
 from aar.web._edits import EDIT_NOTE, approve_with_edits, edited_from, normalise_edit, replaced_by
-from aar.web._server import ServeError, bind, is_loopback, serve
+from aar.web._server import ServeError, bind, serve
 
 __all__ = [
     "EDIT_NOTE",
@@ -15,7 +15,6 @@ __all__ = [
     "bind",
     "create_app",
     "edited_from",
-    "is_loopback",
     "new_token",
     "normalise_edit",
     "replaced_by",

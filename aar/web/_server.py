@@ -4,7 +4,6 @@ then hand it to uvicorn."""
 from __future__ import annotations
 
 import errno
-import ipaddress
 import socket
 from collections.abc import Callable
 
@@ -16,16 +15,6 @@ class ServeError(AarError):
     """The server cannot listen where it was asked to (exit 1: it ran, and failed)."""
 
     exit_code = 1
-
-
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind(host: str, port: int) -> socket.socket:
