@@ -90,6 +90,19 @@ class Pages:
     def text(self) -> str:
         return self.find("main").text  # type: ignore[attr-defined]
 
+    def follow(self, css: str) -> None:
+        """Click something that loads a new page (a link, a form's button) and wait until the
+        old page is gone and the new one has loaded: reading right after a click can catch
+        the old page mid-navigation (a stale element)."""
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        old = self.find("html")
+        self.find(css).click()  # type: ignore[attr-defined]
+        wait = WebDriverWait(self.d, 30)
+        wait.until(expected_conditions.staleness_of(old))
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
 
 def test_a_reviewer_decides_in_a_real_browser(browser: object, site: Site) -> None:
     from selenium.webdriver.common.keys import Keys
@@ -102,7 +115,7 @@ def test_a_reviewer_decides_in_a_real_browser(browser: object, site: Site) -> No
         assert "/login" in browser.current_url  # type: ignore[attr-defined]
         page.shot("01-login")
         page.find("#token").send_keys(TOKENS["alice"])  # type: ignore[attr-defined]
-        page.find("#login-button").click()  # type: ignore[attr-defined]
+        page.follow("#login-button")
         assert "logged in as alice" in page.find("header").text  # type: ignore[attr-defined]
         page.shot("02-sessions")
 
@@ -114,20 +127,20 @@ def test_a_reviewer_decides_in_a_real_browser(browser: object, site: Site) -> No
         height = browser.execute_script("return arguments[0].naturalHeight", figure)  # type: ignore[attr-defined]
         assert width > 0 and height > 0
         page.shot("04-round-report")
-        page.find("article.report table a[href*='/records/']").click()  # type: ignore[attr-defined]
+        page.follow("article.report table a[href*='/records/']")
         assert "Evaluation record" in page.text() and "pgr_acc" in page.text()
         page.shot("05-record")
 
         page.open(f"/proposals/{a.id}")
         page.shot("06-proposal")
         page.find("#approve-comment").send_keys("worth running")  # type: ignore[attr-defined]
-        page.find("#approve-button").click()  # type: ignore[attr-defined]
+        page.follow("#approve-button")
         assert "Your approval was recorded" in page.text()
         page.shot("07-approved")
 
         page.open(f"/proposals/{b.id}")
         page.find("#reject-comment").send_keys("not now")  # type: ignore[attr-defined]
-        page.find("#reject-button").click()  # type: ignore[attr-defined]
+        page.follow("#reject-button")
         assert "Your rejection was recorded" in page.text()
         page.shot("08-rejected")
 
@@ -138,7 +151,7 @@ def test_a_reviewer_decides_in_a_real_browser(browser: object, site: Site) -> No
         editor.send_keys("print('edited in the browser')\n")  # type: ignore[attr-defined]
         page.find("#edit-comment").send_keys("one more line")  # type: ignore[attr-defined]
         page.shot("09-editing")
-        page.find("#edit-button").click()  # type: ignore[attr-defined]
+        page.follow("#edit-button")
         assert "Your edited version is this new proposal" in page.text()
         edited_id = browser.current_url.split("/proposals/")[1].split("?")[0]  # type: ignore[attr-defined]
         page.shot("10-edited")
