@@ -268,6 +268,14 @@ class Settings(BaseSettings):
     agent: AgentSettings = AgentSettings()
     serve: ServeSettings = ServeSettings()
 
+    @field_validator("runs_dir")
+    @classmethod
+    def _runs_dir_is_not_a_file(cls, value: Path) -> Path:
+        """Checked here, once for every command: each would otherwise fail its own way."""
+        if value.exists() and not value.is_dir():
+            raise ValueError("exists and is not a directory")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,

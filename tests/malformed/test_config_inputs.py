@@ -65,9 +65,21 @@ TOML_CASES = [
     _toml("toml-deep-array", "x = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
     _toml("toml-deep-table", "x = " + "{a=" * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
     Case("toml-is-directory", PROBE, r"aar\.toml is not a regular file", files={"aar.toml/x": ""}),
+    Case(
+        "toml-runs-dir-is-a-file",
+        PROBE,
+        r"aar\.toml: runs_dir: exists and is not a directory",
+        files={"aar.toml": 'runs_dir = "afile"\n', "afile": "notes"},
+    ),
 ]
 
 ENV_CASES = [
+    _env(
+        "env-runs-dir-is-a-file",
+        {"AAR_RUNS_DIR": "{ws}/afile"},
+        "AAR_RUNS_DIR: runs_dir: exists and is not a directory",
+        afile="notes",
+    ),
     _env("env-seeds-open-list", {"AAR_BENCH__SEEDS": "[42,"}, "AAR_BENCH__SEEDS must be JSON"),
     _env("env-seeds-word", {"AAR_BENCH__SEEDS": "abc"}, "AAR_BENCH__SEEDS must be JSON"),
     _env("env-seeds-empty", {"AAR_BENCH__SEEDS": ""}, "AAR_BENCH__SEEDS must be JSON"),
