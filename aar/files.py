@@ -85,6 +85,16 @@ def check_creatable(path: Path, what: str, *, parents: bool = False) -> None:
         raise PathError(f"cannot create {what} {path}: {base} is not writable ({reason})")
 
 
+def check_dir_or_creatable(directory: Path, what: str) -> None:
+    """A directory to write into: an existing writable one, or one that can be created."""
+    if directory.is_symlink() and not directory.exists():
+        raise PathError(f"{what} {directory} is a dangling symbolic link")
+    if directory.exists():
+        check_writable_dir(directory, what)
+    else:
+        check_creatable(directory, what, parents=True)
+
+
 def check_empty_or_creatable(directory: Path, what: str) -> None:
     """An output directory: missing (and creatable) or an empty, writable directory."""
     check_names(directory, what)

@@ -58,9 +58,13 @@ def run(
     )
     _check_model(config)
     from aar.config import get_settings
+    from aar.files import check_dir_or_creatable
+
+    runs_dir = get_settings().runs_dir
+    check_dir_or_creatable(runs_dir, "runs directory")
     from aar.session import Session
 
-    session = Session.create(get_settings().runs_dir, config)
+    session = Session.create(runs_dir, config)
     _drive(session, new=True)
 
 

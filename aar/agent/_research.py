@@ -102,12 +102,16 @@ def run_round(session: Session, *, model: Any = None) -> str:
     if info is None or info.ended:
         raise AarError("no round to run: start one first")
     session.recover_interrupted()
-    if info.kind == "research" and info.number == 1:
-        session.run_baselines(baseline_code(session.config.pairs), list(BASELINE_METHODS))
-    if info.kind == "followup":
-        for proposal_id in info.followups:
-            if not session.followup_done(proposal_id):
-                session.run_followup(proposal_id)
+    try:
+        if info.kind == "research" and info.number == 1:
+            session.run_baselines(baseline_code(session.config.pairs), list(BASELINE_METHODS))
+        if info.kind == "followup":
+            for proposal_id in info.followups:
+                if not session.followup_done(proposal_id):
+                    session.run_followup(proposal_id)
+    except RoundOver as exc:  # a budget, the sandbox or the baselines ended it before the agent
+        session.end_round(exc.why, None)
+        return exc.why
     return _run_agent(session, followup=info.kind == "followup", model=model)
 
 

@@ -164,3 +164,18 @@ def _one_followup():
     code = join_cells(["print('the approved follow-up ran')"])
     yield ("propose_followup", {"rationale": "check the sandbox prints", "code": code})
     yield ("finish_round", {"summary": "one proposal"})
+
+
+def _never_called():
+    raise AssertionError("the researcher must not run: the round ended during the baselines")
+    yield  # a generator, as script_model expects
+
+
+def test_a_budget_spent_before_the_first_step_still_ends_in_a_report(workspace: Path) -> None:
+    with session_of(small_config(budgets=Budgets(minutes=1e-6))) as session:
+        why = run_scripted(session, _never_called)
+        assert why.startswith("wall-clock budget of")
+        assert session.state.state == "awaiting_review" and session.state.round.ended
+        report = (session.root / "rounds/1/report.md").read_text()
+        assert "wall-clock budget" in report and "min into round 1" in report
+        assert replay_session(session.root).ok  # the (empty) report re-derives from the log

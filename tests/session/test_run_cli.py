@@ -48,6 +48,37 @@ def test_bad_run_arguments_are_one_line(workspace: Path, args, env, message) -> 
     assert not (workspace / "runs").exists() or not list((workspace / "runs").glob("s-*"))
 
 
+def _runs_dir(workspace: Path, kind: str) -> Path:
+    """A runs directory that `aar run` cannot use, made in the workspace."""
+    (workspace / "afile").write_text("notes")
+    (workspace / "link").symlink_to(workspace / "nowhere")
+    return {
+        "a-file": workspace / "afile",
+        "under-a-file": workspace / "afile" / "runs",
+        "dangling-link": workspace / "link",
+        "in-proc": Path("/proc/self/runs"),
+    }[kind]
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("a-file", "runs_dir: exists and is not a directory"),
+        ("under-a-file", "afile is not a directory"),
+        ("dangling-link", "is a dangling symbolic link"),
+        ("in-proc", "cannot create runs directory /proc/self/runs"),
+    ],
+)
+def test_unusable_runs_directories_are_one_line(workspace: Path, kind: str, message: str) -> None:
+    runs = _runs_dir(workspace, kind)
+    before = sorted(p.name for p in workspace.iterdir())
+    done = _aar("run", "--seeds", "1", cwd=workspace, env={"AAR_RUNS_DIR": str(runs)})
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1 and message in lines[0], lines
+    assert sorted(p.name for p in workspace.iterdir()) == before
+
+
 def test_resume_and_replay_of_unknown_sessions(workspace: Path) -> None:
     for command in (
         ["resume", "s-nope"],
