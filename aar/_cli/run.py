@@ -103,6 +103,20 @@ def replay(
     console.print("[green]every number matches the evaluator's records[/]")
 
 
+def _check_words(goal: str | None, directions: list[str]) -> None:
+    """A blank --goal or --direction (e.g. an unset shell variable) is a mistake, not a choice.
+    Checked here, not in `SessionConfig`, so sessions written before still read."""
+    if goal is not None and not goal.strip():
+        raise UsageError("--goal is blank")
+    if len(directions) > 20:
+        raise UsageError(f"at most 20 --direction options, got {len(directions)}")
+    for n, direction in enumerate(directions, 1):
+        if not direction.strip():
+            raise UsageError(f"--direction {n} is blank")
+        if len(direction) > 1000:
+            raise UsageError(f"--direction {n} is longer than 1000 characters")
+
+
 def _config(
     goal: str | None,
     tasks: list[str] | None,
@@ -132,6 +146,7 @@ def _config(
         if len(set(tasks)) != len(tasks):
             raise UsageError("a --task is given twice")
         check_task_names(tasks)
+    _check_words(goal, directions or [])
     budgets = {"usd": usd, "tokens": tokens, "evals": evals, "minutes": minutes}
     fields = {
         "goal": goal,

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aar.errors import UsageError
+from aar.errors import AarError, UsageError
 
 if TYPE_CHECKING:
     from aar.session import SessionState
@@ -53,14 +53,19 @@ def _summary(root: Path, state: SessionState) -> dict[str, Any]:
     }
 
 
-def _states(runs_dir: Path) -> list[tuple[Path, SessionState]]:
+def _states(runs_dir: Path) -> tuple[list[tuple[Path, SessionState]], list[tuple[Path, str]]]:
+    """The sessions whose logs read, and (root, problem) for each one whose log does not: one
+    damaged session must not hide the others."""
     from aar.session import EventLog
 
-    out = []
+    readable, damaged = [], []
     for root in sorted(runs_dir.glob("s-*")):
         if (root / "events.jsonl").is_file():
-            out.append((root, EventLog(root).state()))
-    return out
+            try:
+                readable.append((root, EventLog(root).state()))
+            except AarError as exc:
+                damaged.append((root, str(exc)))
+    return readable, damaged
 
 
 @sessions_app.command("list")
@@ -68,9 +73,17 @@ def list_cmd(as_json: JsonOpt = False) -> None:
     """Every session under the runs directory, newest last."""
     from aar.config import get_settings
 
-    rows = [_summary(root, state) for root, state in _states(get_settings().runs_dir)]
+    readable, damaged = _states(get_settings().runs_dir)
+    rows = [_summary(root, state) for root, state in readable]
+    warn = Console(stderr=True, soft_wrap=True, highlight=False)
+    for root, problem in damaged:
+        warn.print(f"[yellow]warning:[/] skipped session {root.name}: {problem}", markup=True)
     if as_json:
-        print(json.dumps(rows, indent=2))
+        unreadable = [
+            {"id": root.name, "state": "unreadable", "problem": problem, "path": str(root)}
+            for root, problem in damaged
+        ]
+        print(json.dumps(rows + unreadable, indent=2))
         return
     table = Table(title=f"sessions in {get_settings().runs_dir}")
     for col in ("id", "state", "model", "rounds", "findings", "evaluations"):
@@ -85,6 +98,8 @@ def list_cmd(as_json: JsonOpt = False) -> None:
             str(len(r["findings"])),
             f"{u['evals']}/{u['evals_budget']}",
         )
+    for root, _ in damaged:
+        table.add_row(root.name, "unreadable", "", "", "", "")
     Console().print(table)
 
 

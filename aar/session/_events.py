@@ -12,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aar.errors import AarError
+from pydantic import ValidationError
+
+from aar.errors import AarError, validation_message
 from aar.jsonl import JsonlLog
 from aar.memory import Finding, Metrics
 from aar.session._config import SessionConfig
@@ -79,11 +81,16 @@ def replay(events: list[Event]) -> SessionState:
     if not events or events[0].kind != "created":
         raise AarError("the session log does not start with its creation; it is not usable")
     first = events[0]
-    state = SessionState(
-        id=first.data["id"],
-        config=SessionConfig(**first.data["config"]),
-        isolation=first.data.get("isolation", "bwrap"),
-    )
+    try:
+        config = SessionConfig.model_validate(first.data["config"])
+        state = SessionState(
+            id=first.data["id"], config=config, isolation=first.data.get("isolation", "bwrap")
+        )
+    except (KeyError, TypeError, ValidationError) as exc:
+        detail = validation_message(exc) if isinstance(exc, ValidationError) else repr(exc)
+        raise AarError(
+            f"the session log's creation event is not one this aar can read ({detail})"
+        ) from None
     for event in events[1:]:
         apply(state, event)
     return state

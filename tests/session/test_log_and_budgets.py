@@ -42,6 +42,39 @@ def test_unknown_event_kind_is_a_clear_error(tmp_path: Path) -> None:
         EventLog(tmp_path).state()
 
 
+def test_a_creation_event_this_aar_cannot_read_is_a_clear_error(tmp_path: Path) -> None:
+    config = SessionConfig().model_dump(mode="json") | {"hypotheses": 0}
+    EventLog(tmp_path).append("created", {"id": "s-test", "config": config})
+    with pytest.raises(AarError, match=r"creation event is not one this aar can read .*hypotheses"):
+        EventLog(tmp_path).state()
+
+
+def test_sessions_list_shows_a_damaged_session_beside_the_others(tmp_path: Path) -> None:
+    import json
+    import os
+
+    runs = tmp_path / "runs"
+    for name in ("s-20260101-000000-aaaaaa", "s-20260101-000001-bbbbbb"):
+        (runs / name).mkdir(parents=True)
+        log = _log(runs / name)
+        log.append("note", {"message": "fine"})
+    damaged = runs / "s-20260101-000001-bbbbbb" / "events.jsonl"
+    lines = damaged.read_text().splitlines()
+    damaged.write_text("\n".join([lines[0], "garbage", *lines[2:]]) + "\n")
+    env = dict(os.environ, AAR_RUNS_DIR=str(runs))
+    done = subprocess.run(
+        [sys.executable, "-m", "aar", "sessions", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    listed = {row["id"]: row["state"] for row in json.loads(done.stdout)}
+    assert listed == {"s-test": "running", "s-20260101-000001-bbbbbb": "unreadable"}
+    assert done.stderr.count("warning: skipped session s-20260101-000001-bbbbbb") == 1
+
+
 def test_one_writer_per_session(tmp_path: Path) -> None:
     lock = WriterLock(tmp_path)
     code = (
