@@ -6,9 +6,11 @@ verifies the audit log first: a log that fails verification is one error line (e
 nothing is decided on top of it.
 
 `--json` output (stable; scripts and CI rely on it):
-- `list --json`: `{"items": [ITEM, ...]}`, ITEM = `{"kind": "proposal"|"finding", "id",
-  "session_id", "round", "status": "pending"|"approved"|"rejected"|"expired"|"void", "sha256",
-  "summary", "created_at", "expires_at" (null for findings), "decision": DECISION|null}`;
+- `list --json`: `{"items": [ITEM, ...], "damaged": [{"path", "problem"}, ...]}`, ITEM =
+  `{"kind": "proposal"|"finding", "id", "session_id", "round", "status":
+  "pending"|"approved"|"rejected"|"expired"|"void", "sha256", "summary", "created_at",
+  "expires_at" (null for findings), "decision": DECISION|null}`; `damaged` lists proposal files
+  that cannot be read (skipped, so the rest still lists);
 - `show ID --json`: `{"item": ITEM, "proposal": PROPOSAL|null, "finding": FINDING|null,
   "history": [{"seq", "outcome": "recorded"|"refused", "reason", "decision": DECISION,
   "prev_mac", "mac"}, ...]}`;
@@ -92,9 +94,16 @@ def list_items(
         raise UsageError(f"--status must be one of {', '.join(_STATUSES)}, got {status!r}")
     runs = _runs_dir(runs_dir)
     store = review.open_findings_store() if findings else None
-    items = review.list_items(runs, session_id=session, status=status, store=store)  # type: ignore[arg-type]
+    damaged: list[tuple[Path, str]] = []
+    items = review.list_items(runs, session_id=session, status=status, store=store, damaged=damaged)  # type: ignore[arg-type]
+    warn = Console(stderr=True, soft_wrap=True, highlight=False)
+    for path, problem in damaged:
+        warn.print(Text.assemble(("warning:", "yellow"), f" skipped {path.stem}: {problem}"))
     if as_json:
-        _print_json({"items": [item.model_dump(mode="json") for item in items]})
+        damaged_json = [{"path": str(path), "problem": problem} for path, problem in damaged]
+        _print_json(
+            {"items": [item.model_dump(mode="json") for item in items], "damaged": damaged_json}
+        )
     elif not items:
         _console().print("nothing to review" if status is None else f"no {status} items")
     else:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from aar.errors import AarError, UsageError
 
@@ -77,7 +78,8 @@ def list_cmd(as_json: JsonOpt = False) -> None:
     rows = [_summary(root, state) for root, state in readable]
     warn = Console(stderr=True, soft_wrap=True, highlight=False)
     for root, problem in damaged:
-        warn.print(f"[yellow]warning:[/] skipped session {root.name}: {problem}", markup=True)
+        line = f" skipped session {root.name}: {problem}"
+        warn.print(Text.assemble(("warning:", "yellow"), line))
     if as_json:
         unreadable = [
             {"id": root.name, "state": "unreadable", "problem": problem, "path": str(root)}

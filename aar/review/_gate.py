@@ -95,11 +95,13 @@ def list_items(
     status: ItemStatus | None = None,
     store: FindingsStore | None = None,
     key_file: Path | None = None,
+    damaged: list[tuple[Path, str]] | None = None,
 ) -> list[ReviewItem]:
-    """Proposals (and, with `store`, findings) with their review status from the audit log."""
+    """Proposals (and, with `store`, findings) with their review status from the audit log;
+    `damaged` collects unreadable proposal files instead of failing (see `runs_proposals`)."""
     runs_dir = check_runs_dir(Path(runs_dir))
     records = AuditLog(runs_dir, key_file=key_file).records()
-    proposals = runs_proposals(runs_dir, session_id)
+    proposals = runs_proposals(runs_dir, session_id, damaged=damaged)
     by_item: dict[tuple[str, str], list[AuditRecord]] = {}
     for record in records:
         by_item.setdefault((record.decision.item, record.decision.item_id), []).append(record)

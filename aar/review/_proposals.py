@@ -111,16 +111,32 @@ def session_proposals(session_dir: Path) -> list[Proposal]:
     return sorted(found, key=lambda p: (p.created_at, p.id))
 
 
-def runs_proposals(runs_dir: Path, session_id: str | None = None) -> list[Proposal]:
-    """Every proposal under `runs_dir` (or of one session), oldest first."""
+def runs_proposals(
+    runs_dir: Path,
+    session_id: str | None = None,
+    *,
+    damaged: list[tuple[Path, str]] | None = None,
+) -> list[Proposal]:
+    """Every proposal under `runs_dir` (or of one session), oldest first. A damaged file is
+    an error, or, when a `damaged` list is given, appended to it as (path, problem) and
+    skipped (a listing must not hide the other proposals)."""
     if session_id is not None:
         if re.fullmatch(ITEM_ID, session_id) is None:
             raise ItemNotFoundError(f"{session_id!r} is not a session id")
         session_dir = Path(runs_dir) / session_id
         if not session_dir.is_dir():
             raise ItemNotFoundError(f"no session {session_id} in {runs_dir}")
-        return session_proposals(session_dir)
-    found = [read_proposal(p) for p in sorted(Path(runs_dir).glob(f"*/{PROPOSALS_DIR}/*.json"))]
+        paths = sorted((session_dir / PROPOSALS_DIR).glob("*.json"))
+    else:
+        paths = sorted(Path(runs_dir).glob(f"*/{PROPOSALS_DIR}/*.json"))
+    found = []
+    for path in paths:
+        try:
+            found.append(read_proposal(path))
+        except ProposalFileError as exc:
+            if damaged is None:
+                raise
+            damaged.append((path, str(exc)))
     return sorted(found, key=lambda p: (p.created_at, p.id))
 
 

@@ -151,7 +151,8 @@ def test_the_cli_lists_shows_and_decides_findings(runs, tmp_path, monkeypatch) -
         get_settings.cache_clear()
         return CliRunner().invoke(app, ["review", *args, "--runs-dir", str(runs)])
 
-    assert json.loads(aar("list", "--json").stdout) == {"items": []}  # proposals only
+    listed = json.loads(aar("list", "--json").stdout)
+    assert listed == {"items": [], "damaged": []}  # proposals only
     items = json.loads(aar("list", "--findings", "--json").stdout)["items"]
     assert [(i["kind"], i["id"], i["status"]) for i in items] == [("finding", "f-cli", "pending")]
     assert "finding: logconf raised PGR" in aar("list", "--findings").stdout

@@ -55,7 +55,21 @@ def error_line(result) -> str:
 def test_list_empty_and_json(runs) -> None:
     assert aar(runs, "list").stdout.strip() == "nothing to review"
     result = aar(runs, "list", "--json")
-    assert result.exit_code == 0 and json.loads(result.stdout) == {"items": []}
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"items": [], "damaged": []}
+
+
+def test_list_names_a_damaged_proposal_and_still_lists_the_others(runs) -> None:
+    good, bad = make_proposal(runs, SESSION_A), make_proposal(runs, SESSION_B)
+    bad_file = runs / SESSION_B / "proposals" / f"{bad.id}.json"
+    bad_file.write_text('{"id": [')  # e.g. a disk that filled up mid-write, or a stray edit
+    result = aar(runs, "list", "--json")
+    assert result.exit_code == 0, result.stderr
+    listed = json.loads(result.stdout)
+    assert [item["id"] for item in listed["items"]] == [good.id]
+    assert [d["path"] for d in listed["damaged"]] == [str(bad_file)]
+    assert f"warning: skipped {bad.id}: proposal file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "is damaged" in error_line(aar(runs, "show", bad.id))  # naming it is still an error
 
 
 def test_list_shows_status_and_filters(runs) -> None:
