@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import pydantic_core
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from aar.memory._errors import InvalidFindingError
 from aar.memory._finding import SCHEMA_VERSION, Finding
@@ -44,7 +44,7 @@ _MAX_PROBLEMS = 20
 
 class EmbedderInfo(BaseModel):
     name: str
-    dim: int
+    dim: int = Field(gt=0, le=65536)
 
 
 class ExportHeader(BaseModel):

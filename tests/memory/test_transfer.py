@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,14 @@ def _tamper(text: str, n: int, vector: bytes | str) -> list[str]:
         (lambda t: _tamper(t, 3, np.ones(10, "<f4").tobytes()), "line 4: .*has 10 values"),
         (lambda t: _tamper(t, 3, "@@not base64@@"), "line 4: .*base64"),
         (lambda t: ["{" + t.splitlines()[0][1:].replace('"count":20', '"count":"x"')], "header"),
+        (
+            lambda t: re.sub(r'"dim":\d+', '"dim":-1', t, count=1).splitlines(),
+            r"dim: Input should be gre",
+        ),
+        (
+            lambda t: re.sub(r'"dim":\d+', '"dim":0', t, count=1).splitlines(),
+            r"dim: Input should be gre",
+        ),
     ],
 )
 def test_bad_export_files_write_nothing(
