@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from malformed_support import Case, case_id, check
+from malformed_support import Case, case_id, check, run_cli, snapshot, write_files
 
 from aar.hashing import content_sha256
 
@@ -58,7 +58,6 @@ CASES = [
          files={PATH.replace(SESSION, "s-20261201-130000-bbbbbb"): json.dumps(PROPOSAL)}),
     Case("in-two-sessions", ("review", "approve", PID), "appears in several sessions",
          files={**GOOD, PATH.replace(SESSION, "s-copy"): json.dumps(PROPOSAL)}),
-    Case("damaged-proposal-in-list", ("review", "list"), "is damaged", files={PATH: "[]"}),
     Case("runs-dir-missing", ("review", "list", "--runs-dir", "{ws}/nope"), "does not exist"),
     Case("runs-dir-a-file", ("review", "verify"), "not a directory",
          files={"afile": "x"}, env={"AAR_RUNS_DIR": "{ws}/afile"}),
@@ -89,3 +88,15 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_review_inputs(case: Case, workspace: Path) -> None:
     check(case, workspace)
+
+
+def test_a_damaged_proposal_in_a_listing_is_one_warning(workspace: Path) -> None:
+    """A listing survives one bad file (a reviewer still sees the rest); naming it errs."""
+    write_files(workspace, {PATH: "[]"})
+    before = snapshot(workspace)
+    out = run_cli(("review", "list"))
+    warnings = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.exit_code == 0 and "Traceback" not in out.stderr, out.stderr
+    assert len(warnings) == 1 and warnings[0].startswith("warning: skipped " + PID), warnings
+    assert "is damaged" in warnings[0]
+    assert snapshot(workspace) == before
