@@ -7,7 +7,6 @@ but loopback fail loudly, so an accidental download is a test failure, not a slo
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import tempfile
@@ -15,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from aar.net import is_loopback
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -32,13 +33,7 @@ _real_connect = socket.socket.connect
 def _is_loopback(address: object) -> bool:
     if not isinstance(address, tuple):  # AF_UNIX paths are local by definition
         return True
-    host = str(address[0])
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(str(address[0]))
 
 
 def _guarded_connect(self: socket.socket, address: object) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from aar._cli.output import warn
 from aar.errors import PathError, UsageError
 
 if TYPE_CHECKING:
@@ -54,10 +55,9 @@ def _store(*, connect: bool = True) -> FindingsStore:
 
 def _warn_bad(store: FindingsStore) -> None:
     """One line per damaged record the command skipped, and how to repair the store."""
-    console = Console(stderr=True, soft_wrap=True, highlight=False)
     for bad in store.bad_records.values():
-        console.print(
-            f"[yellow]warning:[/] skipped damaged record {bad.id} ({bad.problem}); "
+        warn(
+            f"skipped damaged record {bad.id} ({bad.problem}); "
             "`aar memory repair --drop-bad` saves and removes it"
         )
 

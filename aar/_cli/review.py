@@ -34,6 +34,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from aar._cli.output import warn
 from aar.errors import UsageError
 
 if TYPE_CHECKING:
@@ -96,9 +97,8 @@ def list_items(
     store = review.open_findings_store() if findings else None
     damaged: list[tuple[Path, str]] = []
     items = review.list_items(runs, session_id=session, status=status, store=store, damaged=damaged)  # type: ignore[arg-type]
-    warn = Console(stderr=True, soft_wrap=True, highlight=False)
     for path, problem in damaged:
-        warn.print(Text.assemble(("warning:", "yellow"), f" skipped {path.stem}: {problem}"))
+        warn(f"skipped {path.stem}: {problem}")
     if as_json:
         damaged_json = [{"path": str(path), "problem": problem} for path, problem in damaged]
         _print_json(

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from aar._cli.output import warn
 from aar.errors import AarError, UsageError
 
 if TYPE_CHECKING:
@@ -76,10 +76,8 @@ def list_cmd(as_json: JsonOpt = False) -> None:
 
     readable, damaged = _states(get_settings().runs_dir)
     rows = [_summary(root, state) for root, state in readable]
-    warn = Console(stderr=True, soft_wrap=True, highlight=False)
     for root, problem in damaged:
-        line = f" skipped session {root.name}: {problem}"
-        warn.print(Text.assemble(("warning:", "yellow"), line))
+        warn(f"skipped session {root.name}: {problem}")
     if as_json:
         unreadable = [
             {"id": root.name, "state": "unreadable", "problem": problem, "path": str(root)}

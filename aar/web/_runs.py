@@ -26,6 +26,7 @@ from aar.review import (
     ReviewItem,
     expire_overdue,
     finding_item,
+    is_proposal_id,
     proposal_item,
     read_proposal,
 )
@@ -198,7 +199,7 @@ class RunsView:
     # -- proposals -----------------------------------------------------------------------
     def proposal(self, proposal_id: str) -> ProposalView:
         """The one proposal with this id; a damaged or copied file is a ProposalFileError."""
-        if not re.fullmatch(r"p-[0-9a-f]{12}", proposal_id):
+        if not is_proposal_id(proposal_id):
             raise ItemNotFoundError(f"{proposal_id!r} is not a proposal id (p- and 12 hex digits)")
         paths = [
             self.runs_dir / sid / PROPOSALS_DIR / f"{proposal_id}.json"
