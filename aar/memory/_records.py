@@ -31,7 +31,13 @@ def record_metadata(finding: Finding) -> dict[str, Any]:
     `where`, so no other key is needed (records written by older aar have more; they are
     ignored). Each extra key costs: a second one made a 10,000-finding add ~15% slower.
     """
-    return {"finding_json": finding.model_dump_json()}
+    return metadata_of(finding.model_dump_json())
+
+
+def metadata_of(finding_json: str) -> dict[str, Any]:
+    """`record_metadata` from the finding's JSON when it is already at hand (a bulk write
+    serialises each finding once, for chromadb and aar's index alike)."""
+    return {"finding_json": finding_json}
 
 
 def printable(text: str) -> str:

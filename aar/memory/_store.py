@@ -55,8 +55,8 @@ from aar.memory._models import (
     SearchHit,
     StoreStats,
 )
-from aar.memory._records import BadRecord, decode_record, record_metadata
-from aar.memory._transfer import ParsedExport, read_export, write_export
+from aar.memory._records import BadRecord, decode_record, metadata_of, record_metadata
+from aar.memory._transfer import ParsedExport, gc_paused, read_export, write_export
 
 if TYPE_CHECKING:
     import numpy as np
@@ -383,13 +383,13 @@ class FindingsStore:
         """chromadb first (the store of record), then the index. Building the index rows in a
         thread beside chromadb's add measured no faster (its add holds the GIL for much of the
         time), so it is not done."""
-        rows = self._require_index().rows(findings, vectors, families)
+        rows = self._require_index().rows(findings, vectors, families)  # (id, json, ...)
         for start in range(0, len(findings), _PAGE):
-            chunk = findings[start : start + _PAGE]
+            chunk = rows[start : start + _PAGE]
             col.add(
-                ids=[f.id for f in chunk],
+                ids=[row[0] for row in chunk],
                 embeddings=vectors[0][start : start + _PAGE],
-                metadatas=[record_metadata(f) for f in chunk],
+                metadatas=[metadata_of(row[1]) for row in chunk],
             )
         self._commit(rows=rows)
 
@@ -591,7 +591,7 @@ class FindingsStore:
         if not parsed.findings:
             return ImportResult(added=0, skipped_identical=0)
         reuse = self._reusable(parsed.vectors, parsed.header is not None, reembed)
-        with self._writing() as col:
+        with self._writing() as col, gc_paused():
             stored = self._stored(col, [f.id for f in parsed.findings])
             conflicts = [f.id for f in parsed.findings if f.id in stored and stored[f.id] != f]
             if conflicts:

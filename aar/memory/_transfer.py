@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import gc
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -137,12 +139,27 @@ def read_export(lines: Iterable[str]) -> ParsedExport:
     if header is not None:
         reading.raw_vectors = [[] for _ in header.embedders]
     rest = list(numbered) if header is not None else [first, *numbered]
-    for n, line in rest:
-        if len(reading.problems) >= _MAX_PROBLEMS:
-            reading.more = True
-            break
-        reading.line(n, line)
-    return reading.result()
+    with gc_paused():
+        for n, line in rest:
+            if len(reading.problems) >= _MAX_PROBLEMS:
+                reading.more = True
+                break
+            reading.line(n, line)
+        return reading.result()
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector over a bulk read or write: the tens of thousands of
+    new (acyclic) objects set off full collections that cost ~0.15 s of a 10,000-finding
+    import."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass

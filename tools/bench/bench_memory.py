@@ -14,10 +14,11 @@ One run measures, on this machine (the load average is printed at start and end)
   N: --add-n through `add_many`, the rest written with vectors of a pool of distinct texts
   plus small noise (all N vectors distinct) to save the minutes MiniLM would take;
 - export of the N findings, and their import into a fresh store re-using the vectors
-  (findings/s, median of 3), beside chromadb's own `add` of the same N vectors, alone and with
-  the same one-key metadata (the finding's JSON) that aar stores: the floor of any import;
-  and with a cheaper HNSW graph (the rejected lever), each with the share of the exact top 5
-  that a direct chromadb query finds;
+  (findings/s, median of 5), each run in a new process as `aar memory import` runs it,
+  interleaved with chromadb's own `add` of the same N vectors and the same one-key metadata
+  (the finding's JSON) that aar stores, the floor of any import (median of 5); once more with
+  a cheaper HNSW graph (the rejected lever), each with the share of the exact top 5 that a
+  direct chromadb query finds; and `aar memory import FILE` end to end (median of 3);
 - `aar memory query` end to end (a new process, start to printed table) against the N-finding
   store, a usage error (`aar memory list -n -1`) and `aar --help`: median of 5.
 """
@@ -25,7 +26,6 @@ One run measures, on this machine (the load average is printed at start and end)
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -61,6 +61,7 @@ from aar.memory import (  # noqa: E402  (_index, _open, _store: internals the be
     _store,
     load_embedder,
     open_store,
+    read_export,
 )
 from aar.memory._records import record_metadata  # noqa: E402
 
@@ -292,33 +293,77 @@ def direct_recall(col: object, vectors: np.ndarray, n: int = 200) -> float:
     )
 
 
-def transfer(store: FindingsStore, channels: list, root: Path, n: int) -> dict:
-    out = io.StringIO()
+def transfer(store: FindingsStore, kind: str, root: Path, n: int) -> dict:
+    """Export, then import into fresh stores the way a user runs it: each run a new process
+    (an in-process run after the rest of the bench measured ~25 % slower than a fresh one),
+    interleaved with chromadb's own `add` of the same vectors and metadata, the floor."""
+    path = root / f"{kind}-export.jsonl"
     t = time.perf_counter()
-    store.export_jsonl(out)
+    with path.open("w", encoding="utf-8") as out:
+        store.export_jsonl(out)
     export_s = time.perf_counter() - t
-    lines = out.getvalue().splitlines()
-    runs = [timed_import(lines, channels, root / f"imported-{r}", n) for r in range(3)]
-    median = sorted(runs)[1]
-    vectors = np.ascontiguousarray(store._require_index().snapshot().vectors[:, : channels[0].dim])
-    metadatas = [record_metadata(f) for f in store.list(FindingFilter(include_duplicates=True))]
+    imports, floors = [], []
+    for r in range(5):
+        imports.append(child("import", kind, path, root / f"{kind}-imported-{r}"))
+        floors.append(child("raw", kind, path, root / f"{kind}-raw-{r}"))
+    median = sorted(imports, key=lambda x: x["s"])[2]
+    floor = sorted(floors, key=lambda x: x["per_s"])[2]
     return {
         "export_per_s": n / export_s,
-        "export_mb": sum(len(x) + 1 for x in lines) / 1e6,
-        "import_per_s": n / median[0],
-        "import_per_s_runs": [n / r[0] for r in runs],
-        "import_share_in_chromadb_add": median[1] / median[0],
-        "raw_chromadb_add_vectors": raw_chroma_add(root / "raw-vectors", vectors),
-        "raw_chromadb_add_with_metadata": raw_chroma_add(root / "raw-metadata", vectors, metadatas),
-        "raw_chromadb_add_with_metadata_light_hnsw": raw_chroma_add(
-            root / "raw-light", vectors, metadatas, light=True
+        "export_mb": path.stat().st_size / 1e6,
+        "import_per_s": n / median["s"],
+        "import_per_s_runs": [n / x["s"] for x in imports],
+        "import_share_in_chromadb_add": median["chromadb_s"] / median["s"],
+        "raw_chromadb_add_with_metadata": floor,
+        "raw_chromadb_add_per_s_runs": [x["per_s"] for x in floors],
+        "raw_chromadb_add_with_metadata_light_hnsw": child(
+            "raw-light", kind, path, root / f"{kind}-raw-light"
         ),
+        "aar_memory_import_cli_s": cli_import(kind, path, root / f"{kind}-cli-import"),
     }
 
 
-def timed_import(lines: list[str], channels: list, path: Path, n: int) -> tuple[float, float]:
-    """One import into a fresh store re-using the vectors: (seconds, seconds in chromadb)."""
+def child(mode: str, kind: str, export: Path, store: Path) -> dict:
+    """One timed import (`mode` import) or raw chromadb add (raw, raw-light) in a new process."""
+    cmd = [sys.executable, __file__, "--child", mode, str(export), str(store), "--embedding", kind]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def run_child(mode: str, kind: str, export: Path, path: Path) -> dict:
+    """The child side of `child`: read the file (untimed), then time the one operation."""
+    channels = _open.channels(MemorySettings(path=path, embedding=kind))
+    lines = export.read_text(encoding="utf-8").splitlines()
+    if mode == "import":
+        return timed_import(lines, channels, path, len(lines) - 1)
+    parsed = read_export(lines)
+    vectors = np.ascontiguousarray(parsed.vectors[channels[0].name])
+    metadatas = [record_metadata(f) for f in parsed.findings]
+    return raw_chroma_add(path, vectors, metadatas, light=mode == "raw-light")
+
+
+def cli_import(kind: str, export: Path, root: Path) -> float:
+    """`aar memory import FILE` into a new store, process start to exit: median of 3."""
+    runs = []
+    for r in range(3):
+        env = {**os.environ, "AAR_MEMORY_PATH": str(root / str(r)), "AAR_MEMORY__EMBEDDING": kind}
+        env.pop("AAR_MEMORY_URL", None)
+        t = time.perf_counter()
+        done = subprocess.run(
+            [str(BIN / "aar"), "memory", "import", str(export), "--no-reembed"],
+            env=env,
+            capture_output=True,
+            timeout=600,
+        )
+        runs.append(time.perf_counter() - t)
+        assert done.returncode == 0, done.stderr
+    return statistics.median(runs)
+
+
+def timed_import(lines: list[str], channels: list, path: Path, n: int) -> dict:
+    """One import into a fresh store re-using the vectors: seconds, and seconds in chromadb."""
     target = make_store(path, channels)
+    target.count()  # connect first: opening chromadb is not part of the import
     in_chromadb = [0.0]
     add = _store._Writer.add
 
@@ -335,7 +380,7 @@ def timed_import(lines: list[str], channels: list, path: Path, n: int) -> tuple[
     finally:
         _store._Writer.add = add  # type: ignore[method-assign]
     assert result.added == n and result.embedded == 0
-    return import_s, in_chromadb[0]
+    return {"s": import_s, "chromadb_s": in_chromadb[0]}
 
 
 def free_port() -> int:
@@ -403,7 +448,7 @@ def run_embedder(kind: str, args: argparse.Namespace, root: Path) -> dict:
     res["add_many_per_s"] = fill(local, syn, add_n, vectors)
     res["added_through_add_many"] = add_n
     res["local"] = latency(local)
-    res["transfer"] = transfer(local, channels, root / f"{kind}-transfer", args.n)
+    res["transfer"] = transfer(local, kind, root, args.n)
     proc, url = start_server(root / f"{kind}-server")
     try:
         server = open_store(Settings(memory=MemorySettings(url=url, embedding=kind)))
@@ -457,7 +502,14 @@ def main() -> None:
     parser.add_argument("--add-n", type=int, default=None, help="findings added via add_many")
     parser.add_argument("--pool", type=int, default=300, help="distinct texts for the fill")
     parser.add_argument("--embedding", nargs="+", default=["minilm", "static"])
+    parser.add_argument(
+        "--child", nargs=3, metavar=("MODE", "EXPORT", "STORE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.child:
+        mode, export, store = args.child
+        print(json.dumps(run_child(mode, args.embedding[0], Path(export), Path(store))))
+        return
     results: dict = {
         "n": args.n,
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
