@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
 import re
@@ -59,6 +60,7 @@ def test_export_carries_vectors_and_the_round_trip_is_exact(
     result = target.import_jsonl(text.splitlines(), reembed=False)
     assert (result.added, result.vectors_reused, result.embedded) == (20, 20, 0)
     assert counting.texts == 0  # nothing was embedded again
+    assert gc.isenabled()  # paused over the bulk read and write only
     assert exported(target) == text  # byte-identical
     query = "early stopping on weak labels"
     assert [h.finding.id for h in target.search(query)] == [
@@ -127,6 +129,7 @@ def test_bad_export_files_write_nothing(
     with pytest.raises(InvalidFindingError, match=message):
         target.import_jsonl(lines)
     assert target.count() == 0
+    assert gc.isenabled()  # the import pauses the collector and gives it back on error
 
 
 def test_every_bad_line_is_named_in_file_order(source: FindingsStore, tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
