@@ -498,6 +498,34 @@ def _wait_ready(proc: Any, host: str, port: int, timeout: float = 60.0) -> None:
     raise MemoryServerError(f"the Chroma server did not answer on {host}:{port} within 60 s")
 
 
+def _stop_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP (`kill`, a service manager, a closed terminal) stop the server the way
+    Ctrl-C does, and SIGINT works even when a shell started aar with it ignored: otherwise aar
+    died and left the Chroma server running on the port."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+
+
+def _stop_server(proc: Any) -> int:
+    """Ask the Chroma server to stop and return its exit code; kill it if it has not stopped
+    within 10 s."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        warn("the Chroma server did not stop within 10 s of SIGTERM; killed it")
+        proc.kill()
+        proc.wait()
+        return 0  # the stop that was asked for, warned about above
+
+
 @memory_app.command("serve")
 def serve(
     path: Annotated[
@@ -524,6 +552,7 @@ def serve(
             raise MemoryServerError("the `chroma` command (from chromadb) is not installed")
         chroma = Path(found)
     directory.mkdir(parents=True, exist_ok=True)
+    _stop_like_ctrl_c()
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(directory), "--host", host, "--port", str(port)],
         env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
@@ -537,8 +566,7 @@ def serve(
         )
         code = proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        code = proc.wait(timeout=10)
+        code = _stop_server(proc)
     if code not in (0, 130, 143, -2, -15):  # stopped by Ctrl-C or SIGTERM
         raise MemoryServerError(f"the Chroma server stopped with exit code {code}")
 

@@ -204,8 +204,13 @@ def test_bad_server_url(cli: CliRunner, monkeypatch) -> None:
     assert result.exit_code == 2 and "Chroma server" in result.output
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts `aar memory serve &`
+
+
 @pytest.mark.slow
-def test_serve_then_commands_against_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_serve_then_commands_against_it(tmp_path: Path, stop: signal.Signals) -> None:
     port = free_port()
     env = {**os.environ, "AAR_MEMORY_PATH": str(tmp_path / "unused")}
     server = subprocess.Popen(
@@ -213,9 +218,10 @@ def test_serve_then_commands_against_it(tmp_path: Path) -> None:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        preexec_fn=_ignore_sigint,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
-        url = f"http://127.0.0.1:{port}"
         wait_heartbeat(url)
         client_env = {**env, "AAR_MEMORY_URL": url}
         finding = json.dumps(minimal(id="f-team"))
@@ -224,8 +230,15 @@ def test_serve_then_commands_against_it(tmp_path: Path) -> None:
         queried = aar_memory("query", "logconf", "--json", env=client_env, timeout=60)
         assert [h["id"] for h in json.loads(queried.stdout)] == ["f-team"]
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        server.send_signal(stop)
+        try:
+            code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    assert code == 0  # stderr is not read: an orphaned Chroma server would hold it open
+    with pytest.raises(RuntimeError, match="did not answer"):
+        wait_heartbeat(url, timeout=1)  # the Chroma server stopped with aar
     assert (tmp_path / "team" / "chroma.sqlite3").exists()
     assert not (tmp_path / "unused").exists()
 
