@@ -380,17 +380,24 @@ class FindingsStore:
         vectors: Sequence[Any],
         families: Sequence[list[str]] = (),
     ) -> None:
-        """chromadb first (the store of record), then the index. Building the index rows in a
-        thread beside chromadb's add measured no faster (its add holds the GIL for much of the
-        time), so it is not done."""
+        """chromadb first (the store of record), then the index; all or nothing: a failure (or
+        Ctrl-C) part-way deletes the pages already added. Building the index rows in a thread
+        beside chromadb's add measured no faster (its add holds the GIL), so it is not done."""
         rows = self._require_index().rows(findings, vectors, families)  # (id, json, ...)
-        for start in range(0, len(findings), _PAGE):
-            chunk = rows[start : start + _PAGE]
-            col.add(
-                ids=[row[0] for row in chunk],
-                embeddings=vectors[0][start : start + _PAGE],
-                metadatas=[metadata_of(row[1]) for row in chunk],
-            )
+        added: list[str] = []
+        try:
+            for start in range(0, len(findings), _PAGE):
+                ids = [row[0] for row in rows[start : start + _PAGE]]
+                col.add(
+                    ids=ids,
+                    embeddings=vectors[0][start : start + _PAGE],
+                    metadatas=[metadata_of(row[1]) for row in rows[start : start + _PAGE]],
+                )
+                added.extend(ids)
+        except BaseException:
+            if added:  # the index stays marked mid-write, so it is re-checked before next use
+                col.delete(ids=added)
+            raise
         self._commit(rows=rows)
 
     def update_review(

@@ -160,3 +160,31 @@ def test_links_must_resolve(local_store: FindingsStore) -> None:
         local_store.import_jsonl([linked.model_dump_json(), original.model_dump_json()]).added == 2
     )
     assert local_store.get("f-copy").duplicate_of == "f-orig"
+
+
+def test_a_failure_part_way_takes_back_what_was_written(
+    source: FindingsStore, tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chromadb failing on the second page (a full disk, Ctrl-C) leaves nothing imported."""
+    from aar.memory import _store
+
+    text = exported(source)
+    monkeypatch.setattr(_store, "_PAGE", 8)  # 20 findings: pages of 8, 8, 4
+    real_add, calls = _store._Writer.add, []
+
+    def failing_add(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        calls.append(len(kwargs["ids"]))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_add(self, **kwargs)
+
+    monkeypatch.setattr(_store._Writer, "add", failing_add)
+    target = open_store(local_settings(tmp_path / "t"), embedder=embedder)
+    with pytest.raises(KeyboardInterrupt):
+        target.import_jsonl(text.splitlines())
+    assert calls == [8, 8]
+    monkeypatch.setattr(_store._Writer, "add", real_add)
+    reopened = open_store(local_settings(tmp_path / "t"), embedder=embedder)
+    assert reopened.count() == 0 and reopened.search("early stopping") == []
+    assert reopened.import_jsonl(text.splitlines()).added == 20  # and a retry imports it all
+    assert exported(reopened) == text
