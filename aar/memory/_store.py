@@ -387,11 +387,12 @@ class FindingsStore:
         added: list[str] = []
         try:
             for start in range(0, len(findings), _PAGE):
-                ids = [row[0] for row in rows[start : start + _PAGE]]
+                page = rows[start : start + _PAGE]
+                ids = [row[0] for row in page]
                 col.add(
                     ids=ids,
                     embeddings=vectors[0][start : start + _PAGE],
-                    metadatas=[metadata_of(row[1]) for row in rows[start : start + _PAGE]],
+                    metadatas=[metadata_of(row[1]) for row in page],
                 )
                 added.extend(ids)
         except BaseException:

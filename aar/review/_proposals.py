@@ -107,28 +107,14 @@ def _check_place(path: Path, proposal: Proposal) -> None:
 
 def session_proposals(session_dir: Path) -> list[Proposal]:
     """Every proposal of one session, oldest first."""
-    found = [read_proposal(p) for p in sorted((Path(session_dir) / PROPOSALS_DIR).glob("*.json"))]
-    return sorted(found, key=lambda p: (p.created_at, p.id))
+    return _read_oldest_first(sorted((Path(session_dir) / PROPOSALS_DIR).glob("*.json")))
 
 
-def runs_proposals(
-    runs_dir: Path,
-    session_id: str | None = None,
-    *,
-    damaged: list[tuple[Path, str]] | None = None,
+def _read_oldest_first(
+    paths: list[Path], damaged: list[tuple[Path, str]] | None = None
 ) -> list[Proposal]:
-    """Every proposal under `runs_dir` (or of one session), oldest first. A damaged file is
-    an error, or, when a `damaged` list is given, appended to it as (path, problem) and
-    skipped (a listing must not hide the other proposals)."""
-    if session_id is not None:
-        if re.fullmatch(ITEM_ID, session_id) is None:
-            raise ItemNotFoundError(f"{session_id!r} is not a session id")
-        session_dir = Path(runs_dir) / session_id
-        if not session_dir.is_dir():
-            raise ItemNotFoundError(f"no session {session_id} in {runs_dir}")
-        paths = sorted((session_dir / PROPOSALS_DIR).glob("*.json"))
-    else:
-        paths = sorted(Path(runs_dir).glob(f"*/{PROPOSALS_DIR}/*.json"))
+    """The proposals in `paths`, oldest first. A damaged file is an error, or, when a `damaged`
+    list is given, appended to it as (path, problem) and skipped."""
     found = []
     for path in paths:
         try:
@@ -138,6 +124,26 @@ def runs_proposals(
                 raise
             damaged.append((path, str(exc)))
     return sorted(found, key=lambda p: (p.created_at, p.id))
+
+
+def runs_proposals(
+    runs_dir: Path,
+    session_id: str | None = None,
+    *,
+    damaged: list[tuple[Path, str]] | None = None,
+) -> list[Proposal]:
+    """Every proposal under `runs_dir` (or of one session), oldest first; with `damaged`,
+    unreadable files are collected there and skipped (a listing must not hide the others)."""
+    if session_id is not None:
+        if re.fullmatch(ITEM_ID, session_id) is None:
+            raise ItemNotFoundError(f"{session_id!r} is not a session id")
+        session_dir = Path(runs_dir) / session_id
+        if not session_dir.is_dir():
+            raise ItemNotFoundError(f"no session {session_id} in {runs_dir}")
+        paths = sorted((session_dir / PROPOSALS_DIR).glob("*.json"))
+    else:
+        paths = sorted(Path(runs_dir).glob(f"*/{PROPOSALS_DIR}/*.json"))
+    return _read_oldest_first(paths, damaged)
 
 
 def find_proposal(runs_dir: Path, proposal_id: str) -> Proposal:

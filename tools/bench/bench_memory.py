@@ -294,9 +294,8 @@ def direct_recall(col: object, vectors: np.ndarray, n: int = 200) -> float:
 
 
 def transfer(store: FindingsStore, kind: str, root: Path, n: int) -> dict:
-    """Export, then import into fresh stores the way a user runs it: each run a new process
-    (an in-process run after the rest of the bench measured ~25 % slower than a fresh one),
-    interleaved with chromadb's own `add` of the same vectors and metadata, the floor."""
+    """Export, then import into fresh stores the way `aar memory import` runs: each run a new
+    process, interleaved with chromadb's own `add` of the same vectors and metadata, the floor."""
     path = root / f"{kind}-export.jsonl"
     t = time.perf_counter()
     with path.open("w", encoding="utf-8") as out:
