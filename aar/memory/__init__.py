@@ -33,6 +33,7 @@ from aar.memory._finding import (
     Review,
     ReviewStatus,
     Verdict,
+    VerdictBasis,
     new_finding_id,
 )
 from aar.memory._glossary import Family, Glossary, load_glossary
@@ -96,6 +97,7 @@ __all__ = [
     "StaticEmbedder",
     "StoreStats",
     "Verdict",
+    "VerdictBasis",
     "check_local_dir",
     "load_embedder",
     "load_glossary",

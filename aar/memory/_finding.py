@@ -69,6 +69,27 @@ class Review(_Strict):
     reviewed_at: datetime | None = None
 
 
+class VerdictBasis(_Strict):
+    """The data and test that decided a finding's verdict (set by the session at the end of a
+    round; a reader can tell a confirmed verdict from a claim)."""
+
+    split: str = Field(description="The data that decided it, e.g. 'holdout'.")
+    seeds: list[int] = Field(default_factory=list)
+    fresh_seeds: bool = Field(
+        default=False, description="True when the seeds were not the ones that screened it."
+    )
+    baseline: str = "naive"
+    test: str = Field(description="The test, e.g. 'paired t-test (two-sided)'.")
+    level: float = Field(gt=0, lt=1, description="Familywise error rate of the round.")
+    correction: str = Field(description="Multiple-comparison correction, e.g. 'holm'.")
+    family_size: int = Field(ge=0, description="Comparisons the correction covered.")
+    screen: str = Field(default="", description="How the test feedback screened it.")
+    mean_difference: float | None = None
+    p_value: float | None = Field(default=None, ge=0, le=1)
+    adjusted_p: float | None = Field(default=None, ge=0, le=1)
+    why: str = ""
+
+
 class Finding(_Strict):
     """One structured finding of a research session (schema version 1).
 
@@ -96,6 +117,13 @@ class Finding(_Strict):
         default_factory=list, description="Evaluator records (`EvalRecord.id`) behind the numbers."
     )
     verdict: Verdict
+    claimed_verdict: Verdict | None = Field(
+        default=None, description="What the researcher claimed, where the session decided."
+    )
+    verdict_basis: VerdictBasis | None = Field(
+        default=None,
+        description="What decided `verdict` (None: a hand-written or older finding's claim).",
+    )
     review: Review = Field(default_factory=Review)
     git_commit: str | None = None
     created_at: datetime = Field(default_factory=_utc_now)
