@@ -11,6 +11,7 @@ where a list is expected, and unknown keys (a typo names the closest valid key).
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -40,6 +41,14 @@ Seed = Annotated[int, Field(strict=True, ge=0, le=SEED_MAX)]
 """Strict: `true` or "42" in a seed list is a mistake, not seed 1 or 42."""
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 """Unknown keys are typos; NaN or infinite limits would switch limits off."""
+
+
+def _named_path(value: Any) -> Any:
+    """An empty path is a mistake (an unset shell variable), not the current directory, which
+    is what `Path("")` means: `runs_dir = ""` wrote sessions into whatever directory aar ran in."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("is empty; name a directory (e.g. 'runs') or leave the setting out")
+    return value
 
 
 def _default_cache_dir() -> Path:
@@ -85,6 +94,11 @@ class BenchSettings(BaseModel):
     plugins: list[str] = Field(
         default=[], description="Extra task modules to import ('package.module')."
     )
+
+    @field_validator("cache_dir", "key_file", mode="before")
+    @classmethod
+    def _paths_are_named(cls, value: Any) -> Any:
+        return _named_path(value)
 
     @field_validator("device")
     @classmethod
@@ -145,6 +159,11 @@ class MemorySettings(BaseModel):
         default_factory=lambda: _default_cache_dir() / "memory",
         description="Embedding artefacts derived offline from the shipped MiniLM weights.",
     )
+
+    @field_validator("path", "cache_dir", mode="before")
+    @classmethod
+    def _paths_are_named(cls, value: Any) -> Any:
+        return _named_path(value)
 
     @field_validator("url")
     @classmethod
@@ -255,6 +274,18 @@ class AgentSettings(BaseModel):
     )
 
 
+class SessionSettings(BaseModel):
+    """Default budgets of `aar run` (aar.toml `[session]`). Left unset, the evaluation and
+    request budgets are sized to the round asked for; a value set here must cover the round
+    (else `aar run` refuses before anything runs), while `--budget-*` on the command line may
+    cut a round short on purpose (its report then says what was cut)."""
+
+    model_config = _STRICT
+
+    evals: int | None = Field(default=None, ge=0, description="Scored test submissions.")
+    requests: int | None = Field(default=None, ge=0, description="Model requests.")
+
+
 class Settings(BaseSettings):
     """All of aar's settings; one section per package."""
 
@@ -267,6 +298,12 @@ class Settings(BaseSettings):
     review: ReviewSettings = Field(default_factory=ReviewSettings)  # reads AAR_REVIEWER now
     agent: AgentSettings = AgentSettings()
     serve: ServeSettings = ServeSettings()
+    session: SessionSettings = SessionSettings()
+
+    @field_validator("runs_dir", mode="before")
+    @classmethod
+    def _runs_dir_is_named(cls, value: Any) -> Any:
+        return _named_path(value)
 
     @field_validator("runs_dir")
     @classmethod
@@ -383,11 +420,37 @@ def _unknown_variable(name: str, keys: list[str], depth: int, model: type[BaseMo
             raise ConfigError(
                 f"{name} is not a setting; did you mean AAR_{section.upper()}__{guess.upper()}?"
             )
+        _unknown_section(name, keys)
         return  # not meant as a setting
     where = ".".join(keys[: depth + 1])
     guess = closest_key(keys[depth], list(model.model_fields))
     hint = f"; did you mean {'_'.join(['AAR', *keys[:depth]]).upper()}__{guess.upper()}?"
     raise ConfigError(f"{name}: unknown setting {where}" + (hint if guess else ""))
+
+
+_NOT_SETTINGS_BY_NAME = {"AAR_REVIEWER"}
+"""Documented variables that are read directly, not as settings."""
+
+
+def _unknown_section(name: str, keys: list[str]) -> None:
+    """Fail closed on a variable shaped like a setting that names none: `AAR_SANDBOXX__ISOLATION`
+    (a typo'd section, with the `__` that only settings use) was ignored, so the sandbox ran
+    with its default. A plain word close to a top-level name (`AAR_RUNS_DIRR`) is refused too;
+    other names (`AAR_PYTHON` of tools/setup) are not settings and are left alone."""
+    if name.upper() in _NOT_SETTINGS_BY_NAME:
+        return
+    names = list(Settings.model_fields)
+    if len(keys) > 1:
+        guess = closest_key(keys[0], names)
+        hint = (
+            f"did you mean AAR_{'__'.join([guess, *keys[1:]]).upper()}?"
+            if guess
+            else f"settings sections are {', '.join(n for n in names if n != 'runs_dir')}"
+        )
+        raise ConfigError(f"{name}: unknown setting section {keys[0]!r}; {hint}")
+    guess = difflib.get_close_matches(keys[0], names, n=1, cutoff=0.85)
+    if guess:
+        raise ConfigError(f"{name} is not a setting; did you mean AAR_{guess[0].upper()}?")
 
 
 def _check_env_value(name: str, value: str, annotation: Any) -> None:

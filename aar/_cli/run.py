@@ -40,6 +40,7 @@ def run(
     budget_usd: Annotated[float | None, typer.Option("--budget-usd")] = None,
     budget_tokens: Annotated[int | None, typer.Option("--budget-tokens")] = None,
     budget_evals: Annotated[int | None, typer.Option("--budget-evals")] = None,
+    budget_requests: Annotated[int | None, typer.Option("--budget-requests")] = None,
     budget_minutes: Annotated[float | None, typer.Option("--budget-minutes")] = None,
 ) -> None:
     """Launch a research session: one round ending in a report and proposals for review."""
@@ -54,6 +55,7 @@ def run(
         budget_usd,
         budget_tokens,
         budget_evals,
+        budget_requests,
         budget_minutes,
     )
     _check_model(config)
@@ -62,6 +64,9 @@ def run(
 
     runs_dir = get_settings().runs_dir
     check_dir_or_creatable(runs_dir, "runs directory")
+    from aar.memory import check_store
+
+    check_store(get_settings())  # the round stores its findings there: refuse a broken one now
     from aar.session import Session
 
     session = Session.create(runs_dir, config)
@@ -71,8 +76,10 @@ def run(
 def resume(session_id: Annotated[str, typer.Argument(help="The session to continue.")]) -> None:
     """Continue a killed session, or run the next round's approved follow-ups."""
     from aar.config import get_settings
+    from aar.memory import check_store
     from aar.session import Session
 
+    check_store(get_settings())  # the round stores its findings there: refuse a broken one now
     session = Session.open(get_settings().runs_dir, _check_id(session_id))
     _drive(session, new=False)
 
@@ -128,6 +135,7 @@ def _config(
     usd: float | None,
     tokens: int | None,
     evals: int | None,
+    requests: int | None,
     minutes: float | None,
 ) -> SessionConfig:
     """The session's configuration, every argument checked (cheap checks only)."""
@@ -147,7 +155,13 @@ def _config(
             raise UsageError("a --task is given twice")
         check_task_names(tasks)
     _check_words(goal, directions or [])
-    budgets = {"usd": usd, "tokens": tokens, "evals": evals, "minutes": minutes}
+    budgets = {
+        "usd": usd,
+        "tokens": tokens,
+        "evals": evals,
+        "requests": requests,
+        "minutes": minutes,
+    }
     fields = {
         "goal": goal,
         "tasks": tasks,
@@ -157,13 +171,39 @@ def _config(
         "hypotheses": hypotheses,
     }
     try:
-        return SessionConfig(
+        config = SessionConfig(
             **{k: v for k, v in fields.items() if v is not None},
             seeds=list(range(SEEDS_FROM, SEEDS_FROM + seeds)),
             budgets=Budgets(**{k: v for k, v in budgets.items() if v is not None}),
         )
     except ValidationError as exc:
         raise UsageError(validation_message(exc)) from None
+    return _sized(config, typed={k for k, v in budgets.items() if v is not None})
+
+
+def _sized(config: SessionConfig, typed: set[str]) -> SessionConfig:
+    """The round's evaluation and request budgets: typed on the command line (respected, even
+    when smaller than the round needs), else from aar.toml `[session]` (must cover the round),
+    else sized to the round (see `aar.session.plan_round`)."""
+    from aar.config import get_settings
+    from aar.session import SIZED_BUDGETS, BudgetTooSmallError, check_configured, sized_budget
+
+    configured = get_settings().session
+    chosen: dict[str, int] = {}
+    for name in SIZED_BUDGETS:
+        if name in typed:
+            continue
+        value = getattr(configured, name)
+        if value is None:
+            chosen[name] = sized_budget(name, config)
+            continue
+        try:
+            check_configured(name, value, config)
+        except BudgetTooSmallError as exc:
+            raise UsageError(str(exc)) from None
+        chosen[name] = value
+    budgets = config.budgets.model_copy(update=chosen)
+    return config.model_copy(update={"budgets": budgets})
 
 
 def _check_model(config: SessionConfig) -> None:
@@ -174,7 +214,7 @@ def _check_model(config: SessionConfig) -> None:
         if config.base_url:
             raise UsageError("--base-url needs a provider model (e.g. --model openai:NAME)")
         return
-    from aar.agent import ModelSpec, build_model, model_price, price_table
+    from aar.agent import ModelSpec, build_model, check_endpoint, model_price, price_table
 
     ModelSpec.parse(config.model)
     build_model(config.model, base_url=config.base_url)
@@ -183,6 +223,7 @@ def _check_model(config: SessionConfig) -> None:
             f"--budget-usd needs a price for {config.model}, and it has none: add it to the "
             "price table in aar.toml ([agent.prices]) or drop the USD budget"
         )
+    check_endpoint(config.model, base_url=config.base_url)
 
 
 def _check_id(session_id: str) -> str:
@@ -227,16 +268,27 @@ def _next_round(session: Session, start_round) -> str:  # type: ignore[no-untype
     return start_round(session)
 
 
+EXIT_CODES = {"completed": 0, "failed": 1, "budget": 3}
+"""`aar run` / `aar resume` exit codes by how the round ended: a round the model, the sandbox
+or the baselines could not drive is 1, one a budget cut short is 3 (its report still stands)."""
+
+
 def _report_done(session: Session, why: str) -> None:
     number = session.round_number
     report = session.root / "rounds" / str(number) / "report.md"
+    outcome = session.state.rounds[-1].outcome or "failed"
     out = Console()
-    out.print(f"round {number} ended: {why}", highlight=False)
+    if outcome == "completed":
+        out.print(f"round {number} ended: {why}", highlight=False)
+    else:
+        out.print(f"round {number} ENDED EARLY ({outcome}): {why}", highlight=False)
     out.print(f"report: {report}", highlight=False)
     out.print(
         f"review it: aar review list --session {session.id}   (then: aar resume {session.id})",
         highlight=False,
     )
+    if EXIT_CODES[outcome]:
+        raise typer.Exit(EXIT_CODES[outcome])
 
 
 def register(app: typer.Typer) -> None:

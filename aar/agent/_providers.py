@@ -110,6 +110,48 @@ def build_model(
     return _anthropic_model(parsed.name, url, key)
 
 
+ENDPOINT_TIMEOUT_S = 5.0
+"""How long `check_endpoint` waits for the model server to accept a connection."""
+
+
+class EndpointUnreachableError(AarError):
+    """Nothing answers at the model's URL: the round could not be driven, so none starts."""
+
+    exit_code = 2
+
+
+def endpoint_url(
+    spec: str, *, base_url: str | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """The URL the model of `spec` will talk to (checked as `build_model` checks it)."""
+    parsed = ModelSpec.parse(spec)
+    return _resolve_base_url(parsed.provider, base_url, os.environ if env is None else env)
+
+
+def check_endpoint(
+    spec: str, *, base_url: str | None = None, timeout: float = ENDPOINT_TIMEOUT_S
+) -> str:
+    """Connect to the model's server before any baseline runs, so a wrong `--base-url` or a
+    server that is down is one line naming the URL, not a round that starts, spends minutes on
+    baselines, and ends in "the model failed". Only a TCP connection is made (no request, no
+    key sent): whether the server speaks the API is the first request's business."""
+    import socket
+
+    url = endpoint_url(spec, base_url=base_url)
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise EndpointUnreachableError(
+            f"cannot reach the model at {url} ({why}); check --base-url or that the "
+            "server is running"
+        ) from None
+    return url
+
+
 def _openai_chat_model(name: str, url: str, key: str) -> Model:
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.profiles.openai import OpenAIModelProfile

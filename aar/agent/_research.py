@@ -13,6 +13,7 @@ from typing import Any
 from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.exceptions import AgentRunError, ModelHTTPError, UnexpectedModelBehavior
 from pydantic_ai.output import ToolOutput
+from pydantic_ai.usage import UsageLimits
 
 from aar.agent._experiments import experiment_code
 from aar.agent._model import SessionModel, history_path, load_history
@@ -22,9 +23,12 @@ from aar.agent._tools import ResearchDeps, register_tools
 from aar.errors import AarError
 from aar.hashing import join_cells
 from aar.sandbox import split_cells
-from aar.session import RoundOver, RoundSummary, Session, ToolError
+from aar.session import RoundOutcome, RoundOver, RoundSummary, Session, ToolError
 
 BASELINE_METHODS = ("naive", "logconf")
+NO_LIBRARY_LIMITS = UsageLimits(request_limit=None)
+"""pydantic-ai ends a run after 50 requests by default; a 7-task round needs ~100. The
+session's own budgets (checked before every request in `SessionModel`) are the only limits."""
 MODEL_RETRIES = 3
 """Malformed tool calls or unbacked numbers the model may fix before the round ends."""
 
@@ -110,7 +114,7 @@ def run_round(session: Session, *, model: Any = None) -> str:
                 if not session.followup_done(proposal_id):
                     session.run_followup(proposal_id)
     except RoundOver as exc:  # a budget, the sandbox or the baselines ended it before the agent
-        session.end_round(exc.why, None)
+        session.end_round(exc.why, None, outcome=exc.outcome)
         return exc.why
     return _run_agent(session, followup=info.kind == "followup", model=model)
 
@@ -125,13 +129,16 @@ def _run_agent(session: Session, *, followup: bool, model: Any) -> str:
     deps = ResearchDeps(session, done=session.completed_tool_calls())
     prompt = None if history else user_prompt(session.config, followup=followup)
     summary: str | None = None
+    outcome: RoundOutcome = "failed"
     try:
-        result = agent.run_sync(prompt, message_history=history or None, deps=deps)
-        summary, why = result.output.summary, "finished by the agent"
+        result = agent.run_sync(
+            prompt, message_history=history or None, deps=deps, usage_limits=NO_LIBRARY_LIMITS
+        )
+        summary, why, outcome = result.output.summary, "finished by the agent", "completed"
     except RoundOver as exc:
-        why = exc.why
+        why, outcome = exc.why, exc.outcome
     except (UnexpectedModelBehavior, ModelHTTPError, AgentRunError) as exc:
         why = f"the model failed: {type(exc).__name__}: {exc}"[:500]
         session.emit("note", message=why)
-    session.end_round(why, summary)
+    session.end_round(why, summary, outcome=outcome)
     return why

@@ -16,11 +16,21 @@ from aar.session._models import (
     Experiment,
     Hypothesis,
     RoundInfo,
+    RoundOutcome,
     RoundSummary,
     SessionState,
     Usage,
 )
+from aar.session._plan import SIZED as SIZED_BUDGETS
+from aar.session._plan import (
+    BudgetTooSmallError,
+    RoundPlan,
+    check_configured,
+    plan_round,
+    sized_budget,
+)
 from aar.session._progress import Progress
+from aar.session._recall import MEMORY_NOTICE, FeedbackPGR, MemoryHit, MemoryResults
 from aar.session._replay import ReplayResult, replay_session
 from aar.session._report import ReportData, render_markdown, report_data
 from aar.session._session import RoundOver, Session, SessionNotFoundError, ToolError
@@ -29,10 +39,13 @@ __all__ = [
     "BASELINES",
     "DEFAULT_GOAL",
     "DEFAULT_TASKS",
+    "MEMORY_NOTICE",
     "SCRIPTED",
+    "SIZED_BUDGETS",
     "VERDICTS",
     "BudgetExhausted",
     "BudgetGuard",
+    "BudgetTooSmallError",
     "Budgets",
     "ClaimError",
     "EvalBudgetExhausted",
@@ -40,12 +53,17 @@ __all__ = [
     "Event",
     "EventLog",
     "Experiment",
+    "FeedbackPGR",
     "Hypothesis",
+    "MemoryHit",
+    "MemoryResults",
     "Progress",
     "ReplayResult",
     "ReportData",
     "RoundInfo",
+    "RoundOutcome",
     "RoundOver",
+    "RoundPlan",
     "RoundSummary",
     "Session",
     "SessionBusyError",
@@ -55,8 +73,11 @@ __all__ = [
     "ToolError",
     "UnbackedNumberError",
     "Usage",
+    "check_configured",
+    "plan_round",
     "render_markdown",
     "replay",
     "replay_session",
     "report_data",
+    "sized_budget",
 ]

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from aar.errors import AarError, validation_message
 from aar.jsonl import JsonlLog
-from aar.memory import Finding, Metrics
+from aar.memory import Finding, Metrics, VerdictBasis
 from aar.session._config import SessionConfig
 from aar.session._models import (
     EvalEntry,
@@ -115,6 +115,7 @@ def _round_started(s: SessionState, e: Event) -> None:
             kind=e.data["round_kind"],
             started_at=e.at,
             followups=e.data.get("followups", []),
+            plan=e.data.get("plan"),
         )
     )
 
@@ -123,6 +124,7 @@ def _round_ended(s: SessionState, e: Event) -> None:
     info = s.round
     if info is not None:
         info.ended, info.why_ended, info.summary = True, e.data["why"], e.data.get("summary")
+        info.outcome = e.data.get("outcome")
 
 
 def _usage(s: SessionState, e: Event) -> None:
@@ -165,8 +167,13 @@ def _finding(s: SessionState, e: Event) -> None:
 
 def _finding_final(s: SessionState, e: Event) -> None:
     finding = s.findings[e.data["finding_id"]]
-    final = Metrics.model_validate(e.data["final_metrics"])
-    s.findings[finding.id] = finding.model_copy(update={"final_metrics": final})
+    update: dict[str, Any] = {}
+    if e.data.get("final_metrics") is not None:
+        update["final_metrics"] = Metrics.model_validate(e.data["final_metrics"])
+    if e.data.get("verdict_basis") is not None:  # the session's decided verdict
+        update["verdict"] = e.data["verdict"]
+        update["verdict_basis"] = VerdictBasis.model_validate(e.data["verdict_basis"])
+    s.findings[finding.id] = finding.model_copy(update=update)
 
 
 def _proposal(s: SessionState, e: Event) -> None:

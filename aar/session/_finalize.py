@@ -3,7 +3,8 @@ memory as `pending`, write the report, and wait for review.
 
 Holdout is for people only: nothing here returns a number to the agent. Each (experiment,
 method) that a finding cites, and the session's baselines, are scored on holdout exactly once
-(a resumed round skips what the log already holds); the report's headline numbers are those.
+(a resumed round skips what the log already holds); the report's headline numbers are those,
+and each finding's verdict is decided on them (`_verdicts.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from aar.errors import AarError
 from aar.session._evidence import pgr_metrics
 from aar.session._ledger import MAX_PREDICTION_BYTES
-from aar.session._models import EvalEntry
+from aar.session._models import EvalEntry, RoundOutcome
 
 if TYPE_CHECKING:
     from aar.session._session import Session
@@ -25,13 +26,15 @@ BASELINES = "baselines"
 """Hypothesis id of the experiment in which the session runs its own naive/logconf baselines."""
 
 
-def finalize_round(session: Session, why: str, summary: str | None) -> None:
+def finalize_round(
+    session: Session, why: str, summary: str | None, outcome: RoundOutcome = "failed"
+) -> None:
     from aar.session._report import write_report
 
     number = session.round_number
     _score_holdout(session, number)
     _finish_findings(session, number)
-    session.emit("round_ended", why=why, summary=summary)
+    session.emit("round_ended", why=why, summary=summary, outcome=outcome)
     _store_findings(session, number)
     path = write_report(session, number)
     session.emit("report", path=str(path.relative_to(session.root)))
@@ -91,18 +94,29 @@ def _score_holdout(session: Session, number: int) -> None:
 
 
 def _finish_findings(session: Session, number: int) -> None:
-    """Each finding's `final_metrics`: its own method's holdout records, same experiment."""
+    """Each finding's `final_metrics` (its own method's holdout records, same experiment) and
+    its decided verdict (`_verdicts.py`: screened on test, confirmed on holdout, Holm across
+    the round), logged once; the researcher's verdict stays as `claimed_verdict`."""
+    from aar.session._verdicts import decide_finding, round_decisions
+
     state = session.state
+    decisions = round_decisions(state, number)
     for finding in [f for f in state.findings.values() if f.round == number]:
-        if finding.final_metrics is not None:
-            continue
+        if finding.verdict_basis is not None:
+            continue  # a resumed round: decided already
         cited = [state.record(rid) for rid in finding.eval_record_ids]
         own = _own_records(state, finding, [c for c in cited if c is not None])
-        if own:
-            final = pgr_metrics([e.record for e in own])
-            session.emit(
-                "finding_final", finding_id=finding.id, final_metrics=final.model_dump(mode="json")
-            )
+        final = pgr_metrics([e.record for e in own]) if own else None
+        verdict, basis = decide_finding(state, finding, decisions)
+        session.emit(
+            "finding_final",
+            finding_id=finding.id,
+            final_metrics=final.model_dump(mode="json") if final else None,
+            verdict=verdict,
+            verdict_basis=basis.model_dump(mode="json"),
+        )
+        decided = session.state.findings[finding.id]
+        session.write(f"findings/{finding.id}.json", decided.model_dump_json(indent=2) + "\n")
 
 
 def _own_records(state, finding, cited: list[EvalEntry]) -> list[EvalEntry]:  # type: ignore[no-untyped-def]

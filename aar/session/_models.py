@@ -15,9 +15,11 @@ from pydantic import BaseModel, Field
 from aar.bench import EvalRecord
 from aar.memory import Finding
 from aar.session._config import SessionConfig
+from aar.session._plan import RoundPlan
 
 State = Literal["running", "awaiting_review", "closed"]
 RoundKind = Literal["research", "followup"]
+RoundOutcome = Literal["completed", "budget", "failed"]
 
 
 def utc_now() -> datetime:
@@ -85,6 +87,11 @@ class RoundInfo(BaseModel):
     followups: list[str] = Field(default_factory=list)
     """Approved proposals this round runs (follow-up rounds only)."""
     budget_hits: list[str] = Field(default_factory=list)
+    plan: RoundPlan | None = None
+    """What the round needed and the budgets it had (research rounds; None in older logs)."""
+    outcome: RoundOutcome | None = None
+    """How it ended: "completed" by the researcher, or early by a "budget" or a "failed"
+    model, sandbox or baseline. None in logs written before outcomes were logged."""
 
 
 class Event(BaseModel):

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from aar.bench import EvalRecord, summarize
+from aar.bench import EvalRecord, summarize, t_interval
 from aar.files import write_atomic
+from aar.memory import Finding
 from aar.session._evidence import paired_by_seed
 from aar.session._finalize import BASELINES
-from aar.session._models import EvalEntry, SessionState
+from aar.session._models import EvalEntry, RoundInfo, SessionState
+from aar.session._verdicts import rule_text
+from aar.text import markdown_inline, markdown_quote
 
 if TYPE_CHECKING:
     from aar.session._session import Session
@@ -39,7 +42,8 @@ class ResultRow(BaseModel):
     pgr_ci: tuple[float, float]
     acc_mean: float
     vs_naive: tuple[float, float, float] | None
-    """mean, CI low, CI high of PGR(method) - PGR(naive) on the same seeds (holdout)."""
+    """mean, 95 % t-interval low, high of PGR(method) - PGR(naive) on the same seeds (holdout):
+    the interval of the paired t-test that decides verdicts, before any correction."""
     record_ids: list[str]
 
 
@@ -74,6 +78,11 @@ class ReportData(BaseModel):
     threats: list[str]
     provenance: list[ProvenanceRow]
     proposals: list[dict[str, str]]
+    verdict_rule: str = ""
+    """How the round decided its verdicts (the test, the data, the correction)."""
+    early_end: list[str] = []
+    """The report's first lines when the round ended before the researcher finished it: how,
+    and what the round planned against what it did (empty for a completed round)."""
 
 
 def report_data(state: SessionState, number: int, proposals: list[dict[str, str]]) -> ReportData:
@@ -90,10 +99,12 @@ def report_data(state: SessionState, number: int, proposals: list[dict[str, str]
         tasks=state.config.tasks,
         seeds=state.config.seeds,
         why_ended=info.why_ended,
+        early_end=_early_end(state, info),
         summary=info.summary,
         hypotheses=_hypotheses(state, number),
-        rows=_rows(state, holdout),
-        findings=_findings(state, number),
+        rows=(rows := _rows(state, holdout)),
+        findings=_findings(state, number, rows),
+        verdict_rule=rule_text(),
         failures=_failures(state, number),
         threats=_threats(state, number, holdout),
         provenance=[_provenance(state, e) for e in holdout],
@@ -151,8 +162,7 @@ def _rows(state: SessionState, holdout: list[EvalEntry]) -> list[ResultRow]:
         vs = None
         if method != NAIVE and baseline:
             diffs = paired_by_seed([*records, *baseline], method, NAIVE).get(task, [])
-            d = summarize(diffs)
-            vs = (d.mean, *d.ci) if d.n else None
+            vs = (sum(diffs) / len(diffs), *t_interval(diffs)) if diffs else None
         exp = state.experiments.get(experiment)
         role = "baseline" if exp is not None and exp.hypothesis_id == BASELINES else "hypothesis"
         rows.append(
@@ -173,16 +183,18 @@ def _rows(state: SessionState, holdout: list[EvalEntry]) -> list[ResultRow]:
     return rows
 
 
-def _findings(state: SessionState, number: int) -> list[dict[str, str]]:
+def _findings(state: SessionState, number: int, rows: list[ResultRow]) -> list[dict[str, str]]:
     out = []
     for f in state.findings.values():
         if f.round != number:
             continue
         final = f.final_metrics
+        verdict, basis = _stated_verdict(state, f, rows)
         out.append(
             {
                 "id": f.id,
-                "verdict": f.verdict,
+                "verdict": verdict,
+                "basis": basis,
                 "method": f.method,
                 "tasks": ", ".join(f.tasks),
                 "summary": f.summary,
@@ -193,8 +205,61 @@ def _findings(state: SessionState, number: int) -> list[dict[str, str]]:
     return out
 
 
+def _stated_verdict(state: SessionState, f: Finding, rows: list[ResultRow]) -> tuple[str, str]:
+    """The verdict the report states, and what decided it. Only a verdict the session decided
+    on holdout is stated, and never one that the report's own holdout table contradicts (its
+    rows of the finding's method on the finding's tasks, in the experiments it cites)."""
+    b = f.verdict_basis
+    claimed = f" (the researcher claimed {f.claimed_verdict})" if f.claimed_verdict else ""
+    if b is None:
+        claim = claimed or f" (claimed {f.verdict})"
+        return "unconfirmed", f"no verdict was decided on holdout{claim}"
+    seeds = ", ".join(map(str, b.seeds)) or "none"
+    adj = "n/a" if b.adjusted_p is None else f"{b.adjusted_p:.3g}"
+    text = (
+        f"decided on {b.split}, seeds {seeds}"
+        + ("" if b.fresh_seeds else " (the round's own)")
+        + f": {b.test}, {b.correction.capitalize()} over {b.family_size} comparisons, "
+        f"adjusted p = {adj}, level {b.level:g}{claimed}"
+    )
+    if f.verdict == "inconclusive":
+        return f.verdict, text
+    method = f.method.split(" (")[0]
+    experiments = {e.experiment for rid in f.eval_record_ids if (e := state.record(rid))}
+    mine = [
+        r for r in rows if r.method == method and r.task in f.tasks and r.experiment in experiments
+    ]
+    sign = 1 if f.verdict == "supported" else -1
+    if not mine or any(r.vs_naive is None or sign * r.vs_naive[0] <= 0 for r in mine):
+        return "inconclusive", (
+            f"the holdout table does not show what '{f.verdict}' says ({text}); not stated"
+        )
+    return f.verdict, text
+
+
+def _early_end(state: SessionState, info: RoundInfo) -> list[str]:
+    """Why the round ended early and what it cut (none for a completed round or a log from
+    before outcomes were logged)."""
+    if info.outcome in (None, "completed"):
+        return []
+    how = {"budget": "a budget ran out", "failed": "it could not be driven"}[info.outcome]
+    out = [f"This round ended early ({how}): {info.why_ended}."]
+    plan = info.plan
+    if plan is not None:
+        tried = sum(h.round == info.number for h in state.hypotheses.values())
+        scored = sum(e.round == info.number for e in state.evaluations)
+        out.append(
+            f"Planned: {plan.hypotheses} hypotheses and {plan.evaluations} evaluations on "
+            f"{plan.pairs} (task, seed) pairs; done: {tried} hypotheses proposed, {scored} "
+            f"evaluations, {len(info.proposals)} follow-up proposals."
+        )
+        out += [f"Cut by choice: {line}." for line in plan.shortfalls()]
+    return out
+
+
 def _failures(state: SessionState, number: int) -> list[str]:
-    out = []
+    info = next(r for r in state.rounds if r.number == number)
+    out = [f"the round: {info.why_ended}"] if info.outcome == "failed" else []
     for exp in state.experiments.values():
         if exp.round == number and exp.status == "interrupted":
             out.append(f"experiment {exp.id} was interrupted (the session was stopped)")
@@ -263,32 +328,44 @@ def _pm(mean: float, se: float | None) -> str:
 def render_markdown(data: ReportData) -> str:
     """The report as Markdown (deterministic: the same data gives the same text)."""
     lines = [f"# Session {data.session_id}: round {data.round} ({data.kind})", ""]
-    lines += [f"- **Goal:** {data.goal}", f"- **Model:** {data.model}"]
-    lines += [f"- **Directions:** {'; '.join(data.directions) or 'none'}"]
+    if data.early_end:
+        first, *rest = data.early_end
+        lines += [f"> **{markdown_inline(first)}**", *(f"> {markdown_inline(x)}" for x in rest), ""]
+    # Agent- and user-written text is quoted (`markdown_inline`, `markdown_quote`): it renders
+    # as itself and can forge no heading, table, list, link, image, HTML or code fence.
+    lines += [f"- **Goal:** {markdown_inline(data.goal)}", f"- **Model:** {data.model}"]
+    directions = "; ".join(markdown_inline(d) for d in data.directions)
+    lines += [f"- **Directions:** {directions or 'none'}"]
     lines += [f"- **Tasks × seeds:** {', '.join(data.tasks)} × {data.seeds}"]
-    lines += [f"- **Round ended:** {data.why_ended or 'not yet'}", ""]
+    lines += [f"- **Round ended:** {markdown_inline(data.why_ended or 'not yet')}", ""]
     if data.summary:
-        lines += ["## The researcher's summary", "", data.summary, ""]
+        lines += ["## The researcher's summary", "", *markdown_quote(data.summary), ""]
     lines += ["## Hypotheses tried", ""]
     lines += [
-        f"- `{h['id']}` {h['statement']} — method `{h['method']}`"
-        + (f" ({h['params']})" if h["params"] else "")
+        f"- `{h['id']}` {markdown_inline(h['statement'])} — method `{h['method']}`"
+        + (f" ({markdown_inline(h['params'])})" if h["params"] else "")
         + f"; experiments {h['experiments']}"
         for h in data.hypotheses
     ] or ["- none"]
     lines += ["", *_results_table(data), "", "![holdout PGR by task and method](pgr.png)", ""]
     lines += ["## Findings (stored in the memory as pending review)", ""]
     lines += [
-        f"- `{f['id']}` **{f['verdict']}** — {f['method']} on {f['tasks']}: {f['summary']} "
-        f"(test feedback {f['feedback']}; holdout {f['final']})"
+        f"- `{f['id']}` **{f['verdict']}** — {f['method']} on {f['tasks']}: "
+        f"{markdown_inline(f['summary'])} "
+        f"(test feedback {f['feedback']}; holdout {f['final']}; verdict {f['basis']})"
         for f in data.findings
     ] or ["- none"]
+    if data.verdict_rule:
+        lines += ["", f"Verdicts: {data.verdict_rule}"]
     lines += ["", "## What failed, and threats to validity", ""]
-    lines += [f"- {t}" for t in [*data.failures, *data.threats]] or ["- none noted"]
+    lines += [f"- {markdown_inline(t)}" for t in [*data.failures, *data.threats]] or [
+        "- none noted"
+    ]
     lines += ["", *_provenance_table(data), "", "## Proposed follow-ups (need approval)", ""]
     lines += [
-        f"- `{p['id']}` {p['rationale']} (sha256 `{p['sha256'][:16]}…`, ~{p['evals']} "
-        f"evaluations, expires {p['expires']}; `aar review show {p['id']}`)"
+        f"- `{p['id']}` {markdown_inline(p['rationale'])} "
+        f"(sha256 `{p['sha256'][:16]}…`, ~{p['evals']} evaluations, expires {p['expires']}; "
+        f"`aar review show {p['id']}`)"
         for p in data.proposals
     ] or ["- none"]
     return "\n".join(lines) + "\n"
@@ -298,11 +375,12 @@ def _results_table(data: ReportData) -> list[str]:
     out = ["## Results (holdout, scored once at the end of the round)", ""]
     out += [
         "PGR on accuracy, mean ± SE over seeds [95 % bootstrap CI]; the last column is the "
-        "paired difference from the naive baseline on the same seeds.",
+        "paired difference from the naive baseline on the same seeds [95 % t-interval, before "
+        "the round's Holm correction].",
         "",
     ]
     out += [
-        "| task | method | role | seeds | PGR | accuracy | vs naive [95 % CI] |",
+        "| task | method | role | seeds | PGR | accuracy | vs naive [95 % t-interval] |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in data.rows:

@@ -25,8 +25,17 @@ from aar.session._budget import BudgetExhausted, BudgetGuard
 from aar.session._config import SessionConfig, new_session_id
 from aar.session._events import EventLog, WriterLock, apply
 from aar.session._ledger import MAX_PREDICTION_BYTES, EvalBudgetExhausted, EvaluationLedger
-from aar.session._models import Event, Experiment, Hypothesis, RoundKind, SessionState
+from aar.session._models import (
+    Event,
+    Experiment,
+    Hypothesis,
+    RoundKind,
+    RoundOutcome,
+    SessionState,
+)
+from aar.session._plan import plan_round
 from aar.session._progress import Progress
+from aar.session._recall import MemoryResults, memory_results
 from aar.session._workspace import Workspace
 
 
@@ -35,11 +44,13 @@ class ToolError(AarError):
 
 
 class RoundOver(Exception):
-    """The round must end now (a budget is used up, the sandbox is unavailable)."""
+    """The round must end now (a budget is used up, the sandbox is unavailable); `outcome`
+    says which kind of early end it is (the report's first lines and the exit code)."""
 
-    def __init__(self, why: str) -> None:
+    def __init__(self, why: str, outcome: RoundOutcome = "failed") -> None:
         super().__init__(why)
         self.why = why
+        self.outcome: RoundOutcome = outcome
 
 
 class SessionNotFoundError(AarError):
@@ -178,33 +189,25 @@ class Session:
         if self.state.state != "running":
             self.emit("state", state="running", why=f"{kind} round")
         number = self.round_number + 1
-        event = self.log.append(
-            "round_started", {"round_kind": kind, "followups": followups or []}, round=number
-        )
+        data: dict[str, Any] = {"round_kind": kind, "followups": followups or []}
+        if kind == "research":
+            data["plan"] = plan_round(self.config, first=number == 1).model_dump()
+        event = self.log.append("round_started", data, round=number)
         apply(self.state, event)
         self.guard.start_round()
         self.commit(f"round {number} started ({kind})")
 
     def begin_followup_round(self) -> list[str]:
         """After review: every proposal of the last round must be decided; the approved ones
-        run in a new follow-up round. With none approved, the session closes."""
-        from aar.review import list_items
+        run in a new follow-up round. With none approved, the session closes. The gate refuses
+        (and the session stays awaiting review) while a proposal is pending, tampered, void or
+        missing from proposals/ (`aar.review.followups_to_run`)."""
+        from aar.review import followups_to_run
 
         if self.state.state != "awaiting_review":
             raise AarError(f"session {self.id} is {self.state.state}, not awaiting review")
         last = self.round_number
-        items = [
-            i
-            for i in list_items(self.settings.runs_dir, session_id=self.id)
-            if i.kind == "proposal" and i.round == last
-        ]
-        waiting = [i.id for i in items if i.status == "pending"]
-        if waiting:
-            raise AarError(
-                f"session {self.id} waits for review of {', '.join(waiting)}: decide them first "
-                f"(aar review list --session {self.id}); nothing runs while a decision is pending"
-            )
-        approved = [i.id for i in items if i.status == "approved"]
+        approved = followups_to_run(self.settings.runs_dir, self.id, last)
         if not approved:
             self.emit("state", state="closed", why=f"round {last}: no follow-up was approved")
             self.commit("session closed")
@@ -361,18 +364,23 @@ class Session:
             )
         return out
 
-    def search_memory(self, query: str, *, task: str | None = None, k: int = 8) -> list[Any]:
-        """Findings relevant to `query`, with their test-split feedback metrics only."""
+    def search_memory(self, query: str, *, task: str | None = None, k: int = 8) -> MemoryResults:
+        """The `k` approved or pending findings most relevant to `query`, marked as untrusted
+        data from earlier sessions, with test-split feedback metrics only (`_recall`)."""
         from aar.memory import FindingFilter, open_store
 
         if not 1 <= k <= 50:
             raise ToolError(f"k must be between 1 and 50, got {k}")
         try:
             store = open_store(self.settings)
-            hits = store.search(query, FindingFilter(task=task) if task else None, k=k)
+            hits = [
+                hit
+                for status in ("approved", "pending")  # rejected ones are never shown
+                for hit in store.search(query, FindingFilter(task=task, status=status), k=k)
+            ]
         except AarError as exc:
             raise ToolError(str(exc)) from None
-        return [_memory_hit(hit) for hit in hits]
+        return memory_results(hits, k)
 
     def baseline_feedback(self) -> dict[str, Any]:
         """The session's own naive/logconf baselines: rounded test feedback with record ids."""
@@ -424,16 +432,31 @@ class Session:
         self.commit(f"finding {finding.id} ({finding.verdict})")
         return finding
 
-    def propose_followup(self, rationale: str, code: str, *, estimated_tokens: int = 0) -> Any:
-        """A follow-up for people to review; it runs only once approved, byte for byte."""
+    def propose_followup(
+        self,
+        rationale: str,
+        code: str,
+        *,
+        estimated_tokens: int = 0,
+        hypothesis_id: str | None = None,
+    ) -> Any:
+        """A follow-up for people to review; it runs only once approved, byte for byte. Its
+        rationale claims only what findings support (numbers backed, no "beat" without a
+        supported verdict), and it follows the experiment of the hypothesis it names."""
         from aar.review import new_proposal, write_proposal
         from aar.sandbox import split_cells
+        from aar.session._claims import ClaimError, check_rationale, followed_experiment
+        from aar.session._evidence import UnbackedNumberError
 
         if not code.strip() or not split_cells(code):
             raise ToolError("a follow-up needs code to run (cells split on '# %%' lines)")
         if not rationale.strip():
             raise ToolError("a follow-up needs a rationale a reviewer can judge")
-        current = self._experiments.current()
+        try:
+            check_rationale(self.state, rationale, code)
+        except (ClaimError, UnbackedNumberError) as exc:
+            raise ToolError(str(exc)) from None
+        follows = followed_experiment(self.state, rationale, code, hypothesis_id)
         try:
             proposal = new_proposal(
                 self.id,
@@ -442,7 +465,7 @@ class Session:
                 code,
                 estimated_evaluations=_estimated_evaluations(code, len(self.config.pairs)),
                 estimated_tokens=estimated_tokens,
-                follows=current.id if current else None,
+                follows=follows,
             )
         except ValueError as exc:
             raise ToolError(f"invalid follow-up: {_first_error(exc)}") from None
@@ -454,15 +477,18 @@ class Session:
     def finish_round(self, summary: str) -> None:
         """The agent ends the round; numbers in its summary must be backed by records."""
         self.check_round_summary(summary)
-        self.end_round("finished by the agent", summary)
+        self.end_round("finished by the agent", summary, outcome="completed")
 
-    def end_round(self, why: str, summary: str | None = None) -> None:
+    def end_round(
+        self, why: str, summary: str | None = None, *, outcome: RoundOutcome = "failed"
+    ) -> None:
         """Close the experiment, score the cited holdout once, store findings, write the
-        report, and wait for review."""
+        report, and wait for review. `outcome` is "completed" only when the researcher
+        finished the round; anything else is an early end the report leads with."""
         from aar.session._finalize import finalize_round
 
         self._experiments.close()
-        finalize_round(self, why, summary)
+        finalize_round(self, why, summary, outcome)
 
     # -- model requests --------------------------------------------------------------------
     def before_request(self, input_tokens: int, usd: float | None) -> None:
@@ -508,7 +534,7 @@ class Session:
             f"{u.requests} model requests and {u.evals} evaluations"
         )
         self.emit("budget_exhausted", budget=budget, message=f"{message} ({when})")
-        return RoundOver(message)
+        return RoundOver(message, outcome="budget")
 
 
 class _Experiments:
@@ -685,24 +711,6 @@ class _Experiments:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-
-
-def _memory_hit(hit: Any) -> dict[str, Any]:
-    """A finding as the agent may see it: feedback metrics only, never holdout numbers."""
-    f = hit.finding
-    m = f.metrics
-    return {
-        "id": f.id,
-        "score": round(hit.score, 3),
-        "summary": f.summary,
-        "hypothesis": f.hypothesis,
-        "method": f.method,
-        "tasks": f.tasks,
-        "verdict": f.verdict,
-        "review": f.review.status,
-        "feedback_pgr_acc": {"mean": m.pgr_acc_mean, "se": m.pgr_acc_se, "ci": m.pgr_acc_ci},
-        "tags": f.tags,
-    }
 
 
 def _estimated_evaluations(code: str, pairs: int) -> int:
