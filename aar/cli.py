@@ -7,7 +7,6 @@ Each command group lives in `aar/_cli/<group>.py` and imports its heavy dependen
 from __future__ import annotations
 
 import errno
-import unicodedata
 from typing import Any, NoReturn
 
 import typer
@@ -31,6 +30,7 @@ from aar._cli.sandbox import sandbox_app
 from aar._cli.serve import register as register_serve
 from aar._cli.sessions import sessions_app
 from aar.errors import AarError
+from aar.text import one_line
 
 _PATH_ERRNOS = {
     errno.ENAMETOOLONG: 2,
@@ -46,18 +46,11 @@ during a run): one line, 2 for a path that can never work, 1 for "ran but failed
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:
-    """One red line on stderr (never wrapped, user text never read as markup), then exit."""
-    line = Text("error: ", style="bold red").append(_one_line(message))
+    """One red line on stderr (never wrapped, user text never read as markup, each line break a
+    space and every other hidden character a visible mark: `aar.text.one_line`), then exit."""
+    line = Text("error: ", style="bold red").append(one_line(message))
     Console(stderr=True, soft_wrap=True).print(line, highlight=False)
     raise typer.Exit(exit_code)
-
-
-def _one_line(text: str) -> str:
-    """The message on one line: every line break and other control character becomes a space
-    (user input in a message must not start a line of its own)."""
-    return " ".join(
-        "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text).split()
-    )
 
 
 def _usage_message(exc: UsageError) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import aar
 
 ROOT = Path(aar.__file__).parent
-SHARED = {"config", "errors", "files", "hashing", "jsonl", "keys", "net"}
+SHARED = {"config", "errors", "files", "hashing", "jsonl", "keys", "net", "text"}
 # Each package, and the packages it may import (besides itself and the shared helpers).
 MAY_IMPORT = {
     "bench": set(),

@@ -99,6 +99,9 @@ def _pgr(finding: Finding) -> str:
 def _table(findings: list[Finding], scores: list[float] | None, title: str, width: int) -> Any:
     """One row per finding; under 120 columns task and method move into the summary cell."""
     from rich.table import Table
+    from rich.text import Text
+
+    from aar.text import shown
 
     wide = width >= 120
     table = Table(title=title)
@@ -112,14 +115,15 @@ def _table(findings: list[Finding], scores: list[float] | None, title: str, widt
     table.add_column("PGR acc (mean ± SE)", justify="right", no_wrap=True, min_width=14)
     table.add_column("summary" if wide else "task · method · summary", ratio=1, min_width=24)
     for n, f in enumerate(findings):
-        summary = f.summary if len(f.summary) <= 200 else f.summary[:197] + "..."
-        cells = [f.id]
+        text = shown(f.summary, keep="")  # text, never markup; hidden characters marked
+        summary = Text(text if len(text) <= 200 else text[:197] + "...")
+        cells: list[str | Text] = [f.id]
         if scores is not None:
             cells.append(f"{scores[n]:.3f}")
         if wide:
             cells += [", ".join(f.tasks), f.method]
         else:
-            summary = f"[bold]{', '.join(f.tasks)} · {f.method}[/bold]  {summary}"
+            summary = Text.assemble((f"{', '.join(f.tasks)} · {f.method}", "bold"), "  ", summary)
         cells += [f"{f.verdict}\n{f.review.status}", _pgr(f), summary]
         table.add_row(*cells)
     return table
@@ -262,7 +266,13 @@ def _metric_rows(prefix: str, m: Any) -> list[tuple[str, str]]:
 
 
 def _details(finding: Finding, dups: list[Finding]) -> Any:
+    """Every field as plain text: a finding's words are a model's or a person's, so rich markup
+    in them (`[link=...]`, `[conceal]`) is shown, not obeyed, and each hidden character (ESC,
+    bidi overrides, zero-width) is a visible mark (`aar.text.shown`)."""
     from rich.table import Table
+    from rich.text import Text
+
+    from aar.text import shown
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -294,7 +304,7 @@ def _details(finding: Finding, dups: list[Finding]) -> Any:
     if dups:
         rows.append(("duplicates", ", ".join(d.id for d in dups)))
     for key, value in rows:
-        grid.add_row(key, value)
+        grid.add_row(key, Text(shown(value)))
     return grid
 
 

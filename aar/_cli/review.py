@@ -24,9 +24,7 @@ Times are ISO 8601 in UTC; new keys may be added, existing ones keep their meani
 from __future__ import annotations
 
 import json
-import re
 import sys
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,6 +34,7 @@ from rich.text import Text
 
 from aar._cli.output import warn
 from aar.errors import UsageError
+from aar.text import shown as _visible
 
 if TYPE_CHECKING:
     from aar.review import AuditRecord, Decision, ReviewItem
@@ -221,23 +220,6 @@ def _history_table(history: list[AuditRecord]) -> Any:
     if not history:
         table.add_row("-", "-", "-", "-", "-", "no decision yet")
     return table
-
-
-_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _visible(text: str) -> str:
-    """Control and bidirectional-override characters escaped, so what a reviewer reads is
-    what runs (`--json` has the exact bytes)."""
-
-    def escape(ch: str) -> str:
-        if ch in "\n\t":
-            return ch
-        if unicodedata.category(ch) in ("Cc", "Cf") or _BIDI.match(ch):
-            return f"\\u{{{ord(ch):04x}}}"
-        return ch
-
-    return "".join(escape(ch) for ch in text)
 
 
 def _decide(item_id: str, verdict: str, comment: str, as_json: bool, runs_dir: Path | None) -> None:

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from aar._cli.output import warn
 from aar.errors import AarError, UsageError
+from aar.text import shown
 
 if TYPE_CHECKING:
     from aar.session import SessionState
@@ -93,7 +95,7 @@ def list_cmd(as_json: JsonOpt = False) -> None:
         table.add_row(
             r["id"],
             r["state"],
-            r["model"],
+            Text(shown(r["model"], keep="")),
             str(len(r["rounds"])),
             str(len(r["findings"])),
             f"{u['evals']}/{u['evals_budget']}",
@@ -116,19 +118,28 @@ def show(session_id: Annotated[str, typer.Argument()], as_json: JsonOpt = False)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    out = Console()
-    out.print(f"[bold]{summary['id']}[/] — {summary['state']} — {summary['model']}")
-    out.print(f"goal: {summary['goal']}", highlight=False)
-    out.print(f"tasks: {', '.join(summary['tasks'])}; seeds {summary['seeds']}", highlight=False)
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    """The session in plain lines. A goal and a round's reason are user- or agent-written:
+    printed as text (never rich markup) with every hidden character (ESC, bidi overrides) as
+    a visible mark (`aar.text.shown`), so they cannot restyle or rewrite the terminal."""
+    out = Console(highlight=False)
+
+    def line(*parts: str | tuple[str, str]) -> None:
+        out.print(Text.assemble(*(p if isinstance(p, tuple) else shown(p, keep="") for p in parts)))
+
+    line((summary["id"], "bold"), f" — {summary['state']} — {summary['model']}")
+    line(f"goal: {summary['goal']}")
+    line(f"tasks: {', '.join(summary['tasks'])}; seeds {summary['seeds']}")
     for r in summary["rounds"]:
-        out.print(
+        line(
             f"round {r['number']} ({r['kind']}): {r['why_ended'] or 'running'}; proposals "
-            f"{', '.join(r['proposals']) or 'none'}; report {r['report'] or '—'}",
-            highlight=False,
+            f"{', '.join(r['proposals']) or 'none'}; report {r['report'] or '—'}"
         )
     u = summary["usage"]
-    out.print(
+    line(
         f"spent: {u['requests']} requests, {u['tokens']} tokens, ${u['usd']}, "
-        f"{u['evals']}/{u['evals_budget']} evaluations, {u['sandbox_cpu_s']} s sandbox CPU",
-        highlight=False,
+        f"{u['evals']}/{u['evals_budget']} evaluations, {u['sandbox_cpu_s']} s sandbox CPU"
     )

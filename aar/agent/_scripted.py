@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_ai.messages import (
     ModelMessage,
     ModelResponse,
@@ -94,7 +95,7 @@ def research_script(seeds: list[int], n_hypotheses: int) -> Script:
     history = []
     for task in tasks:
         hits = yield ("search_memory", {"query": MEMORY_QUERY, "task": task, "k": 50})
-        history += hits if isinstance(hits, list) else []
+        history += memory_findings(hits)
     outcomes: list[dict[str, Any]] = []
     for family in choose_families(history, tasks, n_hypotheses):
         outcomes += yield from _test_family(family, tasks, seeds, naive, info["baselines"])
@@ -102,6 +103,15 @@ def research_script(seeds: list[int], n_hypotheses: int) -> Script:
     if proposal is not None:
         yield ("propose_followup", proposal)
     yield ("finish_round", {"summary": round_summary(outcomes, tasks, seeds, proposal)})
+
+
+def memory_findings(result: Any) -> list[dict[str, Any]]:
+    """The findings of a `search_memory` result: a `MemoryResults` in a live run, its JSON when
+    a resumed run replays the message history; none for an error."""
+    if isinstance(result, BaseModel):
+        result = result.model_dump(mode="json")
+    found = result.get("findings") if isinstance(result, dict) else None
+    return found if isinstance(found, list) else []
 
 
 def choose_families(findings: list[dict[str, Any]], tasks: list[str], n: int) -> list[str]:

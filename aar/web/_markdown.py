@@ -5,6 +5,10 @@ markdown-it with raw HTML off (any `<tag>` in the text is escaped), its own link
 the round's own directory (served by the app; no request ever leaves the page for an address
 the agent chose), a link gets `rel="noopener noreferrer nofollow"`, and an inline code span
 that names a record, a proposal or a finding becomes a link to its page.
+
+Text, code spans and code blocks show every hidden character (`aar.text`'s rule) as a marked
+`\\u{....}`: a report written before agent text was quoted (see `aar.text.markdown_inline`)
+may still hold raw bidirectional overrides or zero-width characters.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from html import escape
 from typing import Any
 
 from markdown_it import MarkdownIt
+
+from aar.web._text import visible
 
 FIGURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.png$")
 _ITEM = re.compile(r"^(p-[0-9a-f]{12}|f-[0-9a-f]{12})$")
@@ -33,7 +39,18 @@ def render_report(
     md.add_render_rule("image", _image_rule(figure_url))
     md.add_render_rule("link_open", _link_open)
     md.add_render_rule("code_inline", _code_rule(record_url, item_url))
+    md.add_render_rule("text", _text)
+    md.add_render_rule("code_block", _code_block)
+    md.add_render_rule("fence", _code_block)
     return md.render(text)
+
+
+def _text(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    return str(visible(tokens[idx].content))
+
+
+def _code_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    return f"<pre><code>{visible(tokens[idx].content)}</code></pre>\n"
 
 
 def _image_rule(figure_url: Callable[[str], str | None]) -> Callable[..., str]:
@@ -59,7 +76,7 @@ def _code_rule(
 ) -> Callable[..., str]:
     def code_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
         content = tokens[idx].content
-        code = f"<code>{escape(content)}</code>"
+        code = f"<code>{visible(content)}</code>"
         url = item_url(content) if _ITEM.match(content) else record_url(content)
         return f'<a href="{escape(url)}">{code}</a>' if url else code
 

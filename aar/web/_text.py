@@ -3,34 +3,30 @@
 A proposal's code is what will run, byte for byte. Control characters and Unicode format
 characters (bidirectional overrides, zero-width spaces: the "Trojan Source" trick) would make
 the page show one program and run another, so each is replaced by a visible `\\u{....}` mark.
+Which characters those are, and the mark, is `aar.text`'s one rule (the terminal uses it too).
 """
 
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from aar.text import MULTILINE, hidden_count, is_hidden, mark
+
+__all__ = ["MAX_DIFF_LINES", "DiffLine", "diff_lines", "hidden_count", "visible"]
+
 MAX_DIFF_LINES = 4000
 
 
-def _hidden(ch: str) -> bool:
-    return ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
-
-
-def hidden_count(text: str) -> int:
-    """How many characters of `text` would not show on a page as themselves."""
-    return sum(1 for ch in text if _hidden(ch))
-
-
 def visible(text: str) -> Markup:
-    """`text` HTML-escaped, each hidden character as a marked `\\u{....}`."""
+    """`text` HTML-escaped, each hidden character (newline and tab kept) as a marked
+    `\\u{....}`."""
     out = []
     for ch in text:
-        if _hidden(ch):
-            out.append(Markup('<mark class="hidden-char">\\u{%s}</mark>') % f"{ord(ch):04x}")
+        if ch not in MULTILINE and is_hidden(ch):
+            out.append(Markup('<mark class="hidden-char">%s</mark>') % mark(ch))
         else:
             out.append(escape(ch))
     return Markup("").join(out)

@@ -21,7 +21,7 @@ from aar.errors import AarError
 from aar.hashing import cells_sha256
 from aar.review import GateError, approve, read_proposal, reject
 from aar.sandbox import split_cells
-from aar.session import Session, SessionConfig, ToolError, replay_session
+from aar.session import MEMORY_NOTICE, Session, SessionConfig, ToolError, replay_session
 
 pytestmark = pytest.mark.slow
 TASKS = ["digits-ge5", "synthetic-gap-medium"]
@@ -113,8 +113,10 @@ def test_holdout_never_reaches_the_agent(first_round: Round) -> None:
     seen += (first_round.root / "rounds/1/messages.json").read_text()
     assert holdout_ids and not [i for i in holdout_ids if i in seen]
     assert "final_metrics" not in seen and '"split": "holdout"' not in seen
-    for hits in tool_outcomes(session, "search_memory"):
-        assert all("final" not in json.dumps(h) for h in hits)
+    results = tool_outcomes(session, "search_memory")
+    assert results and all(r["notice"] == MEMORY_NOTICE for r in results)
+    for r in results:
+        assert all("final" not in json.dumps(h) for h in r["findings"])
 
 
 def test_findings_are_in_the_memory_pending_with_holdout_numbers(first_round: Round) -> None:
@@ -133,7 +135,9 @@ def test_a_second_session_picks_other_families(first_round: Round) -> None:
     first = {h.family for h in first_round.session.state.hypotheses.values()}
     second = Session.create(get_settings().runs_dir, SessionConfig(tasks=TASKS, seeds=[42, 43]))
     try:
-        hits = [h for t in TASKS for h in second.search_memory("x", task=t, k=50)]
+        hits = [
+            h.model_dump() for t in TASKS for h in second.search_memory("x", task=t, k=50).findings
+        ]
     finally:
         second.shutdown()
     assert not first & set(choose_families(hits, TASKS, 2))
