@@ -13,6 +13,7 @@ import errno
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -112,6 +113,36 @@ def check_empty_or_creatable(directory: Path, what: str) -> None:
     check_writable_dir(directory, what)
 
 
+def _kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def check_regular_or_absent(path: Path, what: str) -> None:
+    """`path` is absent or a regular file (a link to one counts): what aar may replace.
+
+    A device node, FIFO or socket would become a regular file under a rename (a `--force`
+    export once replaced a machine's /dev/full), so it is refused, as is a dangling link."""
+    if path.is_symlink() and not path.exists():
+        raise PathError(f"{what} {path} is a dangling symbolic link; refusing to follow it")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise PathError(f"{what} {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = _kind(mode)
+        raise PathError(f"{what} {path} is {kind}, not a regular file; refusing to replace it")
+
+
 def write_new(path: Path, data: bytes | str) -> None:
     """Write a file that must not exist yet, atomically; an existing file is never replaced."""
     tmp = _write_temp(path, data)
@@ -126,7 +157,18 @@ def write_new(path: Path, data: bytes | str) -> None:
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Replace (or create) `path` atomically: readers see the old file or the new one."""
+    """Replace (or create) `path` atomically: readers see the old file or the new one.
+
+    Only a regular file (or a symbolic link, which is replaced, not followed) is replaced:
+    anything else at `path` is refused before a byte is written."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise PathError(f"cannot write {path}: {exc.strerror}") from None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise PathError(f"{path} is {_kind(mode)}, not a regular file; refusing to replace it")
     tmp = _write_temp(path, data)
     try:
         os.replace(tmp, path)

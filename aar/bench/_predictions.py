@@ -162,7 +162,7 @@ def _read_csv(path: Path) -> Submission:
         raise _bad(f"{path.name} is not valid CSV: {exc}") from None
     if not rows:
         raise _bad(f"{path.name} is empty; the header is 'id,prob' or 'id,p0,...,p<k-1>'")
-    header = [c.strip().lower() for c in rows[0][1]]
+    header = [c.strip() for c in rows[0][1]]  # case-sensitive: 'ID,Prob' is not the format
     binary = _check_header(header, path.name)
     ids, probs = [], []
     for line, row in rows[1:]:
@@ -186,6 +186,12 @@ def _check_header(header: list[str], name: str) -> bool:
         )
     if header == wanted and len(header) >= 3:
         return False
+    lower = [h.lower() for h in header]
+    if lower != header and (lower in (["id", "prob"], ["id", "p0"]) or lower == wanted):
+        raise _bad(
+            f"{name}: the header is case-sensitive; write {','.join(lower)!r}, got "
+            f"{','.join(header)!r}"
+        )
     typo = next((h for h, w in zip(header, wanted, strict=False) if h != w), "")
     guess = closest_key(typo, ["id", "prob", *wanted[1:]]) if typo else None
     hint = f" ({typo!r}: did you mean {guess!r}?)" if guess and guess != typo else ""

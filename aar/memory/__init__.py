@@ -45,7 +45,7 @@ from aar.memory._models import (
     SearchHit,
     StoreStats,
 )
-from aar.memory._open import check_local_dir, open_store, server_address
+from aar.memory._open import check_local_dir, check_store, open_store, server_address
 from aar.memory._records import BadRecord
 from aar.memory._store import FindingsStore
 from aar.memory._transfer import (
@@ -99,6 +99,7 @@ __all__ = [
     "Verdict",
     "VerdictBasis",
     "check_local_dir",
+    "check_store",
     "load_embedder",
     "load_glossary",
     "load_static_embedder",

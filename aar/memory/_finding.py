@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
 Verdict = Literal["supported", "refuted", "inconclusive"]
 ReviewStatus = Literal["pending", "approved", "rejected"]
+
+
+Number = Annotated[float, Strict()]
+"""A JSON number: `true` is not 1.0 and "0.4" is not 0.4 (pydantic's lax mode takes both, so a
+careless writer's `"pgr_acc_mean": true` was stored as a PGR of 1.0). Integers are numbers."""
+Count = Annotated[int, Strict()]
+"""A JSON integer: `true` is not 1."""
 
 
 def new_finding_id() -> str:
@@ -42,15 +49,15 @@ class Metrics(_Strict):
     `*_ci` a 95 % bootstrap interval `[low, high]`.
     """
 
-    pgr_acc_mean: float
-    pgr_acc_se: float = Field(ge=0)
-    pgr_acc_ci: tuple[float, float] | None = None
-    pgr_auroc_mean: float | None = None
-    pgr_auroc_se: float | None = Field(default=None, ge=0)
-    pgr_auroc_ci: tuple[float, float] | None = None
-    accuracy_mean: float | None = Field(default=None, ge=0, le=1)
-    accuracy_se: float | None = Field(default=None, ge=0)
-    seeds: list[int] = Field(default_factory=list)
+    pgr_acc_mean: Number
+    pgr_acc_se: Number = Field(ge=0)
+    pgr_acc_ci: tuple[Number, Number] | None = None
+    pgr_auroc_mean: Number | None = None
+    pgr_auroc_se: Number | None = Field(default=None, ge=0)
+    pgr_auroc_ci: tuple[Number, Number] | None = None
+    accuracy_mean: Number | None = Field(default=None, ge=0, le=1)
+    accuracy_se: Number | None = Field(default=None, ge=0)
+    seeds: list[Count] = Field(default_factory=list)
 
     @field_validator("pgr_acc_ci", "pgr_auroc_ci")
     @classmethod
@@ -100,7 +107,7 @@ class Finding(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     id: str = Field(default_factory=new_finding_id, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
     session_id: str = Field(min_length=1, max_length=200)
-    round: int = Field(default=0, ge=0)
+    round: Count = Field(default=0, ge=0)
     summary: str = Field(min_length=1, max_length=4000)
     hypothesis: str = Field(min_length=1, max_length=4000)
     method: str = Field(min_length=1, max_length=4000)

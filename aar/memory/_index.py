@@ -209,6 +209,15 @@ class SearchIndex:
             version=str(int(version[0]) + 1 if version else 1),
         )
 
+    def store_stamp(self) -> str:
+        """The store file's stamp recorded when the index was last known to match it."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'store_stamp'").fetchone()
+        return str(row[0]) if row else ""
+
+    def set_store_stamp(self, stamp: str) -> None:
+        with self._transaction() as db:
+            self._set_meta(db, store_stamp=stamp)
+
     def begin_write(self) -> None:
         """Mark the index as mid-write before the store changes: a crash leaves it untrusted."""
         with self._transaction() as db:

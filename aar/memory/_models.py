@@ -64,6 +64,9 @@ class ImportResult(BaseModel):
     skipped_identical: int
     vectors_reused: int = 0
     embedded: int = 0
+    reviews_reset: dict[str, int] = Field(default_factory=dict)
+    """Added findings whose review decision (status -> count) was turned back into pending:
+    only this installation's review gate sets a status."""
 
 
 class StoreStats(BaseModel):

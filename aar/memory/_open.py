@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from aar.memory._embed import Embedder, load_embedder
 from aar.memory._errors import CorruptStoreError, ForeignStoreError, MemoryServerError
@@ -30,6 +31,13 @@ def check_local_dir(path: Path) -> bool:
         entries = {entry.name for entry in path.iterdir()} - _IGNORED_ENTRIES
     except OSError as exc:
         raise CorruptStoreError(f"cannot read the memory directory {path}: {exc}") from None
+    for name in (LOCK_NAME, *INDEX_FILES):  # aar's own files: a directory there is damage
+        own = path / name
+        if (own.exists() or own.is_symlink()) and not own.is_file():
+            raise CorruptStoreError(
+                f"{own} should be aar's {'lock' if name == LOCK_NAME else 'index'} file but is "
+                "not a regular file; move it away (aar recreates it)"
+            )
     if not entries:
         return False
     sqlite = path / "chroma.sqlite3"
@@ -42,6 +50,40 @@ def check_local_dir(path: Path) -> bool:
         if fh.read(16) != b"SQLite format 3\x00":
             raise CorruptStoreError(f"{sqlite} is not a SQLite database: the store is corrupt")
     return True
+
+
+def check_store(settings: Settings) -> None:
+    """Before a research round: can the memory take the round's findings? One clear error now
+    (a file where the store should be, a foreign or corrupt store) instead of a round whose
+    report says its findings were stored when they were not.
+
+    Cheap: no chromadb import. A local store's SQLite file gets `PRAGMA quick_check`, read
+    only; a server's URL is checked for form (the server is reached when findings are stored).
+    """
+    from aar.files import check_dir_or_creatable
+
+    mem = settings.memory
+    if mem.url:
+        server_address(mem.url)
+        return
+    path = Path(mem.path)
+    if not check_local_dir(path):
+        check_dir_or_creatable(path, "memory directory")
+        return
+    sqlite = path / "chroma.sqlite3"
+    try:
+        db = sqlite3.connect(f"file:{quote(str(sqlite.resolve()))}?mode=ro", uri=True)
+        try:
+            problem = db.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        problem = str(exc)
+    if problem != "ok":
+        raise CorruptStoreError(
+            f"the findings memory {path} is corrupt ({problem}); restore it from an export "
+            "(`aar memory import`) or point AAR_MEMORY_PATH at another directory"
+        )
 
 
 def server_address(url: str) -> tuple[str, int, bool]:
@@ -105,6 +147,7 @@ def open_store(
         lock_path=path / LOCK_NAME,
         dedup_threshold=mem.dedup_threshold,
         connect_now=connect,
+        store_file=path / "chroma.sqlite3",
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -91,6 +92,7 @@ class FindingsStore:
         dedup_threshold: float = 0.95,
         allow_other_collections: bool = False,
         connect_now: bool = True,
+        store_file: Path | None = None,
     ) -> None:
         self._connect = connect
         self._channels = tuple(embedders)
@@ -107,9 +109,10 @@ class FindingsStore:
         self.bad_records: dict[str, BadRecord] = {}
         self._connect_now = connect_now
         self._checked = False  # has the index been compared with chromadb since opening?
+        self._store_file = store_file
         if index_path is not None:
             self._index = self._open_index(index_path)
-        if connect_now or self._index is None or not self._index.trusted():
+        if connect_now or not self._trusted_alone():
             self._col()
 
     # -- opening -------------------------------------------------------------------------
@@ -196,14 +199,49 @@ class FindingsStore:
             yield
             return
         try:
-            with self._lock:
-                yield
+            self._lock.acquire()
         except Timeout:
             raise CorruptStoreError(
                 f"the store {self.location} has been locked by another process for 120 s"
             ) from None
+        except OSError as exc:  # the lock file cannot be opened (e.g. replaced by a directory)
+            raise CorruptStoreError(
+                f"cannot lock the store {self.location}: {exc.strerror} ({self._lock.lock_file})"
+            ) from None
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     # -- keeping the index current -----------------------------------------------------------
+    def _stamp(self) -> str:
+        """Identity, size and modification time of chromadb's file (local mode): any write to
+        it, aar's or another tool's (or damage), changes the stamp."""
+        if self._store_file is None:
+            return ""
+        try:
+            st = os.stat(self._store_file)
+        except OSError:
+            return "missing"
+        return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+    def _trusted_alone(self) -> bool:
+        """May the index answer without opening chromadb? Only a clean index whose recorded
+        stamp of chromadb's file is still the file's: a store file changed or damaged since
+        (by anything but aar's own writes, which re-stamp) is opened and checked first, so a
+        corrupt store is refused by `query` as it is by `stats`."""
+        index = self._index
+        return (
+            index is not None
+            and index.trusted()
+            and self._store_file is not None
+            and index.store_stamp() == self._stamp()
+        )
+
+    def _restamp(self) -> None:
+        if self.mode == "local" and self._store_file is not None and self._index is not None:
+            self._index.set_store_stamp(self._stamp())
+
     def _token(self) -> str:
         """The collection's generation token as the store has it now (a fresh read)."""
         try:
@@ -222,7 +260,9 @@ class FindingsStore:
         there too, so the server's token is read before every search.
         """
         index = self._require_index()
-        if self.mode == "local" and index.trusted() and (self._checked or not self._connect_now):
+        if self.mode == "local" and index.trusted() and self._checked:
+            return
+        if self.mode == "local" and not self._connect_now and self._trusted_alone():
             return
         self._col()
         with self._locked():
@@ -234,6 +274,7 @@ class FindingsStore:
                 current = state.count + len(index.bad_records()) == self._collection.count()
             if not current:
                 self._sync(token)
+            self._restamp()
         self._checked = True
 
     def _require_index(self) -> SearchIndex:
@@ -303,6 +344,7 @@ class FindingsStore:
         # A server's other clients may have written between our writes and this token, so a
         # server index claims no token and is re-checked before the next search.
         self._require_index().apply(generation=token if self.mode == "local" else "", **changes)
+        self._restamp()
 
     # -- writing -------------------------------------------------------------------------
     def add(self, finding: Finding, *, require_eval_records: bool = False) -> AddResult:
@@ -491,6 +533,12 @@ class FindingsStore:
         """The `k` findings most relevant to `text` among those matching `filters` (exact)."""
         if not text.strip():
             raise InvalidQueryError("the query text is empty")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidQueryError(
+                "the query text is not valid UTF-8 (it holds a stray byte)"
+            ) from None
         if not 1 <= k <= 1000:
             raise InvalidQueryError(f"k must be between 1 and 1000, got {k}")
         self._ensure_current()
@@ -599,16 +647,19 @@ class FindingsStore:
         if not parsed.findings:
             return ImportResult(added=0, skipped_identical=0)
         reuse = self._reusable(parsed.vectors, parsed.header is not None, reembed)
+        findings, was = _as_pending(parsed.findings)
         with self._writing() as col, gc_paused():
-            stored = self._stored(col, [f.id for f in parsed.findings])
-            conflicts = [f.id for f in parsed.findings if f.id in stored and stored[f.id] != f]
+            stored = self._stored(col, [f.id for f in findings])
+            conflicts = [
+                f.id for f in findings if f.id in stored and not _same_content(stored[f.id], f)
+            ]
             if conflicts:
                 raise ImportConflictError(
                     f"{len(conflicts)} imported id(s) exist with different content, nothing "
                     f"imported: {', '.join(conflicts[:5])}"
                 )
-            new_at = [i for i, f in enumerate(parsed.findings) if f.id not in stored]
-            new = [parsed.findings[i] for i in new_at]
+            new_at = [i for i, f in enumerate(findings) if f.id not in stored]
+            new = [findings[i] for i in new_at]
             self._check_links(new)
             vectors = self._import_vectors(new, new_at, parsed.vectors, reuse)
             same_glossary = parsed.header and parsed.header.glossary == self._index_sha()
@@ -619,7 +670,8 @@ class FindingsStore:
                 self._write(col, new, vectors, families)
         return ImportResult(
             added=len(new),
-            skipped_identical=len(parsed.findings) - len(new),
+            skipped_identical=len(findings) - len(new),
+            reviews_reset=dict(Counter(was[i] for i in new_at if i in was)),
             vectors_reused=len(new) if new and reuse[0] else 0,
             embedded=len(new) if new and not reuse[0] else 0,
         )
@@ -669,6 +721,37 @@ class FindingsStore:
                     )
                 stored[fid] = record
         return stored
+
+
+def _as_pending(findings: list[Finding]) -> tuple[list[Finding], dict[int, str]]:
+    """Imported findings with every review decision turned back into `pending`, and the
+    status each reset one carried (by position).
+
+    Only the review gate sets a review status, and it records each decision in this
+    installation's audit log. A decision in a file (a colleague's export, or a hand-edited
+    line) has no audit record here and its HMAC chain is another installation's, so it cannot
+    be verified: it is kept as information in the comment, never as a status."""
+    out: list[Finding] = []
+    was: dict[int, str] = {}
+    for i, finding in enumerate(findings):
+        review = finding.review
+        if review.status == "pending" and review.reviewer is None and review.reviewed_at is None:
+            out.append(finding)
+            continue
+        was[i] = review.status
+        when = f" on {review.reviewed_at.date().isoformat()}" if review.reviewed_at else ""
+        said = f" ({review.comment[:300]})" if review.comment else ""
+        note = (
+            f"imported with an unverified earlier decision: {review.status} by "
+            f"{review.reviewer or 'an unnamed reviewer'}{when}{said}"
+        )
+        out.append(finding.model_copy(update={"review": Review(comment=note)}))
+    return out, was
+
+
+def _same_content(stored: Finding, imported: Finding) -> bool:
+    """The same finding apart from its review (the stored review is this installation's)."""
+    return stored.model_copy(update={"review": imported.review}) == imported
 
 
 class _Writer:

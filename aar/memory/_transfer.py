@@ -259,7 +259,7 @@ def _line_of(problem: str) -> int:
 def _header(line: str, problems: list[str]) -> ExportHeader | None:
     try:
         data = json.loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None  # reported as line 1 by the plain-findings path
     if not isinstance(data, dict) or "aar_memory_export" not in data:
         return None

@@ -108,6 +108,7 @@ def _csv_cases(ids: np.ndarray) -> list[Case]:
     cases = {
         "csv-header-typo": ("id,porb\n" + body, "header.*did you mean 'prob'"),
         "csv-header-p0-alone": ("id,p0\n" + body, "ambiguous"),
+        "csv-header-upper-case": ("ID,Prob\n" + body, "case-sensitive.*'id,prob'"),
         "csv-header-missing": (body, "header"),
         "csv-header-only": ("id,prob\n", "expected 269 distinct ids, got 0"),
         "csv-empty": ("", "empty"),

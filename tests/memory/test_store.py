@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,14 +147,30 @@ def test_export_import_round_trip_exact(filled: FindingsStore, tmp_path: Path, e
     target = open_store(local_settings(tmp_path / "copy"), embedder=embedder)
     result = target.import_jsonl(text.splitlines())
     assert (result.added, result.skipped_identical) == (58, 0)
-    again = io.StringIO()
-    target.export_jsonl(again)
-    assert again.getvalue() == text
-    for original in filled.list(FindingFilter(include_duplicates=True)):
-        assert target.get(original.id) == original
-    # importing the same file again changes nothing
+    originals = filled.list(FindingFilter(include_duplicates=True))
+    decided = Counter(f.review.status for f in originals if f.review.status != "pending")
+    assert result.reviews_reset == dict(decided) and decided  # the file has decisions
+    for original in originals:
+        copy = target.get(original.id)
+        assert copy.model_dump(exclude={"review"}) == original.model_dump(exclude={"review"})
+        if original.review.status == "pending":
+            assert copy.review == original.review
+        else:  # only this installation's review gate sets a status; the decision is a note
+            assert copy.review.status == "pending" and copy.review.reviewer is None
+            assert f"unverified earlier decision: {original.review.status}" in (
+                copy.review.comment or ""
+            )
+    # importing the same file again changes nothing; a store of pending findings round-trips
+    # byte for byte
     assert target.import_jsonl(text.splitlines()).skipped_identical == 58
     assert target.count() == 58
+    again = io.StringIO()
+    target.export_jsonl(again)
+    third = open_store(local_settings(tmp_path / "third"), embedder=embedder)
+    assert third.import_jsonl(again.getvalue().splitlines()).reviews_reset == {}
+    once_more = io.StringIO()
+    third.export_jsonl(once_more)
+    assert once_more.getvalue() == again.getvalue()
 
 
 def test_import_conflict_and_bad_lines_write_nothing(store: FindingsStore) -> None:
