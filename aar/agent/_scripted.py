@@ -3,9 +3,12 @@ the same tools an LLM would. It is labelled "scripted" in every report.
 
 It is a fixed procedure, not a toy: it reads the session's baselines, asks the memory which
 families are already settled for these tasks (a second session on the same memory picks
-other ones), writes real experiment code per family (`aar.agent._experiments`), decides each
-verdict by a paired comparison with naive on the same seeds (the 95 % CI excluding 0), and
-proposes a follow-up that sweeps the best family's key hyper-parameter where it helped.
+other ones), writes real experiment code per family (`aar.agent._experiments`), claims each
+verdict by a paired t-test against naive on the same seeds (test feedback, 5 %; the session
+then decides the verdict itself, on holdout, corrected across the round), and proposes a
+follow-up that sweeps the key hyper-parameter of the family with the largest gain on test
+feedback, saying that it is not yet confirmed (a rationale may not claim a win no finding
+backs).
 
 The procedure is a generator of tool calls. Each model request replays the results already in
 the message history through a fresh generator and answers with the next call, so the policy
@@ -204,7 +207,8 @@ def _run_and_evaluate(
 def compare(
     family: str, method: str, task: str, tested: dict[str, Any] | None, naive: dict[str, Any] | None
 ) -> dict[str, Any] | None:
-    """The verdict of `method` against naive on `task`, paired by seed (test feedback)."""
+    """The claimed verdict of `method` against naive on `task`: the paired t-test on the test
+    feedback at 5 %, uncorrected. The session decides the finding's verdict on holdout."""
     from aar.bench import paired_difference
 
     if not tested or not naive:
@@ -216,11 +220,11 @@ def compare(
     if d.n < 2:
         return None
     lo, hi = d.ci
-    verdict = "supported" if lo > 0 else "refuted" if hi < 0 else "inconclusive"
+    verdict = d.verdict
     summary = (
         f"{method} vs naive on {task} over {d.n} seeds (test feedback): PGR "
         f"{tested['pgr_acc_mean']:.3f} vs {naive['pgr_acc_mean']:.3f}; paired difference "
-        f"{d.mean:+.3f}, 95 % CI [{lo:.3f}, {hi:.3f}]: {verdict}."
+        f"{d.mean:+.3f}, 95 % bootstrap CI [{lo:.3f}, {hi:.3f}]."
     )
     record_ids = [*tested["record_ids"], *naive["record_ids"]]
     return {
@@ -255,10 +259,11 @@ def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[
         for v in values
     )
     rationale = (
-        f"{family} ({param.name}={param.default:g}) beat naive on {', '.join(tasks)} "
-        f"(paired PGR difference {best['diff']:+.3f} on {best['task']}). Sweep {param.name} over "
-        f"{', '.join(f'{v:g}' for v in values)} on those tasks to see whether the effect depends "
-        f"on it: {param.description}"
+        f"{family} ({param.name}={param.default:g}) had the largest gain over naive on test "
+        f"feedback, on {', '.join(tasks)} (paired PGR difference {best['diff']:+.3f} on "
+        f"{best['task']}; the session confirms verdicts on holdout when the round ends). "
+        f"Sweep {param.name} over {', '.join(f'{v:g}' for v in values)} on those tasks to see "
+        f"whether the effect depends on it: {param.description}"
     )
     return {"rationale": rationale, "code": code}
 
@@ -270,9 +275,16 @@ def round_summary(
     for o in outcomes:
         by[o["verdict"]].append(f"{o.get('method', o['family'])} on {o['task']}")
     parts = [f"Compared each family with naive on {', '.join(tasks)}, paired over the seeds."]
+    said = {
+        "supported": "Above naive on test feedback",
+        "refuted": "Below naive on test feedback",
+        "inconclusive": "No clear difference on test feedback",
+        "failed": "Failed to run",
+    }
     for verdict, items in by.items():
         if items:
-            parts.append(f"{verdict.capitalize()}: {'; '.join(items)}.")
+            parts.append(f"{said[verdict]}: {'; '.join(items)}.")
+    parts.append("The session decides each verdict on holdout.")
     parts.append("A follow-up sweep is proposed." if proposal else "No follow-up is proposed.")
     return " ".join(parts)
 

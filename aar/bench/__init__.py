@@ -100,6 +100,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "paired_t",
         "pgr",
         "summarize",
+        "t_interval",
     ),
     "aar.bench._task": (
         "LabelSource",
@@ -190,6 +191,7 @@ __all__ = [
     "setup_seed",
     "summarize",
     "summary_json",
+    "t_interval",
     "task_gap_row",
     "write_results",
 ]

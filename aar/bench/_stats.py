@@ -311,3 +311,17 @@ def _verdict(
 
 def _p(p: float) -> str:
     return "n/a" if not math.isfinite(p) else f"{p:.2g}" if p < 0.01 else f"{p:.3f}"
+
+
+def t_interval(
+    values: Sequence[float] | np.ndarray, confidence: float = 0.95
+) -> tuple[float, float]:
+    """The t confidence interval of the mean (NaN with fewer than two finite values): the
+    interval that agrees with `paired_t` (it excludes 0 exactly when p < 1 - confidence)."""
+    from scipy import stats
+
+    t = paired_t(values)
+    if t.n < 2 or not math.isfinite(t.se):
+        return (math.nan, math.nan)
+    half = float(stats.t.ppf(0.5 + confidence / 2, t.n - 1)) * t.se
+    return (t.mean - half, t.mean + half)

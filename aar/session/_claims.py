@@ -1,19 +1,24 @@
 """Findings and round summaries: claims the agent makes, checked against the evaluator.
 
 `record_finding` takes record ids, never numbers: the finding's metrics are computed here from
-the cited test records, and the summary may only state numbers those records support.
+the cited test records, and the summary may only state numbers those records support. The
+researcher's verdict is kept as a claim (`claimed_verdict`); the verdict itself is decided by
+the session at the end of the round (`_verdicts.py`). Proposal rationales get the same number
+check, and may claim that a method beats another only where a finding's decided verdict says so.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aar.errors import AarError
 from aar.memory import Finding, new_finding_id
-from aar.session._evidence import check_numbers, evidence, pgr_metrics
+from aar.session._evidence import check_numbers, evidence, numbers_in_code, pgr_metrics
 from aar.session._models import SessionState
 
 VERDICTS = ("supported", "refuted", "inconclusive")
+NAIVE = "naive"
 
 
 class ClaimError(AarError):
@@ -52,7 +57,10 @@ def build_finding(
             tasks=sorted({r.task for r in own}),
             metrics=pgr_metrics(own),
             eval_record_ids=[r.id for r in records],
-            verdict=verdict,  # type: ignore[arg-type]
+            # the session decides the verdict at the end of the round (screen on test,
+            # confirm on holdout, Holm): until then it is undecided, and the claim is kept
+            verdict="inconclusive",
+            claimed_verdict=verdict,  # type: ignore[arg-type]
             git_commit=git_commit,
             tags=[f"family:{family}", f"model:{state.config.model}", "split:test-feedback"],
         )
@@ -72,6 +80,134 @@ def check_round_summary(state: SessionState, summary: str) -> None:
     ]
     backing = evidence(records, extra=params, integers=counts)
     check_numbers(summary, backing, where="the round summary", names=_names(state, records))
+
+
+CLAIM_WORDS = re.compile(
+    r"\b(beat|beats|beaten|beating|outperform\w*|improv\w*|better than|helps|helped|"
+    r"surpass\w*|superior to|wins? over|won over)\b",
+    re.IGNORECASE,
+)
+"""Words that claim a method is better than another."""
+_NOT_A_CLAIM = re.compile(
+    r"(\bnot|n't|\bnever|\bno\b|\bfailed to|\bfails to|\bwhether|\bif\b|\bmight|\bmay"
+    r"|\bcould|\bwould|\bto see|\bto test)\b[^.;:!?]*$",
+    re.IGNORECASE,
+)
+"""A negation or a question before a claim word in the same clause: not a claim."""
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def check_rationale(state: SessionState, rationale: str, code: str) -> None:
+    """A proposal's rationale claims only what the findings support.
+
+    1. Numbers: the same check as findings, against every test record of the session, the
+       hypotheses' parameters, and (only where no metric word precedes them) the settings
+       written in the proposal's code.
+    2. Claims: a sentence that says a method beat, improved on or outperformed another (not
+       negated, not a question) may name only methods whose finding was decided `supported`;
+       naive, the baseline, is exempt. Until a round ends no verdict is decided, so a
+       rationale written during the round can say what the test feedback showed, not that a
+       method won.
+    """
+    records = [e.record for e in state.evaluations]
+    params = [v for h in state.hypotheses.values() for v in h.params.values()]
+    counts = [len(state.hypotheses), len(state.findings), len(state.config.seeds)]
+    backing = evidence(records, extra=params, integers=counts)
+    names = _names(state, records)
+    check_numbers(
+        rationale,
+        backing,
+        where="the follow-up's rationale",
+        names=names,
+        plain=numbers_in_code(code),
+    )
+    for sentence in _SENTENCE.split(rationale):
+        for claim in CLAIM_WORDS.finditer(sentence):
+            if _NOT_A_CLAIM.search(sentence[: claim.start()]):
+                continue
+            for name in _named_methods(state, sentence):
+                if not _supported(state, name):
+                    verdicts = sorted(_verdicts_of(state, name)) or ["no finding"]
+                    raise ClaimError(
+                        f"the rationale says {name} {claim.group(0)} (in {sentence.strip()!r}), "
+                        f"but no finding of {name} is decided supported (its verdicts: "
+                        f"{', '.join(verdicts)}). Say what the evidence shows, e.g. the paired "
+                        "difference on test feedback, without claiming it won"
+                    )
+
+
+def followed_experiment(
+    state: SessionState, rationale: str, code: str, hypothesis_id: str | None = None
+) -> str | None:
+    """The experiment a proposal follows: that of the hypothesis it names (`hypothesis_id`,
+    else the method its rationale names first, else one its code names), never merely the
+    experiment that happened to run last (a control's, say). None when it names none."""
+    hypothesis = state.hypotheses.get(hypothesis_id) if hypothesis_id else None
+    if hypothesis is None:
+        for text in (rationale, code):
+            first = _first_named(state, text)
+            if first is not None:
+                hypothesis = first
+                break
+    if hypothesis is None:
+        return None
+    own = [
+        e
+        for e in state.evaluations
+        if e.record.method == hypothesis.method
+        and state.experiments.get(e.experiment) is not None
+        and state.experiments[e.experiment].hypothesis_id == hypothesis.id
+    ]
+    scored = [e for e in state.evaluations if e.record.method == hypothesis.method]
+    if own or scored:
+        return (own or scored)[-1].experiment
+    started = [e.id for e in state.experiments.values() if e.hypothesis_id == hypothesis.id]
+    return started[-1] if started else None
+
+
+def _first_named(state: SessionState, text: str) -> Any:
+    """The hypothesis whose method (or family) `text` names first (latest round on a tie)."""
+    best: tuple[int, int, Any] | None = None
+    for h in state.hypotheses.values():
+        for name in {h.method, h.family} - {None, NAIVE}:
+            m = re.search(rf"(?<![\w-]){re.escape(str(name))}(?![\w-])", text)
+            if m is not None and (best is None or (m.start(), -h.round) < best[:2]):
+                best = (m.start(), -h.round, h)
+    return best[2] if best else None
+
+
+def _method_names(state: SessionState) -> set[str]:
+    names = {h.method for h in state.hypotheses.values()}
+    names |= {h.family for h in state.hypotheses.values() if h.family}
+    return names - {NAIVE}
+
+
+def _named_methods(state: SessionState, text: str) -> list[str]:
+    return sorted(
+        name
+        for name in _method_names(state)
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)
+    )
+
+
+def _findings_of(state: SessionState, name: str) -> list[Finding]:
+    return [
+        f
+        for f in state.findings.values()
+        if f.method.split(" (")[0] == name or f"family:{name}" in f.tags
+    ]
+
+
+def _verdicts_of(state: SessionState, name: str) -> set[str]:
+    return {
+        f.verdict if f.verdict_basis is not None else "undecided" for f in _findings_of(state, name)
+    }
+
+
+def _supported(state: SessionState, name: str) -> bool:
+    return any(
+        f.verdict == "supported" and f.verdict_basis is not None for f in _findings_of(state, name)
+    )
 
 
 def _cited(state: SessionState, ids: list[str]) -> list[Any]:
@@ -100,4 +236,11 @@ def _method_text(method: str, params: dict[str, float]) -> str:
     return f"{method} ({', '.join(f'{k}={v:g}' for k, v in sorted(params.items()))})"
 
 
-__all__ = ["VERDICTS", "ClaimError", "build_finding", "check_round_summary"]
+__all__ = [
+    "VERDICTS",
+    "ClaimError",
+    "build_finding",
+    "check_rationale",
+    "check_round_summary",
+    "followed_experiment",
+]

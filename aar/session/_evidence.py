@@ -133,25 +133,54 @@ def _summary_numbers(values: list[float]) -> list[float]:
     return [s.mean, s.se, *s.ci]
 
 
-def check_numbers(text: str, backing: Evidence, *, where: str, names: Iterable[str] = ()) -> None:
-    """Refuse `text` if it states a number `backing` does not support (names are skipped)."""
+def check_numbers(
+    text: str,
+    backing: Evidence,
+    *,
+    where: str,
+    names: Iterable[str] = (),
+    plain: Iterable[float] = (),
+) -> None:
+    """Refuse `text` if it states a number `backing` does not support (names are skipped).
+
+    `plain` numbers (e.g. the parameters a proposal's code sets) are accepted only where no
+    metric word stands before them: "epsilon 0.2" may quote the code, "PGR 0.2" may not.
+    """
     scrubbed = text
     for name in sorted(set(names), key=len, reverse=True):
         if name:
             scrubbed = scrubbed.replace(name, " ")
-    bad = [
-        m.group(0)
-        for m in _NUMBER.finditer(scrubbed)
-        if not _backed(
-            m.group(0), backing, _kind(scrubbed[max(m.start() - _KIND_WINDOW, 0) : m.start()])
-        )
-    ]
+    settings = frozenset(v for v in plain if math.isfinite(v))
+    bad = []
+    for m in _NUMBER.finditer(scrubbed):
+        kind = _kind(scrubbed[max(m.start() - _KIND_WINDOW, 0) : m.start()])
+        if not _backed(m.group(0), backing, kind) and not (
+            kind is None and _plain(m.group(0), settings)
+        ):
+            bad.append(m.group(0))
     if bad:
         raise UnbackedNumberError(
             f"{where} states numbers no cited evaluator record supports: {', '.join(bad)}. "
             "Quote only metrics of the cited records (or their means, SEs, CIs and paired "
             "differences), as rounded in the evaluation results"
         )
+
+
+def _plain(token: str, plain: frozenset[float]) -> bool:
+    text = token.replace("−", "-").replace(" ", "").rstrip("%")
+    if token.strip().endswith("%"):
+        return False
+    value = float(text)
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    tolerance = 1e-9 if decimals == 0 else 0.5 * 10.0**-decimals + 1e-9
+    return any(abs(abs(value) - abs(n)) <= tolerance for n in plain)
+
+
+def numbers_in_code(code: str) -> list[float]:
+    """Every numeric literal of `code` (what a proposal's rationale may quote as a setting)."""
+    return [
+        float(m.group(0)) for m in re.finditer(r"(?<![\w.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", code)
+    ]
 
 
 def _kind(before: str) -> str | None:

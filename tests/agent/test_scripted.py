@@ -42,7 +42,7 @@ def _feedback(pgr: list[float]) -> dict:
     }
 
 
-def test_verdicts_come_from_the_paired_ci() -> None:
+def test_claimed_verdicts_come_from_the_paired_t_test() -> None:
     naive = _feedback([0.20, 0.30, 0.25])
     better = compare("logconf", "logconf", "t", _feedback([0.30, 0.41, 0.35]), naive)
     worse = compare("logconf", "logconf", "t", _feedback([0.10, 0.21, 0.14]), naive)
@@ -54,6 +54,8 @@ def test_verdicts_come_from_the_paired_ci() -> None:
     )
     assert better["record_ids"] == ["r0", "r1", "r2", "r0", "r1", "r2"]
     assert "paired difference +0.103" in better["summary"]
+    # the summary states numbers, not a verdict: the session decides that on holdout
+    assert "supported" not in better["summary"] and "refuted" not in worse["summary"]
 
 
 def test_followup_sweeps_the_best_family_where_it_helped() -> None:
@@ -64,6 +66,7 @@ def test_followup_sweeps_the_best_family_where_it_helped() -> None:
     ]
     proposal = followup_proposal(outcomes, [42, 43])
     assert proposal is not None and "aux_coef over 0.25, 0.75, 1" in proposal["rationale"]
+    assert "beat" not in proposal["rationale"]  # no finding is decided while the round runs
     code = proposal["code"]
     assert "logconf-aux_coef-0.25" in code and "breast-cancer" not in code and split_cells(code)
     assert followup_proposal([{**outcomes[0], "verdict": "refuted", "diff": -0.1}], [42]) is None
