@@ -350,7 +350,7 @@ def render_markdown(data: ReportData) -> str:
     lines += ["", *_results_table(data), "", "![holdout PGR by task and method](pgr.png)", ""]
     lines += ["## Findings (stored in the memory as pending review)", ""]
     lines += [
-        f"- `{f['id']}` **{f['verdict']}** — {f['method']} on {f['tasks']}: "
+        f"- `{f['id']}` **{f['verdict']}** — {markdown_inline(f['method'])} on {f['tasks']}: "
         f"{markdown_inline(f['summary'])} "
         f"(test feedback {f['feedback']}; holdout {f['final']}; verdict {f['basis']})"
         for f in data.findings

@@ -55,7 +55,8 @@ def _report(text: str) -> ReportData:
             {
                 "id": "f-0123456789ab",
                 "verdict": "supported",
-                "method": "logconf",
+                "basis": "decided on holdout",
+                "method": f"logconf ({text}=1)",  # a parameter's name is the model's
                 "tasks": "digits-ge5",
                 "summary": text,
                 "feedback": "0.100 ± 0.010",
