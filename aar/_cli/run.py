@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from aar.errors import AarError, UsageError
+from aar.text import shown
 
 if TYPE_CHECKING:
     from aar.session import Session, SessionConfig
@@ -104,7 +106,8 @@ def replay(
         highlight=False,
     )
     for line in result.mismatches:
-        Console(stderr=True).print(f"[bold red]MISMATCH[/] {line}", highlight=False)
+        mismatch = Text.assemble(("MISMATCH", "bold red"), " ", shown(line, keep=""))
+        Console(stderr=True).print(mismatch, highlight=False)
     if not result.ok:
         raise typer.Exit(1)
     console.print("[green]every number matches the evaluator's records[/]")
@@ -278,10 +281,11 @@ def _report_done(session: Session, why: str) -> None:
     report = session.root / "rounds" / str(number) / "report.md"
     outcome = session.state.rounds[-1].outcome or "failed"
     out = Console()
+    why = shown(why, keep="")  # may quote the model or an error: text, hidden chars marked
     if outcome == "completed":
-        out.print(f"round {number} ended: {why}", highlight=False)
+        out.print(Text(f"round {number} ended: {why}"), highlight=False)
     else:
-        out.print(f"round {number} ENDED EARLY ({outcome}): {why}", highlight=False)
+        out.print(Text(f"round {number} ENDED EARLY ({outcome}): {why}"), highlight=False)
     out.print(f"report: {report}", highlight=False)
     out.print(
         f"review it: aar review list --session {session.id}   (then: aar resume {session.id})",
