@@ -1,6 +1,7 @@
 """Student method names, parsed without importing torch (the CLI checks them first).
 
-The methods themselves (the losses, batched training) are in `_methods.py`.
+A bench method is a family of the shared method library (`sandbox/kernel/aar_methods`, the
+code the session's kernel runs too) at fixed parameters, optionally with early stopping.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ BASES = ("naive", "logconf", "bootstrap")
 METHODS = (*BASES, *(f"{b}+es" for b in BASES))
 DEFAULT_METHODS = ("naive", "logconf")
 LOGCONF_AUX_COEF = 0.5
+BOOTSTRAP_STAGES = 2
+"""A linear model, then an MLP of width 16, before the full student."""
 
 
 class Method(BaseModel):
@@ -28,6 +31,15 @@ class Method(BaseModel):
     @property
     def aux_coef(self) -> float:
         return LOGCONF_AUX_COEF if self.base == "logconf" else 0.0
+
+    @property
+    def params(self) -> dict[str, float]:
+        """The library family's parameters (the family is `base`)."""
+        if self.base == "logconf":
+            return {"aux_coef": LOGCONF_AUX_COEF}
+        if self.base == "bootstrap":
+            return {"stages": BOOTSTRAP_STAGES}
+        return {}
 
 
 def parse_method(name: str) -> Method:

@@ -152,8 +152,13 @@ class TaskResult(BaseModel):
     )
 
 
-def _split_metrics(y: np.ndarray, probs: np.ndarray) -> SplitMetrics:
-    return SplitMetrics(acc=accuracy(y, probs), auroc=auroc(y, probs))
+def _public_metrics(setup: SeedSetup, split: str, probs: np.ndarray) -> SplitMetrics:
+    """Scores of `probs` (in `Splits.rows` order) computed as the evaluator computes them:
+    rows in exported order, probabilities as float64 (what `load_predictions` makes of a
+    submission), so a session's records and the bench give exactly the same numbers."""
+    y = setup.to_public(split, setup.labels(split))
+    p = setup.to_public(split, np.asarray(probs, dtype=np.float64))
+    return SplitMetrics(acc=accuracy(y, p), auroc=auroc(y, p))
 
 
 def _method_result(
@@ -194,18 +199,19 @@ def run_task(
     seeds: int | Sequence[int] | None = None,
     device: str = "auto",
     *,
-    batched: bool = True,
+    batched: bool = False,
     min_gap: float | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> TaskResult:
     """Weak, ceiling and `methods` on `task` for every seed, scored exactly on holdout.
 
-    `batched=False` trains one model at a time (same results up to float rounding; only for
-    measuring the speed-up). Tasks whose mean holdout accuracy gap is below `min_gap`
-    (default `settings.bench.min_gap`), or with a seed whose gap is not positive, are flagged.
+    Every model trains alone, as a session's kernel trains it (identical numbers);
+    `batched=True` stacks the seeds (faster, equal only up to float rounding: for speed
+    measurements). Every split is scored in its exported order, as the evaluator scores it.
+    Tasks whose mean holdout accuracy gap is below `min_gap` (default
+    `settings.bench.min_gap`), or with a seed whose gap is not positive, are flagged.
     """
-    from aar.bench._methods import FitFn, fit_one_at_a_time, train_students
-    from aar.bench._train import fit_predict
+    from aar.bench._methods import train_students
 
     start = time.perf_counter()
     parsed = parse_methods(list(methods))
@@ -221,8 +227,7 @@ def run_task(
     t_weak = time.perf_counter()
     setups: list[SeedSetup] = [setup_seed(task, data, s) for s in seed_list]
     t_students = time.perf_counter()
-    fit: FitFn = fit_predict if batched else fit_one_at_a_time
-    preds = train_students(setups, parsed, device=str(dev), fit=fit, on_stage=on_stage)
+    preds = train_students(setups, parsed, device=str(dev), batched=batched, on_stage=on_stage)
     timings = {
         "load": t_weak - start,
         "weak_supervisor": t_students - t_weak,
@@ -231,7 +236,7 @@ def run_task(
 
     def scores(get_probs: Callable[[SeedSetup, str], np.ndarray]) -> dict:
         return {
-            st.seed: {s: _split_metrics(st.labels(s), get_probs(st, s)) for s in SCORED_SPLITS}
+            st.seed: {s: _public_metrics(st, s, get_probs(st, s)) for s in SCORED_SPLITS}
             for st in setups
         }
 
@@ -326,7 +331,7 @@ def run_suite(
     seeds: int | Sequence[int] | None = None,
     device: str = "auto",
     *,
-    batched: bool = True,
+    batched: bool = False,
     on_stage: Callable[[str, str], None] | None = None,
 ) -> SuiteResult:
     """`run_task` for each task; `on_stage(task, stage)` reports progress."""

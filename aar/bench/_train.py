@@ -1,267 +1,78 @@
-"""Batched MLP students: K independent models trained as one stacked model.
+"""The student trainer and every method: `aar_methods`, the library the sandboxed kernel runs.
 
-Small students are dominated by per-step overhead, so all seeds (and methods that share a
-shape) of a task are trained together: weights are stacked to [K, d_in, d_out] and each
-layer is one `torch.baddbmm`. Every model keeps its own initialisation, minibatch order,
-training rows and loss, and the summed loss gives each model exactly its own gradient (Adam
-is element-wise), so a batched model matches one-at-a-time training up to float rounding.
+The code lives in `sandbox/kernel/aar_methods/` (in a wheel, `aar/_sandbox_policy/kernel/`),
+next to `aar_kernel.py`: the kernel imports it from its read-only mount, and the bench loads
+the same files by path here, so `aar bench run` and a session's experiments run one
+implementation. It imports nothing of aar (aar does not exist inside the kernel).
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass
+import importlib.util
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-import numpy as np
-import torch
+import aar
 
-from aar.bench._task import StudentConfig
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' is CUDA when available, else CPU; 'cpu' / 'cuda' / 'cuda:N' as given."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
-    return dev
+LIBRARY_NAME = "aar_methods"
 
 
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Temporarily set torch's intra-op threads (one thread is faster for tiny MLPs)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
+def library_dir() -> Path:
+    """The library's directory: the wheel's packaged policy, else the checkout's `sandbox/`."""
+    package = Path(aar.__file__).resolve().parent
+    packaged = package / "_sandbox_policy" / "kernel" / LIBRARY_NAME
+    return packaged if packaged.is_dir() else package.parent / "sandbox" / "kernel" / LIBRARY_NAME
+
+
+@cache
+def library() -> ModuleType:
+    """The `aar_methods` package, imported once per process from `library_dir()`."""
+    root = library_dir()
+    loaded = sys.modules.get(LIBRARY_NAME)
+    if loaded is not None:
+        if Path(loaded.__file__ or "").resolve().parent != root:
+            raise ImportError(f"{LIBRARY_NAME} is already imported from {loaded.__file__}")
+        return loaded
+    spec = importlib.util.spec_from_file_location(
+        LIBRARY_NAME, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {LIBRARY_NAME} from {root}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[LIBRARY_NAME] = module
     try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[LIBRARY_NAME]
+        raise
+    return module
 
 
-@dataclass
-class Batch:
-    """K training problems over one shared feature pool.
-
-    Row indices let K models read the same pool without copying it K times.
-    """
-
-    x: np.ndarray
-    """float32 [N, d]: the shared pool of inputs."""
-    train_rows: np.ndarray
-    """int [K, n]: the training rows of each model (same n for all)."""
-    targets: np.ndarray
-    """float32 [K, n, c]: soft targets, aligned with `train_rows`."""
-    seeds: list[int]
-    """Initialisation / minibatch seed of each model."""
-    aux_coef: np.ndarray | None = None
-    """float [K]: logconf auxiliary weight per model (0 = plain cross-entropy)."""
-    val_rows: np.ndarray | None = None
-    """int [K, v]: rows for early stopping (None: train for all epochs)."""
-    val_targets: np.ndarray | None = None
-    """float32 [K, v, c]: weak soft labels on `val_rows`."""
+def library_sha256() -> str:
+    """The digest an experiment script pins (`aar_methods.require`), computed by the
+    library's own `_digest.py` (standard library only: torch is not imported for it)."""
+    root = library_dir()
+    spec = importlib.util.spec_from_file_location("_aar_methods_digest", root / "_digest.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {root / '_digest.py'}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.library_sha256(root))
 
 
-class _StackedMLP:
-    """K MLPs with stacked weights; `forward` maps [K, B, d] to logits [K, B, c]."""
-
-    def __init__(
-        self, sizes: list[int], seeds: list[int], device: torch.device, dtype: torch.dtype
-    ) -> None:
-        self.weights: list[torch.Tensor] = []
-        self.biases: list[torch.Tensor] = []
-        for d_in, d_out in itertools.pairwise(sizes):
-            bound = 1.0 / np.sqrt(d_in)  # torch.nn.Linear's default initialisation range
-            w = np.empty((len(seeds), d_in, d_out), np.float32)
-            b = np.empty((len(seeds), d_out), np.float32)
-            for k, seed in enumerate(seeds):
-                rng = np.random.default_rng([seed, d_in, d_out, len(self.weights)])
-                w[k] = rng.uniform(-bound, bound, (d_in, d_out))
-                b[k] = rng.uniform(-bound, bound, d_out)
-            self.weights.append(torch.tensor(w, device=device, dtype=dtype, requires_grad=True))
-            self.biases.append(torch.tensor(b, device=device, dtype=dtype, requires_grad=True))
-
-    def parameters(self) -> list[torch.Tensor]:
-        return [*self.weights, *self.biases]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = torch.baddbmm(b[:, None, :], h, w)
-            if i < last:
-                h = torch.relu(h)
-        return h
+def resolve_device(device: str) -> Any:
+    """'auto' is CUDA when available, else CPU; 'cpu' / 'cuda' / 'cuda:N' as given."""
+    return library().resolve_device(device)
 
 
-class _AdamW:
-    """AdamW (decoupled weight decay) with torch's defaults, in a few `_foreach` ops.
-
-    Same updates as `torch.optim.AdamW`, but its first `step()` does not import
-    torch._dynamo (measured 1.8-2.8 s per process here), which would dominate a small run.
-    """
-
-    def __init__(
-        self,
-        params: list[torch.Tensor],
-        lr: float,
-        weight_decay: float = 0.0,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-    ) -> None:
-        self.params = params
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.b1, self.b2 = betas
-        self.eps = eps
-        self.t = 0
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.t += 1
-        grads = [p.grad for p in self.params]
-        torch._foreach_lerp_(self.m, grads, 1 - self.b1)
-        torch._foreach_mul_(self.v, self.b2)
-        torch._foreach_addcmul_(self.v, grads, grads, 1 - self.b2)
-        if self.weight_decay:
-            torch._foreach_mul_(self.params, 1 - self.lr * self.weight_decay)
-        denom = torch._foreach_sqrt(self.v)
-        torch._foreach_div_(denom, (1 - self.b2**self.t) ** 0.5)
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(self.params, self.m, denom, -self.lr / (1 - self.b1**self.t))
-
-
-def _logconf_targets(logits: torch.Tensor, weak: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
-    """(1 - c) · weak + c · hardened own predictions (openai/weak-to-strong `logconf_loss_fn`).
-
-    Binary: the top-q share of the batch by P(class 1) is hardened to 1, where q is the weak
-    labels' positive rate in the batch (the rank form of the repo's batch-quantile
-    threshold). Multiclass: argmax one-hot (our generalisation).
-    """
-    probs = torch.softmax(logits.detach(), dim=-1)
-    _, b, c = probs.shape
-    if c == 2:
-        n_pos = torch.round(weak[..., 1].mean(dim=1) * b)  # [K]
-        ranks = torch.argsort(torch.argsort(-probs[..., 1], dim=1), dim=1)
-        pos = (ranks < n_pos[:, None]).to(logits.dtype)
-        hard = torch.stack([1 - pos, pos], dim=-1)
-    else:
-        hard = torch.nn.functional.one_hot(probs.argmax(-1), c).to(logits.dtype)
-    coef = coef[:, None, None]
-    return (1 - coef) * weak + coef * hard
-
-
-def logconf_coef(
-    aux_coef: torch.Tensor, step_frac: float, warmup_frac: float = 0.1
-) -> torch.Tensor:
-    """The auxiliary weight at `step_frac` of training, as in openai/weak-to-strong.
-
-    During the first `warmup_frac` of steps it is `aux_coef * step_frac` (so it ramps to
-    0.1 · aux_coef and then jumps to `aux_coef`); this reproduces the reference code exactly.
-    """
-    return aux_coef * step_frac if step_frac <= warmup_frac else aux_coef
-
-
-def fit_predict(
-    batch: Batch,
-    eval_rows: dict[str, np.ndarray],
-    config: StudentConfig,
-    *,
-    hidden: tuple[int, ...] | None = None,
-    device: str = "auto",
-) -> dict[str, np.ndarray]:
-    """Train K students and return their probabilities on `eval_rows` ({name: int [K, m]}).
-
-    With `batch.val_rows`, each model's predictions come from the epoch whose accuracy
-    against the weak labels on its validation rows was best (early stopping; ties: earliest).
-    `hidden` overrides `config.hidden` (bootstrapping trains smaller models first).
-    On CPU it runs on one torch thread: per-step overhead dominates these small models and
-    a second thread only adds contention (measured several times slower on 2 busy cores).
-    """
-    dev = resolve_device(device)
-    threads = 1 if dev.type == "cpu" else torch.get_num_threads()
-    with torch_threads(threads):
-        return _fit_predict(batch, eval_rows, config, hidden, dev)
-
-
-def _fit_predict(
-    batch: Batch,
-    eval_rows: dict[str, np.ndarray],
-    config: StudentConfig,
-    hidden: tuple[int, ...] | None,
-    dev: torch.device,
-) -> dict[str, np.ndarray]:
-    dtype = torch.float32
-    k, n = batch.train_rows.shape
-    n_classes = batch.targets.shape[-1]
-    hidden = config.hidden if hidden is None else hidden
-
-    x = torch.as_tensor(np.array(batch.x, dtype=np.float32), device=dev)  # a writable copy
-    train_rows = torch.as_tensor(batch.train_rows, dtype=torch.long, device=dev)
-    targets = torch.as_tensor(batch.targets, dtype=dtype, device=dev)
-    # Standardise with each model's own training inputs (no labels involved).
-    mean = torch.stack([x[r].mean(0) for r in train_rows])[:, None, :]
-    std = torch.stack([x[r].std(0) for r in train_rows])[:, None, :].clamp_min(1e-6)
-    aux = torch.zeros(k, dtype=dtype, device=dev)
-    if batch.aux_coef is not None:
-        aux = torch.as_tensor(batch.aux_coef, dtype=dtype, device=dev)
-
-    model = _StackedMLP([x.shape[1], *hidden, n_classes], batch.seeds, dev, dtype)
-    opt = _AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    gens = [torch.Generator().manual_seed(int(s)) for s in batch.seeds]
-    bs = min(config.batch_size, n)
-    steps_per_epoch = -(-n // bs)
-    total = steps_per_epoch * config.epochs
-    evals = {
-        name: torch.as_tensor(r, dtype=torch.long, device=dev) for name, r in eval_rows.items()
-    }
-
-    def predict(rows: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return torch.softmax(model.forward((x[rows] - mean) / std), dim=-1)
-
-    es = batch.val_rows is not None
-    if es:
-        val_rows = torch.as_tensor(batch.val_rows, dtype=torch.long, device=dev)
-        val_weak = torch.as_tensor(batch.val_targets, device=dev).argmax(-1)
-        best_acc = torch.full((k,), -1.0, device=dev)
-        best = {name: torch.zeros(*r.shape, n_classes, device=dev) for name, r in evals.items()}
-
-    # Standardised training inputs per model, gathered once; each epoch permutes them so
-    # that a step is a contiguous slice (per-step overhead dominates small students).
-    x_train = (x[train_rows] - mean) / std
-    offsets = torch.arange(k, device=dev)[:, None] * n
-    step = 0
-    for _ in range(config.epochs):
-        perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)
-        flat = (perm + offsets).reshape(-1)  # index_select: ~4x faster than gather on CPU
-        x_epoch = x_train.reshape(k * n, -1).index_select(0, flat).reshape(k, n, -1)
-        t_epoch = targets.reshape(k * n, -1).index_select(0, flat).reshape(k, n, -1)
-        for start in range(0, n, bs):
-            logits = model.forward(x_epoch[:, start : start + bs])
-            tgt = t_epoch[:, start : start + bs]
-            if batch.aux_coef is not None:
-                tgt = _logconf_targets(logits, tgt, logconf_coef(aux, step / total))
-            loss = -(tgt * torch.log_softmax(logits, -1)).sum(-1).mean(1).sum()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-        if es:
-            acc = (predict(val_rows).argmax(-1) == val_weak).float().mean(1)
-            better = acc > best_acc
-            if better.any():
-                best_acc = torch.where(better, acc, best_acc)
-                for name, r in evals.items():
-                    best[name][better] = predict(r)[better]
-    if es:
-        return {name: p.cpu().numpy() for name, p in best.items()}
-    return {name: predict(r).cpu().numpy() for name, r in evals.items()}
+def __getattr__(name: str) -> Any:
+    """`Batch`, `fit_predict`, `train_batch`, ... of the library (for tools and tests)."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    try:
+        return getattr(library(), name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

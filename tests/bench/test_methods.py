@@ -1,4 +1,4 @@
-"""Each student method trains and predicts; batched training matches one-at-a-time."""
+"""Each student method trains and predicts; stacked training matches one-at-a-time."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ import torch
 
 from aar.bench import METHODS, UnknownMethodError, parse_method, run_task, setup_seed
 from aar.bench._method_spec import parse_methods
-from aar.bench._methods import fit_one_at_a_time, train_students
+from aar.bench._methods import train_students
 from aar.bench._runner import load_data
-from aar.bench._train import Batch, _logconf_targets, fit_predict, logconf_coef
+from aar.bench._train import library
+
+lib = library()
+Batch, fit_predict, logconf_coef = lib.Batch, lib.fit_predict, lib.logconf_coef
+_logconf_targets = lib.logconf_targets
 
 
 def test_every_method_trains_and_predicts_binary(tiny) -> None:
@@ -33,12 +37,13 @@ def test_multiclass_naive_logconf_bootstrap(tiny3) -> None:
         assert np.isfinite(mr.auroc.mean)
 
 
-def test_batched_training_matches_one_at_a_time(tiny) -> None:
+def test_stacked_training_matches_one_at_a_time(tiny) -> None:
+    """`batched=True` (for speed measurements) agrees with the default up to float rounding."""
     setups = [setup_seed(tiny, load_data(tiny), s) for s in (42, 43)]
-    methods = parse_methods(["naive", "logconf"])
-    batched = train_students(setups, methods, device="cpu")
-    single = train_students(setups, methods, device="cpu", fit=fit_one_at_a_time)
-    for name in ("ceiling", "naive", "logconf"):
+    methods = parse_methods(["naive", "logconf", "bootstrap+es"])
+    batched = train_students(setups, methods, device="cpu", batched=True)
+    single = train_students(setups, methods, device="cpu")
+    for name in ("ceiling", "naive", "logconf", "bootstrap+es"):
         for seed in (42, 43):
             np.testing.assert_allclose(
                 batched[name][seed]["test"], single[name][seed]["test"], atol=2e-3
@@ -102,8 +107,7 @@ def test_small_gap_is_flagged(tiny) -> None:
 @pytest.mark.slow  # torch.optim's first step imports torch._dynamo (several seconds)
 def test_own_adamw_matches_torch_adamw() -> None:
     """The trainer's AdamW avoids torch.optim's slow first step; the updates must be equal."""
-    from aar.bench._train import _AdamW
-
+    _AdamW = lib.AdamW
     gen = torch.Generator().manual_seed(0)
     x, t = torch.randn(32, 5, generator=gen), torch.randn(32, 3, generator=gen)
     start = torch.randn(5, 3, generator=gen)
@@ -123,3 +127,84 @@ def test_run_task_is_deterministic(tiny) -> None:
     b = run_task(tiny, ["naive", "logconf"], seeds=[42, 43], device="cpu")
     drop = {"seconds", "timings"}
     assert a.model_dump(exclude=drop) == b.model_dump(exclude=drop)
+
+
+def _exported(task, seed: int, root) -> dict:
+    """The arrays and manifest the kernel's `aar_kernel.load_task` would give for this pair."""
+    import json
+
+    from aar.bench import export_public
+
+    out = export_public(task, seed, root)
+    files: dict = {p.stem: np.load(p, allow_pickle=False) for p in out.glob("*.npy")}
+    files["manifest"] = json.loads((out / "manifest.json").read_text())
+    return files
+
+
+@pytest.mark.parametrize("fixture", ["tiny", "tiny3"])
+def test_the_bench_trains_exactly_what_the_kernel_trains_from_the_export(
+    fixture: str, request: pytest.FixtureRequest, tmp_path
+) -> None:
+    """One implementation: the bench's predictions are bit for bit those of the library run
+    on the exported files (what a session's kernel does), for plain, logconf and early
+    stopped multi-stage methods; before, rows, order and initialisation all differed."""
+    task = request.getfixturevalue(fixture)
+    setup = setup_seed(task, load_data(task), 43)
+    methods = parse_methods(["naive", "logconf", "bootstrap+es"])
+    bench = train_students([setup], methods, device="cpu")
+    files = _exported(task, 43, tmp_path / "public")
+    for m in methods:
+        data = [lib.SeedData.from_public(files, 43)]
+        kernel = lib.train(m.base, data, m.params, early_stopping=m.early_stopping)[0]
+        for split in ("test", "holdout"):
+            mine = setup.to_public(split, bench[m.name][43][split])
+            assert np.array_equal(mine, kernel.probs[split]), (m.name, split)
+
+
+def test_every_library_method_trains_on_public_files(tiny3, tmp_path) -> None:
+    """Every family of the library on the exported files: valid probabilities, and the
+    families that change the targets give different predictions from naive."""
+    files = _exported(tiny3, 42, tmp_path / "public")
+    params = {
+        "logconf": {"aux_coef": 0.5},
+        "bootstrap": {"stages": 2},
+        "early_stopping": {"patience": 1},
+        "confidence_filter": {"keep_fraction": 0.5},
+        "cotrain": {"agreement_weight": 0.5},
+        "label_smoothing": {"epsilon": 0.3},
+        "temperature": {"temperature": 0.25},
+        "control_random_flip": {"flip_scale": 1.0},
+    }
+    data = [lib.SeedData.from_public(files, 42)]
+    naive = lib.train("naive", data)[0].probs["holdout"]
+    for family in lib.METHODS:
+        out = lib.train(family, data, params.get(family, {}))[0]
+        for split in lib.SPLITS:
+            p = out.probs[split]
+            assert p.shape == (len(files[f"{split}_inputs"]), 3), family
+            assert np.isfinite(p).all() and np.allclose(p.sum(1), 1, atol=1e-5), family
+        if family != "naive":
+            assert np.abs(out.probs["holdout"] - naive).mean() > 1e-3, family
+    stopped = lib.train("early_stopping", data, {"patience": 1})[0]
+    assert stopped.note.startswith("kept epoch ")
+
+
+def test_the_library_digest_covers_every_file_and_a_script_refuses_another(tmp_path) -> None:
+    import shutil
+
+    from aar.bench._train import library_dir, library_sha256
+
+    assert library_sha256() == lib.LIBRARY_SHA256 == lib.library_sha256(library_dir())
+    copy = tmp_path / "aar_methods"
+    shutil.copytree(library_dir(), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert lib.library_sha256(copy) == lib.LIBRARY_SHA256
+    for path in sorted(copy.glob("*.py")):
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n")
+        assert lib.library_sha256(copy) != lib.LIBRARY_SHA256, path.name
+        path.write_bytes(original)
+    (copy / "extra.py").write_text("")
+    assert lib.library_sha256(copy) != lib.LIBRARY_SHA256  # a new file counts too
+    lib.require(lib.LIBRARY_SHA256)
+    with pytest.raises(lib.LibraryMismatchError, match="refusing to run"):
+        lib.require("0" * 64)
