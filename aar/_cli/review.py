@@ -8,9 +8,10 @@ nothing is decided on top of it.
 `--json` output (stable; scripts and CI rely on it):
 - `list --json`: `{"items": [ITEM, ...], "damaged": [{"path", "problem"}, ...]}`, ITEM =
   `{"kind": "proposal"|"finding", "id", "session_id", "round", "status":
-  "pending"|"approved"|"rejected"|"expired"|"void", "sha256", "summary", "created_at",
-  "expires_at" (null for findings), "decision": DECISION|null}`; `damaged` lists proposal files
-  that cannot be read (skipped, so the rest still lists);
+  "pending"|"approved"|"rejected"|"expired"|"void"|"tampered", "sha256", "summary",
+  "created_at", "expires_at" (null for findings), "decision": DECISION|null, "problem": why it
+  is tampered or void, else null}`; `damaged` lists proposal files that cannot be read
+  (skipped, so the rest still lists);
 - `show ID --json`: `{"item": ITEM, "proposal": PROPOSAL|null, "finding": FINDING|null,
   "history": [{"seq", "outcome": "recorded"|"refused", "reason", "decision": DECISION,
   "prev_mac", "mac"}, ...]}`;
@@ -19,6 +20,13 @@ nothing is decided on top of it.
 - `verify --json`: `{"ok", "path", "records", "bad_line", "problem", "torn_tail"}` (exit 1
   when `ok` is false).
 Times are ISO 8601 in UTC; new keys may be added, existing ones keep their meaning.
+
+`approve` binds the hash the reviewer read: `--sha256 PREFIX` (12 or more hex digits of the
+sha256 `show` prints) must match, checked under the audit lock with the append (exit 1 and
+nothing recorded when it does not). Without it, a terminal shows the hash and asks; with no
+terminal it is refused (exit 2). `reject` takes `--sha256` too but does not require it:
+rejecting what you did not read can run nothing. A `tampered` proposal (its file is not what
+its session logged) is refused by show, approve and reject (exit 1; the attempt is audited).
 """
 
 from __future__ import annotations
@@ -51,7 +59,15 @@ RunsDirOpt = Annotated[
     typer.Option("--runs-dir", help="The runs directory (default: the runs_dir setting)."),
 ]
 CommentOpt = Annotated[str | None, typer.Option("--comment", "-m", help="Why.")]
-_STATUSES = ("pending", "approved", "rejected", "expired", "void")
+ShaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sha256",
+        metavar="PREFIX",
+        help="The sha256 `aar review show ID` printed (at least its first 12 hex digits).",
+    ),
+]
+_STATUSES = ("pending", "approved", "rejected", "expired", "void", "tampered")
 
 
 def _runs_dir(option: Path | None) -> Path:
@@ -79,7 +95,8 @@ def _console() -> Console:
 def list_items(
     session: Annotated[str | None, typer.Option("--session", help="Only this session.")] = None,
     status: Annotated[
-        str | None, typer.Option("--status", help="pending|approved|rejected|expired|void.")
+        str | None,
+        typer.Option("--status", help="pending|approved|rejected|expired|void|tampered."),
     ] = None,
     findings: Annotated[
         bool, typer.Option("--findings", help="Also list findings (opens the findings memory).")
@@ -98,6 +115,9 @@ def list_items(
     items = review.list_items(runs, session_id=session, status=status, store=store, damaged=damaged)  # type: ignore[arg-type]
     for path, problem in damaged:
         warn(f"skipped {path.stem}: {problem}")
+    for item in items:
+        if item.status == "tampered":
+            warn(f"{item.id} is tampered: {item.problem}; it cannot be decided or run")
     if as_json:
         damaged_json = [{"path": str(path), "problem": problem} for path, problem in damaged]
         _print_json(
@@ -166,6 +186,10 @@ def show(item_id: IdArg, as_json: JsonOpt = False, runs_dir: RunsDirOpt = None) 
         )
         console.print(Text(_visible(subject.code)))
     console.print(_history_table(history))
+    if item.status == "pending":
+        console.print(
+            Text(f"approve exactly this: aar review approve {item.id} --sha256 {item.sha256[:16]}")
+        )
 
 
 def _details(item: ReviewItem, subject: Any) -> Any:
@@ -222,13 +246,48 @@ def _history_table(history: list[AuditRecord]) -> Any:
     return table
 
 
-def _decide(item_id: str, verdict: str, comment: str, as_json: bool, runs_dir: Path | None) -> None:
+def _decide(
+    item_id: str,
+    verdict: str,
+    comment: str,
+    sha256: str | None,
+    as_json: bool,
+    runs_dir: Path | None,
+) -> None:
     from aar import review
 
     reviewer = _reviewer()
-    review.check_decision_inputs(item_id, verdict, reviewer, comment)  # type: ignore[arg-type]
-    decision = review.decide(_runs_dir(runs_dir), item_id, verdict, reviewer, comment)  # type: ignore[arg-type]
+    review.check_decision_inputs(item_id, verdict, reviewer, comment, sha256)  # type: ignore[arg-type]
+    if verdict == "approve" and sha256 is None and not _on_terminal():
+        raise UsageError(
+            f"approve needs --sha256 PREFIX, the sha256 `aar review show {item_id}` prints "
+            "(12 or more hex digits), so the approval binds what you read; there is no "
+            "terminal to confirm on"
+        )
+    runs = _runs_dir(runs_dir)
+    if verdict == "approve" and sha256 is None:
+        sha256 = _confirm_hash(runs, item_id)
+    decision = review.decide(runs, item_id, verdict, reviewer, comment, expected_sha256=sha256)  # type: ignore[arg-type]
     _report(decision, as_json)
+
+
+def _on_terminal() -> bool:
+    """Whether a person can answer a question (stdin and stderr are a terminal)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _confirm_hash(runs: Path, item_id: str) -> str:
+    """Show the item's hash and status, ask, and return the hash the reviewer agreed to."""
+    from aar import review
+
+    item, _, _ = review.show_item(runs, item_id)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print(Text(f"{item.kind} {item.id} ({item.status}): {_visible(item.summary)}"))
+    err.print(Text(f"sha256 {item.sha256}"))
+    if not typer.confirm(f"approve exactly this content (sha256 {item.sha256[:16]}…)?", err=True):
+        err.print(Text("not approved: nothing was recorded"))
+        raise typer.Exit(1)
+    return item.sha256
 
 
 def _report(decision: Decision, as_json: bool) -> None:
@@ -248,24 +307,28 @@ def _report(decision: Decision, as_json: bool) -> None:
 def approve(
     item_id: IdArg,
     comment: CommentOpt = None,
+    sha256: ShaOpt = None,
     as_json: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Approve a proposal (its exact code, by hash) or a finding; the first decision counts."""
-    _decide(item_id, "approve", comment or "", as_json, runs_dir)
+    """Approve a proposal (its exact code, by hash) or a finding; the first decision counts.
+    --sha256 names the hash you read (`aar review show ID`); without it a terminal asks."""
+    _decide(item_id, "approve", comment or "", sha256, as_json, runs_dir)
 
 
 @review_app.command("reject")
 def reject(
     item_id: IdArg,
     comment: CommentOpt = None,
+    sha256: ShaOpt = None,
     as_json: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Reject a proposal or a finding; -m says why (required)."""
+    """Reject a proposal or a finding; -m says why (required). --sha256 is checked when given
+    (not required: a rejection runs nothing)."""
     if comment is None or not comment.strip():
         raise UsageError("reject needs a comment saying why: -m 'why'")
-    _decide(item_id, "reject", comment, as_json, runs_dir)
+    _decide(item_id, "reject", comment, sha256, as_json, runs_dir)
 
 
 @review_app.command("token")

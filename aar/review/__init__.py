@@ -1,10 +1,11 @@
 """The review gate: proposals bound to content hashes, decisions in a hash-chained audit log.
 
-A round proposes follow-ups (`Proposal`: rationale, exact code, its sha256, estimates, expiry);
-people approve or reject them, and the round's findings, with `approve` / `reject`; each
-decision (and each refused attempt) is a record of the keyed audit chain (`AuditLog`); and
-`authorize` lets a follow-up run only when a verified approval names this proposal, this
-session and the hash of the exact code about to run.
+A round proposes follow-ups (`Proposal`: rationale, exact code, its sha256, estimates, expiry)
+and its session logs each one's sha256 (`proposal_log`: a file that no longer matches is
+`tampered`); people approve or reject them, and the round's findings, with `approve` /
+`reject`, naming the hash they read; each decision (and each refused attempt) is a record of
+the keyed audit chain (`AuditLog`); and `authorize` lets a follow-up run only when a verified
+approval names this proposal, this session and the hash of the exact code about to run.
 """
 
 from aar.keys import KEY_BYTES
@@ -34,10 +35,12 @@ from aar.review._errors import (
     AuditBusyError,
     AuditIntegrityError,
     GateError,
+    HashMismatchError,
     ItemNotFoundError,
     MemorySyncError,
     ProposalExpiredError,
     ProposalFileError,
+    ProposalTamperedError,
     ReviewError,
     ReviewKeyError,
 )
@@ -45,15 +48,19 @@ from aar.review._findings import finding_sha256, open_findings_store
 from aar.review._gate import (
     authorize,
     finding_item,
+    followups_to_run,
     item_history,
     list_items,
     pending,
     proposal_item,
     show_item,
+    tampered_message,
 )
 from aar.review._key import review_key, review_key_file
+from aar.review._logged import LoggedProposal, ProposalLog, proposal_log
 from aar.review._models import (
     ITEM_STATUSES,
+    SHA256_PREFIX,
     Decision,
     ItemKind,
     ItemStatus,
@@ -84,6 +91,7 @@ __all__ = [
     "ITEM_STATUSES",
     "KEY_BYTES",
     "PROPOSALS_DIR",
+    "SHA256_PREFIX",
     "AlreadyDecidedError",
     "AuditBusyError",
     "AuditIntegrityError",
@@ -92,14 +100,18 @@ __all__ = [
     "AuditTransaction",
     "Decision",
     "GateError",
+    "HashMismatchError",
     "ItemKind",
     "ItemNotFoundError",
     "ItemStatus",
+    "LoggedProposal",
     "MemorySyncError",
     "Outcome",
     "Proposal",
     "ProposalExpiredError",
     "ProposalFileError",
+    "ProposalLog",
+    "ProposalTamperedError",
     "ReviewError",
     "ReviewItem",
     "ReviewKeyError",
@@ -114,6 +126,7 @@ __all__ = [
     "find_proposal",
     "finding_item",
     "finding_sha256",
+    "followups_to_run",
     "head_mac",
     "is_proposal_id",
     "item_history",
@@ -124,6 +137,7 @@ __all__ = [
     "open_findings_store",
     "pending",
     "proposal_item",
+    "proposal_log",
     "proposal_path",
     "read_proposal",
     "record_mac",
@@ -134,5 +148,6 @@ __all__ = [
     "runs_proposals",
     "session_proposals",
     "show_item",
+    "tampered_message",
     "write_proposal",
 ]

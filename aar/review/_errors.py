@@ -55,3 +55,17 @@ class GateError(ReviewError):
     """The gate refuses to run a follow-up: no valid approval binds this exact code."""
 
     exit_code = 1
+
+
+class ProposalTamperedError(ProposalFileError):
+    """The proposal file no longer hashes to what its session logged when it was proposed (or
+    no log records it); every decision on it is refused and audited, and it never runs."""
+
+    exit_code = 1
+
+
+class HashMismatchError(ReviewError):
+    """The sha256 the reviewer read (`--sha256`, the web form's) is not the item's: nothing
+    was recorded."""
+
+    exit_code = 1

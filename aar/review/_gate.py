@@ -1,10 +1,15 @@
 """The gate and the review queue: what may run, and what waits for a person.
 
 `authorize` is the one check between an approved proposal and running it. It trusts nothing
-it has not verified: the audit chain is checked first, then the approval must name this
-proposal, this session and the hash of the very code about to run (recomputed here from the
-bytes the caller passes), made before expiry and never rejected. Every refusal is one
-`GateError` line saying which check failed.
+it has not verified: the audit chain is checked first, then the proposal must be the one its
+session logged when it was proposed (`_logged.py`), and the approval must name this proposal,
+this session and the hash of the very code about to run (recomputed here from the bytes the
+caller passes), made before expiry and never rejected. Every refusal is one `GateError` line
+saying which check failed.
+
+`followups_to_run` is what `aar resume` asks before a follow-up round: the approved proposals
+of the round, or a refusal naming every proposal that is tampered, void, missing or still
+pending. It never answers "nothing approved" for a round whose proposals are not all there.
 """
 
 from __future__ import annotations
@@ -15,8 +20,15 @@ from typing import TYPE_CHECKING
 
 from aar.hashing import content_sha256
 from aar.review._audit import AuditLog, AuditRecord, recorded_for
-from aar.review._errors import AuditIntegrityError, GateError, ReviewKeyError
+from aar.review._errors import (
+    AuditIntegrityError,
+    GateError,
+    ProposalTamperedError,
+    ReviewError,
+    ReviewKeyError,
+)
 from aar.review._findings import finding_sha256, get_finding, open_findings_store
+from aar.review._logged import ProposalLog, proposal_log
 from aar.review._models import Decision, ItemStatus, Proposal, ReviewItem
 from aar.review._proposals import check_runs_dir, find_proposal, item_kind, runs_proposals
 
@@ -40,6 +52,9 @@ def authorize(
         raise GateError(f"{refused}: {exc}") from None
     actual = content_sha256(code_to_run)
     _check_proposal(refused, session_id, proposal)
+    tampered = proposal_log(Path(runs_dir) / session_id, records).problem_of(proposal)
+    if tampered is not None:
+        raise GateError(f"{refused}: tampered: {tampered}")
     decisions = [r.decision for r in recorded_for(records, "proposal", proposal.id)]
     if not decisions:
         raise GateError(
@@ -106,7 +121,13 @@ def list_items(
     for record in records:
         by_item.setdefault((record.decision.item, record.decision.item_id), []).append(record)
     now = datetime.now(UTC)
-    items = [proposal_item(p, by_item.get(("proposal", p.id), []), now) for p in proposals]
+    logs: dict[str, ProposalLog] = {}
+    for sid in sorted({p.session_id for p in proposals}):
+        logs[sid] = proposal_log(runs_dir / sid, records)
+    items = [
+        proposal_item(p, by_item.get(("proposal", p.id), []), now, log=logs[p.session_id])
+        for p in proposals
+    ]
     if store is not None:
         findings = _session_findings(store, session_id)
         items += [finding_item(f, by_item.get(("finding", f.id), [])) for f in findings]
@@ -120,12 +141,23 @@ def _session_findings(store: FindingsStore, session_id: str | None) -> list[Find
 
 
 def proposal_item(
-    proposal: Proposal, records: list[AuditRecord], now: datetime | None = None
+    proposal: Proposal,
+    records: list[AuditRecord],
+    now: datetime | None = None,
+    *,
+    log: ProposalLog,
 ) -> ReviewItem:
-    """A proposal's entry in the queue, its status derived from the verified records."""
+    """A proposal's entry in the queue, its status derived from the verified records and from
+    what its session logged (`log`): a file that is not what was logged is `tampered`, whatever
+    was decided."""
     decided = recorded_for(records, "proposal", proposal.id)
     status, decision = _status(decided, proposal.sha256, proposal.session_id)
-    if status == "pending" and proposal.expired(now):
+    problem = log.problem_of(proposal)
+    if problem is not None:
+        status = "tampered"
+    elif status == "void" and decision is not None:
+        problem = _void_problem(decision, proposal.sha256, proposal.session_id)
+    elif status == "pending" and proposal.expired(now):
         status = "expired"
     return ReviewItem(
         kind="proposal",
@@ -138,6 +170,16 @@ def proposal_item(
         created_at=proposal.created_at,
         expires_at=proposal.expires_at,
         decision=decision,
+        problem=problem,
+    )
+
+
+def _void_problem(approval: Decision, sha256: str, session_id: str) -> str:
+    if approval.session_id != session_id:
+        return f"the approval belongs to session {approval.session_id}, not {session_id}"
+    return (
+        f"approved sha256 {approval.sha256[:16]}… but the file now hashes to {sha256[:16]}… "
+        "(edited after approval)"
     )
 
 
@@ -199,8 +241,67 @@ def show_item(
     runs_dir = check_runs_dir(Path(runs_dir))
     if kind == "proposal":
         proposal = find_proposal(runs_dir, item_id)
-        history = item_history(runs_dir, item_id, key_file=key_file)
-        return proposal_item(proposal, history), proposal, history
+        records = AuditLog(runs_dir, key_file=key_file).records()
+        history = [r for r in records if r.decision.item == kind and r.decision.item_id == item_id]
+        log = proposal_log(runs_dir / proposal.session_id, records)
+        item = proposal_item(proposal, history, log=log)
+        if item.status == "tampered":
+            raise ProposalTamperedError(tampered_message(item.id, item.problem or ""))
+        return item, proposal, history
     finding = get_finding(store or open_findings_store(), item_id)
     history = item_history(runs_dir, item_id, key_file=key_file)
     return finding_item(finding, history), finding, history
+
+
+def tampered_message(proposal_id: str, problem: str) -> str:
+    """The one line every command refuses a tampered proposal with."""
+    return (
+        f"proposal {proposal_id} is tampered: {problem}; it cannot be reviewed, decided or "
+        "run. Restore its file from the session's git history (`git log -- "
+        f"proposals/{proposal_id}.json` in the session directory) or remove a file added by hand"
+    )
+
+
+def followups_to_run(
+    runs_dir: Path, session_id: str, round: int, *, key_file: Path | None = None
+) -> list[str]:
+    """The approved proposals of round `round` that its follow-up round runs (empty: nothing
+    was approved, and the session may close). Refused with one `GateError` line naming each
+    proposal of the session that is tampered, each approval of the round that is void, and
+    each proposal the session logged in the round whose file is gone; an `AarError` while any
+    is still pending. Nothing is written."""
+    runs_dir = check_runs_dir(Path(runs_dir))
+    records = AuditLog(runs_dir, key_file=key_file).records()
+    log = proposal_log(runs_dir / session_id, records)
+    if log.problem is not None:
+        raise GateError(f"session {session_id} cannot resume: {log.problem}")
+    proposals = runs_proposals(runs_dir, session_id)
+    now = datetime.now(UTC)
+    items = [proposal_item(p, records, now, log=log) for p in proposals]
+    present = {p.id for p in proposals}
+    blocking = [f"{i.id} is tampered ({i.problem})" for i in items if i.status == "tampered"]
+    blocking += [
+        f"{i.id}'s approval is void ({i.problem})"
+        for i in items
+        if i.status == "void" and i.round == round
+    ]
+    blocking += [
+        f"{pid} is missing (the session's log proposed it in round {round}, but "
+        f"proposals/{pid}.json is gone)"
+        for pid in log.of_round(round)
+        if pid not in present
+    ]
+    if blocking:
+        raise GateError(
+            f"session {session_id} cannot start its follow-up round, and stays awaiting review "
+            f"(nothing ran): proposal {'; proposal '.join(blocking)}. Restore the proposal "
+            "files from the session's git history (`git log -- proposals` in its directory)"
+        )
+    mine = [i for i in items if i.round == round]
+    waiting = [i.id for i in mine if i.status == "pending"]
+    if waiting:
+        raise ReviewError(
+            f"session {session_id} waits for review of {', '.join(waiting)}: decide them first "
+            f"(aar review list --session {session_id}); nothing runs while a decision is pending"
+        )
+    return [i.id for i in mine if i.status == "approved"]

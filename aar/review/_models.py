@@ -128,10 +128,21 @@ class Decision(_Strict):
     decided_at: AwareDatetime
 
 
-ItemStatus = Literal["pending", "approved", "rejected", "expired", "void"]
+ItemStatus = Literal["pending", "approved", "rejected", "expired", "void", "tampered"]
 """pending: no decision yet; expired: undecided past its expiry (an approval is refused);
-void: approved, but the item's content no longer hashes to what was approved."""
-ITEM_STATUSES: tuple[ItemStatus, ...] = ("pending", "approved", "rejected", "expired", "void")
+void: approved, but the item's content no longer hashes to what was approved; tampered: a
+proposal file that no longer hashes to what its session logged when it was proposed (or that
+no log records): refused by every command, whatever was decided, until it is restored."""
+ITEM_STATUSES: tuple[ItemStatus, ...] = (
+    "pending",
+    "approved",
+    "rejected",
+    "expired",
+    "void",
+    "tampered",
+)
+SHA256_PREFIX = r"^[0-9a-f]{12,64}$"
+"""What a reviewer passes as the hash they read (`--sha256`): at least its first 12 digits."""
 
 
 class ReviewItem(_Strict):
@@ -148,4 +159,7 @@ class ReviewItem(_Strict):
     expires_at: datetime | None = None
     decision: Decision | None = Field(
         default=None, description="The decision that counts (the first recorded), if any."
+    )
+    problem: str | None = Field(
+        default=None, description="Why it is tampered or void (None for the other statuses)."
     )

@@ -4,18 +4,24 @@ Every POST is checked in the same order before anything is read or written: the 
 (when the browser sends one) must be this server; the app must have reviewers; the login must
 be valid and unexpired (401); the form's CSRF secret must be the login's (403); the fields
 must be well formed and name the version of the item the reviewer saw (400). Only then does
-`aar.review` decide, atomically, with the logged-in reviewer as the one who decided.
+`aar.review` decide, atomically, with the logged-in reviewer as the one who decided: the hash
+the page showed (the form's hidden `sha256`) goes into the decision itself, which compares it
+with the item under the audit log's lock, in the same step as the append (no window between
+a check here and the record there).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aar.review import check_decision_inputs, decide
+from aar.review import HashMismatchError, Verdict, check_decision_inputs, decide
 from aar.web._app import PageError, Viewer, Web
 from aar.web._auth import FORM_COOKIE, LOGIN_COOKIE, reviewer_for_token, same_secret, token_hash
 from aar.web._edits import approve_with_edits, normalise_edit
@@ -146,44 +152,58 @@ def decide_item(
     web = _web(request)
     if verdict not in ("approve", "reject"):
         raise PageError(400, "Malformed request", f"verdict must be approve or reject: {verdict!r}")
+    chosen: Verdict = "approve" if verdict == "approve" else "reject"
     comment = normalise_edit(comment).strip()
     assert reviewer is not None
-    kind = check_decision_inputs(item_id, verdict, reviewer, comment)  # type: ignore[arg-type]
+    kind = check_decision_inputs(item_id, chosen, reviewer, comment)
+    seen = _seen(sha256)
     runs, key = web.config.runs_dir, web.config.key_file
     if kind == "proposal":
-        proposal = web.runs.proposal(item_id).proposal
-        assert proposal is not None
-        _check_seen(sha256, proposal.sha256)
-        decide(runs, item_id, verdict, reviewer, comment, key_file=key)  # type: ignore[arg-type]
+        with _outdated_form():
+            decide(runs, item_id, chosen, reviewer, comment, expected_sha256=seen, key_file=key)
         return RedirectResponse(f"/proposals/{item_id}?decided={verdict}", status_code=303)
 
     def decide_finding(store: Any) -> None:
-        _check_seen(sha256, _finding_sha(store, item_id))
-        decide(runs, item_id, verdict, reviewer, comment, store=store, key_file=key)  # type: ignore[arg-type]
+        with _outdated_form():
+            decide(
+                runs,
+                item_id,
+                chosen,
+                reviewer,
+                comment,
+                expected_sha256=seen,
+                store=store,
+                key_file=key,
+            )
 
     web.with_store(decide_finding)
     return RedirectResponse(f"/findings/{item_id}?decided={verdict}", status_code=303)
 
 
-def _finding_sha(store: Any, finding_id: str) -> str:
-    from aar.memory import FindingNotFoundError
-    from aar.review import ItemNotFoundError, finding_sha256
-
-    try:
-        return finding_sha256(store.get(finding_id))
-    except FindingNotFoundError:
-        raise ItemNotFoundError(f"no finding {finding_id} in the findings memory") from None
-
-
-def _check_seen(sent: str, current: str) -> None:
-    """The form names the hash of what the reviewer read; it must still be the item's."""
-    if not same_secret(sent, current):
+def _seen(sent: str) -> str:
+    """The form's sha256 of what the page showed: the whole hash, as the page writes it."""
+    if re.fullmatch(r"[0-9a-f]{64}", sent) is None:
         raise PageError(
             400,
             "Tampered or outdated form",
-            f"the form was for sha256 {sent[:16] or 'nothing'}…, but the item hashes to "
-            f"{current[:16]}…; reload the page and read it again (nothing was decided)",
+            "the form does not name the sha256 of what you read; reload the page and read it "
+            "again (nothing was decided)",
         )
+    return sent
+
+
+@contextmanager
+def _outdated_form() -> Iterator[None]:
+    """A decision refused because the item no longer hashes to what the page showed."""
+    try:
+        yield
+    except HashMismatchError as exc:
+        raise PageError(
+            400,
+            "Tampered or outdated form",
+            f"{exc.args[0].split('; read it again')[0]}; reload the page and read it again "
+            "(nothing was decided)",
+        ) from None
 
 
 @router.post("/proposals/{proposal_id}/edit")
@@ -199,13 +219,15 @@ def edit_proposal(
     web = _web(request)
     original = web.runs.proposal(proposal_id).proposal
     assert original is not None and viewer.reviewer is not None
-    _check_seen(sha256, original.sha256)
-    edited, _ = approve_with_edits(
-        web.config.runs_dir,
-        original,
-        normalise_edit(code),
-        viewer.reviewer,
-        normalise_edit(comment).strip(),
-        key_file=web.config.key_file,
-    )
+    seen = _seen(sha256)
+    with _outdated_form():
+        edited, _ = approve_with_edits(
+            web.config.runs_dir,
+            original,
+            normalise_edit(code),
+            viewer.reviewer,
+            normalise_edit(comment).strip(),
+            seen_sha256=seen,
+            key_file=web.config.key_file,
+        )
     return RedirectResponse(f"/proposals/{edited.id}?decided=edited", status_code=303)

@@ -7,7 +7,9 @@ moment earlier this attempt stops there with an `AlreadyDecidedError` and writes
 proposal. Only then is the new proposal written (a new id and hash, same session, round and
 `follows`) and approved. Its rationale starts with a line naming the original, and the
 original's rejection names the new id; the page trusts the link only when the audit log's
-rejection says so.
+rejection says so. The rejection also names the new proposal's sha256: that audited record
+is what the gate takes as the new proposal's logged hash (it is in no session log), so the
+new file is bound from the moment it exists (`aar.review.proposal_log`).
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ def approve_with_edits(
     reviewer: str,
     comment: str,
     *,
+    seen_sha256: str | None = None,
     key_file: Path | None = None,
 ) -> tuple[Proposal, Decision]:
-    """Write the edited proposal, approve it, reject `original`; returns (new, approval)."""
+    """Reject `original` (it must still hash to `seen_sha256`, the hash the page showed),
+    write the edited proposal and approve it; returns (new, approval)."""
     if not code.strip():
         raise ReviewError("the edited code is empty")
     if code == original.code:
@@ -63,12 +67,14 @@ def approve_with_edits(
         estimated_usd=original.estimated_usd,
         follows=original.follows,
     )
-    why = f"replaced by {edited.id} (approved with edits by {reviewer})"
+    why = f"replaced by {edited.id} (sha256 {edited.sha256}; approved with edits by {reviewer})"
     rejection = f"{why}: {comment}" if comment.strip() else why
     approval = f"approved with edits of {original.id}" + (f": {comment}" if comment else "")
     check_decision_inputs(original.id, "reject", reviewer, rejection)
     check_decision_inputs(edited.id, "approve", reviewer, approval)
-    reject(runs_dir, original.id, reviewer, rejection, key_file=key_file)
+    reject(
+        runs_dir, original.id, reviewer, rejection, expected_sha256=seen_sha256, key_file=key_file
+    )
     session_dir = Path(runs_dir) / original.session_id
     try:
         write_proposal(session_dir, edited)
@@ -77,7 +83,9 @@ def approve_with_edits(
             f"{original.id} was rejected, but the edited proposal could not be written ({exc}); "
             "nothing was approved"
         ) from None
-    return edited, approve(runs_dir, edited.id, reviewer, approval, key_file=key_file)
+    return edited, approve(
+        runs_dir, edited.id, reviewer, approval, expected_sha256=edited.sha256, key_file=key_file
+    )
 
 
 def replaced_by(history: list[AuditRecord]) -> str | None:

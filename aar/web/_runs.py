@@ -28,6 +28,7 @@ from aar.review import (
     finding_item,
     is_proposal_id,
     proposal_item,
+    proposal_log,
     read_proposal,
 )
 from aar.session import EventLog, SessionState
@@ -160,8 +161,9 @@ class RunsView:
         if hit is not None and _same(hit[0], key):
             view.items = hit[1]
             return view
+        log = proposal_log(view.root, audit.records, cached=True)  # what the session logged
         items = [
-            proposal_item(pv.proposal, audit.about(pv.id), now)
+            proposal_item(pv.proposal, audit.about(pv.id), now, log=log)
             for pv in view.proposals
             if pv.proposal is not None
         ]

@@ -21,10 +21,19 @@ def session_dir(runs: Path, session_id: str = SESSION_A) -> Path:
     return path
 
 
+def log_proposal(runs: Path, proposal: Proposal) -> None:
+    """Log `proposal` in its session's events.jsonl, as the session does when it proposes."""
+    from aar.session import EventLog
+
+    log = EventLog(session_dir(runs, proposal.session_id))
+    data = {"id": proposal.id, "sha256": proposal.sha256, "path": f"{proposal.id}.json"}
+    log.append("proposal", data, round=proposal.round)
+
+
 def make_proposal(
     runs: Path, session_id: str = SESSION_A, code: str = CODE, **overrides: Any
 ) -> Proposal:
-    """A proposal written into its session's directory."""
+    """A proposal written into its session's directory and logged in its events.jsonl."""
     proposal = new_proposal(
         session_id,
         1,
@@ -35,6 +44,7 @@ def make_proposal(
         **overrides,
     )
     write_proposal(session_dir(runs, session_id), proposal)
+    log_proposal(runs, proposal)
     return proposal
 
 
@@ -54,6 +64,7 @@ def expired_proposal(runs: Path, session_id: str = SESSION_A, code: str = CODE) 
         expires_at=now - timedelta(hours=1),
     )
     write_proposal(session_dir(runs, session_id), proposal)
+    log_proposal(runs, proposal)
     return proposal
 
 

@@ -125,7 +125,8 @@ def test_deciding_proposals_never_imports_chromadb(runs, tmp_path) -> None:
     p = make_proposal(runs)
     script = (
         "import sys; from pathlib import Path; from aar.cli import app\n"
-        f"try: app(['review', 'approve', '{p.id}', '--runs-dir', '{runs}'])\n"
+        f"try: app(['review', 'approve', '{p.id}', '--sha256', '{p.sha256[:12]}', "
+        f"'--runs-dir', '{runs}'])\n"
         "except SystemExit as e: assert e.code in (0, None), e.code\n"
         "print('chromadb' in sys.modules, 'torch' in sys.modules)\n"
     )
@@ -156,7 +157,8 @@ def test_the_cli_lists_shows_and_decides_findings(runs, tmp_path, monkeypatch) -
     items = json.loads(aar("list", "--findings", "--json").stdout)["items"]
     assert [(i["kind"], i["id"], i["status"]) for i in items] == [("finding", "f-cli", "pending")]
     assert "finding: logconf raised PGR" in aar("list", "--findings").stdout
-    result = aar("approve", "f-cli", "-m", "records check out")
+    sha = items[0]["sha256"]
+    result = aar("approve", "f-cli", "-m", "records check out", "--sha256", sha[:12])
     assert result.exit_code == 0 and "approved finding f-cli" in result.stdout
     shown = json.loads(aar("show", "f-cli", "--json").stdout)
     assert shown["proposal"] is None and shown["finding"]["review"]["status"] == "approved"

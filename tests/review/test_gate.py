@@ -17,6 +17,7 @@ from review_support import (
     audit_lines,
     edit_record,
     expired_proposal,
+    log_proposal,
     make_proposal,
     session_dir,
     write_audit_lines,
@@ -90,7 +91,8 @@ def test_code_edited_after_approval_is_refused(runs, edit) -> None:
 
 
 def test_a_proposal_file_edited_after_approval_is_refused(runs) -> None:
-    """Code and hash rewritten together in the file: it loads, but the approval's hash differs."""
+    """Code and hash rewritten together in the file: it loads, but it is not what the session
+    logged (tampered), nor what was approved."""
     from aar.hashing import content_sha256
 
     p = make_proposal(runs)
@@ -100,9 +102,33 @@ def test_a_proposal_file_edited_after_approval_is_refused(runs) -> None:
     data = json.loads(path.read_text()) | {"code": new_code, "sha256": content_sha256(new_code)}
     path.write_text(json.dumps(data))
     edited = read_proposal(path)
-    with pytest.raises(GateError, match="edited after approval"):
+    with pytest.raises(GateError, match="tampered: the session log recorded sha256"):
         authorize(runs, SESSION_A, edited, edited.code)
-    assert [i.status for i in list_items(runs)] == ["void"]
+    assert [i.status for i in list_items(runs)] == ["tampered"]
+
+
+def test_an_approval_of_another_hash_is_void(runs) -> None:
+    """The file is what the session logged, but the approval names another hash (an approval
+    recorded by older code on a swapped file, the file since restored): void, never run."""
+    from datetime import UTC, datetime
+
+    from aar.review import Decision
+
+    p = make_proposal(runs)
+    other = Decision(
+        item="proposal", item_id=p.id, session_id=SESSION_A, sha256="e" * 64,
+        decision="approve", reviewer="ana", decided_at=datetime.now(UTC),
+    )  # fmt: skip
+    with AuditLog(runs).transaction() as txn:
+        txn.append(other, "recorded")
+    with pytest.raises(GateError, match="edited after approval"):
+        authorize(runs, SESSION_A, p, p.code)
+    [item] = list_items(runs)
+    assert (
+        item.status == "void"
+        and item.problem
+        and "approved sha256 eeeeeeeeeeeeeeee" in item.problem
+    )
 
 
 def test_a_proposal_object_whose_hash_was_not_checked_is_refused(runs) -> None:
@@ -136,6 +162,9 @@ def test_a_proposal_file_copied_into_another_session_is_refused(runs) -> None:
     # The copy rewritten to claim session B: it loads, and the approval still belongs to A.
     copy.write_text(json.dumps(json.loads(copy.read_text()) | {"session_id": SESSION_B}))
     claimed = read_proposal(copy)
+    with pytest.raises(GateError, match=f"tampered: no log records proposal {a.id}"):
+        authorize(runs, SESSION_B, claimed, CODE)  # session B never proposed it
+    log_proposal(runs, claimed)  # even with B's log forged to name it
     with pytest.raises(GateError, match=f"the approval belongs to session {SESSION_A}, not"):
         authorize(runs, SESSION_B, claimed, CODE)
     with pytest.raises(ProposalFileError, match="appears in several sessions"):

@@ -28,7 +28,7 @@ from aar.review import AUDIT_LOG
 AAR = Path(sys.executable).parent / "aar"
 ITEM_KEYS = {
     "kind", "id", "session_id", "round", "status", "sha256", "summary", "created_at",
-    "expires_at", "decision",
+    "expires_at", "decision", "problem",
 }  # fmt: skip
 DECISION_KEYS = {
     "item", "item_id", "session_id", "sha256", "decision", "reviewer", "comment", "decided_at",
@@ -75,7 +75,7 @@ def test_list_names_a_damaged_proposal_and_still_lists_the_others(runs) -> None:
 def test_list_shows_status_and_filters(runs) -> None:
     a, b = make_proposal(runs, SESSION_A), make_proposal(runs, SESSION_B)
     old = expired_proposal(runs, SESSION_A, code=CODE + "# old\n")
-    assert aar(runs, "approve", a.id).exit_code == 0
+    assert aar(runs, "approve", a.id, "--sha256", a.sha256[:12]).exit_code == 0
     table = aar(runs, "list").stdout
     assert a.id in table and b.id in table and "approved (ana)" in table and "expired" in table
     items = json.loads(aar(runs, "list", "--json").stdout)["items"]
@@ -100,7 +100,7 @@ def test_show_prints_everything_a_reviewer_needs(runs) -> None:
                    "sweep aux_coef", "\\u{202e}", "no decision yet", "expires"):  # fmt: skip
         assert needle in out, needle
     assert "\u202e" not in out  # a bidi override is shown escaped, never applied
-    aar(runs, "approve", p.id, "-m", "ok")
+    aar(runs, "approve", p.id, "--sha256", p.sha256[:12], "-m", "ok")
     aar(runs, "reject", p.id, "-m", "changed my mind", reviewer="bob")
     data = json.loads(aar(runs, "show", p.id, "--json").stdout)
     assert set(data) == {"item", "proposal", "finding", "history"}
@@ -115,7 +115,7 @@ def test_show_prints_everything_a_reviewer_needs(runs) -> None:
 
 def test_approve_and_reject(runs) -> None:
     a, b = make_proposal(runs), make_proposal(runs, code=CODE + "#b\n")
-    result = aar(runs, "approve", a.id, "-m", "good")
+    result = aar(runs, "approve", a.id, "--sha256", a.sha256[:12], "-m", "good")
     assert result.exit_code == 0 and f"approved proposal {a.id}" in result.stdout
     result = aar(runs, "reject", b.id, "-m", "no", "--json")
     decision = json.loads(result.stdout)
@@ -129,7 +129,7 @@ def test_approve_and_reject(runs) -> None:
 
 def test_a_second_decision_is_one_line_exit_1_and_audited(runs) -> None:
     p = make_proposal(runs)
-    aar(runs, "approve", p.id)
+    aar(runs, "approve", p.id, "--sha256", p.sha256[:12])
     result = aar(runs, "reject", p.id, "-m", "no", reviewer="bob")
     assert result.exit_code == 1
     assert "already approved by ana" in error_line(result)
@@ -138,7 +138,7 @@ def test_a_second_decision_is_one_line_exit_1_and_audited(runs) -> None:
 
 def test_expired_is_one_line_exit_1(runs) -> None:
     p = expired_proposal(runs)
-    result = aar(runs, "approve", p.id)
+    result = aar(runs, "approve", p.id, "--sha256", p.sha256[:12])
     assert result.exit_code == 1 and "automatic rejection was recorded" in error_line(result)
     items = json.loads(aar(runs, "list", "--json").stdout)["items"]
     assert items[0]["status"] == "rejected" and items[0]["decision"]["reviewer"] == "aar"
@@ -146,7 +146,7 @@ def test_expired_is_one_line_exit_1(runs) -> None:
 
 def test_verify(runs) -> None:
     p = make_proposal(runs)
-    aar(runs, "approve", p.id)
+    aar(runs, "approve", p.id, "--sha256", p.sha256[:12])
     result = aar(runs, "verify")
     assert result.exit_code == 0 and "verifies: 1 record(s)" in result.stdout
     report = json.loads(aar(runs, "verify", "--json").stdout)
@@ -165,7 +165,8 @@ def test_verify(runs) -> None:
     assert "fails verification at line 2: its MAC does not match" in error_line(result)
     result = aar(runs, "verify", "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["bad_line"] == 2
-    for args in (("list",), ("show", p.id), ("approve", make_proposal(runs).id)):
+    q = make_proposal(runs)
+    for args in (("list",), ("show", p.id), ("approve", q.id, "--sha256", q.sha256[:12])):
         result = aar(runs, *args)
         assert result.exit_code == 1 and "fails verification at line 2" in error_line(result)
 
@@ -175,7 +176,12 @@ def test_verify_in_a_real_process(runs) -> None:
     p = make_proposal(runs)
     env = {**os.environ, "AAR_RUNS_DIR": str(runs), "AAR_REVIEWER": "ci"}
     run = [str(AAR), "review"]
-    assert subprocess.run([*run, "approve", p.id], env=env, timeout=60).returncode == 0
+    assert (
+        subprocess.run(
+            [*run, "approve", p.id, "--sha256", p.sha256[:12]], env=env, timeout=60
+        ).returncode
+        == 0
+    )
     ok = subprocess.run([*run, "verify"], env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     write_audit_lines(runs, audit_lines(runs)[:1])
@@ -188,7 +194,7 @@ def test_verify_in_a_real_process(runs) -> None:
     [
         (("reject", "p-0123456789ab"), "reject needs a comment"),
         (("reject", "p-0123456789ab", "-m", "  "), "reject needs a comment"),
-        (("approve", "p-0123456789ab"), "no proposal p-0123456789ab"),
+        (("approve", "p-0123456789ab", "--sha256", "0" * 12), "no proposal p-0123456789ab"),
         (("show", "p-12"), "not a proposal id"),
         (("approve", "../../etc"), "not a proposal or finding id"),
         (("list", "--status", "done"), "--status must be one of"),

@@ -17,6 +17,7 @@ from web_support import (
     assert_ran_exactly,
     client_for,
     decide_form,
+    log_proposal,
     login,
     resume,
 )
@@ -217,6 +218,7 @@ def test_an_expired_proposal_is_rejected_when_a_page_loads(alice, site: Site) ->
         expires_at=now - timedelta(hours=1),
     )
     write_proposal(site.session_dir, p)
+    log_proposal(site, p)
     page = c.get(f"/proposals/{p.id}").text
     assert "badge-rejected" in page and "by aar" in page and "automatic rejection" in page
     response = c.post(f"/items/{p.id}/decide", data=decide_form(csrf, "approve", p.sha256))
@@ -267,7 +269,7 @@ def test_approve_with_edits_refuses_unchanged_code_and_decided_proposals(alice, 
     assert set((site.session_dir / "proposals").iterdir()) == files
 
 
-def test_an_edit_after_approval_voids_it(fresh_site: Site) -> None:
+def test_an_edit_after_approval_is_tampered(fresh_site: Site) -> None:
     c = client_for(fresh_site)
     csrf = login(c)
     pid = fresh_site.proposals[0]
@@ -279,7 +281,8 @@ def test_an_edit_after_approval_voids_it(fresh_site: Site) -> None:
         p.model_copy(update={"code": code, "sha256": content_sha256(code)}).model_dump_json()
     )
     page = c.get(f"/proposals/{pid}").text
-    assert "badge-void" in page and "no longer hashes to what was approved" in page
+    assert "badge-tampered" in page and "Tampered: the session log recorded sha256" in page
+    assert 'action="/items/' not in page  # nothing can be decided on it
 
 
 def test_a_damaged_proposal_file_is_a_409_page(fresh_site: Site) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from aar.hashing import content_sha256
 from aar.review import AUDIT_LOG, AuditLog, approve, new_proposal, reject, write_proposal
+from aar.session import EventLog
 from aar.web import new_token, normalise_edit, reviewer_for_token, token_hash
 from aar.web._auth import Signer
 from aar.web._cache import AuditCache
@@ -109,6 +110,8 @@ def _proposals(runs: Path, n: int) -> list[str]:
             "s-1", 1, "why", f"# %%\nprint({i})\n", estimated_evaluations=1, estimated_tokens=1
         )
         write_proposal(runs / "s-1", p)
+        data = {"id": p.id, "sha256": p.sha256, "path": f"{p.id}.json"}
+        EventLog(runs / "s-1").append("proposal", data, round=1)  # as a session logs it
         ids.append(p.id)
     return ids
 

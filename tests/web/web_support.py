@@ -223,7 +223,8 @@ def client_for(site: Site, reviewers: dict[str, str] | None = None, **config: An
 
 
 def add_proposal(site: Site, code: str, **fields: Any) -> Any:
-    """One more proposal of the site's round 1, following its experiment."""
+    """One more proposal of the site's round 1, following its experiment, logged in the
+    session's events.jsonl as the session logs a proposal it makes."""
     from aar.review import new_proposal, write_proposal
     from aar.session import EventLog
 
@@ -240,4 +241,13 @@ def add_proposal(site: Site, code: str, **fields: Any) -> Any:
         **fields,
     )
     write_proposal(site.session_dir, proposal)
+    log_proposal(site, proposal)
     return proposal
+
+
+def log_proposal(site: Site, proposal: Any) -> None:
+    """Log `proposal` in the session's events.jsonl, as the session does when it proposes."""
+    from aar.session import EventLog
+
+    data = {"id": proposal.id, "sha256": proposal.sha256, "path": f"{proposal.id}.json"}
+    EventLog(site.session_dir).append("proposal", data, round=proposal.round)
