@@ -34,9 +34,14 @@ MODEL_RETRIES = 3
 
 
 def baseline_code(pairs: list[tuple[str, int]]) -> str:
-    """The session's naive and logconf baselines on every (task, seed), one script."""
+    """The session's naive and logconf baselines on every (task, seed), one script.
+
+    The script runs on every mounted pair (`pairs=None`): the session mounts exactly `pairs`,
+    and the same code then re-runs, byte for byte, on the fresh seeds that confirm a verdict.
+    """
+    del pairs  # the session's export holds exactly these
     cells = [
-        c for m in BASELINE_METHODS for c in split_cells(experiment_code(m, method=m, pairs=pairs))
+        c for m in BASELINE_METHODS for c in split_cells(experiment_code(m, method=m, pairs=None))
     ]
     return join_cells(cells)
 

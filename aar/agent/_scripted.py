@@ -195,8 +195,8 @@ def _run_and_evaluate(
 ) -> Generator[Call, Any, dict[str, Any] | None]:
     from aar.sandbox import split_cells
 
-    pairs = [(t, s) for t in tasks for s in seeds]
-    for cell in split_cells(experiment_code(family, method=method, params=params, pairs=pairs)):
+    del tasks, seeds  # the script runs on every mounted pair: the session's, or fresh seeds
+    for cell in split_cells(experiment_code(family, method=method, params=params, pairs=None)):
         result = yield ("run_cell", {"code": cell})
         if result.get("status") != "ok":
             return None
@@ -239,7 +239,8 @@ def compare(
 
 
 def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[str, str] | None:
-    """Sweep the best family's key hyper-parameter on the tasks where it helped."""
+    """Sweep the best family's key hyper-parameter. The sweep runs on every mounted (task,
+    seed), so the session can re-run it, byte for byte, on fresh seeds to confirm it."""
     helped = [o for o in outcomes if o["verdict"] == "supported" and FAMILIES[o["family"]].param]
     if not helped:
         helped = [o for o in outcomes if o.get("diff", 0) > 0 and FAMILIES[o["family"]].param]
@@ -250,11 +251,11 @@ def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[
     param = FAMILIES[family].param
     assert param is not None
     tasks = sorted({o["task"] for o in helped if o["family"] == family})
-    pairs = [(t, s) for t in tasks for s in seeds]
+    del seeds
     values = [v for v in param.grid if v != param.default]
     code = "".join(
         experiment_code(
-            family, method=method_name(family, {param.name: v}), params={param.name: v}, pairs=pairs
+            family, method=method_name(family, {param.name: v}), params={param.name: v}, pairs=None
         )
         for v in values
     )
@@ -262,8 +263,8 @@ def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[
         f"{family} ({param.name}={param.default:g}) had the largest gain over naive on test "
         f"feedback, on {', '.join(tasks)} (paired PGR difference {best['diff']:+.3f} on "
         f"{best['task']}; the session confirms verdicts on holdout when the round ends). "
-        f"Sweep {param.name} over {', '.join(f'{v:g}' for v in values)} on those tasks to see "
-        f"whether the effect depends on it: {param.description}"
+        f"Sweep {param.name} over {', '.join(f'{v:g}' for v in values)} (on every task) to "
+        f"see whether the effect depends on it: {param.description}"
     )
     return {"rationale": rationale, "code": code}
 

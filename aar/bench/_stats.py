@@ -232,6 +232,7 @@ class Decision(BaseModel):
     adjusted_p: float
     family_size: int
     fresh: bool
+    confirm_seeds: list[int] = Field(default_factory=list)
     why: str
 
 
@@ -281,6 +282,7 @@ def decide_round(
                 adjusted_p=adj,
                 family_size=len(family),
                 fresh=fresh,
+                confirm_seeds=c.confirm_seeds,
                 why=why,
             )
         )

@@ -33,6 +33,7 @@ def finalize_round(
 
     number = session.round_number
     _score_holdout(session, number)
+    _confirm(session, number)
     _finish_findings(session, number)
     session.emit("round_ended", why=why, summary=summary, outcome=outcome)
     _store_findings(session, number)
@@ -40,6 +41,17 @@ def finalize_round(
     session.emit("report", path=str(path.relative_to(session.root)))
     session.emit("state", state="awaiting_review", why=f"round {number} ended: {why}")
     session.commit(f"round {number} ended: {why}")
+
+
+def _confirm(session: Session, number: int) -> None:
+    """Re-run what the test feedback screened in on fresh seeds (`_confirm.py`); a failure
+    leaves those verdicts unconfirmed (inconclusive), never decided on weaker data."""
+    from aar.session._confirm import confirm_round
+
+    try:
+        confirm_round(session, number)
+    except AarError as exc:
+        session.emit("note", message=f"confirmation on fresh seeds failed: {exc}")
 
 
 def holdout_targets(session: Session, number: int) -> list[tuple[str, str]]:

@@ -54,6 +54,11 @@ class Experiment(BaseModel):
     cells: list[str] = Field(default_factory=list)
     status: Literal["running", "done", "interrupted"] = "running"
     commit: str | None = None
+    confirms: str | None = None
+    """The experiment whose exact cells this one re-ran on fresh seeds, to confirm a verdict
+    (the session's own run at the end of a round; None for every other experiment)."""
+    task_dir: str = "public"
+    """The export mounted at /task, relative to the session (fresh seeds for a confirmation)."""
 
     @property
     def path(self) -> str:

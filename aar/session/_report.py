@@ -20,7 +20,7 @@ from aar.memory import Finding
 from aar.session._evidence import paired_by_seed
 from aar.session._finalize import BASELINES
 from aar.session._models import EvalEntry, RoundInfo, SessionState
-from aar.session._verdicts import rule_text
+from aar.session._verdicts import fresh_round, rule_text
 from aar.text import markdown_inline, markdown_quote
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def report_data(state: SessionState, number: int, proposals: list[dict[str, str]
         hypotheses=_hypotheses(state, number),
         rows=(rows := _rows(state, holdout)),
         findings=_findings(state, number, rows),
-        verdict_rule=rule_text(),
+        verdict_rule=rule_text(fresh_round(state, number)),
         failures=_failures(state, number),
         threats=_threats(state, number, holdout),
         provenance=[_provenance(state, e) for e in holdout],
@@ -164,7 +164,13 @@ def _rows(state: SessionState, holdout: list[EvalEntry]) -> list[ResultRow]:
             diffs = paired_by_seed([*records, *baseline], method, NAIVE).get(task, [])
             vs = (sum(diffs) / len(diffs), *t_interval(diffs)) if diffs else None
         exp = state.experiments.get(experiment)
-        role = "baseline" if exp is not None and exp.hypothesis_id == BASELINES else "hypothesis"
+        role = (
+            "baseline"
+            if exp is not None and exp.hypothesis_id == BASELINES
+            else "confirmation"
+            if exp is not None and exp.confirms
+            else "hypothesis"
+        )
         rows.append(
             ResultRow(
                 task=task,
@@ -226,6 +232,12 @@ def _stated_verdict(state: SessionState, f: Finding, rows: list[ResultRow]) -> t
         return f.verdict, text
     method = f.method.split(" (")[0]
     experiments = {e.experiment for rid in f.eval_record_ids if (e := state.record(rid))}
+    if b.fresh_seeds:  # decided on the confirmation re-runs: those are the rows to agree with
+        experiments = {
+            x.id
+            for x in state.experiments.values()
+            if x.confirms in experiments and x.round == f.round
+        }
     mine = [
         r for r in rows if r.method == method and r.task in f.tasks and r.experiment in experiments
     ]

@@ -552,7 +552,14 @@ class _Experiments:
 
         return load_policy().with_label_sources(label_sources())
 
-    def _start(self, hypothesis_id: str | None, proposal_id: str | None) -> Experiment:
+    def _start(
+        self,
+        hypothesis_id: str | None,
+        proposal_id: str | None,
+        *,
+        confirms: str | None = None,
+        task_dir: str = "public",
+    ) -> Experiment:
         from aar.sandbox import KernelPool, SandboxUnavailableError
 
         s = self.s
@@ -562,12 +569,14 @@ class _Experiments:
             round=s.round_number,
             hypothesis_id=hypothesis_id,
             proposal_id=proposal_id,
+            confirms=confirms,
+            task_dir=task_dir,
         )
         try:
             if self._pool is None:
                 pool_root = s.settings.runs_dir / ".pool"
                 self._pool = KernelPool(1, root=pool_root, policy=self._policy()).start()
-            self._sandbox = self._pool.acquire(s.root / exp.path, task_dir=s.root / "public")
+            self._sandbox = self._pool.acquire(s.root / exp.path, task_dir=s.root / task_dir)
         except SandboxUnavailableError as exc:
             s.emit("note", message=f"sandbox unavailable: {exc}")
             raise RoundOver(f"sandbox unavailable: {exc}") from None
@@ -581,6 +590,18 @@ class _Experiments:
     @property
     def current_id(self) -> str | None:
         return self._current
+
+    def run_confirmation(self, original: Experiment, task_dir: str) -> Experiment:
+        """Re-run `original`'s exact cells in a fresh sandbox on another export (fresh seeds),
+        stopping at the first cell that fails; no budget is charged (the session's own run,
+        like the holdout scoring). Raises RoundOver if no sandbox can start."""
+        self.close()
+        exp = self._start(None, None, confirms=original.id, task_dir=task_dir)
+        for cell in original.cells:
+            if self.run_cell(cell)["status"] != "ok":
+                break
+        self.close()
+        return self.s.state.experiments[exp.id]
 
     def restart(self, old: Experiment) -> None:
         """A fresh experiment for `old`'s hypothesis, with `old`'s cells run again."""

@@ -2,11 +2,13 @@
 
 The researcher's verdict is a claim (`Finding.claimed_verdict`). The verdict a finding keeps is
 computed here at the end of the round, from the evaluator's records alone, by
-`aar.bench.decide_round`: each (method, task) the round scored on test is one comparison with
-the session's naive baseline, paired by seed; a paired t-test on the test feedback screens it;
-a paired t-test on the holdout confirms it, Holm-corrected across every comparison of the round
-(the holdout of the round's own seeds shares the trained models that the test feedback chose,
-so every comparison the researcher could have picked counts, cited or not).
+`aar.bench.decide_round`. Each (method, task) is one comparison with the session's naive
+baseline, paired by seed; a paired t-test on the test feedback screens it; a paired t-test on
+holdout confirms it, Holm-corrected:
+- on fresh seeds (`_confirm.py` re-ran the cited code and naive on seeds no screening saw):
+  over the screened comparisons the findings cite;
+- else on the holdout of the round's own seeds, which share the trained models that the test
+  feedback chose: over every (method, task) the round scored, cited or not.
 
 Everything here is a pure function of the session state, so `aar replay` rebuilds the same
 verdicts from `events.jsonl`.
@@ -31,24 +33,57 @@ Unit = tuple[str, str]
 """(method, task): one comparison with naive."""
 
 
-def rule_text(rule: VerdictRule = RULE) -> str:
-    """How verdicts are decided, in one sentence for reports and README."""
-    return (
-        f"each (method, task) scored on test is compared with naive, paired by seed: screened "
-        f"on the rounded test feedback ({rule.test}, p <= {rule.screen_level:g}), then "
-        f"confirmed on the holdout of the round's own seeds ({rule.test}), with Holm's "
-        f"correction across every comparison of the round at a familywise level of "
-        f"{rule.level:g}; at least {rule.min_seeds} seeds. Fresh confirmation seeds are not "
-        "used yet, so the correction counts comparisons that were not cited too."
+def rule_text(fresh: bool, rule: VerdictRule = RULE) -> str:
+    """How a round's verdicts were decided, in one paragraph for its report."""
+    screen = (
+        f"each (method, task) a finding cites is compared with naive, paired by seed, and "
+        f"screened on the rounded test feedback ({rule.test}, p <= {rule.screen_level:g}, at "
+        f"least {rule.min_seeds} seeds); "
+    )
+    if fresh:
+        return screen + (
+            f"the screened ones are confirmed on the holdout of fresh seeds (the cited code "
+            f"re-run by the session, same sha256, with naive, on seeds no screening saw), "
+            f"{rule.test}, with Holm's correction over the screened comparisons at a "
+            f"familywise level of {rule.level:g}."
+        )
+    return screen + (
+        f"they are confirmed on the holdout of the round's own seeds ({rule.test}) with Holm's "
+        f"correction across every (method, task) the round scored on test, cited or not, at a "
+        f"familywise level of {rule.level:g}: no fresh seeds were run this round (nothing "
+        "screened in, or the confirmation could not run)."
     )
 
 
+def fresh_round(state: SessionState, number: int) -> bool:
+    """Whether round `number` ran a confirmation on fresh seeds."""
+    return any(e.confirms and e.round == number for e in state.experiments.values())
+
+
 def round_decisions(state: SessionState, number: int) -> dict[Unit, Decision]:
-    """The decision of every comparison of round `number`."""
-    units = _units(state, number)
-    comparisons = [_comparison(state, number, unit, experiments) for unit, experiments in units]
+    """The decision of every comparison of round `number`: confirmed on fresh seeds where the
+    round ran them (over the cited comparisons), else on its own seeds' holdout (over all)."""
+    fresh = fresh_round(state, number)
+    units = _units(state, number, cited_only=fresh)
+    comparisons = [_comparison(state, number, unit, exps, fresh) for unit, exps in units]
     decisions = decide_round(comparisons, RULE)
     return {unit: d for (unit, _), d in zip(units, decisions, strict=True)}
+
+
+def screened_units(state: SessionState, number: int) -> list[tuple[Unit, str]]:
+    """The cited comparisons the test feedback screens in, each with the experiment whose
+    cells a confirmation re-runs (the latest one cited)."""
+    units = _units(state, number, cited_only=True)
+    comparisons = [
+        _comparison(state, number, unit, exps, False).model_copy(update={"confirm": None})
+        for unit, exps in units
+    ]
+    order = list(state.experiments)
+    return [
+        (unit, max(exps, key=order.index))
+        for (unit, exps), d in zip(units, decide_round(comparisons, RULE), strict=True)
+        if d.screened
+    ]
 
 
 def decide_finding(
@@ -61,7 +96,7 @@ def decide_finding(
     verdict: Verdict = verdicts.pop() if len(verdicts) == 1 else "inconclusive"
     if method == NAIVE:
         verdict = "inconclusive"
-    seeds = sorted({s for t in finding.tasks for s in _holdout_seeds(state, method, t)})
+    seeds = sorted({s for d in mine for s in d.confirm_seeds})
     why = "; ".join(f"{d.key}: {d.why}" for d in mine) or "no comparison with naive was scored"
     if len(verdicts) > 1:
         why = f"the tasks disagree ({why})"
@@ -90,9 +125,10 @@ def _is_baseline(state: SessionState, entry: EvalEntry) -> bool:
     return exp is not None and exp.hypothesis_id == BASELINES
 
 
-def _units(state: SessionState, number: int) -> list[tuple[Unit, set[str]]]:
-    """Every (method, task) of the round, with the experiments whose records count: the ones
-    its findings cite, or (uncited) every experiment of the round that scored it."""
+def _units(state: SessionState, number: int, cited_only: bool) -> list[tuple[Unit, set[str]]]:
+    """The (method, task) comparisons of the round (only those findings cite, or every one
+    the round scored on test), with the experiments whose records count: the ones its
+    findings cite, or (uncited) every experiment of the round that scored it."""
     cited: dict[Unit, set[str]] = defaultdict(set)
     for f in state.findings.values():
         if f.round != number:
@@ -105,14 +141,20 @@ def _units(state: SessionState, number: int) -> list[tuple[Unit, set[str]]]:
     for e in state.evaluations:
         if e.round == number and e.record.method != NAIVE:
             scored[(e.record.method, e.record.task)].add(e.experiment)
+    if cited_only:
+        return sorted(cited.items())
     units = {u: cited.get(u) or scored[u] for u in {*cited, *scored}}
     return sorted(units.items())
 
 
-def _comparison(state: SessionState, number: int, unit: Unit, experiments: set[str]) -> Comparison:
+def _comparison(
+    state: SessionState, number: int, unit: Unit, experiments: set[str], fresh: bool
+) -> Comparison:
+    """Per-seed differences from naive: on test (screen), and on the holdout that confirms,
+    of fresh seeds (the confirmation re-runs of `experiments` and of the baselines) or of the
+    round's own seeds (`experiments` themselves)."""
     method, task = unit
     naive_test = _by_seed(e for e in state.evaluations if _naive(state, e, task))
-    naive_hold = _by_seed(e for e in state.holdout if _naive(state, e, task))
     test = _by_seed(
         e
         for e in state.evaluations
@@ -121,20 +163,42 @@ def _comparison(state: SessionState, number: int, unit: Unit, experiments: set[s
         and e.experiment in experiments
         and (e.round == number or _is_baseline(state, e))
     )
+    if fresh:
+        reruns = {
+            x.id
+            for x in state.experiments.values()
+            if x.confirms in experiments and x.round == number
+        }
+        naive_hold = _by_seed(e for e in state.holdout if _confirmed_naive(state, e, task, number))
+    else:
+        reruns = experiments
+        naive_hold = _by_seed(e for e in state.holdout if _naive(state, e, task))
     hold = _by_seed(
         e
         for e in state.holdout
-        if e.record.method == method and e.record.task == task and e.experiment in experiments
+        if e.record.method == method and e.record.task == task and e.experiment in reruns
     )
-    screen = _diffs(test, naive_test)
     confirm_seeds = sorted(set(hold) & set(naive_hold))
-    confirm = _diffs(hold, naive_hold) if confirm_seeds else None
     return Comparison(
         key=f"{method} on {task}",
-        screen=screen,
-        confirm=confirm,
+        screen=_diffs(test, naive_test),
+        confirm=_diffs(hold, naive_hold) if confirm_seeds else None,
         confirm_seeds=confirm_seeds,
-        fresh=False,
+        fresh=fresh,
+    )
+
+
+def _confirmed_naive(state: SessionState, entry: EvalEntry, task: str, number: int) -> bool:
+    """Naive's holdout on the fresh seeds of round `number` (the baselines' re-run)."""
+    exp = state.experiments.get(entry.experiment)
+    if exp is None or exp.confirms is None or exp.round != number:
+        return False
+    original = state.experiments.get(exp.confirms)
+    return (
+        original is not None
+        and original.hypothesis_id == BASELINES
+        and entry.record.method == NAIVE
+        and entry.record.task == task
     )
 
 
@@ -157,14 +221,12 @@ def _diffs(mine: dict[int, EvalRecord], base: dict[int, EvalRecord]) -> list[flo
     ]
 
 
-def _holdout_seeds(state: SessionState, method: str, task: str) -> list[int]:
-    return sorted(
-        {
-            e.record.seed
-            for e in state.holdout
-            if e.record.method == method and e.record.task == task
-        }
-    )
-
-
-__all__ = ["NAIVE", "RULE", "decide_finding", "round_decisions", "rule_text"]
+__all__ = [
+    "NAIVE",
+    "RULE",
+    "decide_finding",
+    "fresh_round",
+    "round_decisions",
+    "rule_text",
+    "screened_units",
+]

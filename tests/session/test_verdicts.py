@@ -165,8 +165,8 @@ def test_the_report_says_how_verdicts_were_decided() -> None:
     _decide(state, _finding(state))
     text = render_markdown(report_data(state, 1, []))
     assert "**supported**" in text and "decided on holdout, seeds 42, 43, 44, 45, 46" in text
-    assert "Holm's correction across every comparison" in text
-    assert "the researcher claimed supported" in text and "Fresh confirmation seeds" in text
+    assert "Holm's correction across every (method, task) the round scored" in text
+    assert "the researcher claimed supported" in text and "no fresh seeds were run" in text
 
 
 RATIONALE = (

@@ -1,0 +1,170 @@
+"""Confirmation on fresh seeds: the data that decides a verdict never chose it.
+
+At the end of a round the session screens every (method, task) a finding cites on the test
+feedback (`_verdicts.screened_units`). For the ones that pass, it exports the round's
+confirmation seeds (`confirmation_seeds`: seeds no round of the session has used, the same for
+no two rounds), re-runs the exact cells of each cited experiment, and of the session's baselines
+experiment, in a fresh sandbox with that export mounted at /task (same code, same sha256), and
+scores their holdout once. `_verdicts` then decides on those holdout rows, Holm-corrected over
+the screened comparisons. Nothing here returns a number to the researcher.
+
+An experiment whose code names its (task, seed) pairs cannot run on other seeds; its cells
+fail, nothing is scored, and its verdict stays inconclusive (fail closed). aar's own scripts
+run on every mounted pair.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from aar.session._models import Experiment
+
+if TYPE_CHECKING:
+    from aar.session._session import Session
+
+CONFIRM_SEEDS = 10
+"""Fresh seeds per round's confirmation (seeds are cheap: the suite trains in seconds)."""
+CONFIRM_SEED_BASE = 1000
+CONFIRM_DIR = "confirm"
+"""Exports of confirmation seeds, `confirm/round-<n>/` (git-ignored, like `public/`)."""
+
+
+def confirmation_seeds(own: list[int], number: int, count: int | None = None) -> list[int]:
+    """Round `number`'s confirmation seeds: `count` seeds from CONFIRM_SEED_BASE on, a block
+    per round (so a later round never confirms on seeds an earlier verdict was decided on),
+    skipping the session's own seeds."""
+    count = CONFIRM_SEEDS if count is None else count
+    out: list[int] = []
+    seed = CONFIRM_SEED_BASE + (number - 1) * count
+    while len(out) < count:
+        if seed not in own:
+            out.append(seed)
+        seed += 1
+    return out
+
+
+def confirm_round(session: Session, number: int) -> None:
+    """Re-run and score on fresh seeds what the round's screen chose (once: a resumed round
+    reuses the confirmation runs the log already holds)."""
+    from aar.session._finalize import BASELINES
+    from aar.session._verdicts import screened_units
+
+    state = session.state
+    units = screened_units(state, number)
+    if not units:
+        return
+    seeds = confirmation_seeds(state.config.seeds, number)
+    tasks = sorted({task for (_, task), _ in units})
+    baselines = [e for e in state.experiments.values() if e.hypothesis_id == BASELINES]
+    if not baselines:
+        session.emit("note", message="confirmation skipped: the session has no baselines run")
+        return
+    rel = _export(session, number, [(t, s) for t in tasks for s in seeds])
+    runs: dict[str, list[tuple[str, str]]] = {baselines[-1].id: [("naive", t) for t in tasks]}
+    for (method, task), experiment in units:
+        runs.setdefault(experiment, []).append((method, task))
+    session.emit(
+        "note",
+        message=f"confirming {len(units)} screened comparison(s) on fresh seeds "
+        f"{seeds[0]}-{seeds[-1]} ({len(seeds)} seeds, {', '.join(tasks)})",
+    )
+    for experiment, targets in runs.items():
+        original = state.experiments[experiment]
+        rerun = _rerun(session, original, rel, number)
+        if rerun is not None:
+            _score(session, rerun, targets, seeds, number)
+
+
+def _export(session: Session, number: int, pairs: list[tuple[str, int]]) -> str:
+    from aar.bench import export_public_many
+
+    rel = f"{CONFIRM_DIR}/round-{number}"
+    target = session.root / rel
+    _ignore(session.root)
+    if not (target / "index.json").is_file():
+        export_public_many(pairs, target)
+    return rel
+
+
+def _ignore(root: Path) -> None:
+    """Keep the confirmation exports out of git, as `public/` is (sessions made before have a
+    .gitignore without the rule)."""
+    path = root / ".gitignore"
+    text = path.read_text() if path.is_file() else ""
+    if f"/{CONFIRM_DIR}/" not in text.split():
+        path.write_text(
+            text + ("" if text.endswith("\n") or not text else "\n") + f"/{CONFIRM_DIR}/\n"
+        )
+
+
+def _rerun(session: Session, original: Experiment, task_dir: str, number: int) -> Experiment | None:
+    """The done confirmation of `original` this round, or a new one."""
+    from aar.hashing import cells_sha256
+    from aar.session._session import RoundOver
+
+    for exp in session.state.experiments.values():
+        if exp.confirms == original.id and exp.round == number and exp.status == "done":
+            return exp if exp.cells == original.cells else None
+    try:
+        rerun = session._experiments.run_confirmation(original, task_dir)
+    except RoundOver as exc:
+        session.emit("note", message=f"confirmation of {original.id} not run: {exc.why}")
+        return None
+    if cells_sha256(rerun.cells) != cells_sha256(original.cells):
+        session.emit(
+            "note",
+            message=f"confirmation of {original.id} ({rerun.id}) stopped at cell "
+            f"{len(rerun.cells)} of {len(original.cells)}; its comparisons stay unconfirmed",
+        )
+        return None
+    return rerun
+
+
+def _score(
+    session: Session,
+    rerun: Experiment,
+    targets: list[tuple[str, str]],
+    seeds: list[int],
+    number: int,
+) -> None:
+    """Score the holdout of each (method, task) on every confirmation seed, once."""
+    from aar.bench import InvalidPredictionsError
+    from aar.hashing import cells_sha256
+    from aar.sandbox import SandboxUsageError, read_scratch_file
+    from aar.session._ledger import MAX_PREDICTION_BYTES
+
+    state = session.state
+    done = {(e.experiment, e.record.method, e.record.task, e.record.seed) for e in state.holdout}
+    for method, task in targets:
+        for seed in seeds:
+            if (rerun.id, method, task, seed) in done:
+                continue
+            rel = f"predictions/{method}/{task}/seed-{seed}.holdout.npy"
+            try:
+                raw = read_scratch_file(session.root / rerun.path, rel, MAX_PREDICTION_BYTES)
+                probs = np.load(io.BytesIO(raw), allow_pickle=False)
+                record = session.ledger.score_holdout(
+                    task,
+                    seed,
+                    probs,
+                    method=method,
+                    code_sha256=cells_sha256(rerun.cells),
+                    git_commit=rerun.commit or session.workspace.head,
+                )
+            except (SandboxUsageError, InvalidPredictionsError, ValueError, OSError) as exc:
+                session.emit(
+                    "note",
+                    message=f"confirmation holdout of {method} ({rerun.id}) on {task} seed "
+                    f"{seed} not scored: {exc}",
+                )
+                continue
+            session.emit(
+                "holdout", record=record.model_dump(mode="json"), experiment=rerun.id, round=number
+            )
+
+
+__all__ = ["CONFIRM_SEEDS", "confirm_round", "confirmation_seeds"]
