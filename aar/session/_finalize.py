@@ -44,8 +44,9 @@ def finalize_round(
 
 
 def _confirm(session: Session, number: int) -> None:
-    """Re-run what the test feedback screened in on fresh seeds (`_confirm.py`); a failure
-    leaves those verdicts unconfirmed (inconclusive), never decided on weaker data."""
+    """Re-run what the test feedback screened in on fresh seeds (`_confirm.py`). A re-run that
+    fails leaves its comparisons unconfirmed (inconclusive); if none could start, the round
+    falls back to its own seeds' holdout with Holm over every comparison (`_verdicts.py`)."""
     from aar.session._confirm import confirm_round
 
     try:

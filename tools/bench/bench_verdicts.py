@@ -23,10 +23,10 @@ Reported, each over `--rounds` rounds:
 - the old rule (95 % percentile bootstrap CI excluding 0, no correction), per comparison
   and per round (any false verdict);
 - one paired t-test per comparison, uncorrected;
-- the round's rule as the session runs it (screen on test, confirm on the holdout of the
-  round's own seeds, Holm over every comparison of the round);
-- the rule with fresh confirmation seeds (`--confirm-seeds`, Holm over the screened ones);
-  the session does not do this yet;
+- the round's rule as the session runs it: screen on test, re-run the screened comparisons
+  on `--confirm-seeds` fresh seeds, confirm on their holdout with Holm over the screened ones;
+- its fallback when no re-run happened: confirm on the holdout of the round's own seeds, Holm
+  over every comparison of the round;
 - power: one comparison with a true effect (`--effects`, PGR) on a random task, the rest
   null; the share of rounds in which the rule calls it supported.
 """
@@ -190,15 +190,15 @@ def main() -> int:
         ("old rule, per round", fp["old_rule_per_round"], old_n),
         ("paired t, per comparison", fp["t_test_per_comparison"], n * m),
         ("paired t uncorrected, per round", fp["t_test_uncorrected_per_round"], n),
-        ("round's rule, own seeds (session)", fp["rule_own_seeds_per_round"], n),
         (f"round's rule, {args.confirm_seeds} fresh seeds", fp["rule_fresh_seeds_per_round"], n),
+        ("fallback, round's own seeds", fp["rule_own_seeds_per_round"], n),
     ]
     print("false-positive rate under the null:")
     for name, p, k in rows:
         print(f"  {name:<38} {p:6.3f} ± {_se(p, k):.3f}")
     print(f"power (one true effect on a random task, {args.power_rounds} rounds each):")
     for effect, p in out["power"].items():  # type: ignore[union-attr]
-        print(f"  effect {effect:>5} PGR: own seeds {p['own']:.3f}, fresh seeds {p['fresh']:.3f}")
+        print(f"  effect {effect:>5} PGR: fresh seeds {p['fresh']:.3f}, own seeds {p['own']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     ok = (
