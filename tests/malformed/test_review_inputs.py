@@ -97,6 +97,8 @@ CASES = [
          "not to the sha256", exit_code=1, files=GOOD),
     Case("comment-undecodable-bytes", ("review", "approve", PID, "--sha256", SHA, "-m",
          "\udcff\udcfe"), "comment holds bytes that are not text", files=GOOD, process=True),
+    Case("reject-comment-undecodable-bytes", ("review", "reject", PID, "-m", "\udcff\udcfe"),
+         "comment holds bytes that are not text", files=GOOD, process=True),
     Case("forged-audit-log", ("review", "verify"), "fails verification", exit_code=1,
          files={"runs/review-audit.jsonl": '{"aar_log": "review-audit", "version": 1}\n',
                 "runs/review-audit.head": json.dumps({"seq": 3, "mac": "a" * 64,
