@@ -10,6 +10,7 @@ A store holding damaged records still answers: each skipped record is one `warni
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -165,6 +166,25 @@ def _read_json(source: str) -> Any:
         raise InvalidFindingError(
             [f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
         ) from None
+    except RecursionError:
+        deep = f"{name}: the JSON is nested too deeply to be a finding"
+        raise InvalidFindingError([deep]) from None
+
+
+def _refuse_reviews(findings: list[Finding]) -> None:
+    """Only the review gate sets a review: a hand-written `"review": {"status": "approved"}`
+    would otherwise be stored as approved with no audit record behind it."""
+    from aar.memory import InvalidFindingError, Review
+
+    problems = [
+        f"record {n}: the input sets a review ({f.review.status}"
+        + (f" by {f.review.reviewer}" if f.review.reviewer else "")
+        + "); only the review gate does: add it without 'review', then `aar review approve ID`"
+        for n, f in enumerate(findings, 1)
+        if f.review != Review()
+    ]
+    if problems:
+        raise InvalidFindingError(problems)
 
 
 @memory_app.command("add")
@@ -178,6 +198,7 @@ def add(
     if data == []:
         raise UsageError(f"{source} holds an empty list: no findings to add")
     findings = parse_findings(data if isinstance(data, list) else [data])
+    _refuse_reviews(findings)
     results = _store().add_many(findings)
     console = Console()
     for r in results:
@@ -188,6 +209,16 @@ def add(
             )
         else:
             console.print(f"added {r.id}")
+
+
+def _check_text(text: str) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates, which no embedder takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(
+            f"the query text is not valid UTF-8 (character {exc.start + 1} is a stray byte)"
+        ) from None
 
 
 def _check_k(k: int) -> None:
@@ -213,6 +244,7 @@ def query(
     _check_k(k)
     if not text.strip():
         raise UsageError("the query text is empty")
+    _check_text(text)
     store = _store(connect=False)
     hits = store.search(text, filters, k=k)
     if as_json:
@@ -336,7 +368,7 @@ def list_(
 
 def _check_export_target(file: Path, force: bool) -> None:
     """Before any work: the file can be written, and an existing one only with --force."""
-    from aar.files import check_creatable, check_writable_dir
+    from aar.files import check_creatable, check_regular_or_absent, check_writable_dir
 
     if file.is_dir():
         raise PathError(f"{file} is a directory; give a file name, e.g. {file}/findings.jsonl")
@@ -345,7 +377,8 @@ def _check_export_target(file: Path, force: bool) -> None:
     elif not force:
         raise PathError(f"{file} already exists; refusing to overwrite it (add --force)")
     else:
-        check_writable_dir(file.parent, "export directory")
+        check_regular_or_absent(file, "export file")
+        check_writable_dir(Path(os.path.realpath(file)).parent, "export directory")
 
 
 @memory_app.command("export")
@@ -365,8 +398,10 @@ def export(
     n = store.export_jsonl(buffer)
     if str(file) == "-":
         sys.stdout.write(buffer.getvalue())
+    elif force:  # replace the file a link names, never the link or what is not a file
+        write_atomic(Path(os.path.realpath(file)), buffer.getvalue())
     else:
-        (write_atomic if force else write_new)(file, buffer.getvalue())
+        write_new(file, buffer.getvalue())
         Console(stderr=True).print(f"exported {n} finding(s) to {file}")
     _warn_bad(store)
 
@@ -384,9 +419,18 @@ def import_(
     """Add exported findings as they are (all or nothing; identical ones are skipped)."""
     from aar.memory import read_export
 
-    text, _ = _read_text(file)
+    text, name = _read_text(file)
+    if not text.strip():
+        raise UsageError(f"{name} is empty: no findings to import")
     parsed = read_export(text.splitlines())  # every problem of the file before the store opens
     result = _store().import_export(parsed, reembed=not no_reembed)
+    if result.reviews_reset:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(result.reviews_reset.items()))
+        warn(
+            f"{sum(result.reviews_reset.values())} imported finding(s) carried review decisions "
+            f"({counts}) that no audit record here backs; stored as pending (the earlier "
+            "decision is kept in the review comment): decide them with `aar review`"
+        )
     how = (
         f"vectors re-used for {result.vectors_reused}, embedded {result.embedded}"
         if result.added

@@ -83,7 +83,38 @@ def resume(session_id: Annotated[str, typer.Argument(help="The session to contin
 
     check_store(get_settings())  # the round stores its findings there: refuse a broken one now
     session = Session.open(get_settings().runs_dir, _check_id(session_id))
+    if _finish_torn_end(session):
+        return
     _drive(session, new=False)
+
+
+def _finish_torn_end(session: Session) -> bool:
+    """After a crash mid-write: note the torn last line (the note's append moves its bytes to
+    events.jsonl.torn), and finish a round whose end was logged but whose review state was
+    not (the session said "running" for ever and could not be resumed). The report is
+    re-derived from the log and findings are stored once, so nothing is lost or doubled.
+    Returns True when that finished the resume."""
+    from aar.session._finalize import _store_findings
+    from aar.session._report import write_report
+
+    note = session.log.mend_note()
+    if note:
+        session.emit("note", message=note)
+        Console(stderr=True).print(f"note: {note}", highlight=False, markup=False)
+    info = session.state.round
+    if info is None or not info.ended or session.state.state != "running":
+        return False
+    try:
+        number, why = info.number, info.why_ended or "ended"
+        _store_findings(session, number)
+        path = write_report(session, number)
+        session.emit("report", path=str(path.relative_to(session.root)))
+        session.emit("state", state="awaiting_review", why=f"round {number} ended: {why}")
+        session.commit(f"round {number} ended: {why}")
+    finally:
+        session.shutdown()
+    _report_done(session, why)
+    return True
 
 
 def replay(
@@ -110,6 +141,13 @@ def replay(
         Console(stderr=True).print(mismatch, highlight=False)
     if not result.ok:
         raise typer.Exit(1)
+    if result.records_not_on_disk or (rescore and not result.records_rescored):
+        console.print(
+            f"every number that could be checked matches; {result.records_not_on_disk} "
+            "record(s) could not be scored again (their predictions are not on disk)",
+            highlight=False,
+        )
+        return
     console.print("[green]every number matches the evaluator's records[/]")
 
 
@@ -217,6 +255,7 @@ def _check_model(config: SessionConfig) -> None:
         if config.base_url:
             raise UsageError("--base-url needs a provider model (e.g. --model openai:NAME)")
         return
+    _check_usd_price(config)
     from aar.agent import ModelSpec, build_model, check_endpoint, model_price, price_table
 
     ModelSpec.parse(config.model)
@@ -227,6 +266,28 @@ def _check_model(config: SessionConfig) -> None:
             "price table in aar.toml ([agent.prices]) or drop the USD budget"
         )
     check_endpoint(config.model, base_url=config.base_url)
+
+
+def _check_usd_price(config: SessionConfig) -> None:
+    """A USD budget for a model no price table knows is refused before the agent package
+    (pydantic-ai and the provider SDKs, ~1.8 s) is imported. Only a sure "unpriced" refuses
+    here; the full check after it decides everything else."""
+    from aar.config import get_settings
+
+    if config.budgets.usd is None or config.model in get_settings().agent.prices:
+        return
+    from genai_prices import Usage, calc_price
+
+    provider, _, name = config.model.partition(":")
+    try:
+        calc_price(Usage(input_tokens=1000, output_tokens=1000), name, provider_id=provider)
+    except LookupError:
+        raise UsageError(
+            f"--budget-usd needs a price for {config.model}, and it has none: add it to the "
+            "price table in aar.toml ([agent.prices]) or drop the USD budget"
+        ) from None
+    except Exception:  # a spec genai-prices cannot read: the full check below decides
+        return
 
 
 def _check_id(session_id: str) -> str:

@@ -91,15 +91,17 @@ def _check_exec_args(task: str | None, seed: int | None, timeout: float | None) 
 
 def _exec_policy(unsafe: bool, timeout: float | None) -> SandboxPolicy:
     """The policy (label sources hidden; isolation off only when asked), timeout checked."""
-    policy = _policy_hiding_label_sources()
-    if unsafe:
-        policy = policy.model_copy(update={"isolation": "none"})
-    longest = policy.limits.experiment_timeout_s
-    if timeout is not None and timeout > longest:
+    from aar.sandbox import load_policy
+
+    longest = load_policy().limits.experiment_timeout_s  # before the label sources: they
+    if timeout is not None and timeout > longest:  # import every task's libraries (~1.5 s)
         raise UsageError(
             f"--timeout {timeout:g} is longer than the experiment's wall clock ({longest:g} s, "
             "sandbox.experiment_timeout_s)"
         )
+    policy = _policy_hiding_label_sources()
+    if unsafe:
+        policy = policy.model_copy(update={"isolation": "none"})
     if policy.unsafe:
         Console(stderr=True).print(
             "[bold white on red] UNSAFE [/] running WITHOUT isolation (development only): "

@@ -65,10 +65,26 @@ def _states(runs_dir: Path) -> tuple[list[tuple[Path, SessionState]], list[tuple
     for root in sorted(runs_dir.glob("s-*")):
         if (root / "events.jsonl").is_file():
             try:
-                readable.append((root, EventLog(root).state()))
+                log = EventLog(root)
+                if log.read():
+                    readable.append((root, log.state()))
+                else:  # the log was begun, its creation event never written
+                    damaged.append((root, INCOMPLETE))
             except AarError as exc:
                 damaged.append((root, str(exc)))
+        elif root.is_dir():  # creation stopped (Ctrl-C) before the log began: shown, not hidden
+            damaged.append((root, INCOMPLETE))
     return readable, damaged
+
+
+INCOMPLETE = (
+    "incomplete: its creation was interrupted before the session log began (or is under way "
+    "now); nothing ran in it, so it can be removed"
+)
+
+
+def _label(problem: str) -> str:
+    return "incomplete" if problem == INCOMPLETE else "unreadable"
 
 
 @sessions_app.command("list")
@@ -82,7 +98,7 @@ def list_cmd(as_json: JsonOpt = False) -> None:
         warn(f"skipped session {root.name}: {problem}")
     if as_json:
         unreadable = [
-            {"id": root.name, "state": "unreadable", "problem": problem, "path": str(root)}
+            {"id": root.name, "state": _label(problem), "problem": problem, "path": str(root)}
             for root, problem in damaged
         ]
         print(json.dumps(rows + unreadable, indent=2))
@@ -100,8 +116,8 @@ def list_cmd(as_json: JsonOpt = False) -> None:
             str(len(r["findings"])),
             f"{u['evals']}/{u['evals_budget']}",
         )
-    for root, _ in damaged:
-        table.add_row(root.name, "unreadable", "", "", "", "")
+    for root, problem in damaged:
+        table.add_row(root.name, _label(problem), "", "", "", "")
     Console().print(table)
 
 
@@ -112,6 +128,8 @@ def show(session_id: Annotated[str, typer.Argument()], as_json: JsonOpt = False)
     from aar.session import EventLog
 
     root = get_settings().runs_dir / session_id
+    if "/" not in session_id and root.is_dir() and not (root / "events.jsonl").exists():
+        raise AarError(f"session {session_id} is {INCOMPLETE}")
     if "/" in session_id or not (root / "events.jsonl").is_file():
         raise UsageError(f"no session {session_id!r} under {get_settings().runs_dir}")
     summary = _summary(root, EventLog(root).state())

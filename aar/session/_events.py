@@ -35,13 +35,35 @@ class SessionBusyError(AarError):
     """Another process is running this session."""
 
 
+class SessionLogDamagedError(AarError):
+    """The event log lost, repeated or reordered a line: its state cannot be trusted."""
+
+    exit_code = 1
+
+
 class EventLog:
-    """Appends events with consecutive sequence numbers; `state()` folds them."""
+    """Appends events with consecutive sequence numbers; `state()` folds them.
+
+    `torn_tail` is the torn last line (bytes) the log held when opened: a crash mid-write.
+    Reading skips it; the next append moves it to `events.jsonl.torn` (nothing is lost) and the
+    session notes that it did (`mend_note`).
+    """
 
     def __init__(self, session_dir: Path) -> None:
         self.path = session_dir / EVENTS
         self._log = JsonlLog(self.path, "session-events", Event, fsync=False)
         self._seq = max((e.seq for e in self._log.read()), default=0)
+        self.torn_tail: bytes | None = self._log.torn_tail
+
+    def mend_note(self) -> str | None:
+        """What to log about a torn last line found at open (None if there was none)."""
+        if not self.torn_tail:
+            return None
+        return (
+            f"the log's last line was torn by a crash mid-write ({len(self.torn_tail)} bytes, "
+            f"not a whole event); it was moved to {EVENTS}.torn and the session goes on from "
+            f"event {self._seq}"
+        )
 
     def read(self) -> list[Event]:
         return self._log.read()
@@ -91,9 +113,28 @@ def replay(events: list[Event]) -> SessionState:
         raise AarError(
             f"the session log's creation event is not one this aar can read ({detail})"
         ) from None
+    check_sequence(events)
     for event in events[1:]:
         apply(state, event)
     return state
+
+
+def check_sequence(events: list[Event]) -> None:
+    """Events are numbered 1, 2, 3, ... with no gap or repeat (every log aar ever wrote is:
+    a torn line is not an event, and the next append reuses its number). A deleted line
+    would drop an evaluation or a cost from every total, a duplicated one count it twice."""
+    for expected, event in enumerate(events, 1):
+        if event.seq == expected:
+            continue
+        if event.seq < expected:
+            what = f"event {event.seq} appears again after event {expected - 1}"
+        else:
+            what = f"event {expected} is missing (event {event.seq} follows event {expected - 1})"
+        raise SessionLogDamagedError(
+            f"the session log {EVENTS} is damaged: {what}; a line was deleted, repeated or "
+            "moved, so its state and totals cannot be trusted (the committed copy is in the "
+            "session's git history: `git -C SESSION_DIR show HEAD:events.jsonl`)"
+        )
 
 
 def apply(state: SessionState, event: Event) -> None:

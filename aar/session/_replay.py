@@ -1,9 +1,12 @@
 """`aar replay`: rebuild every number of every report from the log, and check it.
 
-The state is folded again from `events.jsonl` alone; each round's report is re-derived and
-compared, byte for byte, with the committed `report.md`; and every evaluation record whose
-predictions are still on disk is scored again by a fresh evaluator, which must give the same
-metrics and the same predictions hash. Any difference is a mismatch, named.
+The state is folded again from `events.jsonl` alone (its events must be numbered without a gap
+or a repeat, and the copy committed to the session's git history must be a prefix of it); each
+ended round's report is re-derived and compared, byte for byte, with `report.md` and
+`report.json`; each finding file must be the finding the log holds; and every evaluation record
+whose predictions are still on disk is scored again by a fresh evaluator, which must give the
+same metrics and the same predictions hash. Any difference is a mismatch, named; what cannot be
+checked (a report or predictions that are gone) is said, never passed over.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from aar.session._report import proposal_rows, render_markdown, report_data
 class ReplayResult(BaseModel):
     session_id: str
     reports_checked: list[str] = Field(default_factory=list)
+    findings_checked: int = 0
     records_rescored: int = 0
     records_not_on_disk: int = 0
     mismatches: list[str] = Field(default_factory=list)
@@ -36,24 +40,82 @@ class ReplayResult(BaseModel):
 
 def replay_session(root: Path, *, rescore: bool = True) -> ReplayResult:
     """Check a session directory (read only; it may be running elsewhere)."""
-    state = EventLog(root).state()
+    log = EventLog(root)
+    state = log.state()
     result = ReplayResult(session_id=state.id)
+    _check_committed_log(root, log.path, result)
     for info in state.rounds:
-        path = root / "rounds" / str(info.number) / "report.md"
-        if info.ended and path.is_file():
-            _check_report(root, state, info.number, path, result)
+        if info.ended:
+            _check_report(root, state, info.number, result)
+    _check_findings(root, state, result)
     if rescore:
         for entry in [*state.evaluations, *state.holdout]:
             _rescore(root, state, entry, result)
     return result
 
 
-def _check_report(
-    root: Path, state: SessionState, number: int, path: Path, result: ReplayResult
-) -> None:
-    rebuilt = render_markdown(report_data(state, number, proposal_rows(root, state, number)))
-    written = path.read_text(encoding="utf-8")
-    result.reports_checked.append(str(path.relative_to(root)))
+def _check_committed_log(root: Path, path: Path, result: ReplayResult) -> None:
+    """The log committed at the session's last step must be where the log begins: a line
+    deleted, changed or repeated before it is a mismatch (the log only ever grows)."""
+    import git
+
+    try:
+        blob = git.Repo(root).head.commit.tree / path.name
+        committed = blob.data_stream.read()
+    except (ValueError, KeyError, git.GitError, OSError):
+        return  # no commit (or no committed log) yet: nothing to compare with
+    committed = committed[: committed.rfind(b"\n") + 1]  # a torn last line is not history
+    if not path.read_bytes().startswith(committed):
+        result.mismatches.append(
+            f"{path.name} does not begin with the copy committed at the session's last step: "
+            f"its history was edited (see `git -C {root} diff HEAD -- {path.name}`)"
+        )
+
+
+def _check_report(root: Path, state: SessionState, number: int, result: ReplayResult) -> None:
+    directory = root / "rounds" / str(number)
+    data = report_data(state, number, proposal_rows(root, state, number))
+    for name, rebuilt in (
+        ("report.md", render_markdown(data)),
+        ("report.json", data.model_dump_json(indent=2) + "\n"),
+    ):
+        path = directory / name
+        rel = str(path.relative_to(root))
+        try:
+            written = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = "is missing" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc})"
+            result.mismatches.append(
+                f"{rel} {why}: round {number} ended, so its report cannot be checked"
+            )
+            continue
+        result.reports_checked.append(rel)
+        _compare(rel, written, rebuilt, result)
+
+
+def _check_findings(root: Path, state: SessionState, result: ReplayResult) -> None:
+    """Each finding's file must hold the finding the log holds (a truncated one does not)."""
+    from pydantic import ValidationError
+
+    from aar.memory import Finding
+
+    for finding in state.findings.values():
+        rel = f"findings/{finding.id}.json"
+        try:
+            written = Finding.model_validate_json((root / rel).read_bytes())
+        except FileNotFoundError:
+            result.mismatches.append(f"{rel} is missing; the log holds finding {finding.id}")
+            continue
+        except (OSError, ValidationError) as exc:
+            what = "is truncated or not a finding" if isinstance(exc, ValidationError) else exc
+            result.mismatches.append(f"{rel} {what}; the log holds finding {finding.id}")
+            continue
+        result.findings_checked += 1
+        if written != finding:
+            result.mismatches.append(f"{rel} differs from the finding the log holds")
+
+
+def _compare(rel: str, written: str, rebuilt: str, result: ReplayResult) -> None:
     if rebuilt != written:
         diff = [
             line
@@ -62,9 +124,7 @@ def _check_report(
             )
             if line[:1] in "+-" and line[:3] not in ("+++", "---")
         ]
-        result.mismatches.append(
-            f"{path.relative_to(root)} differs from the log: {' | '.join(diff[:6])}"
-        )
+        result.mismatches.append(f"{rel} differs from the log: {' | '.join(diff[:6])}")
 
 
 def _rescore(root: Path, state: SessionState, entry: EvalEntry, result: ReplayResult) -> None:
@@ -76,7 +136,7 @@ def _rescore(root: Path, state: SessionState, entry: EvalEntry, result: ReplayRe
     rel = f"predictions/{r.method}/{r.task}/seed-{r.seed}.{r.split}.npy"
     try:
         raw = read_scratch_file(root / exp.path, rel, MAX_PREDICTION_BYTES) if exp else b""
-    except SandboxUsageError:
+    except (SandboxUsageError, OSError):  # scratch is not in git: it may have been removed
         raw = b""
     if not raw:
         result.records_not_on_disk += 1
