@@ -5,7 +5,13 @@ sandboxed kernel as it is: no import of aar (it does not exist in there), every 
 (task, seed) read through `aar_kernel`, the strong student trained with the manifest's
 configuration, deterministic from the protocol seed, and test and holdout probabilities saved
 under the method's name. Ground truth does not exist in the kernel; validation uses weak
-labels only. A proposal's sha256 covers the whole script, so nothing it runs lives outside it.
+labels only.
+
+The training code itself is `aar_methods` (`sandbox/kernel/aar_methods/`), real files the
+kernel imports from its read-only mount and `aar bench run` loads too: one implementation, so
+a session's baselines and the bench give identical numbers. A script pins the library's
+sha256 (`LIBRARY_SHA256`, checked by `aar_methods.require` before anything trains), so the
+sha256 of a script, which evaluation records and proposals carry, covers the library it runs.
 
 `FAMILIES` holds each family's method (quoted by reports), a hypothesis template and its key
 hyper-parameter (default and sweep grid for follow-ups); `experiment_code` writes the script.
@@ -18,8 +24,9 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from aar.bench._train import library_sha256
 from aar.errors import AarError
 from aar.hashing import join_cells
 
@@ -80,8 +87,6 @@ class Family(BaseModel):
     """A control: it tells whether an effect is more than label noise or hardening."""
     memory_tags: tuple[str, ...] = ()
     """Keys of the findings memory's glossary (`aar/memory/glossary.toml`) it belongs to."""
-    kernel_code: str = Field(repr=False)
-    """Defines `train_method(t, seed) -> Student` on top of the shared helpers."""
 
     def hypothesis(self, tasks: Sequence[str], value: float | None = None) -> str:
         """The hypothesis for `tasks` at `value` of the key parameter (default if None)."""
@@ -92,16 +97,13 @@ class Family(BaseModel):
 
 
 _HELPERS = '''\
-import itertools
 import shutil
 import time
 
 import aar_kernel
+import aar_methods
 import numpy as np
-import torch
 
-torch.set_num_threads(1)  # tiny MLPs: one thread is fastest, and results do not depend on it
-torch.use_deterministic_algorithms(True)
 SPLITS = ("test", "holdout")
 REQUIRED = (
     "transfer_inputs",
@@ -172,145 +174,19 @@ def check_probs(p, n, k, what):
         raise ValueError(f"{what}: rows must be probabilities summing to 1")
 
 
-def config_of(t):
-    """The student's training configuration from the manifest (chosen on the ceiling only)."""
-    s = t["manifest"]["student"]
-    return {
-        "hidden": tuple(int(h) for h in s["hidden"]),
-        "epochs": int(s["epochs"]),
-        "lr": float(s["lr"]),
-        "batch_size": int(s["batch_size"]),
-        "weight_decay": float(s.get("weight_decay", 0.0)),
-    }
-
-
-def derived_seed(seed, *parts):
-    """A seed for one model of a method (a stage, a half), fixed by the protocol seed."""
-    return int(np.random.SeedSequence([seed, *parts]).generate_state(1)[0])
-
-
-def one_hot(labels, k):
-    return np.eye(k, dtype=np.float32)[labels]
-
-
-class MLP:
-    """An MLP as plain tensors (ReLU between layers), initialised like torch.nn.Linear.
-
-    Plain tensors and the AdamW below instead of torch.nn / torch.optim: these students are
-    so small that per-step framework overhead is most of the cost.
-    """
-
-    def __init__(self, sizes, seed):
-        gen = torch.Generator().manual_seed(seed)
-        self.params = []
-        for d_in, d_out in itertools.pairwise(sizes):
-            bound = d_in**-0.5
-            for shape in ((d_in, d_out), (d_out,)):
-                p = (torch.rand(shape, generator=gen) * 2 - 1) * bound
-                self.params.append(p.requires_grad_())
-
-    def __call__(self, z):
-        for i in range(0, len(self.params), 2):
-            z = torch.addmm(self.params[i + 1], z, self.params[i])
-            if i + 2 < len(self.params):
-                z = torch.relu(z)
-        return z
-
-    def state(self):
-        return [p.detach().clone() for p in self.params]
-
-    def load(self, state):
-        with torch.no_grad():
-            for p, saved in zip(self.params, state, strict=True):
-                p.copy_(saved)
-
-
-class AdamW:
-    """torch.optim.AdamW's update (decoupled weight decay, default betas and eps)."""
-
-    def __init__(self, params, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.wd, self.betas, self.eps = params, lr, weight_decay, betas, eps
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-        self.t = 0
-
-    @torch.no_grad()
-    def step(self, grads):
-        self.t += 1
-        b1, b2 = self.betas
-        torch._foreach_lerp_(self.m, grads, 1 - b1)
-        torch._foreach_mul_(self.v, b2)
-        torch._foreach_addcmul_(self.v, grads, grads, 1 - b2)
-        if self.wd:
-            torch._foreach_mul_(self.params, 1 - self.lr * self.wd)
-        denom = torch._foreach_sqrt(self.v)
-        torch._foreach_div_(denom, (1 - b2**self.t) ** 0.5)
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(self.params, self.m, denom, -self.lr / (1 - b1**self.t))
-
-
-class Student:
-    """A trained MLP with its input standardisation; `predict(x)` gives probabilities [n, k]."""
-
-    def __init__(self, model, mean, std):
-        self.model, self.mean, self.std = model, mean, std
-        self.note = ""  # what the method wants the progress line to say
-
-    def predict(self, x):
-        with torch.no_grad():
-            z = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32)
-            return torch.softmax(self.model(z).double(), -1).numpy()
-
-
-def fit(x, targets, cfg, seed, *, hidden=None, adjust_targets=None, after_epoch=None):
-    """Train a student with cross-entropy on soft `targets` [n, k]; deterministic from `seed`.
-
-    `adjust_targets(logits, targets, step_frac)` changes a batch's targets (logconf);
-    `after_epoch(epoch, student)` returns True to stop training (early stopping).
-    """
-    hidden = cfg["hidden"] if hidden is None else hidden
-    mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)  # the training inputs' own statistics
-    model = MLP([x.shape[1], *hidden, targets.shape[1]], seed)
-    student = Student(model, mean, std)
-    opt = AdamW(model.params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    xs = torch.as_tensor((x - mean) / std, dtype=torch.float32)
-    ts = torch.as_tensor(targets, dtype=torch.float32)
-    order_rng = torch.Generator().manual_seed(seed)
-    n = len(xs)
-    bs = min(cfg["batch_size"], n)
-    total = cfg["epochs"] * -(-n // bs)
-    step = 0
-    for epoch in range(cfg["epochs"]):
-        order = torch.randperm(n, generator=order_rng)
-        x_epoch, t_epoch = xs[order], ts[order]  # contiguous minibatches below
-        for start in range(0, n, bs):
-            logits = model(x_epoch[start : start + bs])
-            tgt = t_epoch[start : start + bs]
-            if adjust_targets is not None:
-                tgt = adjust_targets(logits, tgt, step / total)
-            loss = -(tgt * torch.log_softmax(logits, -1)).sum(-1).mean()
-            opt.step(torch.autograd.grad(loss, model.params))
-            step += 1
-        if after_epoch is not None and after_epoch(epoch, student):
-            break
-    return student
-
-
 def run(pairs):
     """Train and save test and holdout probabilities for each (task, seed); a line each."""
     for task, seed in pairs:
         start = time.perf_counter()
         t = load_checked(task, seed)
-        student = train_method(t, seed)
+        outcome = train_method(t, seed)
         k = int(t["manifest"]["n_classes"])
         for split in SPLITS:
-            p = student.predict(t[f"{split}_inputs"])
+            p = outcome.probs[split]
             check_probs(p, len(t[f"{split}_inputs"]), k, f"{task} seed {seed} {split}")
             aar_kernel.save_predictions(p, split=split, name=METHOD, task=task, seed=seed)
-        agree = np.mean(
-            student.predict(t["test_inputs"]).argmax(1) == t["test_weak_labels"].argmax(1)
-        )
-        note = f", {student.note}" if student.note else ""
+        agree = np.mean(outcome.probs["test"].argmax(1) == t["test_weak_labels"].argmax(1))
+        note = f", {outcome.note}" if outcome.note else ""
         print(
             f"{METHOD} {task} seed {seed}: saved test+holdout; test agreement with weak "
             f"labels {agree:.3f}{note}; {time.perf_counter() - start:.1f} s",
@@ -334,172 +210,13 @@ def check_saved(pairs):
 '''
 
 
-_NAIVE = '''\
+_METHOD_CELL = '''\
+# The method: {family}
+# Its code is the aar_methods library (sandbox/kernel/aar_methods/_families.py), which
+# `aar bench run` trains too; LIBRARY_SHA256 above pins its files.
 def train_method(t, seed):
-    """Cross-entropy on the weak soft labels of all of transfer."""
-    return fit(t["transfer_inputs"], t["transfer_weak_labels"], config_of(t), seed)
-'''
-
-_LOGCONF = '''\
-AUX_COEF = float(PARAMS["aux_coef"])
-WARMUP_FRAC = 0.1  # openai/weak-to-strong: the weight is ramped over the first 10 % of steps
-
-
-def logconf_targets(logits, weak, step_frac):
-    """(1 - c) * weak + c * the student's own hardened predictions (openai/weak-to-strong)."""
-    coef = AUX_COEF * step_frac if step_frac <= WARMUP_FRAC else AUX_COEF
-    probs = torch.softmax(logits.detach(), -1)
-    b, k = probs.shape
-    if k == 2:
-        # adaptive threshold: harden the batch's top share, the weak labels' positive rate
-        n_pos = int(torch.round(weak[:, 1].mean() * b))
-        ranks = torch.argsort(torch.argsort(-probs[:, 1], stable=True), stable=True)
-        pos = (ranks < n_pos).to(weak.dtype)
-        hard = torch.stack([1 - pos, pos], -1)
-    else:
-        hard = torch.nn.functional.one_hot(probs.argmax(-1), k).to(weak.dtype)
-    return (1 - coef) * weak + coef * hard
-
-
-def train_method(t, seed):
-    x, weak = t["transfer_inputs"], t["transfer_weak_labels"]
-    return fit(x, weak, config_of(t), seed, adjust_targets=logconf_targets)
-'''
-
-_BOOTSTRAP = '''\
-STAGES = int(PARAMS["stages"])
-
-
-def stepping_stones():
-    """A linear model, then one-hidden-layer MLPs of width 16, 32, ...: STAGES in all."""
-    return [()] + [(16 * 2**i,) for i in range(STAGES - 1)]
-
-
-def train_method(t, seed):
-    x, cfg = t["transfer_inputs"], config_of(t)
-    labels = t["transfer_weak_labels"]
-    for i, hidden in enumerate(stepping_stones()):
-        stone = fit(x, labels, cfg, derived_seed(seed, 1, i), hidden=hidden)
-        labels = stone.predict(x).astype(np.float32)  # relabels transfer for the next one
-    student = fit(x, labels, cfg, seed)
-    student.note = f"{STAGES} stepping stone(s) {stepping_stones()}"
-    return student
-'''
-
-_EARLY_STOPPING = '''\
-PATIENCE = int(PARAMS["patience"])
-
-
-def train_method(t, seed):
-    """Train on transfer minus validation; keep the epoch that agrees best with the weak
-    labels on validation; stop after PATIENCE epochs without improvement."""
-    x, weak, val = t["transfer_inputs"], t["transfer_weak_labels"], t["transfer_is_val"]
-    x_val, weak_val = x[val], weak[val].argmax(1)
-    best = {"acc": -1.0, "epoch": -1, "state": None}
-
-    def after_epoch(epoch, student):
-        acc = float(np.mean(student.predict(x_val).argmax(1) == weak_val))
-        if acc > best["acc"]:
-            best.update(acc=acc, epoch=epoch, state=student.model.state())
-        return epoch - best["epoch"] >= PATIENCE
-
-    student = fit(x[~val], weak[~val], config_of(t), seed, after_epoch=after_epoch)
-    student.model.load(best["state"])
-    student.note = f"kept epoch {best['epoch'] + 1} (validation agreement {best['acc']:.3f})"
-    return student
-'''
-
-_CONFIDENCE_FILTER = '''\
-KEEP_FRACTION = float(PARAMS["keep_fraction"])
-
-
-def confident_rows(weak):
-    """The KEEP_FRACTION most confident rows of each weak class (keeps the class balance)."""
-    conf, cls = weak.max(1), weak.argmax(1)
-    keep = np.zeros(len(weak), dtype=bool)
-    for c in np.unique(cls):
-        rows = np.flatnonzero(cls == c)
-        ranked = rows[np.argsort(-conf[rows], kind="stable")]
-        keep[ranked[: max(1, int(np.ceil(KEEP_FRACTION * len(rows))))]] = True
-    return keep
-
-
-def train_method(t, seed):
-    x, weak = t["transfer_inputs"], t["transfer_weak_labels"]
-    keep = confident_rows(weak)
-    student = fit(x[keep], weak[keep], config_of(t), seed)
-    student.note = f"trained on {int(keep.sum())} of {len(keep)} rows"
-    return student
-'''
-
-_COTRAIN = '''\
-AGREEMENT_WEIGHT = float(PARAMS["agreement_weight"])
-
-
-def train_method(t, seed):
-    """Two students on disjoint halves label each other's half; the final student learns
-    (1 - w) * weak + w * the other half's student on all of transfer."""
-    x, weak, cfg = t["transfer_inputs"], t["transfer_weak_labels"], config_of(t)
-    rows = np.random.default_rng(derived_seed(seed, 2)).permutation(len(x))
-    halves = (rows[: len(x) // 2], rows[len(x) // 2 :])
-    targets = weak.copy()
-    agree = []
-    for i, (own, other) in enumerate((halves, halves[::-1])):
-        cross = fit(x[own], weak[own], cfg, derived_seed(seed, 2, i)).predict(x[other])
-        agree.append(np.mean(cross.argmax(1) == weak[other].argmax(1)))
-        targets[other] = (1 - AGREEMENT_WEIGHT) * weak[other] + AGREEMENT_WEIGHT * cross
-    student = fit(x, targets.astype(np.float32), cfg, seed)
-    student.note = f"cross-labels agree with weak labels on {np.mean(agree):.3f} of rows"
-    return student
-'''
-
-_LABEL_SMOOTHING = """\
-EPSILON = float(PARAMS["epsilon"])
-
-
-def train_method(t, seed):
-    weak = t["transfer_weak_labels"]
-    targets = (1 - EPSILON) * weak + EPSILON / weak.shape[1]
-    return fit(t["transfer_inputs"], targets.astype(np.float32), config_of(t), seed)
-"""
-
-_TEMPERATURE = '''\
-TEMPERATURE = float(PARAMS["temperature"])
-
-
-def train_method(t, seed):
-    """Weak soft labels raised to 1/T and renormalised: T < 1 sharpens, T > 1 softens."""
-    logits = np.log(np.clip(t["transfer_weak_labels"].astype(np.float64), 1e-12, 1.0))
-    scaled = np.exp((logits - logits.max(1, keepdims=True)) / TEMPERATURE)
-    targets = scaled / scaled.sum(1, keepdims=True)
-    return fit(t["transfer_inputs"], targets.astype(np.float32), config_of(t), seed)
-'''
-
-_CONTROL_RANDOM_FLIP = '''\
-FLIP_SCALE = float(PARAMS["flip_scale"])
-
-
-def train_method(t, seed):
-    """Hardened weak labels, each flipped to another class at random with probability
-    FLIP_SCALE * the weak labels' estimated error rate, mean(1 - max prob)."""
-    weak = t["transfer_weak_labels"]
-    n, k = weak.shape
-    rate = min(1.0, FLIP_SCALE * float(np.mean(1 - weak.max(1))))
-    rng = np.random.default_rng(derived_seed(seed, 3))
-    flip = rng.random(n) < rate
-    labels = np.where(flip, (weak.argmax(1) + rng.integers(1, k, n)) % k, weak.argmax(1))
-    student = fit(t["transfer_inputs"], one_hot(labels, k), config_of(t), seed)
-    student.note = f"flip rate {rate:.3f} ({int(flip.sum())} of {n} labels flipped)"
-    return student
-'''
-
-_CONTROL_HARD_LABELS = '''\
-def train_method(t, seed):
-    """Cross-entropy on the weak labels hardened to their most probable class."""
-    weak = t["transfer_weak_labels"]
-    targets = one_hot(weak.argmax(1), weak.shape[1])
-    return fit(t["transfer_inputs"], targets, config_of(t), seed)
-'''
+    """{family} at PARAMS on one (task, seed): test and holdout probabilities."""
+    return aar_methods.train_public(FAMILY, t, seed, PARAMS)'''
 
 
 def _param(
@@ -517,7 +234,6 @@ _FAMILY_LIST = (
         "performance gap (PGR > 0) on {tasks}.",
         param=None,
         memory_tags=("naive",),
-        kernel_code=_NAIVE,
     ),
     Family(
         name="logconf",
@@ -536,7 +252,6 @@ _FAMILY_LIST = (
             maximum=1.0,
         ),
         memory_tags=("logconf", "warmup"),
-        kernel_code=_LOGCONF,
     ),
     Family(
         name="bootstrap",
@@ -555,7 +270,6 @@ _FAMILY_LIST = (
             integer=True,
         ),
         memory_tags=("bootstrap", "student_capacity"),
-        kernel_code=_BOOTSTRAP,
     ),
     Family(
         name="early_stopping",
@@ -574,7 +288,6 @@ _FAMILY_LIST = (
             integer=True,
         ),
         memory_tags=("early_stopping", "training_length"),
-        kernel_code=_EARLY_STOPPING,
     ),
     Family(
         name="confidence_filter",
@@ -591,7 +304,6 @@ _FAMILY_LIST = (
             maximum=1.0,
         ),
         memory_tags=("confidence_filtering",),
-        kernel_code=_CONFIDENCE_FILTER,
     ),
     Family(
         name="cotrain",
@@ -609,7 +321,6 @@ _FAMILY_LIST = (
             maximum=1.0,
         ),
         memory_tags=("multi_view", "self_training"),
-        kernel_code=_COTRAIN,
     ),
     Family(
         name="label_smoothing",
@@ -626,7 +337,6 @@ _FAMILY_LIST = (
             maximum=0.99,
         ),
         memory_tags=("label_smoothing", "soft_labels"),
-        kernel_code=_LABEL_SMOOTHING,
     ),
     Family(
         name="temperature",
@@ -643,7 +353,6 @@ _FAMILY_LIST = (
             maximum=100.0,
         ),
         memory_tags=("calibration", "soft_labels"),
-        kernel_code=_TEMPERATURE,
     ),
     Family(
         name="control_random_flip",
@@ -662,7 +371,6 @@ _FAMILY_LIST = (
         ),
         control=True,
         memory_tags=("weak_errors", "soft_labels"),
-        kernel_code=_CONTROL_RANDOM_FLIP,
     ),
     Family(
         name="control_hard_labels",
@@ -673,7 +381,6 @@ _FAMILY_LIST = (
         param=None,
         control=True,
         memory_tags=("soft_labels",),
-        kernel_code=_CONTROL_HARD_LABELS,
     ),
 )
 
@@ -721,7 +428,7 @@ def experiment_code(
     wanted = None if pairs is None else _check_pairs(pairs)
     cells = [
         _setup_cell(spec, method, values, wanted),
-        f"# The method: {spec.name}\n{spec.kernel_code}",
+        _METHOD_CELL.format(family=spec.name),
         *_run_cells(wanted),
         "check_saved(PAIRS)",
     ]
@@ -768,7 +475,10 @@ def _setup_cell(
     constants = [
         f"WANTED = {_literal(wanted)}",
         f"METHOD = {_literal(method)}",
+        f"FAMILY = {_literal(spec.name)}",
         f"PARAMS = {_literal(values)}",
+        f"LIBRARY_SHA256 = {_literal(library_sha256())}",
+        "aar_methods.require(LIBRARY_SHA256)  # the library this script was written for",
         "PAIRS = mounted_pairs(WANTED)",
         "clear_saved()",
         'print(f"{METHOD}: {len(PAIRS)} (task, seed) pairs, parameters {PARAMS}", flush=True)',

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import io
 import math
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ TASKS = ("digits-ge5", "digits-10")  # binary and multiclass paths of every fami
 SEEDS = (42, 43)
 PAIRS = [(t, s) for t in TASKS for s in SEEDS]
 SPLITS = ("test", "holdout")
-KERNEL_MODULES = {"aar_kernel", "itertools", "numpy", "shutil", "time", "torch"}
+KERNEL_MODULES = {"aar_kernel", "aar_methods", "numpy", "shutil", "time"}
 REQUIRED = {
     "naive",
     "logconf",
@@ -73,6 +74,22 @@ def test_registry_holds_every_family_with_a_usable_parameter() -> None:
         assert all(param.check(v) == v for v in param.grid)
         assert f"{param.default:g}" in statement
         assert family.hypothesis(["t"], param.grid[0]) != family.hypothesis(["t"], param.grid[-1])
+
+
+def test_every_family_is_a_method_of_the_shared_library() -> None:
+    """The training code of every family is `aar_methods` (what `aar bench run` loads too),
+    not a string in the script: a script's method cell only calls the library."""
+    from aar.bench._train import library, library_sha256
+
+    assert set(library().METHODS) == set(FAMILIES)
+    for family in FAMILIES:
+        cells = split_cells(experiment_code(family, method=family, pairs=PAIRS))
+        assert f'LIBRARY_SHA256 = "{library_sha256()}"' in cells[0]
+        assert "aar_methods.require(LIBRARY_SHA256)" in cells[0]
+        assert f'FAMILY = "{family}"' in cells[0]
+        body = [ln for ln in cells[1].splitlines() if ln and not ln.lstrip().startswith("#")]
+        assert body[-1].strip() == "return aar_methods.train_public(FAMILY, t, seed, PARAMS)"
+        assert len(body) == 3, body  # def, docstring, return: no training code of its own
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -172,6 +189,8 @@ class Ran:
     reruns: dict[str, dict[tuple[str, int, str], np.ndarray]]
     evaluators: dict[tuple[str, int], Evaluator]
     sandbox_failure: CellResult
+    mismatch: CellResult
+    """A script pinning another library digest, run in the kernel."""
     narrowed: list[str]
     """Files under predictions/naive after a run on one pair only."""
 
@@ -212,11 +231,15 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
             reruns[family] = _saved(sandbox, family)
         code = experiment_code("naive", method="naive", pairs=[("digits-ge5", 99)])
         failure = sandbox.run_cell(split_cells(code)[0])
+        setup = split_cells(experiment_code("naive", method="other", pairs=PAIRS[:1]))[0]
+        pinned = re.search(r'LIBRARY_SHA256 = "([0-9a-f]{64})"', setup)
+        assert pinned is not None
+        mismatch = sandbox.run_cell(setup.replace(pinned.group(1), "0" * 64))
         narrow = _run_script(sandbox, experiment_code("naive", method="naive", pairs=PAIRS[:1]))
         assert narrow[-1].ok, narrow[-1]
         narrowed = sorted(f for f in sandbox.list_files() if f.startswith("predictions/naive/"))
     evaluators = {p: Evaluator(*p, budget=1000, device="cpu") for p in PAIRS}
-    return Ran(results, predictions, reruns, evaluators, failure, narrowed)
+    return Ran(results, predictions, reruns, evaluators, failure, mismatch, narrowed)
 
 
 @pytest.fixture(scope="module")
@@ -297,3 +320,14 @@ def test_a_rerun_leaves_only_its_own_predictions_under_its_name(ran: Ran) -> Non
         "predictions/naive/digits-ge5/seed-42.holdout.npy",
         "predictions/naive/digits-ge5/seed-42.test.npy",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_script_refuses_a_library_it_was_not_written_for(ran: Ran) -> None:
+    """The script's sha256 covers the library: a kernel whose aar_methods differs from the
+    pinned digest fails the setup cell, before anything trains or is saved."""
+    failure = ran.mismatch
+    assert failure.status == "error" and failure.error is not None
+    assert failure.error.ename == "LibraryMismatchError"
+    assert "refusing to run code it was not hashed with" in failure.error.evalue
