@@ -592,13 +592,14 @@ class _Experiments:
         return self._current
 
     def run_confirmation(self, original: Experiment, task_dir: str) -> Experiment:
-        """Re-run `original`'s exact cells in a fresh sandbox on another export (fresh seeds),
-        stopping at the first cell that fails; no budget is charged (the session's own run,
-        like the holdout scoring). Raises RoundOver if no sandbox can start."""
+        """Re-run `original`'s exact cells, in order, in a fresh sandbox on another export
+        (fresh seeds). A cell that raises does not stop it (the researcher went on past errors
+        too); a sandbox that died does. No budget is charged (the session's own run, like the
+        holdout scoring). Raises RoundOver if no sandbox can start."""
         self.close()
         exp = self._start(None, None, confirms=original.id, task_dir=task_dir)
         for cell in original.cells:
-            if self.run_cell(cell)["status"] != "ok":
+            if self.run_cell(cell)["status"] in ("timeout", "killed", "oom"):
                 break
         self.close()
         return self.s.state.experiments[exp.id]
