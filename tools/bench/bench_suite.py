@@ -43,7 +43,7 @@ def main() -> None:
     print(f"task data loaded (embedding cache read / pools built): {load_s:.2f} s\n")
 
     t0 = time.perf_counter()
-    batched = run_suite(tasks, args.methods, args.seeds, args.device)
+    batched = run_suite(tasks, args.methods, args.seeds, args.device, batched=True)
     batched_s = time.perf_counter() - t0
     print(
         f"BATCHED  suite: {batched_s:6.2f} s  ({len(tasks)} tasks x weak, ceiling, "
