@@ -5,8 +5,9 @@ draw as themselves. Control characters (ESC starts terminal escape sequences, CR
 line), C1 controls, Unicode format characters (bidirectional overrides and isolates, the
 "Trojan Source" trick; zero-width spaces and joiners; the tag characters that smuggle
 invisible ASCII to a model), line and paragraph separators, surrogates, private-use and
-unassigned code points, and the Hangul fillers (letters that draw nothing). Each is shown as
-a visible mark, `\\u{202e}`, by every terminal, web and Markdown place.
+unassigned code points, and letters and marks that draw nothing (Hangul fillers, variation
+selectors). Each is shown as a visible mark, `\\u{202e}`, by every terminal, web and Markdown
+place.
 
 The Markdown quoting is for `report.md`, which holds a model's prose next to generated
 headings and tables: the quoted text renders as exactly itself, so it cannot forge a heading,
@@ -20,15 +21,21 @@ import string
 import unicodedata
 
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
-"""Hangul fillers: letters (category Lo) that draw nothing, used to hide text in plain sight."""
+_DRAW_NOTHING = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+"""Letters and marks that draw nothing: Hangul fillers, the combining grapheme joiner, Khmer
+inherent vowels, Mongolian and Unicode variation selectors (a run of them after one visible
+character can smuggle any bytes to a model). An emoji's U+FE0F is marked too: fail closed."""
 MULTILINE = "\n\t"
 """What a multi-line place (a code view, a panel) keeps as itself: newline and tab."""
 
 
 def is_hidden(ch: str) -> bool:
     """True when `ch` would not show on a terminal or a page as itself (see the module)."""
-    return unicodedata.category(ch) in _HIDDEN_CATEGORIES or ch in _BLANK_LETTERS
+    return unicodedata.category(ch) in _HIDDEN_CATEGORIES or ch in _DRAW_NOTHING
 
 
 def mark(ch: str) -> str:

@@ -43,6 +43,9 @@ HIDDEN = [
     "\ufeff",  # BOM
     "\U000e0041",  # tag LATIN CAPITAL A: invisible text smuggled to a model
     "\u3164",  # Hangul filler
+    "\ufe0f",  # variation selector 16
+    "\U000e0100",  # variation selector 17: runs of them smuggle bytes
+    "\u034f",  # combining grapheme joiner
     "\ue000",  # private use
     "\ud800",  # a lone surrogate (a stray byte read with surrogateescape)
 ]
