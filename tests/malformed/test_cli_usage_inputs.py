@@ -135,6 +135,32 @@ LIGHT_CASES = [
         files={"e.py": "1\n"},
     ),
     Case("config", ("bench", "run"), r"aar\.toml", files={"aar.toml": "[bench]\nseedz = 1\n"}),
+    # issue 18's slow refusals: each took over a second (torch, scikit-learn or pydantic-ai first)
+    Case("run-device-cuda-99", ("bench", "run", "--device", "cuda:99"), "CUDA is not available"),
+    Case("list-device-cuda-99", ("bench", "list", "--device", "cuda:99"), "CUDA is not available"),
+    Case(
+        "sandbox-timeout-huge",
+        ("sandbox", "exec", "{ws}/e.py", "--timeout", "1e9"),
+        "longer than the experiment's wall clock",
+        files={"e.py": "1\n"},
+    ),
+    Case(
+        "run-usd-unpriced",
+        ("run", "--model", "openai:no-such-model-x", "--budget-usd", "1"),
+        "--budget-usd needs a price for openai:no-such-model-x",
+    ),
+    Case(
+        "memory-cache-in-proc",
+        ("bench", "run"),
+        r"memory\.cache_dir: is under /proc",
+        files={"aar.toml": '[memory]\ncache_dir = "/proc/aar-x"\n'},
+    ),
+    Case(
+        "review-key-in-proc",
+        ("bench", "run"),
+        r"review\.key_file: is under /proc",
+        files={"aar.toml": '[review]\nkey_file = "/proc/self/environ"\n'},
+    ),
 ]
 
 

@@ -164,6 +164,24 @@ SETTINGS_CASES = [
         env={"AAR_BENCH__CACHE_DIR": ""},
     ),
     Case(
+        "env-cache-dir-in-proc",
+        ("bench", "run", "-t", "digits-ge5"),
+        "AAR_BENCH__CACHE_DIR: bench.cache_dir: is under /proc",
+        env={"AAR_BENCH__CACHE_DIR": "/proc/aar-x"},
+    ),
+    Case(
+        "env-key-file-in-proc",
+        ("bench", "run", "-t", "digits-ge5"),
+        "AAR_BENCH__KEY_FILE: bench.key_file: is under /proc",
+        env={"AAR_BENCH__KEY_FILE": "/proc/aar-x/key"},
+    ),
+    Case(
+        "env-key-file-in-sys",
+        ("sessions", "list"),
+        "AAR_REVIEW__KEY_FILE: review.key_file: is under /sys",
+        env={"AAR_REVIEW__KEY_FILE": "/sys/kernel/aar-key"},
+    ),
+    Case(
         "env-section-typo",
         ("sessions", "list"),
         "AAR_SANDBOXX__ISOLATION: unknown setting section 'sandboxx'; did you mean "
