@@ -51,6 +51,22 @@ def _named_path(value: Any) -> Any:
     return value
 
 
+_KERNEL_FILESYSTEMS = ("/proc", "/sys", "/dev")
+
+
+def _own_file_path(value: Any) -> Any:
+    """A cache or key path aar writes must not be under /proc, /sys or /dev: nothing can be
+    created there (a key "read" from /proc would be the kernel's data, not a secret), and the
+    mistake surfaced only after seconds of work, or never for a cache."""
+    value = _named_path(value)
+    if isinstance(value, str | Path):
+        full = os.path.abspath(os.path.expanduser(value))
+        root = next((r for r in _KERNEL_FILESYSTEMS if full == r or full.startswith(r + "/")), "")
+        if root:
+            raise ValueError(f"is under {root}, where aar cannot keep files; choose another path")
+    return value
+
+
 def _default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aar"
 
@@ -98,7 +114,7 @@ class BenchSettings(BaseModel):
     @field_validator("cache_dir", "key_file", mode="before")
     @classmethod
     def _paths_are_named(cls, value: Any) -> Any:
-        return _named_path(value)
+        return _own_file_path(value)
 
     @field_validator("device")
     @classmethod
@@ -160,10 +176,15 @@ class MemorySettings(BaseModel):
         description="Embedding artefacts derived offline from the shipped MiniLM weights.",
     )
 
-    @field_validator("path", "cache_dir", mode="before")
+    @field_validator("path", mode="before")
     @classmethod
-    def _paths_are_named(cls, value: Any) -> Any:
+    def _path_is_named(cls, value: Any) -> Any:
         return _named_path(value)
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _cache_is_ours(cls, value: Any) -> Any:
+        return _own_file_path(value)
 
     @field_validator("url")
     @classmethod
@@ -227,6 +248,11 @@ class ReviewSettings(BaseModel):
         "the person's token (`aar review token NAME` makes one; the token itself is never "
         "stored).",
     )
+
+    @field_validator("key_file", mode="before")
+    @classmethod
+    def _key_is_ours(cls, value: Any) -> Any:
+        return _own_file_path(value)
 
     @field_validator("reviewers")
     @classmethod
