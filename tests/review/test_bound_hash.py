@@ -217,3 +217,28 @@ def test_a_corrupt_session_log_makes_its_proposals_tampered(runs) -> None:
     assert item.status == "tampered" and "log cannot be read" in (item.problem or "")
     with pytest.raises(ProposalTamperedError):
         approve(runs, p.id, "ana", expected_sha256=p.sha256)
+
+
+def test_an_edit_made_by_older_code_is_known_by_its_approval(runs) -> None:
+    """Before the rejection named the new hash, the edit's own approval (same step, same key)
+    is its logged hash: sessions reviewed with older code stay readable and runnable."""
+    from datetime import UTC, datetime
+
+    from aar.review import Decision
+
+    p = make_proposal(runs)
+    edited = new_proposal(
+        SESSION_A, 1, "Edited at review by ana", CODE + "# e\n", estimated_evaluations=1,
+        estimated_tokens=1,
+    )  # fmt: skip
+    write_proposal(session_dir(runs), edited)
+    reject(runs, p.id, "ana", f"replaced by {edited.id} (approved with edits by ana)")
+    old = Decision(
+        item="proposal", item_id=edited.id, session_id=SESSION_A, sha256=edited.sha256,
+        decision="approve", reviewer="ana", comment=f"approved with edits of {p.id}",
+        decided_at=datetime.now(UTC),
+    )  # fmt: skip
+    with AuditLog(runs).transaction() as txn:
+        txn.append(old, "recorded")
+    assert {i.id: i.status for i in list_items(runs)} == {p.id: "rejected", edited.id: "approved"}
+    authorize(runs, SESSION_A, edited, edited.code)

@@ -164,3 +164,25 @@ def test_resume_refuses_a_replaced_proposals_directory(fresh_site: Site) -> None
     (fresh_site.session_dir / "proposals").mkdir()
     write_proposal(fresh_site.session_dir, planted)
     _resume_refused(fresh_site, f"{planted.id} is tampered", f"{a.id} is missing")
+
+
+def test_a_proposal_edited_on_the_page_runs_after_resume(fresh_site: Site) -> None:
+    """The edited version is in no session log: its hash is the one the original's audited
+    rejection names, so the gate lets exactly it run."""
+    from web_support import assert_ran_exactly
+
+    c = client_for(fresh_site)
+    csrf = login(c)
+    a, b = proposals(fresh_site)
+    code = a.code + "print('narrowed at review')\n"
+    response = c.post(
+        f"/proposals/{a.id}/edit", data={"csrf": csrf, "sha256": a.sha256, "code": code}
+    )
+    assert response.status_code == 303, response.text
+    new_id = response.headers["location"].split("/")[2].split("?")[0]
+    [rejection] = [r for r in records(fresh_site) if r.decision.item_id == a.id]
+    assert content_sha256(code) in rejection.decision.comment
+    reject(fresh_site.runs, b.id, "alice", "not now")
+    done = resume(fresh_site)
+    assert done.returncode == 0, done.stderr
+    assert_ran_exactly(fresh_site, new_id)
