@@ -15,6 +15,7 @@ import difflib
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -47,7 +48,7 @@ def replay_session(root: Path, *, rescore: bool = True) -> ReplayResult:
     for info in state.rounds:
         if info.ended:
             _check_report(root, state, info.number, result)
-    _check_findings(root, state, result)
+    _check_findings(root, state, _as_recorded(log), result)
     if rescore:
         for entry in [*state.evaluations, *state.holdout]:
             _rescore(root, state, entry, result)
@@ -93,8 +94,24 @@ def _check_report(root: Path, state: SessionState, number: int, result: ReplayRe
         _compare(rel, written, rebuilt, result)
 
 
-def _check_findings(root: Path, state: SessionState, result: ReplayResult) -> None:
-    """Each finding's file must hold the finding the log holds (a truncated one does not)."""
+def _as_recorded(log: EventLog) -> dict[str, Any]:
+    """Each finding as its `finding` event recorded it (before the round's end added holdout
+    metrics and the decided verdict): what sessions of an older aar left in the file."""
+    from aar.memory import Finding
+
+    return {
+        f.id: f
+        for f in (
+            Finding.model_validate(e.data["finding"]) for e in log.read() if e.kind == "finding"
+        )
+    }
+
+
+def _check_findings(
+    root: Path, state: SessionState, recorded: dict[str, Any], result: ReplayResult
+) -> None:
+    """Each finding's file must hold the finding the log holds (a truncated one does not):
+    as the round's end left it or, in sessions of an older aar, as it was recorded."""
     from pydantic import ValidationError
 
     from aar.memory import Finding
@@ -111,7 +128,7 @@ def _check_findings(root: Path, state: SessionState, result: ReplayResult) -> No
             result.mismatches.append(f"{rel} {what}; the log holds finding {finding.id}")
             continue
         result.findings_checked += 1
-        if written != finding:
+        if written not in (finding, recorded.get(finding.id)):
             result.mismatches.append(f"{rel} differs from the finding the log holds")
 
 

@@ -183,3 +183,18 @@ def test_an_interrupted_creation_is_listed_as_incomplete(session: Path) -> None:
         begun.name: "incomplete",
     }
     assert_one_error_line(run_cli(("sessions", "show", half.name)), 2, "is incomplete")
+
+
+def test_a_finding_file_an_older_aar_left_still_replays(session: Path) -> None:
+    """Older sessions kept each finding's file as it was recorded (the round's end did not
+    rewrite it with holdout metrics): that file is the log's finding too."""
+    from aar.memory import Finding
+
+    (path,) = (session / "findings").glob("f-*.json")
+    events = [json.loads(line) for line in _lines(session)[1:]]
+    (recorded,) = [e["data"]["finding"] for e in events if e["kind"] == "finding"]
+    as_recorded = Finding.model_validate(recorded)
+    assert as_recorded != Finding.model_validate_json(path.read_text())  # the end changed it
+    path.write_text(as_recorded.model_dump_json(indent=2) + "\n")
+    outcome = _replay(session, "--no-rescore")
+    assert outcome.exit_code == 0, outcome
