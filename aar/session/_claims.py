@@ -166,14 +166,16 @@ def followed_experiment(
 
 
 def _first_named(state: SessionState, text: str) -> Any:
-    """The hypothesis whose method (or family) `text` names first (latest round on a tie)."""
-    best: tuple[int, int, Any] | None = None
+    """The hypothesis whose method (or family) `text` names first (latest round on a tie); a
+    control (named `control...`) only when `text` names nothing else."""
+    best: tuple[bool, int, int, Any] | None = None
     for h in state.hypotheses.values():
+        control = any(str(n).startswith("control") for n in (h.method, h.family) if n)
         for name in {h.method, h.family} - {None, NAIVE}:
             m = re.search(rf"(?<![\w-]){re.escape(str(name))}(?![\w-])", text)
-            if m is not None and (best is None or (m.start(), -h.round) < best[:2]):
-                best = (m.start(), -h.round, h)
-    return best[2] if best else None
+            if m is not None and (best is None or (control, m.start(), -h.round) < best[:3]):
+                best = (control, m.start(), -h.round, h)
+    return best[3] if best else None
 
 
 def _method_names(state: SessionState) -> set[str]:

@@ -218,5 +218,31 @@ def test_a_proposal_follows_the_hypothesis_it_names_not_the_last_experiment() ->
     """The measured hole: `follows` pointed at the control's experiment (it ran last)."""
     state = _state(STRONG, [0.11, 0.10, 0.12, 0.12, 0.11])
     assert followed_experiment(state, RATIONALE, CODE) == "e-02"  # not e-03, the control
+    unlike = "Unlike control_hard_labels, label_smoothing moved PGR on test feedback."
+    assert followed_experiment(state, unlike, CODE) == "e-02"
+    assert followed_experiment(state, "as control_hard_labels did", CODE) == "e-03"
     assert followed_experiment(state, "something else", CODE, "h1-2") == "e-03"
     assert followed_experiment(state, "an idea naming no method", "x = 1") is None
+
+
+def test_findings_written_before_verdicts_were_decided_still_read() -> None:
+    """The memory's Finding gained `claimed_verdict` and `verdict_basis` with defaults: a
+    finding stored by older aar (neither field) reads, with no basis, so no report calls its
+    verdict confirmed."""
+    old = {
+        "schema_version": 1,
+        "id": "f-old",
+        "session_id": "s-old",
+        "summary": "logconf vs naive",
+        "hypothesis": "logconf helps",
+        "method": "logconf",
+        "tasks": [TASK],
+        "metrics": {"pgr_acc_mean": 0.3, "pgr_acc_se": 0.01},
+        "verdict": "supported",
+    }
+    f = Finding.model_validate(old)
+    assert f.verdict == "supported" and f.verdict_basis is None and f.claimed_verdict is None
+    state = _state(STRONG, [0.11, 0.10, 0.12, 0.12, 0.11])
+    state.findings[f.id] = f.model_copy(update={"round": 1})
+    (row,) = report_data(state, 1, []).findings
+    assert row["verdict"] == "unconfirmed" and "no verdict was decided" in row["basis"]
