@@ -93,6 +93,7 @@ def test_wheel_install_checks_and_runs_a_sandbox(wheel_venv: Path, tmp_path: Pat
         "t = aar_kernel.load_task()\n"
         "print('AAR', importlib.util.find_spec('aar'), 'TASK', t.manifest['task'])\n"
         f"print('REPO', __import__('os').path.exists({str(REPO / 'pyproject.toml')!r}))\n"
+        "import aar_methods\nprint('LIB', aar_methods.LIBRARY_SHA256)\n"
     )
     run = subprocess.run(
         [
@@ -116,3 +117,6 @@ def test_wheel_install_checks_and_runs_a_sandbox(wheel_venv: Path, tmp_path: Pat
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "AAR None TASK digits-ge5" in run.stdout and "REPO False" in run.stdout
+    from aar.bench._train import library_sha256  # the method library ships and is importable
+
+    assert f"LIB {library_sha256()}" in run.stdout
