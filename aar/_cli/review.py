@@ -153,7 +153,8 @@ def _items_table(items: list[ReviewItem]) -> Any:
 
 
 def _status_text(item: ReviewItem) -> Text:
-    style = {"approved": "green", "rejected": "red", "pending": "yellow"}.get(item.status, "dim")
+    styles = {"approved": "green", "rejected": "red", "pending": "yellow", "tampered": "bold red"}
+    style = styles.get(item.status, "dim")
     who = f" ({item.decision.reviewer})" if item.decision else ""
     return Text(item.status + who, style=style)
 

@@ -36,6 +36,7 @@ from aar.review._findings import finding_sha256, get_finding, open_findings_stor
 from aar.review._gate import tampered_message
 from aar.review._logged import proposal_log
 from aar.review._models import (
+    AUTOMATIC_REVIEWER,
     MAX_COMMENT_CHARS,
     SHA256_PREFIX,
     Decision,
@@ -47,9 +48,6 @@ from aar.review._proposals import check_runs_dir, find_proposal, item_kind, runs
 
 if TYPE_CHECKING:
     from aar.memory import FindingsStore
-
-AUTOMATIC_REVIEWER = "aar"
-"""The reviewer of automatic rejections (expired proposals)."""
 
 
 def approve(

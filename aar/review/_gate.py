@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aar.errors import AarError
 from aar.hashing import content_sha256
 from aar.review._audit import AuditLog, AuditRecord, recorded_for
 from aar.review._errors import (
@@ -29,7 +30,7 @@ from aar.review._errors import (
 )
 from aar.review._findings import finding_sha256, get_finding, open_findings_store
 from aar.review._logged import ProposalLog, proposal_log
-from aar.review._models import Decision, ItemStatus, Proposal, ReviewItem
+from aar.review._models import AUTOMATIC_REVIEWER, Decision, ItemStatus, Proposal, ReviewItem
 from aar.review._proposals import check_runs_dir, find_proposal, item_kind, runs_proposals
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ def authorize(
     _check_proposal(refused, session_id, proposal)
     tampered = proposal_log(Path(runs_dir) / session_id, records).problem_of(proposal)
     if tampered is not None:
+        audit_refusal(
+            runs_dir, session_id, proposal.id, proposal.sha256, tampered, key_file=key_file
+        )
         raise GateError(f"{refused}: tampered: {tampered}")
     decisions = [r.decision for r in recorded_for(records, "proposal", proposal.id)]
     if not decisions:
@@ -262,6 +266,44 @@ def tampered_message(proposal_id: str, problem: str) -> str:
     )
 
 
+def audit_refusal(
+    runs_dir: Path,
+    session_id: str,
+    proposal_id: str,
+    sha256: str,
+    problem: str,
+    *,
+    key_file: Path | None = None,
+) -> None:
+    """Record, once per proposal and file hash, that the gate refused to run a tampered
+    proposal: a `refused` record by reviewer `aar` whose reason starts `tampered: `. The
+    refusal stands whether or not this record can be written (a log that fails verification
+    takes nothing)."""
+    reason = f"tampered: the gate refused to run it: {problem}"[:2000]
+    try:
+        with AuditLog(Path(runs_dir), key_file=key_file).transaction() as txn:
+            if any(
+                r.outcome == "refused"
+                and r.decision.item_id == proposal_id
+                and r.decision.sha256 == sha256
+                and r.decision.reviewer == AUTOMATIC_REVIEWER
+                for r in txn.records
+            ):
+                return
+            attempt = Decision(
+                item="proposal",
+                item_id=proposal_id,
+                session_id=session_id,
+                sha256=sha256,
+                decision="approve",
+                reviewer=AUTOMATIC_REVIEWER,
+                decided_at=datetime.now(UTC),
+            )
+            txn.append(attempt, "refused", reason)
+    except AarError:
+        return
+
+
 def followups_to_run(
     runs_dir: Path, session_id: str, round: int, *, key_file: Path | None = None
 ) -> list[str]:
@@ -279,7 +321,11 @@ def followups_to_run(
     now = datetime.now(UTC)
     items = [proposal_item(p, records, now, log=log) for p in proposals]
     present = {p.id for p in proposals}
-    blocking = [f"{i.id} is tampered ({i.problem})" for i in items if i.status == "tampered"]
+    blocking = []
+    for i in items:
+        if i.status == "tampered":
+            audit_refusal(runs_dir, session_id, i.id, i.sha256, i.problem or "", key_file=key_file)
+            blocking.append(f"{i.id} is tampered ({i.problem})")
     blocking += [
         f"{i.id}'s approval is void ({i.problem})"
         for i in items

@@ -22,6 +22,9 @@ PROPOSAL_ID = r"^p-[0-9a-f]{12}$"
 SHA256 = r"^[0-9a-f]{64}$"
 MAX_CODE_CHARS = 1_000_000
 MAX_COMMENT_CHARS = 4000
+AUTOMATIC_REVIEWER = "aar"
+"""The reviewer of what aar records by itself: automatic rejections (expired proposals) and
+the gate's refusals to run a tampered proposal."""
 
 ItemKind = Literal["proposal", "finding"]
 Verdict = Literal["approve", "reject"]

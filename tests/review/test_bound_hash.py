@@ -124,6 +124,23 @@ def test_a_proposal_no_log_records_is_tampered(runs) -> None:
         authorize(runs, SESSION_A, p, p.code)
 
 
+def test_the_gate_audits_its_refusal_to_run_a_tampered_proposal_once(runs) -> None:
+    from aar.review import followups_to_run
+
+    p = make_proposal(runs)
+    approve(runs, p.id, "ana", expected_sha256=p.sha256)
+    swapped = swap(runs, p)
+    for _ in range(2):
+        with pytest.raises(GateError, match=f"proposal {p.id} is tampered"):
+            followups_to_run(runs, SESSION_A, 1)
+        with pytest.raises(GateError, match="tampered"):
+            authorize(runs, SESSION_A, swapped, swapped.code)
+    gate = [r for r in AuditLog(runs).records() if r.decision.reviewer == "aar"]
+    assert [(r.outcome, r.decision.sha256) for r in gate] == [("refused", swapped.sha256)]
+    assert [i.status for i in list_items(runs)] == ["tampered"]  # the approval still counts for
+    # nothing: a refused record is never a decision
+
+
 def test_a_wrong_sha256_prefix_is_refused_and_records_nothing(runs) -> None:
     p = make_proposal(runs)
     other = make_proposal(runs, code=CODE + "# other\n")

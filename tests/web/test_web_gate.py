@@ -127,8 +127,14 @@ def test_resume_refuses_an_approval_whose_file_was_swapped(fresh_site: Site) -> 
     a, b = proposals(fresh_site)
     approve(fresh_site.runs, a.id, "alice", expected_sha256=a.sha256)
     reject(fresh_site.runs, b.id, "alice", "not now")
-    swap(fresh_site, a)
+    swapped = swap(fresh_site, a)
     _resume_refused(fresh_site, f"proposal {a.id} is tampered", a.sha256[:16])
+    _resume_refused(fresh_site, f"proposal {a.id} is tampered")  # and again, audited once
+    audited = [r for r in records(fresh_site) if r.decision.item_id == a.id][1:]
+    assert [(r.outcome, r.decision.reviewer, r.decision.sha256) for r in audited] == [
+        ("refused", "aar", swapped.sha256)
+    ]
+    assert audited[0].reason.startswith("tampered: the gate refused to run it")
 
 
 def test_resume_refuses_a_void_approval(fresh_site: Site) -> None:
