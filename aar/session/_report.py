@@ -220,10 +220,11 @@ def _stated_verdict(state: SessionState, f: Finding, rows: list[ResultRow]) -> t
     if b is None:
         claim = claimed or f" (claimed {f.verdict})"
         return "unconfirmed", f"no verdict was decided on holdout{claim}"
-    seeds = ", ".join(map(str, b.seeds)) or "none"
+    if not b.seeds:  # screened out, or no holdout to confirm on: the reason is the basis
+        return "inconclusive", f"not confirmed: {b.why}{claimed}"
     adj = "n/a" if b.adjusted_p is None else f"{b.adjusted_p:.3g}"
     text = (
-        f"decided on {b.split}, seeds {seeds}"
+        f"decided on {b.split}, seeds {', '.join(map(str, b.seeds))}"
         + ("" if b.fresh_seeds else " (the round's own)")
         + f": {b.test}, {b.correction.capitalize()} over {b.family_size} comparisons, "
         f"adjusted p = {adj}, level {b.level:g}{claimed}"
