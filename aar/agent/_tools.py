@@ -171,7 +171,9 @@ KERNEL_API = (
     "[n, k]), transfer_is_val, test_inputs, holdout_inputs, test_weak_labels and manifest "
     "(n_classes, student config); aar_kernel.save_predictions(probs, split='test' | "
     "'holdout', name=METHOD, task=task, seed=seed). Save both splits: test is scored when you "
-    "call evaluate(METHOD), holdout only by the session at the end of the round."
+    "call evaluate(METHOD), holdout only by the session at the end of the round. Loop over "
+    "aar_kernel.exports() rather than naming seeds: to confirm a verdict the session re-runs "
+    "your experiment's cells, unchanged, with fresh seeds mounted."
 )
 
 
