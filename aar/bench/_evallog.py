@@ -53,6 +53,20 @@ class EvalRecord(BaseModel):
     predictions_sha256: str
     budget_used: int
     budget_total: int
+    answer: Literal["improved", "not_better", "repeat", "exhausted"] | None = Field(
+        default=None,
+        description="The scorer's answer to test feedback (None: plain rounding, or holdout). "
+        "Only 'improved' (and a 'repeat' of identical predictions) shows acc and PGR; the "
+        "others leave them NaN and say why.",
+    )
+    threshold_acc: float | None = Field(
+        default=None,
+        description="'not_better': the test accuracy is below this (the best shown so far on "
+        "this split plus the ladder step); 'improved': the step it beat.",
+    )
+    repeat_of: str | None = Field(
+        default=None, description="'repeat': the earlier record this submission repeats."
+    )
 
     @field_validator("metrics", mode="before")
     @classmethod

@@ -202,7 +202,8 @@ class Evaluator:
         self.device = device
         self.log_path = None if log_path is None else Path(log_path)
         self._setup = setup_seed(self.task, load_data(self.task), seed)
-        self._ceiling: dict[str, np.ndarray] | None = None
+        self._trained: dict[str, dict[str, np.ndarray]] = {}
+        self._baseline_metrics: dict[str, dict[str, float]] = {}
         self._history: list[tuple[str, str, np.ndarray]] = []  # (record id, split, hardened)
         self.used = 0
         if self.log is not None:
@@ -238,7 +239,15 @@ class Evaluator:
         split: Split = "test",
         git_commit: str | None = None,
     ) -> EvalRecord:
-        """Score a submission; invalid ones raise `InvalidPredictionsError` and cost nothing."""
+        """Score a submission with plain rounding; invalid ones raise `InvalidPredictionsError`
+        and cost nothing.
+
+        This is the harness's own scoring for trusted host code (replays, tests, the sandbox
+        battery). It is not a feedback mechanism: rounded scores with a budget of 200 give
+        away every label of a small split (single-row flips). Sessions and
+        `aar bench evaluate` score through `aar.scorer`, whose ladder bounds what feedback
+        reveals per task pool.
+        """
         if split not in ("test", "holdout"):
             raise InvalidPredictionsError(f"split must be 'test' or 'holdout', got {split!r}")
         check_label(method)
@@ -251,22 +260,11 @@ class Evaluator:
             raise BudgetExceededError(
                 f"evaluation budget of {self.budget} used up (settings bench.eval_budget)"
             )
-        setup = self._setup  # every array below in the exported order of `split`
-        y = setup.to_public(split, setup.labels(split))
-        weak = setup.to_public(split, setup.weak_probs[split])
-        ceiling = setup.to_public(split, self._ceiling_probs()[split])
-        metrics = {"acc": accuracy(y, probs), "auroc": auroc(y, probs)}
-        for name, p in (("weak", weak), ("ceiling", ceiling)):
-            metrics[f"{name}_acc"] = accuracy(y, p)
-            metrics[f"{name}_auroc"] = auroc(y, p)
-        metrics["pgr_acc"] = pgr(metrics["acc"], metrics["weak_acc"], metrics["ceiling_acc"])
-        metrics["pgr_auroc"] = pgr(
-            metrics["auroc"], metrics["weak_auroc"], metrics["ceiling_auroc"]
-        )
+        metrics = self.exact_metrics(probs, split)
         rounded = split == "test"
         if rounded:
             metrics = {k: _round(v, self.rounding) for k, v in metrics.items()}
-        metrics["n"] = float(len(y))
+        metrics["n"] = float(len(probs))
 
         hard = probs.argmax(axis=1).astype(np.uint8)
         flags = self._flags(split, hard, metrics)
@@ -293,6 +291,44 @@ class Evaluator:
             self.log.append(record, hard)
         return record
 
+    def exact_metrics(
+        self, probs: np.ndarray, split: Split, *, with_auroc: bool = True
+    ) -> dict[str, float]:
+        """Exact metrics of validated probabilities (rows in the exported order of `split`),
+        with the weak and ceiling baselines on the same rows. Never shown to an experiment as
+        they are: `aar.scorer` decides what feedback they become. `with_auroc=False` leaves
+        the submission's AUROC (and its PGR) NaN, for an answer that will not show it."""
+        y = self._setup.to_public(split, self._setup.labels(split))  # exported order
+        metrics = {"acc": accuracy(y, probs), "auroc": auroc(y, probs) if with_auroc else math.nan}
+        metrics.update(self._baselines(split, y))
+        metrics["pgr_acc"] = pgr(metrics["acc"], metrics["weak_acc"], metrics["ceiling_acc"])
+        metrics["pgr_auroc"] = pgr(
+            metrics["auroc"], metrics["weak_auroc"], metrics["ceiling_auroc"]
+        )
+        return metrics
+
+    def exact_auroc(self, probs: np.ndarray, split: Split) -> float:
+        """The submission's exact AUROC on `split` (see `exact_metrics`)."""
+        return auroc(self._setup.to_public(split, self._setup.labels(split)), probs)
+
+    def _baselines(self, split: Split, y: np.ndarray) -> dict[str, float]:
+        """Weak and ceiling metrics of a split (fixed per seed: computed once)."""
+        if split not in self._baseline_metrics:
+            setup, found = self._setup, {}
+            weak = setup.to_public(split, setup.weak_probs[split])
+            ceiling = setup.to_public(split, self._ceiling_probs()[split])
+            for name, p in (("weak", weak), ("ceiling", ceiling)):
+                found[f"{name}_acc"] = accuracy(y, p)
+                found[f"{name}_auroc"] = auroc(y, p)
+            self._baseline_metrics[split] = found
+        return self._baseline_metrics[split]
+
+    def load(
+        self, predictions: Submission | np.ndarray | str | os.PathLike[str], split: Split
+    ) -> np.ndarray:
+        """Validated probabilities [n, n_classes] of a submission for `split` (no score)."""
+        return load_predictions(predictions, self.ids(split), self.task.n_classes)
+
     def _flags(self, split: str, hard: np.ndarray, metrics: dict[str, float]) -> list[str]:
         flags = []
         closest: tuple[int, str] | None = None
@@ -312,9 +348,21 @@ class Evaluator:
 
     def _ceiling_probs(self) -> dict[str, np.ndarray]:
         """The strong model trained on transfer ground truth (the same as `run_task`'s)."""
-        if self._ceiling is None:
+        return self._students(naive=False)["ceiling"]
+
+    def _students(self, *, naive: bool = True) -> dict[str, dict[str, np.ndarray]]:
+        """The ceiling (and, when asked, the naive student) of this seed, trained once."""
+        if "ceiling" not in self._trained or (naive and "naive" not in self._trained):
+            from aar.bench._method_spec import parse_methods
             from aar.bench._methods import train_students
 
-            preds = train_students([self._setup], [], device=self.device)
-            self._ceiling = preds["ceiling"][self.seed]
-        return self._ceiling
+            methods = parse_methods(["naive"]) if naive else []
+            preds = train_students([self._setup], methods, device=self.device)
+            self._trained.update({name: preds[name][self.seed] for name in preds})
+        return self._trained
+
+    def reference_acc(self, split: Split) -> float:
+        """Exact accuracy of the harness's naive student on `split`: the honest level the
+        scorer's ladder starts from (a submission below it is never shown a number)."""
+        y = self._setup.to_public(split, self._setup.labels(split))
+        return accuracy(y, self._setup.to_public(split, self._students()["naive"][split]))

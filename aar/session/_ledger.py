@@ -1,24 +1,26 @@
-"""The session's one evaluation ledger, across all its (task, seed) evaluators and resumes.
+"""The session's evaluation ledger: its own budget, on the installation's one scorer.
 
-Each `Evaluator` would count its own budget; a session has many (one per task and seed), so
-the ledger is what counts: it refuses a submission once `budgets.evals` scored evaluations are
-logged in `events.jsonl` (resumes included: the count comes from the log), and it flags a
-submission whose hardened predictions differ from an earlier one of the session (same task,
-seed and split) in at most `near_duplicate_max_diff` places — the signature of label probing.
+Every score a session asks for goes through `aar.scorer.Scorer`, the installation-wide
+ledger shared with every other session, `aar bench evaluate` and process, so the feedback
+mechanism's bound holds per task pool across all of them. On top, the session keeps its own
+budget: it refuses a submission once `budgets.evals` scored evaluations are logged in
+`events.jsonl` (resumes included: the count comes from the log). A call re-issued after a
+crash carries the same request id, so the scorer answers it again without charging twice.
 """
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import os
 from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 
-from aar.bench import EvalRecord, Evaluator, load_predictions
+from aar.bench import EvalRecord, Evaluator
 from aar.errors import AarError
-from aar.session._models import EvalEntry, SessionState
+from aar.scorer import Scorer, ScoreRequest
+from aar.session._models import SessionState
 
 Split = Literal["test", "holdout"]
 MAX_PREDICTION_BYTES = 64 * 1024 * 1024
@@ -32,7 +34,7 @@ class EvalBudgetExhausted(AarError):
 
 
 class EvaluationLedger:
-    """Scores submissions for a session and decides what each costs and how it is flagged."""
+    """Scores submissions for a session through the installation's scorer."""
 
     def __init__(
         self,
@@ -40,20 +42,15 @@ class EvaluationLedger:
         *,
         near_duplicate_max_diff: int,
         device: str = "cpu",
+        scorer: Scorer | None = None,
     ) -> None:
         self._state = state
-        self._max_diff = near_duplicate_max_diff
-        self._device = device
-        self._evaluators: dict[tuple[str, int, bool], Evaluator] = {}
+        self._max_diff = near_duplicate_max_diff  # the scorer's repeat radius starts here
+        self._scorer = Scorer(device=device) if scorer is None else scorer
 
-    def evaluator(self, task: str, seed: int, *, session: bool = True) -> Evaluator:
-        """The (cached) evaluator of a pair; `session=False` only for the end-of-round holdout."""
-        key = (task, seed, session)
-        if key not in self._evaluators:
-            self._evaluators[key] = Evaluator(
-                task, seed, session=session, budget=10**9, device=self._device
-            )
-        return self._evaluators[key]
+    def evaluator(self, task: str, seed: int) -> Evaluator:
+        """The (cached) evaluator of a pair: for ids and validation, never for a score."""
+        return self._scorer.evaluator(task, seed)
 
     def remaining(self) -> int:
         state = self._state()
@@ -63,35 +60,50 @@ class EvaluationLedger:
         self,
         task: str,
         seed: int,
-        predictions: str | os.PathLike[str],
+        predictions: np.ndarray | str | os.PathLike[str],
         *,
         method: str,
         code_sha256: str,
         git_commit: str | None,
     ) -> tuple[EvalRecord, str]:
-        """A rounded, budgeted test score (the record and its hardened predictions, base64).
-
-        Invalid predictions raise `InvalidPredictionsError` and cost nothing.
-        """
+        """The scorer's answer to a test submission (the record and its hardened predictions,
+        base64). Invalid predictions raise `InvalidPredictionsError` and cost nothing."""
         ev = self.evaluator(task, seed)
-        probs = load_predictions(predictions, ev.ids("test"), ev.task.n_classes)
+        probs = ev.load(predictions, "test")
+        sha = ev.predictions_sha256(probs)
         state = self._state()
-        again = self._already_scored(state, task, seed, method, ev.predictions_sha256(probs))
+        again = self._already_scored(state, task, seed, method, sha)
         if again is not None:
             return again
         if self.remaining() <= 0:
             raise EvalBudgetExhausted(
                 f"evaluation budget of {state.config.budgets.evals} scored submissions used up"
             )
-        record = ev.evaluate(probs, method=method, code_sha256=code_sha256, git_commit=git_commit)
-        hard = probs.argmax(axis=1).astype(np.uint8)
-        flags = [f for f in record.flags if "duplicate" not in f]
-        flags += self._duplicate_flags(state.evaluations, task, seed, hard)
-        used = state.usage.evals + 1
-        record = record.model_copy(
-            update={"flags": flags, "budget_used": used, "budget_total": state.config.budgets.evals}
+        number = state.round.number if state.round else 0
+        request_id = hashlib.sha256(
+            f"{state.id}|{number}|{task}|{seed}|{method}|{sha}".encode()
+        ).hexdigest()
+        response = self._scorer.score(
+            ScoreRequest(
+                task=task,
+                seed=seed,
+                split="test",
+                method=method,
+                code_sha256=code_sha256,
+                git_commit=git_commit,
+                account=f"session:{state.id}",
+                budget=state.config.budgets.evals,
+                request_id=request_id,
+                probs=probs.tolist(),
+            )
         )
-        return record, base64.b64encode(hard.tobytes()).decode()
+        record = response.record.model_copy(
+            update={
+                "budget_used": state.usage.evals + 1,
+                "budget_total": state.config.budgets.evals,
+            }
+        )
+        return record, response.hard
 
     @staticmethod
     def _already_scored(
@@ -116,37 +128,26 @@ class EvaluationLedger:
         self,
         task: str,
         seed: int,
-        predictions: str | os.PathLike[str],
+        predictions: np.ndarray | str | os.PathLike[str],
         *,
         method: str,
         code_sha256: str,
         git_commit: str | None,
     ) -> EvalRecord:
-        """The exact holdout score of a submission: for the round's report, never the agent."""
-        ev = self.evaluator(task, seed, session=False)
-        return ev.evaluate(
-            predictions,
-            method=method,
-            code_sha256=code_sha256,
-            split="holdout",
-            git_commit=git_commit,
-        )
-
-    def _duplicate_flags(
-        self, history: list[EvalEntry], task: str, seed: int, hard: np.ndarray
-    ) -> list[str]:
-        closest: tuple[int, str] | None = None
-        for entry in history:
-            rec = entry.record
-            if rec.task != task or rec.seed != seed or not entry.hard:
-                continue
-            prev = np.frombuffer(base64.b64decode(entry.hard), dtype=np.uint8)
-            if len(prev) == len(hard):
-                diff = int((prev != hard).sum())
-                if closest is None or diff < closest[0]:
-                    closest = (diff, rec.id)
-        if closest is None or closest[0] > self._max_diff:
-            return []
-        diff, rid = closest
-        kind = "duplicate" if diff == 0 else "near_duplicate"
-        return [f"{kind}: {diff} hardened predictions differ from record {rid}"]
+        """The exact holdout score of a submission: for the round's report, never the agent.
+        Recorded in the installation's ledger like every score."""
+        ev = self.evaluator(task, seed)
+        probs = ev.load(predictions, "holdout")
+        state = self._state()
+        return self._scorer.score(
+            ScoreRequest(
+                task=task,
+                seed=seed,
+                split="holdout",
+                method=method,
+                code_sha256=code_sha256,
+                git_commit=git_commit,
+                account=f"session:{state.id}",
+                probs=probs.tolist(),
+            )
+        ).record

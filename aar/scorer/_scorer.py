@@ -1,0 +1,224 @@
+"""`Scorer`: the one way to score a split a session may see (DESIGN.md "The scorer").
+
+Every session, every `aar bench evaluate` and every process scores through a `Scorer` on the
+installation's ledger (`settings.scorer.dir`). Test submissions get the feedback mechanism's
+answer (`_mechanism.decide`); holdout submissions get exact numbers for people (the session's
+end-of-round scoring, or a user's `--split holdout`) and are recorded too.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import os
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from aar.bench import BudgetExceededError, EvalRecord, Evaluator, check_label
+from aar.scorer._mechanism import Decision, Policy, Prior, decide
+from aar.scorer._models import PoolStatus, ScoreRequest, ScoreResponse
+from aar.scorer._store import LedgerEntry, LedgerStore
+
+_SHOWN = ("acc", "auroc", "pgr_acc", "pgr_auroc")
+
+
+def scorer_dir() -> Path:
+    """The installation's ledger directory (`settings.scorer.dir`)."""
+    from aar.config import get_settings
+
+    return get_settings().scorer.dir
+
+
+class Scorer:
+    """Scores submissions on the installation's ledger (thread- and process-safe).
+
+    Args:
+        directory: the ledger (default `settings.scorer.dir`).
+        policy: the feedback mechanism's parameters (default from settings).
+        device: where an evaluator's ceiling student trains.
+        evaluators: a shared cache of `Evaluator`s by (task, seed), e.g. across scorers.
+        fsync: make every ledger line durable before answering (off only for throw-away
+            ledgers, e.g. the attack battery's).
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        policy: Policy | None = None,
+        device: str = "cpu",
+        evaluators: dict[tuple[str, int], Evaluator] | None = None,
+        fsync: bool = True,
+    ) -> None:
+        from aar.config import get_settings
+
+        settings = get_settings().scorer
+        self.store = LedgerStore(
+            scorer_dir() if directory is None else directory,
+            lock_timeout=settings.lock_timeout,
+            fsync=fsync,
+        )
+        self.policy = Policy.from_settings() if policy is None else policy
+        self.device = device
+        self._evaluators = {} if evaluators is None else evaluators
+
+    def evaluator(self, task: str, seed: int) -> Evaluator:
+        """The (cached) exact scorer of a pair; it holds the labels and never answers itself."""
+        key = (task, seed)
+        if key not in self._evaluators:
+            self._evaluators[key] = Evaluator(task, seed, budget=10**9, device=self.device)
+        return self._evaluators[key]
+
+    def score(self, request: ScoreRequest) -> ScoreResponse:
+        """Score one submission. Invalid predictions raise `InvalidPredictionsError` and cost
+        nothing; an account past its budget raises `BudgetExceededError`."""
+        check_label(request.method)
+        ev = self.evaluator(request.task, request.seed)
+        probs = ev.load(np.asarray(request.probs, dtype=np.float64), request.split)
+        # outside the lock (may train a ceiling); AUROC is computed only when it is shown
+        exact = ev.exact_metrics(probs, request.split, with_auroc=request.split == "holdout")
+        hard = probs.argmax(axis=1).astype(np.uint8)
+        sha = hashlib.sha256(np.ascontiguousarray(probs).tobytes()).hexdigest()
+        task = ev.task.name
+        with self.store.locked():
+            entries = self.store.entries(task)
+            if request.request_id is not None:
+                for e in entries:
+                    if e.request_id == request.request_id and e.account == request.account:
+                        return self._response(e, charged=False, entries=entries)
+            used = self.store.account_used(request.account)
+            if request.budget is not None and used >= request.budget:
+                raise BudgetExceededError(
+                    f"evaluation budget of {request.budget} scored submissions used up "
+                    f"(account {request.account})"
+                )
+            used += request.budget is not None
+            record, informative = self._answer(request, ev, exact, probs, sha, entries, used)
+            entry = LedgerEntry(
+                record=record,
+                account=request.account,
+                request_id=request.request_id,
+                hard=base64.b64encode(hard.tobytes()).decode(),
+                exact_acc=exact["acc"],
+                informative=informative,
+            )
+            self.store.append(entry, charge=request.budget is not None)
+            return self._response(entry, charged=True, entries=[*entries, entry])
+
+    def _answer(
+        self,
+        request: ScoreRequest,
+        ev: Evaluator,
+        exact: dict[str, float],
+        probs: np.ndarray,
+        sha: str,
+        entries: list[LedgerEntry],
+        used: int,
+    ) -> tuple[EvalRecord, bool]:
+        hard = probs.argmax(axis=1).astype(np.uint8)
+        base = {
+            "id": uuid.uuid4().hex,
+            "task": ev.task.name,
+            "seed": request.seed,
+            "split": request.split,
+            "method": request.method,
+            "code_sha256": request.code_sha256,
+            "git_commit": request.git_commit,
+            "timestamp": datetime.now(UTC),
+            "predictions_sha256": sha,
+            "budget_used": used,
+            "budget_total": request.budget if request.budget is not None else 0,
+            "flags": _gap_flags(exact, ev.min_gap),
+        }
+        if request.split == "holdout":
+            metrics = {**exact, "n": float(len(hard))}
+            return EvalRecord(**base, metrics=metrics, rounded=False), False
+        same = [e for e in entries if e.record.seed == request.seed and e.record.split == "test"]
+        priors = [Prior(e.record.id, e.hard_array(), e.exact_acc, e.informative) for e in same]
+        pool_used = sum(e.informative for e in entries)
+        reference = ev.reference_acc("test")
+        decision = decide(self.policy, priors, pool_used, exact["acc"], hard, reference)
+        metrics = self._shown(
+            exact, decision, same, probs, lambda p: ev.exact_auroc(p, "test"), sha
+        )
+        record = EvalRecord(
+            **base,
+            metrics=metrics,
+            rounded=True,
+            rounding=self.policy.step,
+            answer=decision.answer,
+            threshold_acc=decision.threshold_acc,
+            repeat_of=decision.repeat_of,
+        )
+        return record, decision.informative
+
+    def _shown(
+        self,
+        exact: dict[str, float],
+        decision: Decision,
+        same: list[LedgerEntry],
+        probs: np.ndarray,
+        auroc: Callable[[np.ndarray], float],
+        sha: str,
+    ) -> dict[str, float]:
+        """What a test answer shows: floored accuracies, PGR from the floored accuracies;
+        acc, AUROC and PGR only for an improvement (or a repeat of identical predictions)."""
+        f = self.policy.floor
+        shown = {k: f(exact[k]) for k in ("weak_acc", "ceiling_acc", "weak_auroc", "ceiling_auroc")}
+        if decision.answer == "improved":
+            shown["acc"], shown["auroc"] = f(exact["acc"]), f(auroc(probs))
+            shown["pgr_acc"] = _pgr(shown["acc"], shown["weak_acc"], shown["ceiling_acc"])
+            shown["pgr_auroc"] = _pgr(shown["auroc"], shown["weak_auroc"], shown["ceiling_auroc"])
+        else:
+            earlier = next((e for e in same if e.record.id == decision.repeat_of), None)
+            identical = earlier is not None and earlier.record.predictions_sha256 == sha
+            for k in _SHOWN:  # identical predictions: the earlier answer's numbers, if any
+                shown[k] = earlier.record.metrics.get(k, math.nan) if identical else math.nan
+        shown["n"] = float(len(probs))
+        return shown
+
+    def _response(
+        self, entry: LedgerEntry, *, charged: bool, entries: list[LedgerEntry]
+    ) -> ScoreResponse:
+        used = sum(e.informative for e in entries)
+        return ScoreResponse(
+            record=entry.record,
+            hard=entry.hard,
+            charged=charged,
+            account_used=self.store.account_used(entry.account),
+            pool_answers_left=max(self.policy.pool_answers - used, 0),
+        )
+
+    def pool_status(self, task: str) -> PoolStatus:
+        """What a task pool has revealed so far."""
+        with self.store.locked():
+            entries = self.store.entries(task)
+        return PoolStatus(
+            task=task,
+            submissions=len(entries),
+            answers_used=sum(e.informative for e in entries),
+            answers_total=self.policy.pool_answers,
+        )
+
+    def account_used(self, account: str) -> int:
+        with self.store.locked():
+            return self.store.account_used(account)
+
+
+def _pgr(student: float, weak: float, ceiling: float) -> float:
+    gap = ceiling - weak
+    if not math.isfinite(student) or gap == 0:
+        return math.nan
+    return round((student - weak) / gap, 10)
+
+
+def _gap_flags(exact: dict[str, float], min_gap: float) -> list[str]:
+    gap = exact["ceiling_acc"] - exact["weak_acc"]
+    if not gap >= min_gap:
+        return [f"small_gap: ceiling - weak accuracy {gap:.3f} < {min_gap}"]
+    return []
