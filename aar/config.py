@@ -124,6 +124,42 @@ class BenchSettings(BaseModel):
         return device
 
 
+def _default_scorer_dir() -> Path:
+    """Installation data, like the task key: the scorer's ledger outlives every session."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "aar" / "scorer"
+
+
+class ScorerSettings(BaseModel):
+    """The installation's one scorer: its ledger and its feedback mechanism (aar.scorer)."""
+
+    model_config = _STRICT
+
+    dir: Path = Field(
+        default_factory=_default_scorer_dir,
+        description="The evaluation ledger shared by every session, command and process.",
+    )
+    ladder_step: float = Field(
+        default=0.03,
+        gt=0,
+        le=1,
+        description="A test score is shown only when it beats the best so far on its split "
+        "by at least max(ladder_step, ladder_scale / sqrt(test rows)).",
+    )
+    ladder_scale: float = Field(
+        default=1.0, ge=0, description="The split-size term of the ladder step (see above)."
+    )
+    pool_answers: int = Field(
+        default=64,
+        ge=0,
+        description="Informative answers (shown scores) per task pool, across every seed, "
+        "split, session and process of the installation.",
+    )
+    lock_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for the ledger's lock."
+    )
+
+
 class SandboxSettings(BaseModel):
     """The isolated Jupyter kernel experiments run in."""
 
@@ -319,6 +355,7 @@ class Settings(BaseSettings):
 
     runs_dir: Path = Field(default=Path("runs"), description="Where runs and sessions are written.")
     bench: BenchSettings = BenchSettings()
+    scorer: ScorerSettings = Field(default_factory=ScorerSettings)
     sandbox: SandboxSettings = SandboxSettings()
     memory: MemorySettings = MemorySettings()
     review: ReviewSettings = Field(default_factory=ReviewSettings)  # reads AAR_REVIEWER now

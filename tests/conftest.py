@@ -26,6 +26,9 @@ for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
 # user's key, and nothing in the repository is a key.
 os.environ["AAR_BENCH__KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "key")
 os.environ["AAR_REVIEW__KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "review")
+# The installation's scorer ledger (aar.scorer) of the test run; `_own_scorer` below gives each
+# test its own, so one test's submissions never move another's ladder or pool budget.
+os.environ["AAR_SCORER__DIR"] = tempfile.mkdtemp(prefix="aar-test-scorer-")
 
 _real_connect = socket.socket.connect
 
@@ -47,6 +50,15 @@ def _no_network() -> Iterator[None]:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _own_scorer(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A fresh scorer ledger per test (inherited by the subprocesses it starts)."""
+    from aar.config import get_settings
+
+    monkeypatch.setenv("AAR_SCORER__DIR", str(tmp_path_factory.mktemp("scorer")))
+    get_settings.cache_clear()
 
 
 @pytest.fixture

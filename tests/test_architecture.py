@@ -16,11 +16,12 @@ SHARED = {"config", "errors", "files", "hashing", "jsonl", "keys", "net", "text"
 # Each package, and the packages it may import (besides itself and the shared helpers).
 MAY_IMPORT = {
     "bench": set(),
+    "scorer": {"bench"},
     "sandbox": {"bench"},
     "memory": set(),
     "review": {"memory"},
-    "session": {"bench", "sandbox", "memory", "review"},
-    "agent": {"bench", "sandbox", "memory", "review", "session"},
+    "session": {"bench", "scorer", "sandbox", "memory", "review"},
+    "agent": {"bench", "scorer", "sandbox", "memory", "review", "session"},
     "web": {"memory", "review", "session"},
 }
 

@@ -308,7 +308,11 @@ def evaluate_cmd(
         Path | None, typer.Option(help="File with the code that made the predictions (hashed).")
     ] = None,
     log: Annotated[
-        Path | None, typer.Option(help="Evaluator log to append the record to (budget counts it).")
+        Path | None,
+        typer.Option(
+            help="Evaluator log: the budget account that pays (default: one 'cli' account for "
+            "the installation); the record is appended to it."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
@@ -332,13 +336,48 @@ def evaluate_cmd(
         EvalLog(log)  # a log that is not an evaluator log is refused before any work
     check_task_names([task])
 
-    from aar.bench import Evaluator, git_commit
-
-    evaluator = Evaluator(task, seed, log_path=log)
-    record = evaluator.evaluate(
-        submission, method=method, code_sha256=code_sha, split=split, git_commit=git_commit()
-    )
+    record = _score(task, seed, split, method, code_sha, submission, log)
     _print_record(record, as_json)
+
+
+def _score(
+    task: str, seed: int, split: str, method: str, code_sha: str, submission: Any, log: Path | None
+) -> EvalRecord:
+    """Score through the installation's scorer (the one ledger every session and command
+    shares); a `--log` is the account that pays, and gets the record appended too."""
+    import base64
+
+    import numpy as np
+
+    from aar.bench import EvalLog, git_commit
+    from aar.config import get_settings
+    from aar.scorer import Scorer, ScoreRequest
+
+    budget = get_settings().bench.eval_budget
+    account = "cli"
+    old = None
+    if log is not None:
+        old = EvalLog(log)
+        account = f"log:{log.resolve()}"
+        budget -= sum(1 for r in old.records if r.answer is None)  # scored before the scorer
+    scorer = Scorer()
+    probs = scorer.evaluator(task, seed).load(submission, split)
+    response = scorer.score(
+        ScoreRequest(
+            task=task,
+            seed=seed,
+            split=split,
+            method=method,
+            code_sha256=code_sha,
+            git_commit=git_commit(),
+            account=account,
+            budget=max(budget, 0),
+            probs=probs.tolist(),
+        )
+    )
+    if old is not None:
+        old.append(response.record, np.frombuffer(base64.b64decode(response.hard), np.uint8))
+    return response.record
 
 
 def check_gpu_present(device: str) -> None:
@@ -374,6 +413,15 @@ def _hash_code(code: Path | None) -> str:
         raise UsageError(f"cannot read --code {code}: {exc.strerror}") from None
 
 
+def _unshown(record: EvalRecord) -> str:
+    """The words of a test answer that shows no score (see README "Evaluator")."""
+    if record.answer == "not_better":
+        return f"not shown: test accuracy below {record.threshold_acc:g} (no new best)"
+    if record.answer == "repeat":
+        return f"not shown: repeats record {record.repeat_of} (too few predictions differ)"
+    return "not shown: this task's informative answers are used up"
+
+
 def _print_record(record: EvalRecord, as_json: bool) -> None:
     if as_json:
         print(record.model_dump_json(indent=2))
@@ -381,9 +429,15 @@ def _print_record(record: EvalRecord, as_json: bool) -> None:
     console = Console()
     m = record.metrics
     note = f"rounded to {record.rounding}" if record.rounded else "exact"
+    if record.answer is not None and not math.isfinite(m.get("acc", math.nan)):
+        scores = _unshown(record)
+    else:
+        scores = (
+            f"acc {m['acc']:g}, auroc {m['auroc']:g}, PGR acc {m['pgr_acc']:g}, "
+            f"PGR auroc {m['pgr_auroc']:g}"
+        )
     console.print(
-        f"{record.task} seed {record.seed} {record.split} ({note}): acc {m['acc']:g}, "
-        f"auroc {m['auroc']:g}, PGR acc {m['pgr_acc']:g}, PGR auroc {m['pgr_auroc']:g} "
+        f"{record.task} seed {record.seed} {record.split} ({note}): {scores} "
         f"(weak {m['weak_acc']:g}, ceiling {m['ceiling_acc']:g}); record {record.id}; "
         f"budget {record.budget_used}/{record.budget_total}",
         highlight=False,
