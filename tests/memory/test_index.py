@@ -137,3 +137,21 @@ def test_the_query_path_does_not_import_chromadb(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_store_file_changed_since_the_index_matched_it_is_checked(tmp_path: Path) -> None:
+    """The index answers alone only while chromadb's file is as it last matched it (identity,
+    size, mtime); a file changed since (another tool, damage) is opened and checked first."""
+    import os
+
+    path = tmp_path / "store"
+    open_store(local_settings(path)).add_many(labelled_findings()[:3])
+    lazy = open_store(local_settings(path), connect=False)
+    assert lazy._collection is None  # answered from the index alone
+    assert lazy.search("confidence loss", k=1)
+    sqlite_file = path / "chroma.sqlite3"
+    os.utime(sqlite_file, ns=(1, 1))
+    touched = open_store(local_settings(path), connect=False)
+    assert touched._collection is not None  # opened and compared with chromadb
+    assert open_store(local_settings(path), connect=False)._collection is None  # re-stamped
+    # a corrupt file is then refused as `stats` refuses it: tests/malformed/test_sweep_inputs.py
