@@ -7,7 +7,7 @@ below `aar.session` (whose ledger scores through it). See `_mechanism` for the g
 
 from aar.scorer._mechanism import Answer, Decision, Policy, Prior, decide
 from aar.scorer._models import PoolStatus, ScoreRequest, ScoreResponse
-from aar.scorer._scorer import Scorer, scorer_dir
+from aar.scorer._scorer import Scorer, scorer_dir, shown_metrics
 from aar.scorer._store import LedgerEntry, LedgerStore, ScorerLockError
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "ScorerLockError",
     "decide",
     "scorer_dir",
+    "shown_metrics",
 ]

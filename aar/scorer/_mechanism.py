@@ -109,6 +109,8 @@ class Decision:
     informative: bool
     threshold_acc: float | None = None
     repeat_of: str | None = None
+    distance: int | None = None
+    """Hardened predictions that differ from the repeated submission."""
 
 
 def decide(
@@ -134,7 +136,7 @@ def decide(
             if nearest is None or d < nearest[0]:
                 nearest = (d, prior)
     if nearest is not None and nearest[0] <= policy.radius(n):
-        return Decision("repeat", False, repeat_of=nearest[1].record_id)
+        return Decision("repeat", False, repeat_of=nearest[1].record_id, distance=nearest[0])
     if pool_used >= policy.pool_answers:  # before the ladder: its bit is information too
         return Decision("exhausted", False)
     shown = [p.exact_acc for p in priors if p.informative]

@@ -133,7 +133,7 @@ class Scorer:
             "predictions_sha256": sha,
             "budget_used": used,
             "budget_total": request.budget if request.budget is not None else 0,
-            "flags": _gap_flags(exact, ev.min_gap),
+            "flags": (flags := _gap_flags(exact, ev.min_gap)),
         }
         if request.split == "holdout":
             metrics = {**exact, "n": float(len(hard))}
@@ -143,6 +143,13 @@ class Scorer:
         pool_used = sum(e.informative for e in entries)
         reference = ev.reference_acc("test")
         decision = decide(self.policy, priors, pool_used, exact["acc"], hard, reference)
+        if decision.repeat_of is not None:  # the probe flag reports and reviewers look for
+            kind = "duplicate" if decision.distance == 0 else "near_duplicate"
+            base["flags"] = [
+                f"{kind}: {decision.distance} hardened predictions differ from record "
+                f"{decision.repeat_of}",
+                *flags,
+            ]
         metrics = self._shown(
             exact, decision, same, probs, lambda p: ev.exact_auroc(p, "test"), sha
         )
@@ -222,3 +229,23 @@ def _gap_flags(exact: dict[str, float], min_gap: float) -> list[str]:
     if not gap >= min_gap:
         return [f"small_gap: ceiling - weak accuracy {gap:.3f} < {min_gap}"]
     return []
+
+
+def shown_metrics(record: EvalRecord, exact: dict[str, float]) -> dict[str, float]:
+    """What a test answer of the scorer shows, given the exact metrics of its predictions:
+    floors of the exact values (PGR from the floors), NaN where the answer shows none. A
+    replay checks a logged answer against it (the answer's kind depends on the ledger's
+    history, its numbers only on the predictions)."""
+    step = record.rounding or 0.01
+    policy = Policy(step=step)
+    out = {
+        k: policy.floor(exact[k])
+        for k in ("weak_acc", "ceiling_acc", "weak_auroc", "ceiling_auroc")
+    }
+    for k in ("acc", "auroc"):
+        shown = record.metrics.get(k, math.nan)
+        out[k] = policy.floor(exact[k]) if math.isfinite(shown) else math.nan
+    out["pgr_acc"] = _pgr(out["acc"], out["weak_acc"], out["ceiling_acc"])
+    out["pgr_auroc"] = _pgr(out["auroc"], out["weak_auroc"], out["ceiling_auroc"])
+    out["n"] = record.metrics.get("n", math.nan)
+    return out

@@ -79,9 +79,14 @@ def test_ground_truth_probing_and_made_up_numbers(workspace: Path) -> None:
         assert "HiddenDataError" in cell["stdout"]
         lie = tool_outcomes(session, "record_finding")[0]
         assert "0.97" in lie["error"] and "no cited evaluator record supports" in lie["error"]
-        assert len(state.findings) == 1
-        flagged = [e for e in state.evaluations if e.record.method in ("probe1", "probe2")]
-        assert flagged and all(any("duplicate" in f for f in e.record.flags) for e in flagged)
+        # a copy of the weak labels is below the naive student: the scorer shows it no score
+        # (README "Evaluator"), so no finding can cite it, and the probes show none either
+        assert "error" in tool_outcomes(session, "record_finding")[1] and not state.findings
+        probes = [e for e in state.evaluations if e.record.method.startswith("probe")]
+        assert probes and all(e.record.answer in ("not_better", "repeat") for e in probes)
+        flagged = [e for e in probes if e.record.method in ("probe1", "probe2")]
+        assert flagged and all(e.record.answer == "repeat" for e in flagged)
+        assert all(any("duplicate" in f for f in e.record.flags) for e in flagged)
         report = (session.root / "rounds/1/report.md").read_text()
         assert "probe flag: " in report and replay_session(session.root).ok
 

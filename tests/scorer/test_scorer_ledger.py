@@ -1,0 +1,162 @@
+"""The installation's scorer on a real task: what an answer shows, what it costs, and that
+concurrent processes never overshoot an account's budget or a task pool's answers."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aar.bench import BudgetExceededError, InvalidPredictionsError
+from aar.scorer import Policy, Scorer, ScoreRequest
+from aar.scorer.attacks import split_targets
+
+TASK = "breast-cancer"  # the smallest built-in task: 86 test rows
+
+
+@pytest.fixture(scope="module")
+def honest() -> dict[str, np.ndarray]:
+    return split_targets(TASK, 42)["test"].honest
+
+
+def _request(probs: np.ndarray, **kw: object) -> ScoreRequest:
+    fields = {"task": TASK, "seed": 42, "method": "m", "code_sha256": "x", "account": "a"}
+    return ScoreRequest(**(fields | kw), probs=probs.tolist())
+
+
+def test_an_improvement_shows_floored_scores_and_pgr_from_them(
+    tmp_path: Path, honest: dict[str, np.ndarray]
+) -> None:
+    scorer = Scorer(tmp_path)
+    target = split_targets(TASK, 42)["test"]
+    record = scorer.score(_request(honest["naive"])).record
+    exact = target.accuracy(honest["naive"])
+    m = record.metrics
+    assert record.answer == "improved" and record.rounded
+    assert m["acc"] == math.floor(exact * 100) / 100 <= exact
+    assert m["pgr_acc"] == pytest.approx(
+        (m["acc"] - m["weak_acc"]) / (m["ceiling_acc"] - m["weak_acc"])
+    )
+    # an identical resubmission repeats the answer with its numbers; a small change, without
+    again = scorer.score(_request(honest["naive"], method="again")).record
+    assert again.answer == "repeat" and again.metrics["acc"] == m["acc"]
+    probe = honest["naive"].copy()
+    probe[0] = probe[0, ::-1]
+    flip = scorer.score(_request(probe, method="flip")).record
+    assert flip.answer == "repeat" and flip.repeat_of == record.id
+    assert math.isnan(flip.metrics["acc"]) and math.isnan(flip.metrics["pgr_acc"])
+
+
+def test_a_request_id_is_answered_once_and_charged_once(
+    tmp_path: Path, honest: dict[str, np.ndarray]
+) -> None:
+    scorer = Scorer(tmp_path)
+    first = scorer.score(_request(honest["naive"], budget=5, request_id="r-1"))
+    second = scorer.score(_request(honest["naive"], budget=5, request_id="r-1"))
+    assert first.charged and not second.charged
+    assert second.record.id == first.record.id and scorer.account_used("a") == 1
+
+
+def test_an_account_budget_is_enforced_and_bad_input_costs_nothing(
+    tmp_path: Path, honest: dict[str, np.ndarray]
+) -> None:
+    scorer = Scorer(tmp_path)
+    with pytest.raises(InvalidPredictionsError):
+        scorer.score(_request(honest["naive"][:-1], budget=2))
+    scorer.score(_request(honest["naive"], budget=2))
+    scorer.score(_request(honest["logconf"], budget=2))
+    with pytest.raises(BudgetExceededError, match="budget of 2"):
+        scorer.score(_request(honest["naive"], budget=2))
+    assert scorer.account_used("a") == 2
+    assert scorer.score(_request(honest["naive"], account="b", budget=2)).charged
+
+
+def test_the_pool_budget_spans_seeds_and_accounts(tmp_path: Path) -> None:
+    """Every seed splits the same pool, so the informative answers are counted per task."""
+    policy = Policy(pool_answers=2)
+    scorer = Scorer(tmp_path, policy=policy)
+    answers = []
+    for i, seed in enumerate((42, 43, 44)):
+        naive = split_targets(TASK, seed)["test"].honest["naive"]
+        req = _request(naive, seed=seed, account=f"acct-{i}")
+        answers.append(scorer.score(req).record.answer)
+    assert answers == ["improved", "improved", "exhausted"]
+    status = scorer.pool_status(TASK)
+    assert status.answers_used == 2 and status.submissions == 3
+
+
+def test_holdout_is_exact_and_recorded(tmp_path: Path) -> None:
+    scorer = Scorer(tmp_path)
+    target = split_targets(TASK, 42)["holdout"]
+    record = scorer.score(_request(target.honest["naive"], split="holdout")).record
+    assert not record.rounded and record.answer is None
+    assert record.metrics["acc"] == pytest.approx(target.accuracy(target.honest["naive"]))
+    assert scorer.pool_status(TASK).submissions == 1
+
+
+_WORKER = """
+import json, sys
+import numpy as np
+from aar.bench import BudgetExceededError
+from aar.scorer import Scorer, ScoreRequest
+from aar.scorer.attacks import split_targets
+
+seed, tries = int(sys.argv[1]), int(sys.argv[2])
+naive = split_targets("breast-cancer", seed)["test"].honest["naive"]
+scorer = Scorer()
+scorer.evaluator("breast-cancer", seed).reference_acc("test")  # train before the race
+print("ready", flush=True)
+sys.stdin.readline()
+out = []
+for i in range(tries):
+    probs = naive if i == 0 else np.roll(naive, 11 * i, axis=0)
+    req = ScoreRequest(task="breast-cancer", seed=seed, method=f"w{i}", code_sha256="x",
+                       account="shared", budget=6, probs=probs.tolist())
+    try:
+        out.append(scorer.score(req).record.answer)
+    except BudgetExceededError:
+        out.append("refused")
+print(json.dumps(out), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_processes_never_overshoot(tmp_path: Path) -> None:
+    """Four processes on four seeds race for one account (budget 6) and one task pool (2
+    informative answers): exactly 6 scored, exactly 2 shown, whatever the interleaving."""
+    env = os.environ | {
+        "AAR_SCORER__DIR": str(tmp_path / "ledger"),
+        "AAR_SCORER__POOL_ANSWERS": "2",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(seed), "3"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for seed in (42, 43, 44, 45)
+    ]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    for p in procs:  # release them together
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    answers = []
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        answers += json.loads(out.strip().splitlines()[-1])
+    assert len(answers) == 12
+    assert sum(a != "refused" for a in answers) == 6
+    assert answers.count("improved") == 2
+    charges = (tmp_path / "ledger" / "accounts.jsonl").read_text().splitlines()[1:]
+    assert len(charges) == 6
