@@ -2,9 +2,10 @@
 
 The same files train the session's experiments inside the sandboxed kernel (mounted
 read-only at /opt/aar, on its PYTHONPATH) and `aar bench run` on the host (loaded by path from
-aar's sandbox policy directory). They import only numpy and torch, never aar. `LIBRARY_SHA256`
-is the digest of these files; an experiment script pins it (`require`), so the sha256 of a
-script covers the library it runs with.
+the shipped `sandbox/kernel/`, `aar.bench._train.library`). They import only numpy and torch,
+never aar. `LIBRARY_SHA256` is the digest of these files; an experiment script pins it
+(`require`), so the sha256 of a script covers the library it runs with, and a kernel given
+other files (e.g. a configured `[sandbox] policy_dir` with an edited copy) refuses to train.
 """
 
 from __future__ import annotations
