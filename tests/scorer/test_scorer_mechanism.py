@@ -36,7 +36,7 @@ def test_later_scores_must_beat_the_best_by_the_ladder_step() -> None:
     first = Prior("r1", _hard(1), 0.80, True)
     below = decide(POLICY, [first], 1, 0.849, _hard(2), reference=0.7)
     assert below.answer == "not_better"
-    assert below.threshold_acc is not None and 0.849 < below.threshold_acc
+    assert below.threshold_acc is not None and below.threshold_acc > 0.849
     above = decide(POLICY, [first], 1, 0.85, _hard(2), reference=0.7)
     assert above.answer == "improved"
 
