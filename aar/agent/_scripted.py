@@ -171,11 +171,16 @@ def _test_family(
 def _record_verdicts(
     hypothesis_id: str, family: str, method: str, tested: dict[str, Any], naive: dict[str, Any]
 ) -> Generator[Call, Any, list[dict[str, Any]]]:
-    """One finding per task where `method` and naive share seeds: the paired verdict."""
+    """One finding per task where the feedback showed `method` a score: the paired verdict.
+    Where it showed none (the scorer answers "not better than the best shown"), there is no
+    number to cite: the outcome is kept for the summary, with no finding."""
     outcomes = []
     for task, feedback in tested.items():
         outcome = compare(family, method, task, feedback, naive.get(task))
         if outcome is None:
+            continue
+        if outcome["verdict"] == "not_shown":
+            outcomes.append(outcome)
             continue
         yield (
             "record_finding",
@@ -208,7 +213,11 @@ def compare(
     family: str, method: str, task: str, tested: dict[str, Any] | None, naive: dict[str, Any] | None
 ) -> dict[str, Any] | None:
     """The claimed verdict of `method` against naive on `task`: the paired t-test on the test
-    feedback at 5 %, uncorrected. The session decides the finding's verdict on holdout."""
+    feedback at 5 %, uncorrected, over the seeds where both scores were shown (the scorer
+    shows a score only when it beats the best shown by its ladder step). The session decides
+    the finding's verdict on holdout."""
+    import math
+
     from aar.bench import paired_difference
 
     if not tested or not naive:
@@ -216,36 +225,46 @@ def compare(
     by_seed = dict(zip(naive["seeds"], naive["pgr_acc_by_seed"], strict=True))
     seeds = [s for s in tested["seeds"] if s in by_seed]
     mine = dict(zip(tested["seeds"], tested["pgr_acc_by_seed"], strict=True))
-    d = paired_difference([mine[s] for s in seeds], [by_seed[s] for s in seeds], seeds=seeds)
-    if d.n < 2:
-        return None
-    lo, hi = d.ci
-    verdict = d.verdict
-    summary = (
-        f"{method} vs naive on {task} over {d.n} seeds (test feedback): PGR "
-        f"{tested['pgr_acc_mean']:.3f} vs {naive['pgr_acc_mean']:.3f}; paired difference "
-        f"{d.mean:+.3f}, 95 % bootstrap CI [{lo:.3f}, {hi:.3f}]."
-    )
     record_ids = [*tested["record_ids"], *naive["record_ids"]]
-    return {
-        "family": family,
-        "method": method,
-        "task": task,
-        "verdict": verdict,
-        "diff": d.mean,
-        "summary": summary,
-        "record_ids": record_ids,
-    }
+    base = {"family": family, "method": method, "task": task, "record_ids": record_ids}
+    if not seeds:
+        return None
+    if not any(_finite(mine[s]) for s in seeds):
+        return base | {"verdict": "not_shown", "diff": None, "summary": ""}
+    d = paired_difference([mine[s] for s in seeds], [by_seed[s] for s in seeds], seeds=seeds)
+    if d.n == 0 or not math.isfinite(d.mean):
+        return base | {"verdict": "not_shown", "diff": None, "summary": ""}
+    over = f"over {d.n} seeds" if d.n == len(seeds) else "on the seeds with a shown score"
+    lo, hi = d.ci
+    interval = f", 95 % bootstrap CI [{lo:.3f}, {hi:.3f}]" if d.n >= 2 else ""
+    summary = (
+        f"{method} vs naive on {task} {over} (test feedback): PGR "
+        f"{_shown_mean(mine.values()):.3f} vs {_shown_mean(by_seed.values()):.3f}; paired "
+        f"difference {d.mean:+.3f}{interval}."
+    )
+    verdict = d.verdict if d.n >= 2 else "inconclusive"
+    return base | {"verdict": verdict, "diff": d.mean, "summary": summary}
+
+
+def _shown_mean(values: Any) -> float:
+    """The mean of the shown scores (as the evaluation summary and the evidence take it)."""
+    shown = [v for v in values if _finite(v)]
+    return sum(shown) / len(shown) if shown else float("nan")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and value == value and abs(value) != float("inf")
 
 
 def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[str, str] | None:
     """Sweep the best family's key hyper-parameter. The sweep runs on every mounted (task,
     seed), so the session can re-run it, byte for byte, on fresh seeds to confirm it."""
-    helped = [o for o in outcomes if o["verdict"] == "supported" and FAMILIES[o["family"]].param]
+    tunable = [o for o in outcomes if o["verdict"] != "failed" and FAMILIES[o["family"]].param]
+    helped = [o for o in tunable if o["verdict"] == "supported"]
     if not helped:
-        helped = [o for o in outcomes if o.get("diff", 0) > 0 and FAMILIES[o["family"]].param]
+        helped = [o for o in tunable if (o.get("diff") or 0) > 0]
     if not helped:
-        return None
+        return _exploratory_sweep(tunable)
     best = max(helped, key=lambda o: o["diff"])
     family = best["family"]
     param = FAMILIES[family].param
@@ -269,10 +288,39 @@ def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[
     return {"rationale": rationale, "code": code}
 
 
+def _exploratory_sweep(tunable: list[dict[str, Any]]) -> dict[str, str] | None:
+    """No family showed a gain on test feedback: sweep the first tried family's parameter to
+    look for one (said as such; no claim)."""
+    if not tunable:
+        return None
+    family = tunable[0]["family"]
+    param = FAMILIES[family].param
+    assert param is not None
+    values = [v for v in param.grid if v != param.default]
+    code = "".join(
+        experiment_code(
+            family, method=method_name(family, {param.name: v}), params={param.name: v}, pairs=None
+        )
+        for v in values
+    )
+    rationale = (
+        f"No family showed a gain over naive on test feedback in this round. Sweep {family}'s "
+        f"{param.name} over {', '.join(f'{v:g}' for v in values)} (on every task) to look for "
+        f"a setting that does: {param.description}"
+    )
+    return {"rationale": rationale, "code": code}
+
+
 def round_summary(
     outcomes: list[dict[str, Any]], tasks: list[str], seeds: list[int], proposal: Any
 ) -> str:
-    by: dict[str, list[str]] = {"supported": [], "refuted": [], "inconclusive": [], "failed": []}
+    by: dict[str, list[str]] = {
+        "supported": [],
+        "refuted": [],
+        "inconclusive": [],
+        "not_shown": [],
+        "failed": [],
+    }
     for o in outcomes:
         by[o["verdict"]].append(f"{o.get('method', o['family'])} on {o['task']}")
     parts = [f"Compared each family with naive on {', '.join(tasks)}, paired over the seeds."]
@@ -280,6 +328,7 @@ def round_summary(
         "supported": "Above naive on test feedback",
         "refuted": "Below naive on test feedback",
         "inconclusive": "No clear difference on test feedback",
+        "not_shown": "No score shown on test feedback (not better than the best shown)",
         "failed": "Failed to run",
     }
     for verdict, items in by.items():

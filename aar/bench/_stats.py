@@ -243,7 +243,9 @@ def decide_round(
     round.
 
     1. Screen: a comparison goes on when its paired t-test on the test feedback has
-       p <= `screen_level` with at least `min_seeds` seeds.
+       p <= `screen_level` with at least `min_seeds` seeds. Differences the feedback withheld
+       are NaN (the scorer shows a score only when it beats the best shown): a comparison
+       scored on `min_seeds`+ seeds but shown on fewer cannot be screened, and goes on.
     2. Confirm: the paired t-test on its holdout differences, Holm-adjusted across the family.
        With fresh confirmation seeds (disjoint from the screening ones, for every comparison)
        the family is the screened comparisons: the data that chose them cannot bias the test.
@@ -252,14 +254,19 @@ def decide_round(
        counts with p = 1. Holm is monotone in the p-values, so these verdicts are a subset of
        Holm over all the round's holdout tests: the familywise error stays <= `level`,
        whatever the screen picked.
-    3. The verdict is the confirmed direction, and only when the screen agrees in sign.
+    3. The verdict is the confirmed direction, and only when the screen (if it showed any
+       difference) agrees in sign.
     """
     rule = rule or VerdictRule()
     fresh = bool(comparisons) and all(c.fresh for c in comparisons)
     screens = [paired_t(c.screen) for c in comparisons]
+    withheld = [
+        len(c.screen) >= rule.min_seeds and s.n < rule.min_seeds
+        for c, s in zip(comparisons, screens, strict=True)
+    ]
     passed = [
-        s.n >= rule.min_seeds and math.isfinite(s.p_value) and s.p_value <= rule.screen_level
-        for s in screens
+        w or (s.n >= rule.min_seeds and math.isfinite(s.p_value) and s.p_value <= rule.screen_level)
+        for s, w in zip(screens, withheld, strict=True)
     ]
     confirms = [
         paired_t(c.confirm) if ok and c.confirm is not None else None
@@ -272,6 +279,11 @@ def decide_round(
     for i, c in enumerate(comparisons):
         adj = adjusted.get(i, 1.0)
         verdict, why = _verdict(screens[i], passed[i], confirms[i], adj, rule)
+        if withheld[i]:
+            why = (
+                f"the test feedback showed scores on {screens[i].n} of {len(c.screen)} seeds, "
+                f"too few to screen, so it went on unscreened; {why}"
+            )
         out.append(
             Decision(
                 key=c.key,
@@ -301,7 +313,7 @@ def _verdict(
         n = 0 if confirm is None else confirm.n
         return "inconclusive", f"not confirmed: holdout scored on {n} seeds"
     verdict = direction(confirm.mean, adjusted, rule.level)
-    if verdict != "inconclusive" and (confirm.mean > 0) != (screen.mean > 0):
+    if verdict != "inconclusive" and screen.n and (confirm.mean > 0) != (screen.mean > 0):
         return "inconclusive", "the holdout difference has the opposite sign to the test feedback"
     if verdict == "inconclusive":
         return (

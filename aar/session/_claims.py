@@ -47,6 +47,10 @@ def build_finding(
     check_numbers(summary, backing, where="the finding's summary", names=_names(state, records))
     family = hypothesis.family or hypothesis.method
     try:
+        metrics = pgr_metrics(own)
+    except AarError as exc:
+        raise ClaimError(f"{hypothesis.method}: {exc}") from None
+    try:
         return Finding(
             id=new_finding_id(),
             session_id=state.id,
@@ -55,7 +59,7 @@ def build_finding(
             hypothesis=hypothesis.statement,
             method=_method_text(hypothesis.method, hypothesis.params),
             tasks=sorted({r.task for r in own}),
-            metrics=pgr_metrics(own),
+            metrics=metrics,
             eval_record_ids=[r.id for r in records],
             # the session decides the verdict at the end of the round (screen on test,
             # confirm on holdout, Holm): until then it is undecided, and the claim is kept

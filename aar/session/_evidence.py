@@ -48,10 +48,15 @@ _KIND_WINDOW = 24
 
 
 def pgr_metrics(records: Sequence[EvalRecord]) -> Metrics:
-    """PGR (accuracy, AUROC) and accuracy over the records' seeds, as a finding stores them."""
+    """PGR (accuracy, AUROC) and accuracy over the records' seeds, as a finding stores them:
+    over the seeds whose PGR the feedback showed (the scorer withholds a score that does not
+    beat the best shown; `seeds` names the ones summarised)."""
     pgr = summarize([r.metrics["pgr_acc"] for r in records])
     if not math.isfinite(pgr.mean):
-        raise AarError("the cited records have no finite PGR (every gap is zero)")
+        raise AarError(
+            "the cited records show no PGR (the scorer showed no score: not better than the "
+            "best shown, or every gap is zero); a finding needs at least one shown score"
+        )
     auroc = summarize([r.metrics.get("pgr_auroc", math.nan) for r in records])
     acc = summarize([r.metrics["acc"] for r in records])
     return Metrics(
@@ -63,7 +68,9 @@ def pgr_metrics(records: Sequence[EvalRecord]) -> Metrics:
         pgr_auroc_ci=_ci(auroc.ci),
         accuracy_mean=_finite(acc.mean, None),
         accuracy_se=_finite(acc.se, None),
-        seeds=sorted({r.seed for r in records}),
+        seeds=sorted(
+            {r.seed for r in records if math.isfinite(r.metrics.get("pgr_acc", math.nan))}
+        ),
     )
 
 

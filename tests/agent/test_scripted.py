@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from aar.agent import choose_families
 from aar.agent._scripted import compare, followup_proposal, parse_method
 from aar.sandbox import split_cells
@@ -71,7 +73,25 @@ def test_followup_sweeps_the_best_family_where_it_helped() -> None:
     assert "logconf-aux_coef-0.25" in code and split_cells(code)
     # it runs on every mounted pair, so the session can re-run it on fresh seeds
     assert "digits-ge5" not in code and "breast-cancer" not in code
-    assert followup_proposal([{**outcomes[0], "verdict": "refuted", "diff": -0.1}], [42]) is None
+    # nothing gained on test feedback: an exploratory sweep that says so and claims nothing
+    explore = followup_proposal([{**outcomes[0], "verdict": "refuted", "diff": -0.1}], [42])
+    assert explore is not None and explore["rationale"].startswith("No family showed a gain")
+    shown_none = [{**outcomes[0], "verdict": "not_shown", "diff": None}]
+    assert followup_proposal(shown_none, [42]) is not None
+    control = {"family": "control_hard_labels", "task": "t", "verdict": "refuted", "diff": -0.1}
+    assert followup_proposal([control], [42]) is None  # no parameter to sweep
+
+
+def test_a_method_the_scorer_showed_no_score_gets_no_finding() -> None:
+    """The scorer's ladder shows a score only when it beats the best shown: a method with no
+    shown score has no number to cite, so the researcher records no finding for it."""
+    naive = _feedback([0.20, 0.30, 0.25])
+    unseen = compare("logconf", "logconf", "t", _feedback([math.nan] * 3), naive)
+    assert unseen is not None and unseen["verdict"] == "not_shown" and not unseen["summary"]
+    one = compare("logconf", "logconf", "t", _feedback([0.5, math.nan, math.nan]), naive)
+    assert one is not None and one["verdict"] == "inconclusive"
+    assert "on the seeds with a shown score" in one["summary"] and "CI" not in one["summary"]
+    assert "PGR 0.500 vs 0.250" in one["summary"] and "+0.300" in one["summary"]
 
 
 def test_method_names_parse_back() -> None:

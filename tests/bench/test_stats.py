@@ -170,3 +170,15 @@ def test_decide_round_keeps_the_familywise_error_rate_under_the_null() -> None:
     # 5 % of 300 is 15; allow binomial noise (sd ~3.8) up to 3 sd above
     bound = 0.05 + 3 * math.sqrt(0.05 * 0.95 / rounds)
     assert false["own"] / rounds <= bound and false["fresh"] / rounds <= bound, false
+
+
+def test_feedback_the_scorer_withheld_cannot_screen_a_comparison_out() -> None:
+    """The scorer shows a test score only when it beats the best shown: a comparison scored on
+    enough seeds but shown on too few goes on to confirmation unscreened (on fresh seeds it is
+    still a valid test); one scored on too few seeds decides nothing."""
+    strong = [0.11, 0.10, 0.12, 0.12, 0.11, 0.10, 0.13, 0.11, 0.12, 0.10]
+    withheld = _comparison("w", [math.nan, 0.2, math.nan, math.nan, math.nan], strong, fresh=True)
+    few = _comparison("f", [0.1, 0.2], strong, fresh=True)
+    w, f = decide_round([withheld, few])
+    assert w.screened and w.verdict == "supported" and "showed scores on 1 of 5" in w.why
+    assert not f.screened and f.verdict == "inconclusive" and w.family_size == 1
