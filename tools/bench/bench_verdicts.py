@@ -17,7 +17,9 @@ and a part of each split's own (which rows fell where): `--shared` is the shared
 variance (0.5 by default; 0.9 is the stress case for confirming on the round's own seeds,
 where the data that chose a comparison and the data that confirms it are most alike). Tails
 are Student-t with 4 degrees of freedom (heavier than normal). Test feedback is rounded to
-0.01, as the evaluator rounds it.
+0.01. `--censor X` models the scorer's ladder, which shows a test score only when it beats the
+best shown: a seed's test difference is shown only when it exceeds X (PGR), else withheld
+(NaN), and a comparison shown on fewer than 3 of its seeds goes on unscreened.
 
 Reported, each over `--rounds` rounds:
 - the old rule (95 % percentile bootstrap CI excluding 0, no correction), per comparison
@@ -69,6 +71,7 @@ def simulate_round(
     confirm_seeds: int,
     shared: float,
     effects: np.ndarray,
+    censor: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Per-seed differences of one round: test (rounded), own-seed holdout, fresh holdout."""
     sd = np.repeat(np.array(list(TASK_SD.values())), methods)  # one per comparison
@@ -78,7 +81,10 @@ def simulate_round(
     test = effects[:, None] + sd[:, None] * (a * model + b * _t4(rng, (m, seeds)))
     hold = effects[:, None] + sd[:, None] * (a * model + b * _t4(rng, (m, seeds)))
     fresh = effects[:, None] + sd[:, None] * _t4(rng, (m, confirm_seeds))
-    return {"test": np.round(test, 2), "holdout": hold, "fresh": fresh}
+    test = np.round(test, 2)
+    if censor > 0:
+        test = np.where(test > censor, test, np.nan)
+    return {"test": test, "holdout": hold, "fresh": fresh}
 
 
 def _old_rule(diffs: np.ndarray, seeds: int) -> bool:
@@ -106,6 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         seeds=args.seeds,
         confirm_seeds=args.confirm_seeds,
         shared=args.shared,
+        censor=args.censor,
     )
     counts = {k: 0 for k in ("old_any", "old_each", "t_each", "t_any", "own_any", "fresh_any")}
     old_rounds = min(args.rounds, args.old_rounds)
@@ -148,6 +155,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "seeds": args.seeds,
         "confirm_seeds": args.confirm_seeds,
         "shared": args.shared,
+        "censor": args.censor,
         "level": args.level,
         "rule": rule.model_dump(),
         "false_positive_rate": null,
@@ -170,6 +178,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--confirm-seeds", type=int, default=10)
     parser.add_argument("--shared", type=float, default=0.5)
+    parser.add_argument("--censor", type=float, default=0.0)
     parser.add_argument("--effects", type=float, nargs="*", default=[0.05, 0.1, 0.2, 0.3])
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument("--json", type=Path)
@@ -182,7 +191,7 @@ def main() -> int:
     n, m = args.rounds, out["comparisons_per_round"]
     print(
         f"{n} null rounds, {m} comparisons x {args.seeds} seeds, shared variance {args.shared}, "
-        f"level {args.level} ({out['seconds']} s)"
+        f"censor {args.censor}, level {args.level} ({out['seconds']} s)"
     )
     old_n = fp["old_rule_rounds"]
     rows = [
