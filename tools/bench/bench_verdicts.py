@@ -130,8 +130,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         counts["fresh_any"] += any(v != "inconclusive" for v in decide(draw, rule, fresh=True))
     n = args.rounds
     null = {
-        "old_rule_per_comparison": counts["old_each"] / (old_rounds * m),
-        "old_rule_per_round": counts["old_any"] / old_rounds,
+        "old_rule_per_comparison": counts["old_each"] / (old_rounds * m) if old_rounds else None,
+        "old_rule_per_round": counts["old_any"] / old_rounds if old_rounds else None,
         "old_rule_rounds": old_rounds,
         "t_test_per_comparison": counts["t_each"] / (n * m),
         "t_test_uncorrected_per_round": counts["t_any"] / n,
@@ -194,9 +194,15 @@ def main() -> int:
         f"censor {args.censor}, level {args.level} ({out['seconds']} s)"
     )
     old_n = fp["old_rule_rounds"]
-    rows = [
-        ("old rule, per comparison", fp["old_rule_per_comparison"], old_n * m),
-        ("old rule, per round", fp["old_rule_per_round"], old_n),
+    rows = (
+        []
+        if not old_n
+        else [
+            ("old rule, per comparison", fp["old_rule_per_comparison"], old_n * m),
+            ("old rule, per round", fp["old_rule_per_round"], old_n),
+        ]
+    )
+    rows += [
         ("paired t, per comparison", fp["t_test_per_comparison"], n * m),
         ("paired t uncorrected, per round", fp["t_test_uncorrected_per_round"], n),
         (f"round's rule, {args.confirm_seeds} fresh seeds", fp["rule_fresh_seeds_per_round"], n),
