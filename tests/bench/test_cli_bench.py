@@ -200,3 +200,53 @@ def test_cli_module_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_evaluate_scores_through_the_installations_scorer(tmp_path: Path) -> None:
+    """Without --log every call pays from one 'cli' account (no fresh budget per call); a
+    one-row flip of an earlier submission gets a repeat, never a fresh score."""
+    pub = tmp_path / "pub"
+    _ok("bench", "export-public", "--task", "test-tiny", "--seed", "42", str(pub))
+    weak = np.load(pub / "test_weak_labels.npy")
+    first = json.loads(_ok("bench", "evaluate", "-t", "test-tiny", _save(tmp_path, weak), "--json"))
+    flip = weak.copy()
+    flip[0] = flip[0, ::-1]
+    text = _ok("bench", "evaluate", "-t", "test-tiny", _save(tmp_path, flip, "flip.npy"))
+    assert f"repeats record {first['id']}" in text and "budget 2/200" in text
+    assert first["answer"] == "not_better" and first["metrics"]["acc"] == "NaN"  # not shown
+    assert "not shown: test accuracy below" in _ok(
+        "bench", "evaluate", "-t", "test-tiny", _save(tmp_path, weak[::-1].copy(), "rev.npy")
+    )
+
+
+def test_an_old_evaluator_log_is_read_and_its_records_count(tmp_path: Path) -> None:
+    """A log written before the scorer (records without an answer) keeps its count."""
+    pub = tmp_path / "pub"
+    _ok("bench", "export-public", "--task", "test-tiny", "--seed", "42", str(pub))
+    weak = np.load(pub / "test_weak_labels.npy")
+    log = tmp_path / "old.jsonl"
+    _ok("bench", "evaluate", "-t", "test-tiny", _save(tmp_path, weak), "--log", str(log))
+    lines = log.read_text().splitlines()
+    old = json.loads(lines[1])
+    for key in ("answer", "threshold_acc", "repeat_of"):
+        old.pop(key)
+    log = tmp_path / "legacy.jsonl"  # a log no scorer account has paid from yet
+    log.write_text("\n".join([json.dumps(old)] * 3) + "\n")  # headerless, as old logs were
+    assert len(EvalLog(log).records) == 3
+    text = _ok(
+        "bench",
+        "evaluate",
+        "-t",
+        "test-tiny",
+        _save(tmp_path, weak[::-1].copy(), "r.npy"),
+        "--log",
+        str(log),
+    )
+    assert "budget 1/197" in text
+    assert [r.answer for r in EvalLog(log).records] == [None, None, None, "not_better"]
+
+
+def _save(tmp_path: Path, probs: np.ndarray, name: str = "p.npy") -> str:
+    path = tmp_path / name
+    np.save(path, probs)
+    return str(path)

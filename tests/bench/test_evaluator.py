@@ -183,3 +183,16 @@ def test_near_duplicates_are_flagged_and_logged_across_instances(tiny, tmp_path:
     assert [r.method for r in records] == ["a", "b", "c", "d", "e"]
     assert records[0].git_commit == "c0ffee" and records[0].code_sha256 == "x"
     assert "near_duplicate" in records[1].flags[0]
+
+
+def test_exact_metrics_and_the_naive_reference(ev: Evaluator) -> None:
+    """What the scorer builds its answers from: exact metrics, AUROC only when asked, and
+    the harness's naive student's accuracy (where the scorer's ladder starts)."""
+    p = _weak_probs(ev).astype(np.float64)
+    exact = ev.exact_metrics(p, "test")
+    y = _truth(ev.task)
+    assert exact["acc"] == pytest.approx((p.argmax(1) == y).mean())
+    assert exact["weak_acc"] == exact["acc"] and exact["pgr_acc"] == pytest.approx(0.0)
+    assert np.isnan(ev.exact_metrics(p, "test", with_auroc=False)["auroc"])
+    assert ev.exact_auroc(p, "test") == pytest.approx(exact["auroc"])
+    assert exact["weak_acc"] <= ev.reference_acc("test") <= 1.0
