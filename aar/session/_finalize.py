@@ -115,20 +115,19 @@ def _finish_findings(session: Session, number: int) -> None:
     state = session.state
     decisions = round_decisions(state, number)
     for finding in [f for f in state.findings.values() if f.round == number]:
-        if finding.verdict_basis is not None:
-            continue  # a resumed round: decided already
-        cited = [state.record(rid) for rid in finding.eval_record_ids]
-        own = _own_records(state, finding, [c for c in cited if c is not None])
-        final = pgr_metrics([e.record for e in own]) if own else None
-        verdict, basis = decide_finding(state, finding, decisions)
-        session.emit(
-            "finding_final",
-            finding_id=finding.id,
-            final_metrics=final.model_dump(mode="json") if final else None,
-            verdict=verdict,
-            verdict_basis=basis.model_dump(mode="json"),
-        )
-        decided = session.state.findings[finding.id]
+        if finding.verdict_basis is None:  # else a resumed round decided it already
+            cited = [state.record(rid) for rid in finding.eval_record_ids]
+            own = _own_records(state, finding, [c for c in cited if c is not None])
+            final = pgr_metrics([e.record for e in own]) if own else None
+            verdict, basis = decide_finding(state, finding, decisions)
+            session.emit(
+                "finding_final",
+                finding_id=finding.id,
+                final_metrics=final.model_dump(mode="json") if final else None,
+                verdict=verdict,
+                verdict_basis=basis.model_dump(mode="json"),
+            )
+        decided = session.state.findings[finding.id]  # its file, as the log holds it
         session.write(f"findings/{finding.id}.json", decided.model_dump_json(indent=2) + "\n")
 
 
