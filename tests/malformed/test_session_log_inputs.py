@@ -2,17 +2,14 @@
 `aar replay` (never "every number matches"), a torn last line is recovered by `aar resume`
 with nothing lost, and a session whose creation was interrupted is listed, not hidden.
 
-One real scripted session (one task, two seeds: it records a finding) is made once per module
-and copied for each test.
+One real session (one task, two seeds, a scripted researcher that records a finding) is made
+once per module and copied for each test.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,26 +17,51 @@ import pytest
 from malformed_support import Outcome, assert_one_error_line, run_cli, snapshot
 
 pytestmark = pytest.mark.slow
-RUN = ("run", "-t", "digits-ge5", "--seeds", "2", "--hypotheses", "1")
+
+
+def _records_a_finding():  # type: ignore[no-untyped-def]
+    """A scripted researcher that records one finding on the session's naive baseline (its
+    records are the first of their pool, so the scorer shows their scores)."""
+    tasks = yield ("list_tasks", {})
+    naive = tasks["baselines"]["naive"]["digits-ge5"]
+    hyp = yield (
+        "propose_hypothesis",
+        {"statement": "naive training recovers part of the gap", "method": "naive"},
+    )
+    yield (
+        "record_finding",
+        {
+            "hypothesis_id": hyp["id"],
+            "summary": "naive training recovered part of the gap",
+            "verdict": "inconclusive",
+            "eval_record_ids": naive["record_ids"],
+        },
+    )
+    yield ("finish_round", {"summary": "one finding on the baseline"})
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A finished round-1 session (awaiting review), made by `aar run` in a fresh process."""
+    """A finished round-1 session (awaiting review) holding one finding."""
+    from aar.agent import run_round, script_model, start_round
+    from aar.config import get_settings
+    from aar.session import Session, SessionConfig
+
     root = tmp_path_factory.mktemp("made")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AAR_") or "KEY_FILE" in k}
-    env |= {"AAR_RUNS_DIR": str(root / "runs"), "AAR_MEMORY_PATH": str(root / "memory")}
-    done = subprocess.run(
-        [sys.executable, "-m", "aar", *RUN],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    (session,) = (root / "runs").glob("s-*")
-    yield session
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AAR_RUNS_DIR", str(root / "runs"))
+        mp.setenv("AAR_MEMORY_PATH", str(root / "memory"))
+        get_settings.cache_clear()
+        config = SessionConfig(tasks=["digits-ge5"], seeds=[42, 43], hypotheses=1)
+        session = Session.create(get_settings().runs_dir, config)
+        try:
+            start_round(session)
+            run_round(session, model=script_model(_records_a_finding, session.round_number))
+        finally:
+            session.shutdown()
+    get_settings.cache_clear()
+    assert session.state.findings, "the scripted researcher recorded no finding"
+    yield session.root
 
 
 @pytest.fixture
