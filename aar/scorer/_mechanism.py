@@ -4,9 +4,12 @@ A ladder in the spirit of Blum & Hardt (2015), hardened against the attacks that
 deterministic ladder on small splits:
 
 - A score is shown only when the submission beats the best accuracy shown so far on its
-  (task, seed, split) by at least the ladder step `eta(n) = max(ladder_step, scale/sqrt(n))`.
-  Otherwise the answer is "not better than T" with no number, so a poor submission is never
-  shown a number that overstates it (the classic ladder repeats the best score instead).
+  (task, seed, split) by at least the ladder step `eta(n) = max(ladder_step, scale/sqrt(n))`;
+  the ladder starts at the harness's naive student (shown in every answer as `naive_acc`),
+  so a deliberately weakened first submission cannot lower it, and a split's first shown
+  score is no lucky shot either. Otherwise the answer is "not better than T" with no
+  number, so a poor submission is never shown a number that overstates it (the classic
+  ladder repeats the best score instead).
 - A shown accuracy is floored to the feedback step, and PGR is computed from the floored
   accuracies (not rounded after), so a one-row change never moves a shown number by itself.
 - A submission whose hardened predictions are within `radius(n)` rows of an earlier one on
@@ -15,10 +18,12 @@ deterministic ladder on small splits:
 - Every shown score is one of the task pool's `pool_answers` informative answers, counted
   across every seed, split, session and process, because every seed splits the same pool.
 
-Guarantee (for any adaptive sequence of k submissions on a pool): the transcript of answers
+Guarantee (for any adaptive sequence of k submissions on a pool): a shown number is the floor
+of the submission's own test accuracy (it never overstates); it is shown only if that accuracy
+is at least naive + eta(n) and at least every earlier shown score + eta(n), so a split shows at
+most (1 - naive) / eta(n) scores and a pool at most `pool_answers`; and the transcript of answers
 is a function of which submissions were shown and their shown values, so it carries at most
-`pool_answers * (log2 k + log2(1/step))` bits about the pool's labels; and no submission is
-confirmed better than the best so far unless its test accuracy really exceeds it by `eta(n)`.
+`pool_answers * (log2 k + log2(1/step))` bits about the pool's labels.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ class Policy:
     repeats: bool = True
     """Answer a near-duplicate with the earlier answer (off: the classic ladder)."""
     from_reference: bool = True
-    """Start the ladder at the naive student's accuracy (off: at the first submission)."""
+    """Start the ladder at the naive student's accuracy, as if shown (off: the first
+    submission sets the best)."""
 
     @classmethod
     def classic_ladder(cls, eta: float = 0.01, step: float = 0.01) -> Policy:
@@ -141,16 +147,13 @@ def decide(
         return Decision("exhausted", False)
     shown = [p.exact_acc for p in priors if p.informative]
     step, eta = policy.step, policy.eta(n)
-    if not shown:  # the first shown score on this split must reach the naive student's
-        if policy.from_reference and exact_acc < reference - 1e-12:
-            return Decision(
-                "not_better", False, threshold_acc=policy.ceil(policy.floor(reference) + step)
-            )
+    if not shown and not policy.from_reference:  # the classic ladder: the first sets the best
         return Decision("improved", True)
-    best = max(shown)
+    # the naive student's accuracy counts as shown (every answer shows it as `naive_acc`), so
+    # even a split's first shown score certifies a gain of eta over naive: no lucky first shot
+    best = max([reference, *shown]) if policy.from_reference else max(shown)
     if exact_acc < best + eta - 1e-12:
         # an upper bound from shown numbers only: best < floor(best) + step
-        return Decision(
-            "not_better", False, threshold_acc=policy.ceil(policy.floor(best) + step + eta)
-        )
+        bound = policy.ceil(policy.floor(best) + step + eta)
+        return Decision("not_better", False, threshold_acc=bound)
     return Decision("improved", True, threshold_acc=policy.ceil(policy.floor(best) + eta))

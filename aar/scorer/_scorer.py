@@ -153,6 +153,7 @@ class Scorer:
         metrics = self._shown(
             exact, decision, same, probs, lambda p: ev.exact_auroc(p, "test"), sha
         )
+        metrics["naive_acc"] = self.policy.floor(reference)
         record = EvalRecord(
             **base,
             metrics=metrics,
@@ -231,7 +232,9 @@ def _gap_flags(exact: dict[str, float], min_gap: float) -> list[str]:
     return []
 
 
-def shown_metrics(record: EvalRecord, exact: dict[str, float]) -> dict[str, float]:
+def shown_metrics(
+    record: EvalRecord, exact: dict[str, float], naive_acc: float | None = None
+) -> dict[str, float]:
     """What a test answer of the scorer shows, given the exact metrics of its predictions:
     floors of the exact values (PGR from the floors), NaN where the answer shows none. A
     replay checks a logged answer against it (the answer's kind depends on the ledger's
@@ -248,4 +251,6 @@ def shown_metrics(record: EvalRecord, exact: dict[str, float]) -> dict[str, floa
     out["pgr_acc"] = _pgr(out["acc"], out["weak_acc"], out["ceiling_acc"])
     out["pgr_auroc"] = _pgr(out["auroc"], out["weak_auroc"], out["ceiling_auroc"])
     out["n"] = record.metrics.get("n", math.nan)
+    if naive_acc is not None and "naive_acc" in record.metrics:
+        out["naive_acc"] = policy.floor(naive_acc)
     return out

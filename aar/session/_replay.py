@@ -165,7 +165,8 @@ def _rescore(root: Path, state: SessionState, entry: EvalEntry, result: ReplayRe
         from aar.scorer import shown_metrics
 
         exact = ev.exact_metrics(ev.load(probs, r.split), r.split)
-        again = again.model_copy(update={"metrics": shown_metrics(r, exact)})
+        shown = shown_metrics(r, exact, ev.reference_acc(r.split))
+        again = again.model_copy(update={"metrics": shown})
     result.records_rescored += 1
     if again.predictions_sha256 != r.predictions_sha256:
         result.mismatches.append(f"record {r.id}: the predictions on disk are not the ones scored")

@@ -30,27 +30,37 @@ def _request(probs: np.ndarray, **kw: object) -> ScoreRequest:
     return ScoreRequest(**(fields | kw), probs=probs.tolist())
 
 
-def test_an_improvement_shows_floored_scores_and_pgr_from_them(
+def _perfect(seed: int = 42, wrong: int = 0) -> np.ndarray:
+    """Ground truth as predictions, `wrong` rows off: what a label-reading cheat submits."""
+    truth = split_targets(TASK, seed)["test"].truth
+    probs = np.eye(2)[truth]
+    probs[:wrong] = probs[:wrong, ::-1]
+    return probs
+
+
+def test_naive_is_shown_in_every_answer_and_an_improvement_is_floored(
     tmp_path: Path, honest: dict[str, np.ndarray]
 ) -> None:
     scorer = Scorer(tmp_path)
     target = split_targets(TASK, 42)["test"]
-    record = scorer.score(_request(honest["naive"])).record
-    exact = target.accuracy(honest["naive"])
-    m = record.metrics
-    assert record.answer == "improved" and record.rounded
-    assert m["acc"] == math.floor(exact * 100) / 100 <= exact
+    naive = scorer.score(_request(honest["naive"])).record
+    exact_naive = target.accuracy(honest["naive"])
+    assert naive.answer == "not_better" and math.isnan(naive.metrics["acc"])
+    assert naive.metrics["naive_acc"] == math.floor(exact_naive * 100) / 100
+    best = scorer.score(_request(_perfect(wrong=1), method="cheat")).record
+    m = best.metrics
+    assert best.answer == "improved" and best.rounded
+    assert m["acc"] == math.floor((1 - 1 / 86) * 100) / 100 <= 1 - 1 / 86
     assert m["pgr_acc"] == pytest.approx(
         (m["acc"] - m["weak_acc"]) / (m["ceiling_acc"] - m["weak_acc"])
     )
     # an identical resubmission repeats the answer with its numbers; a small change, without
-    again = scorer.score(_request(honest["naive"], method="again")).record
+    again = scorer.score(_request(_perfect(wrong=1), method="again")).record
     assert again.answer == "repeat" and again.metrics["acc"] == m["acc"]
-    probe = honest["naive"].copy()
-    probe[0] = probe[0, ::-1]
-    flip = scorer.score(_request(probe, method="flip")).record
-    assert flip.answer == "repeat" and flip.repeat_of == record.id
+    flip = scorer.score(_request(_perfect(wrong=0), method="flip")).record
+    assert flip.answer == "repeat" and flip.repeat_of == best.id
     assert math.isnan(flip.metrics["acc"]) and math.isnan(flip.metrics["pgr_acc"])
+    assert any(f.startswith("near_duplicate: 1 ") for f in flip.flags)
 
 
 def test_a_request_id_is_answered_once_and_charged_once(
@@ -83,8 +93,7 @@ def test_the_pool_budget_spans_seeds_and_accounts(tmp_path: Path) -> None:
     scorer = Scorer(tmp_path, policy=policy)
     answers = []
     for i, seed in enumerate((42, 43, 44)):
-        naive = split_targets(TASK, seed)["test"].honest["naive"]
-        req = _request(naive, seed=seed, account=f"acct-{i}")
+        req = _request(_perfect(seed), seed=seed, account=f"acct-{i}")
         answers.append(scorer.score(req).record.answer)
     assert answers == ["improved", "improved", "exhausted"]
     status = scorer.pool_status(TASK)
@@ -108,14 +117,14 @@ from aar.scorer import Scorer, ScoreRequest
 from aar.scorer.attacks import split_targets
 
 seed, tries = int(sys.argv[1]), int(sys.argv[2])
-naive = split_targets("breast-cancer", seed)["test"].honest["naive"]
+perfect = np.eye(2)[split_targets("breast-cancer", seed)["test"].truth]
 scorer = Scorer()
 scorer.evaluator("breast-cancer", seed).reference_acc("test")  # train before the race
 print("ready", flush=True)
 sys.stdin.readline()
 out = []
 for i in range(tries):
-    probs = naive if i == 0 else np.roll(naive, 11 * i, axis=0)
+    probs = perfect if i == 0 else np.roll(perfect, 11 * i, axis=0)
     req = ScoreRequest(task="breast-cancer", seed=seed, method=f"w{i}", code_sha256="x",
                        account="shared", budget=6, probs=probs.tolist())
     try:
