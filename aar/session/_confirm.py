@@ -1,12 +1,13 @@
 """Confirmation on fresh seeds: the data that decides a verdict never chose it.
 
-At the end of a round the session screens every (method, task) a finding cites on the test
-feedback (`_verdicts.screened_units`). For the ones that pass, it exports the round's
-confirmation seeds (`confirmation_seeds`: seeds no round of the session has used, the same for
-no two rounds), re-runs the exact cells of each cited experiment, and of the session's baselines
-experiment, in a fresh sandbox with that export mounted at /task (same code, same sha256), and
-scores their holdout once. `_verdicts` then decides on those holdout rows, Holm-corrected over
-the screened comparisons. Nothing here returns a number to the researcher.
+At the end of a round the session screens every (method, task) the round scored on the test
+feedback (`_verdicts.screened_units`; one whose scores the scorer withheld goes on). For those,
+it exports the round's confirmation seeds (`confirmation_seeds`: seeds no round of the session
+has used, the same for no two rounds), re-runs the exact cells of the experiment that scored
+it (the cited one, if a finding cites it), and of the session's baselines experiment, in a
+fresh sandbox with that export mounted at /task (same code, same sha256), and scores their
+holdout once. `_verdicts` then decides on those holdout rows, Holm-corrected over the screened
+comparisons. Nothing here returns a number to the researcher.
 
 An experiment whose code names its (task, seed) pairs cannot run on other seeds; its cells
 fail, nothing is scored, and its verdict stays inconclusive (fail closed). aar's own scripts

@@ -20,7 +20,7 @@ from aar.memory import Finding
 from aar.session._evidence import paired_by_seed
 from aar.session._finalize import BASELINES
 from aar.session._models import EvalEntry, RoundInfo, SessionState
-from aar.session._verdicts import fresh_round, rule_text
+from aar.session._verdicts import fresh_round, round_decisions, rule_text
 from aar.text import markdown_inline, markdown_quote
 
 if TYPE_CHECKING:
@@ -79,6 +79,8 @@ class ReportData(BaseModel):
     provenance: list[ProvenanceRow]
     proposals: list[dict[str, str]]
     verdict_rule: str = ""
+    verdicts: list[dict[str, str]] = []
+    """Every comparison the session decided this round, as its verdicts table shows it."""
     """How the round decided its verdicts (the test, the data, the correction)."""
     early_end: list[str] = []
     """The report's first lines when the round ended before the researcher finished it: how,
@@ -105,6 +107,7 @@ def report_data(state: SessionState, number: int, proposals: list[dict[str, str]
         rows=(rows := _rows(state, holdout)),
         findings=_findings(state, number, rows),
         verdict_rule=rule_text(fresh_round(state, number)),
+        verdicts=_verdicts(state, number, rows),
         failures=_failures(state, number),
         threats=_threats(state, number, holdout),
         provenance=[_provenance(state, e) for e in holdout],
@@ -361,6 +364,7 @@ def render_markdown(data: ReportData) -> str:
         for h in data.hypotheses
     ] or ["- none"]
     lines += ["", *_results_table(data), "", "![holdout PGR by task and method](pgr.png)", ""]
+    lines += [*_verdicts_table(data), ""]
     lines += ["## Findings (stored in the memory as pending review)", ""]
     lines += [
         f"- `{f['id']}` **{f['verdict']}** — {markdown_inline(f['method'])} on {f['tasks']}: "
@@ -368,8 +372,6 @@ def render_markdown(data: ReportData) -> str:
         f"(test feedback {f['feedback']}; holdout {f['final']}; verdict {f['basis']})"
         for f in data.findings
     ] or ["- none"]
-    if data.verdict_rule:
-        lines += ["", f"Verdicts: {data.verdict_rule}"]
     lines += ["", "## What failed, and threats to validity", ""]
     lines += [f"- {markdown_inline(t)}" for t in [*data.failures, *data.threats]] or [
         "- none noted"
@@ -382,6 +384,59 @@ def render_markdown(data: ReportData) -> str:
         for p in data.proposals
     ] or ["- none"]
     return "\n".join(lines) + "\n"
+
+
+def _verdicts(state: SessionState, number: int, rows: list[ResultRow]) -> list[dict[str, str]]:
+    """Each (method, task) the session decided: the verdict (never one the holdout table
+    contradicts), what the test feedback showed, and what the holdout confirmed."""
+    out = []
+    for (method, task), d in sorted(round_decisions(state, number).items()):
+        verdict = d.verdict
+        if verdict != "inconclusive":
+            sign = 1 if verdict == "supported" else -1
+            role = "confirmation" if d.fresh else None
+            mine = [
+                r
+                for r in rows
+                if r.method == method and r.task == task and (role is None or r.role == role)
+            ]
+            if not mine or any(r.vs_naive is None or sign * r.vs_naive[0] <= 0 for r in mine):
+                verdict = "inconclusive"  # not stated: the holdout table does not show it
+        s, c = d.screen, d.confirm
+        screen = f"{s.n} shown" + (f", mean {_f(s.mean)}, p {_f(s.p_value)}" if s.n else "")
+        confirm = "not run"
+        if c is not None and c.n:
+            seeds = f"{min(d.confirm_seeds)}–{max(d.confirm_seeds)}" if d.confirm_seeds else "?"
+            kind = "fresh" if d.fresh else "own"
+            confirm = f"{_f(c.mean)} on {c.n} {kind} seeds ({seeds}), p {_f(c.p_value)}"
+        out.append(
+            {
+                "method": method,
+                "task": task,
+                "verdict": verdict,
+                "screen": screen + ("" if d.screened else ", not screened in"),
+                "confirm": confirm,
+                "adjusted": f"{_f(d.adjusted_p)} (Holm over {d.family_size})",
+            }
+        )
+    return out
+
+
+def _verdicts_table(data: ReportData) -> list[str]:
+    out = ["## Verdicts (decided by the session, not by the researcher)", ""]
+    out += [
+        "| method | task | verdict | test feedback (screen) | holdout (confirmation) "
+        "| adjusted p |",
+        "|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {v['method']} | {v['task']} | **{v['verdict']}** | {v['screen']} | {v['confirm']} "
+        f"| {v['adjusted']} |"
+        for v in data.verdicts
+    ] or ["| — | — | — | — | — | — |"]
+    if data.verdict_rule:
+        out += ["", f"How: {data.verdict_rule}"]
+    return out
 
 
 def _results_table(data: ReportData) -> list[str]:

@@ -766,7 +766,9 @@ def _evaluation_summary(
 ) -> dict[str, Any]:
     """Rounded per-task PGR mean ± SE over seeds, flags and record ids (test feedback only)."""
     from aar.bench import summarize
+    from aar.session._evidence import with_naive_shown
 
+    records = with_naive_shown(records)  # naive's shown accuracy is in every answer
     tasks: dict[str, Any] = {}
     for task in sorted({r.task for r in records}):
         rs = [r for r in records if r.task == task]

@@ -2,13 +2,15 @@
 
 The researcher's verdict is a claim (`Finding.claimed_verdict`). The verdict a finding keeps is
 computed here at the end of the round, from the evaluator's records alone, by
-`aar.bench.decide_round`. Each (method, task) is one comparison with the session's naive
-baseline, paired by seed; a paired t-test on the test feedback screens it; a paired t-test on
+`aar.bench.decide_round`. Each (method, task) the round scored on test, cited or not, is one
+comparison with the session's naive baseline, paired by seed; a paired t-test on the test
+feedback screens it (feedback the scorer withheld cannot screen it out); a paired t-test on
 holdout confirms it, Holm-corrected:
-- on fresh seeds (`_confirm.py` re-ran the cited code and naive on seeds no screening saw):
-  over the screened comparisons the findings cite;
+- on fresh seeds (`_confirm.py` re-ran the round's code and naive on seeds no screening saw):
+  over the screened comparisons;
 - else on the holdout of the round's own seeds, which share the trained models that the test
-  feedback chose: over every (method, task) the round scored, cited or not.
+  feedback chose: over every comparison of the round.
+The report states every decision; a finding takes those of its method and tasks.
 
 Everything here is a pure function of the session state, so `aar replay` rebuilds the same
 verdicts from `events.jsonl`.
@@ -22,6 +24,7 @@ from collections.abc import Iterable
 
 from aar.bench import Comparison, Decision, EvalRecord, VerdictRule, decide_round
 from aar.memory import Finding, Verdict, VerdictBasis
+from aar.session._evidence import with_naive_shown
 from aar.session._finalize import BASELINES
 from aar.session._models import EvalEntry, SessionState
 
@@ -36,22 +39,22 @@ Unit = tuple[str, str]
 def rule_text(fresh: bool, rule: VerdictRule = RULE) -> str:
     """How a round's verdicts were decided, in one paragraph for its report."""
     screen = (
-        f"each (method, task) a finding cites is compared with naive, paired by seed, and "
-        f"screened on the rounded test feedback ({rule.test}, p <= {rule.screen_level:g}, at "
-        f"least {rule.min_seeds} seeds); "
+        f"each (method, task) the round scored on test is compared with naive, paired by seed, "
+        f"and screened on the test feedback ({rule.test}, p <= {rule.screen_level:g}, at least "
+        f"{rule.min_seeds} seeds; one the scorer showed on fewer seeds goes on unscreened); "
     )
     if fresh:
         return screen + (
-            f"the screened ones are confirmed on the holdout of fresh seeds (the cited code "
+            f"the screened ones are confirmed on the holdout of fresh seeds (the round's code "
             f"re-run by the session, same sha256, with naive, on seeds no screening saw), "
             f"{rule.test}, with Holm's correction over the screened comparisons at a "
             f"familywise level of {rule.level:g}."
         )
     return screen + (
         f"they are confirmed on the holdout of the round's own seeds ({rule.test}) with Holm's "
-        f"correction across every (method, task) the round scored on test, cited or not, at a "
-        f"familywise level of {rule.level:g}: no fresh seeds were run this round (nothing "
-        "screened in, or the confirmation could not run)."
+        f"correction across every comparison of the round at a familywise level of "
+        f"{rule.level:g}: no fresh seeds were run this round (nothing screened in, or the "
+        "confirmation could not run)."
     )
 
 
@@ -62,18 +65,18 @@ def fresh_round(state: SessionState, number: int) -> bool:
 
 def round_decisions(state: SessionState, number: int) -> dict[Unit, Decision]:
     """The decision of every comparison of round `number`: confirmed on fresh seeds where the
-    round ran them (over the cited comparisons), else on its own seeds' holdout (over all)."""
+    round ran them (Holm over the screened), else on its own seeds' holdout (over all)."""
     fresh = fresh_round(state, number)
-    units = _units(state, number, cited_only=fresh)
+    units = _units(state, number)
     comparisons = [_comparison(state, number, unit, exps, fresh) for unit, exps in units]
     decisions = decide_round(comparisons, RULE)
     return {unit: d for (unit, _), d in zip(units, decisions, strict=True)}
 
 
 def screened_units(state: SessionState, number: int) -> list[tuple[Unit, str]]:
-    """The cited comparisons the test feedback screens in, each with the experiment whose
-    cells a confirmation re-runs (the latest one cited)."""
-    units = _units(state, number, cited_only=True)
+    """The comparisons the test feedback screens in (or could not screen), each with the
+    experiment whose cells a confirmation re-runs (the latest one cited, else scored)."""
+    units = _units(state, number)
     comparisons = [
         _comparison(state, number, unit, exps, False).model_copy(update={"confirm": None})
         for unit, exps in units
@@ -125,10 +128,11 @@ def _is_baseline(state: SessionState, entry: EvalEntry) -> bool:
     return exp is not None and exp.hypothesis_id == BASELINES
 
 
-def _units(state: SessionState, number: int, cited_only: bool) -> list[tuple[Unit, set[str]]]:
-    """The (method, task) comparisons of the round (only those findings cite, or every one
-    the round scored on test), with the experiments whose records count: the ones its
-    findings cite, or (uncited) every experiment of the round that scored it."""
+def _units(state: SessionState, number: int) -> list[tuple[Unit, set[str]]]:
+    """Every (method, task) comparison the round scored on test (or a finding of it cites),
+    with the experiments whose records count: the ones its findings cite, or (uncited) every
+    experiment of the round that scored it. The session decides each one, cited or not: a
+    researcher cannot shrink the family by choosing what to cite."""
     cited: dict[Unit, set[str]] = defaultdict(set)
     for f in state.findings.values():
         if f.round != number:
@@ -141,8 +145,6 @@ def _units(state: SessionState, number: int, cited_only: bool) -> list[tuple[Uni
     for e in state.evaluations:
         if e.round == number and e.record.method != NAIVE:
             scored[(e.record.method, e.record.task)].add(e.experiment)
-    if cited_only:
-        return sorted(cited.items())
     units = {u: cited.get(u) or scored[u] for u in {*cited, *scored}}
     return sorted(units.items())
 
@@ -155,6 +157,8 @@ def _comparison(
     round's own seeds (`experiments` themselves)."""
     method, task = unit
     naive_test = _by_seed(e for e in state.evaluations if _naive(state, e, task))
+    shown = with_naive_shown(naive_test.values())  # the ladder shows naive_acc in every answer
+    naive_test = dict(zip(naive_test, shown, strict=True))
     test = _by_seed(
         e
         for e in state.evaluations

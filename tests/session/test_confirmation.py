@@ -80,14 +80,18 @@ def test_findings_carry_the_verdict_decided_on_fresh_seeds(confirmed: Session) -
     for f in findings:
         b = f.verdict_basis
         assert b is not None and b.fresh_seeds and b.seeds == FRESH and b.split == "holdout"
-        assert b.correction == "holm" and b.family_size == len(findings)
+        # every comparison the round scored (logconf, and the control no finding cites)
+        assert b.correction == "holm" and b.family_size == 2
         assert f.claimed_verdict in ("supported", "refuted", "inconclusive")
         stored = open_store(get_settings()).get(f.id)
         assert (stored.verdict, stored.verdict_basis) == (f.verdict, b)
     report = (confirmed.root / "rounds/1/report.md").read_text()
     assert "confirmed on the holdout of fresh seeds" in report
     assert "decided on holdout, seeds 1000, 1001, 1002:" in report
-    assert "| confirmation |" in report
+    assert "| confirmation |" in report and "## Verdicts (decided by the session" in report
+    assert (
+        "| control_hard_labels | digits-ge5 |" in report and "3 fresh seeds (1000–1002)" in report
+    )
 
 
 def test_replay_rebuilds_the_verdicts_and_the_exports_stay_out_of_git(confirmed: Session) -> None:

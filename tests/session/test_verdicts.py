@@ -165,7 +165,11 @@ def test_the_report_says_how_verdicts_were_decided() -> None:
     _decide(state, _finding(state))
     text = render_markdown(report_data(state, 1, []))
     assert "**supported**" in text and "decided on holdout, seeds 42, 43, 44, 45, 46" in text
-    assert "Holm's correction across every (method, task) the round scored" in text
+    assert "Holm's correction across every comparison of the round" in text
+    # the verdicts table: every comparison the round scored, the uncited control too
+    assert "| label_smoothing-epsilon-0.1 | digits-ge5 | **supported** |" in text
+    assert "| control_hard_labels | digits-ge5 | **inconclusive** |" in text
+    assert "(Holm over 2)" in text and "on 5 own seeds (42–46)" in text
     assert "the researcher claimed supported" in text and "no fresh seeds were run" in text
 
 
