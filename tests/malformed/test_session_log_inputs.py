@@ -51,6 +51,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AAR_RUNS_DIR", str(root / "runs"))
         mp.setenv("AAR_MEMORY_PATH", str(root / "memory"))
+        mp.setenv("AAR_SCORER__DIR", str(root / "scorer"))  # a fresh ledger: baselines shown
         get_settings.cache_clear()
         config = SessionConfig(tasks=["digits-ge5"], seeds=[42, 43], hypotheses=1)
         session = Session.create(get_settings().runs_dir, config)
