@@ -47,7 +47,7 @@ def _named_path(value: Any) -> Any:
     """An empty path is a mistake (an unset shell variable), not the current directory, which
     is what `Path("")` means: `runs_dir = ""` wrote sessions into whatever directory aar ran in."""
     if isinstance(value, str) and not value.strip():
-        raise ValueError("is empty; name a directory (e.g. 'runs') or leave the setting out")
+        raise ValueError("is empty (an unset shell variable?); name a path or leave it out")
     return value
 
 
@@ -399,8 +399,8 @@ class _ShortAliases(PydanticBaseSettingsSource):
         memory = {
             key: os.environ[env]
             for key, env in (("path", "AAR_MEMORY_PATH"), ("url", "AAR_MEMORY_URL"))
-            if os.environ.get(env)
-        }
+            if os.environ.get(env) or (key == "path" and env in os.environ)
+        }  # an empty AAR_MEMORY_PATH is refused (memory.path); an empty URL means no server
         return {"memory": memory} if memory else {}
 
 

@@ -158,6 +158,12 @@ SETTINGS_CASES = [
         files={"aar.toml": '[memory]\ncache_dir = " "\n'},
     ),
     Case(
+        "env-memory-path-empty",
+        ("memory", "stats"),
+        "AAR_MEMORY_PATH: memory.path: is empty",
+        env={"AAR_MEMORY_PATH": ""},
+    ),
+    Case(
         "env-cache-dir-empty",
         ("sessions", "list"),
         "AAR_BENCH__CACHE_DIR.*empty",
