@@ -403,7 +403,11 @@ def _verdicts(state: SessionState, number: int, rows: list[ResultRow]) -> list[d
             if not mine or any(r.vs_naive is None or sign * r.vs_naive[0] <= 0 for r in mine):
                 verdict = "inconclusive"  # not stated: the holdout table does not show it
         s, c = d.screen, d.confirm
-        screen = f"{s.n} shown" + (f", mean {_f(s.mean)}, p {_f(s.p_value)}" if s.n else "")
+        screen = (
+            f"{s.n} seeds shown, mean {_f(s.mean)}, p {_f(s.p_value)}"
+            if s.n
+            else "no score shown (the scorer withheld them)"
+        )
         confirm = "not run"
         if c is not None and c.n:
             seeds = f"{min(d.confirm_seeds)}–{max(d.confirm_seeds)}" if d.confirm_seeds else "?"
