@@ -110,6 +110,8 @@ def _rerun(session: Session, original: Experiment, task_dir: str, number: int) -
     for exp in session.state.experiments.values():
         if exp.confirms == original.id and exp.round == number and exp.status == "done":
             return exp if exp.cells == original.cells else None
+    if original.proposal_id and not _still_approved(session, original):
+        return None
     try:
         rerun = session._experiments.run_confirmation(original, task_dir)
     except RoundOver as exc:
@@ -123,6 +125,24 @@ def _rerun(session: Session, original: Experiment, task_dir: str, number: int) -
         )
         return None
     return rerun
+
+
+def _still_approved(session: Session, original: Experiment) -> bool:
+    """An approved follow-up's code re-runs only through the review gate, as it first ran:
+    bound to the approval of exactly these cells."""
+    from aar.errors import AarError
+    from aar.review import authorize, read_proposal
+    from aar.sandbox import split_cells
+
+    try:
+        proposal = read_proposal(session.root / "proposals" / f"{original.proposal_id}.json")
+        if split_cells(proposal.code) != original.cells:
+            raise AarError("its cells are not the approved proposal's")
+        authorize(session.settings.runs_dir, session.id, proposal, proposal.code)
+    except AarError as exc:
+        session.emit("note", message=f"confirmation of {original.id} not run: {exc}")
+        return False
+    return True
 
 
 def _score(

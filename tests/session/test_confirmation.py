@@ -132,3 +132,21 @@ def test_a_proposal_follows_its_hypothesis_and_may_not_claim_an_unsupported_win(
     with pytest.raises(ToolError, match=r"no finding of .* is decided supported"):
         confirmed.propose_followup(f"{method} beat naive on digits-ge5.", code)
     assert len(confirmed.state.proposals) == before
+
+
+def test_an_approved_follow_up_is_confirmed_through_the_gate(confirmed: Session) -> None:
+    """The follow-up's approved code is re-run on the follow-up round's own fresh seeds, and
+    only through the review gate (bound to exactly those cells)."""
+    from aar.review import approve
+
+    (pid,) = confirmed.state.rounds[0].proposals
+    approve(get_settings().runs_dir, pid, "alice", "sweep it")
+    assert confirmed.begin_followup_round() == [pid]
+    run_round(confirmed)
+    state = confirmed.state
+    followup = next(e for e in state.experiments.values() if e.proposal_id == pid)
+    reruns = [e for e in state.experiments.values() if e.confirms == followup.id]
+    assert len(reruns) == 1 and reruns[0].round == 2 and reruns[0].cells == followup.cells
+    seeds = {h.record.seed for h in state.holdout if h.experiment == reruns[0].id}
+    assert seeds == set(confirmation_seeds(SEEDS, 2, 3)) == {1003, 1004, 1005}
+    assert replay_session(confirmed.root).ok
