@@ -361,8 +361,13 @@ class Evaluator:
             self._trained.update({name: preds[name][self.seed] for name in preds})
         return self._trained
 
+    def reference_probs(self, split: Split) -> np.ndarray:
+        """The harness's naive student's probabilities on `split`, in exported order (what
+        `aar bench run` and a session's naive baseline submit)."""
+        return self._setup.to_public(split, self._students()["naive"][split])
+
     def reference_acc(self, split: Split) -> float:
         """Exact accuracy of the harness's naive student on `split`: the honest level the
         scorer's ladder starts from (a submission below it is never shown a number)."""
         y = self._setup.to_public(split, self._setup.labels(split))
-        return accuracy(y, self._setup.to_public(split, self._students()["naive"][split]))
+        return accuracy(y, self.reference_probs(split))

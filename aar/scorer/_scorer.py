@@ -25,6 +25,8 @@ from aar.scorer._models import PoolStatus, ScoreRequest, ScoreResponse
 from aar.scorer._store import LedgerEntry, LedgerStore
 
 _SHOWN = ("acc", "auroc", "pgr_acc", "pgr_auroc")
+NAIVE = "harness-naive"
+"""`repeat_of` of a submission that repeats the harness's naive student's predictions."""
 
 
 def scorer_dir() -> Path:
@@ -83,7 +85,7 @@ class Scorer:
         # outside the lock (may train a ceiling); AUROC is computed only when it is shown
         exact = ev.exact_metrics(probs, request.split, with_auroc=request.split == "holdout")
         hard = probs.argmax(axis=1).astype(np.uint8)
-        sha = hashlib.sha256(np.ascontiguousarray(probs).tobytes()).hexdigest()
+        sha = _sha(probs)
         task = ev.task.name
         with self.store.locked():
             entries = self.store.entries(task)
@@ -142,6 +144,9 @@ class Scorer:
         priors = [Prior(e.record.id, e.hard_array(), e.exact_acc, e.informative) for e in same]
         pool_used = sum(e.informative for e in entries)
         reference = ev.reference_acc("test")
+        if self.policy.from_reference:  # the harness's naive submission, as if shown first
+            naive = ev.reference_probs("test")
+            priors.insert(0, Prior(NAIVE, naive.argmax(axis=1).astype(np.uint8), reference, False))
         decision = decide(self.policy, priors, pool_used, exact["acc"], hard, reference)
         if decision.repeat_of is not None:  # the probe flag reports and reviewers look for
             kind = "duplicate" if decision.distance == 0 else "near_duplicate"
@@ -151,7 +156,13 @@ class Scorer:
                 *flags,
             ]
         metrics = self._shown(
-            exact, decision, same, probs, lambda p: ev.exact_auroc(p, "test"), sha
+            exact,
+            decision,
+            same,
+            probs,
+            lambda p: ev.exact_auroc(p, "test"),
+            sha,
+            lambda: ev.load(ev.reference_probs("test"), "test"),
         )
         metrics["naive_acc"] = self.policy.floor(reference)
         record = EvalRecord(
@@ -173,12 +184,18 @@ class Scorer:
         probs: np.ndarray,
         auroc: Callable[[np.ndarray], float],
         sha: str,
+        naive_probs: Callable[[], np.ndarray],
     ) -> dict[str, float]:
         """What a test answer shows: floored accuracies, PGR from the floored accuracies;
         acc, AUROC and PGR only for an improvement (or a repeat of identical predictions)."""
         f = self.policy.floor
         shown = {k: f(exact[k]) for k in ("weak_acc", "ceiling_acc", "weak_auroc", "ceiling_auroc")}
         if decision.answer == "improved":
+            shown["acc"], shown["auroc"] = f(exact["acc"]), f(auroc(probs))
+            shown["pgr_acc"] = _pgr(shown["acc"], shown["weak_acc"], shown["ceiling_acc"])
+            shown["pgr_auroc"] = _pgr(shown["auroc"], shown["weak_auroc"], shown["ceiling_auroc"])
+        elif decision.repeat_of == NAIVE and sha == _sha(naive_probs()):
+            # the harness's own naive predictions: numbers every answer already implies
             shown["acc"], shown["auroc"] = f(exact["acc"]), f(auroc(probs))
             shown["pgr_acc"] = _pgr(shown["acc"], shown["weak_acc"], shown["ceiling_acc"])
             shown["pgr_auroc"] = _pgr(shown["auroc"], shown["weak_auroc"], shown["ceiling_auroc"])
@@ -254,3 +271,8 @@ def shown_metrics(
     if naive_acc is not None and "naive_acc" in record.metrics:
         out["naive_acc"] = policy.floor(naive_acc)
     return out
+
+
+def _sha(probs: np.ndarray) -> str:
+    """`predictions_sha256` of validated probabilities (as `Evaluator` computes it)."""
+    return hashlib.sha256(np.ascontiguousarray(probs).tobytes()).hexdigest()

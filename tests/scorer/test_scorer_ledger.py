@@ -18,6 +18,7 @@ from aar.scorer import Policy, Scorer, ScoreRequest
 from aar.scorer.attacks import split_targets
 
 TASK = "breast-cancer"  # the smallest built-in task: 86 test rows
+WIDE = "synthetic-gap-large"  # 600 test rows, naive about 0.82: perfect predictions are shown
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +31,9 @@ def _request(probs: np.ndarray, **kw: object) -> ScoreRequest:
     return ScoreRequest(**(fields | kw), probs=probs.tolist())
 
 
-def _perfect(seed: int = 42, wrong: int = 0) -> np.ndarray:
+def _perfect(seed: int = 42, wrong: int = 0, task: str = TASK) -> np.ndarray:
     """Ground truth as predictions, `wrong` rows off: what a label-reading cheat submits."""
-    truth = split_targets(TASK, seed)["test"].truth
+    truth = split_targets(task, seed)["test"].truth
     probs = np.eye(2)[truth]
     probs[:wrong] = probs[:wrong, ::-1]
     return probs
@@ -45,7 +46,7 @@ def test_naive_is_shown_in_every_answer_and_an_improvement_is_floored(
     target = split_targets(TASK, 42)["test"]
     naive = scorer.score(_request(honest["naive"])).record
     exact_naive = target.accuracy(honest["naive"])
-    assert naive.answer == "not_better" and math.isnan(naive.metrics["acc"])
+    assert naive.answer == "repeat" and naive.repeat_of == "harness-naive"  # the harness's
     assert naive.metrics["naive_acc"] == math.floor(exact_naive * 100) / 100
     best = scorer.score(_request(_perfect(wrong=1), method="cheat")).record
     m = best.metrics
@@ -54,6 +55,8 @@ def test_naive_is_shown_in_every_answer_and_an_improvement_is_floored(
     assert m["pgr_acc"] == pytest.approx(
         (m["acc"] - m["weak_acc"]) / (m["ceiling_acc"] - m["weak_acc"])
     )
+    logconf = scorer.score(_request(honest["logconf"], method="logconf")).record
+    assert logconf.answer in ("repeat", "not_better") and math.isnan(logconf.metrics["acc"])
     # an identical resubmission repeats the answer with its numbers; a small change, without
     again = scorer.score(_request(_perfect(wrong=1), method="again")).record
     assert again.answer == "repeat" and again.metrics["acc"] == m["acc"]
@@ -93,10 +96,10 @@ def test_the_pool_budget_spans_seeds_and_accounts(tmp_path: Path) -> None:
     scorer = Scorer(tmp_path, policy=policy)
     answers = []
     for i, seed in enumerate((42, 43, 44)):
-        req = _request(_perfect(seed), seed=seed, account=f"acct-{i}")
+        req = _request(_perfect(seed, task=WIDE), task=WIDE, seed=seed, account=f"acct-{i}")
         answers.append(scorer.score(req).record.answer)
     assert answers == ["improved", "improved", "exhausted"]
-    status = scorer.pool_status(TASK)
+    status = scorer.pool_status(WIDE)
     assert status.answers_used == 2 and status.submissions == 3
 
 
@@ -117,15 +120,15 @@ from aar.scorer import Scorer, ScoreRequest
 from aar.scorer.attacks import split_targets
 
 seed, tries = int(sys.argv[1]), int(sys.argv[2])
-perfect = np.eye(2)[split_targets("breast-cancer", seed)["test"].truth]
+perfect = np.eye(2)[split_targets("synthetic-gap-large", seed)["test"].truth]
 scorer = Scorer()
-scorer.evaluator("breast-cancer", seed).reference_acc("test")  # train before the race
+scorer.evaluator("synthetic-gap-large", seed).reference_acc("test")  # train before the race
 print("ready", flush=True)
 sys.stdin.readline()
 out = []
 for i in range(tries):
     probs = perfect if i == 0 else np.roll(perfect, 11 * i, axis=0)
-    req = ScoreRequest(task="breast-cancer", seed=seed, method=f"w{i}", code_sha256="x",
+    req = ScoreRequest(task="synthetic-gap-large", seed=seed, method=f"w{i}", code_sha256="x",
                        account="shared", budget=6, probs=probs.tolist())
     try:
         out.append(scorer.score(req).record.answer)
@@ -169,3 +172,19 @@ def test_concurrent_processes_never_overshoot(tmp_path: Path) -> None:
     assert answers.count("improved") == 2
     charges = (tmp_path / "ledger" / "accounts.jsonl").read_text().splitlines()[1:]
     assert len(charges) == 6
+
+
+def test_the_harness_naive_submission_is_shown_and_starts_the_ladder(tmp_path: Path) -> None:
+    """The naive predictions `aar bench run` and a session's baseline submit get their own
+    (floored) numbers, which every answer implies anyway; a near copy of them gets none."""
+    scorer = Scorer(tmp_path)
+    ev = scorer.evaluator(TASK, 42)
+    naive = ev.reference_probs("test")
+    record = scorer.score(_request(naive)).record
+    assert record.answer == "repeat" and record.repeat_of == "harness-naive"
+    assert record.metrics["acc"] == record.metrics["naive_acc"]
+    assert record.metrics["acc"] == math.floor(ev.reference_acc("test") * 100) / 100
+    near = naive.copy()
+    near[0] = near[0, ::-1]
+    assert math.isnan(scorer.score(_request(near, method="near")).record.metrics["acc"])
+    assert scorer.pool_status(TASK).answers_used == 0
