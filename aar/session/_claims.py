@@ -94,10 +94,11 @@ CLAIM_WORDS = re.compile(
 """Words that claim a method is better than another."""
 _NOT_A_CLAIM = re.compile(
     r"(\bnot|n't|\bnever|\bno\b|\bfailed to|\bfails to|\bwhether|\bif\b|\bmight|\bmay"
-    r"|\bcould|\bwould|\bto see|\bto test)\b[^.;:!?]*$",
+    r"|\bcould|\bwould|\bto see|\bto test)\b[^.;:!?,]*$",
     re.IGNORECASE,
 )
-"""A negation or a question before a claim word in the same clause: not a claim."""
+"""A negation or a question before a claim word in the same clause (no comma between): not a
+claim. "No doubt, X beat naive" is a claim."""
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 

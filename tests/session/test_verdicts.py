@@ -187,6 +187,13 @@ def test_a_rationale_may_not_claim_a_win_its_finding_does_not_support() -> None:
     _decide(state, _finding(state))
     with pytest.raises(ClaimError, match=r"label_smoothing beat .*verdicts: inconclusive"):
         check_rationale(state, RATIONALE, CODE)
+    for dressed in (
+        "No doubt, label_smoothing beat naive.",
+        "Whether or not, it outperforms: label_smoothing outperforms naive.",
+        "label_smoothing clearly improves on naive.",
+    ):
+        with pytest.raises(ClaimError):
+            check_rationale(state, dressed, CODE)
     for honest in (
         RATIONALE.replace("beat naive", "did not beat naive"),
         RATIONALE.replace("beat naive", "had the largest gain over naive on test feedback"),
