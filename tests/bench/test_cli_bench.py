@@ -250,3 +250,45 @@ def _save(tmp_path: Path, probs: np.ndarray, name: str = "p.npy") -> str:
     path = tmp_path / name
     np.save(path, probs)
     return str(path)
+
+
+@pytest.mark.slow
+def test_processes_sharing_a_log_never_overshoot_its_budget(tmp_path: Path) -> None:
+    """Measured before the scorer: two processes on one log counted 1, 1, 3, 3, ... Four
+    `aar bench evaluate` processes on one --log with a budget of 2: exactly 2 are scored."""
+    import subprocess
+    import sys
+
+    pub = tmp_path / "pub"
+    _ok("bench", "export-public", "--task", "breast-cancer", "--seed", "42", str(pub))
+    weak = np.load(pub / "test_weak_labels.npy")
+    log = tmp_path / "shared.jsonl"
+    env = os.environ | {"AAR_BENCH__EVAL_BUDGET": "2", "AAR_BENCH__CACHE_DIR": str(tmp_path)}
+    files = [_save(tmp_path, np.roll(weak, 17 * i, axis=0), f"p{i}.npy") for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aar",
+                "bench",
+                "evaluate",
+                "-t",
+                "breast-cancer",
+                f,
+                "--log",
+                str(log),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for f in files
+    ]
+    codes = [p.wait(timeout=300) for p in procs]
+    errors = [p.stderr.read() for p in procs if p.stderr is not None]
+    assert sorted(codes) == [0, 0, 2, 2], (codes, errors)
+    assert sum("budget of 2 scored submissions used up" in e for e in errors) == 2
+    records = EvalLog(log).records
+    assert sorted(r.budget_used for r in records) == [1, 2]
