@@ -137,6 +137,10 @@ def _host_secrets() -> tuple[HideRule, ...]:
             path=str(settings.review.key_file.expanduser().resolve()),
             why="the review key (signs the audit log's chain of decisions)",
         ),
+        HideRule(
+            path=str(settings.scorer.dir.expanduser().resolve()),
+            why="the scorer's ledger (every submission's exact accuracy)",
+        ),
     )
 
 

@@ -188,3 +188,20 @@ def test_the_harness_naive_submission_is_shown_and_starts_the_ladder(tmp_path: P
     near[0] = near[0, ::-1]
     assert math.isnan(scorer.score(_request(near, method="near")).record.metrics["acc"])
     assert scorer.pool_status(TASK).answers_used == 0
+
+
+def test_the_sandbox_always_hides_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger holds every submission's exact accuracy: wherever it is configured, the
+    kernel's view masks it like the installation's keys (fail closed)."""
+    from aar.config import get_settings
+    from aar.sandbox._pyenv import _host_secrets
+
+    monkeypatch.setenv("AAR_SCORER__DIR", str(tmp_path / "ledger"))
+    get_settings.cache_clear()
+    try:
+        hidden = [rule.path for rule in _host_secrets()]
+    finally:
+        get_settings.cache_clear()
+    assert str((tmp_path / "ledger").resolve()) in hidden
