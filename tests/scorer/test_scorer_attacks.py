@@ -33,7 +33,7 @@ def test_the_battery_passes(task: str) -> None:
     results = run_battery([task])
     assert [r.attack for r in results] == list(ALL_ATTACKS)
     for r in results:
-        assert r.submissions >= 199, r  # the whole budget (cross-seed: two halves)
+        assert r.submissions == 200, r  # the whole budget
         assert r.gain <= MAX_GAIN, r
         assert r.overstatement <= 0.03, r
 

@@ -207,11 +207,12 @@ def _spend_rest(
 
     class _Rest:
         budget, radius, eta = max(oracle.budget - spent, 0), oracle.radius, oracle.eta
+        left = budget
 
         def submit(self, probs: np.ndarray, method: str) -> Shown | None:
-            if self.budget <= 0:
+            if self.left <= 0:
                 return None
-            self.budget -= 1
+            self.left -= 1
             return oracle.submit(probs, method)
 
     rest = _Rest()

@@ -112,7 +112,7 @@ def _cross_seed(task: str, oracles: OracleFactory) -> AttackResult:
     oracle = _Recording(oracles(task, SEED_A, a), a)
     half = _Half(oracle)
     mined = single_flips(honest_a, half, np.random.default_rng(0))
-    half.left = oracle.budget - oracle.submissions
+    half.rest()
     mined2 = group_flips(honest_a, half, np.random.default_rng(1))
     hard_a = honest_a.argmax(axis=1)
     belief = np.where(mined2.argmax(axis=1) != hard_a, mined2.argmax(axis=1), mined.argmax(axis=1))
@@ -132,11 +132,11 @@ class _Half:
 
     def __init__(self, inner: _Recording) -> None:
         self.inner, self.radius, self.eta = inner, inner.radius, inner.eta
-        self.left = inner.budget // 2
+        self.budget = self.left = inner.budget // 2
 
-    @property
-    def budget(self) -> int:
-        return self.left
+    def rest(self) -> None:
+        """The second half: whatever the first left of the whole budget."""
+        self.budget = self.left = self.inner.budget - self.inner.submissions
 
     def submit(self, probs: np.ndarray, method: str) -> Shown | None:
         if self.left <= 0:
