@@ -23,7 +23,8 @@ of the submission's own test accuracy (it never overstates); it is shown only if
 is at least naive + eta(n) and at least every earlier shown score + eta(n), so a split shows at
 most (1 - naive) / eta(n) scores and a pool at most `pool_answers`; and the transcript of answers
 is a function of which submissions were shown and their shown values, so it carries at most
-`pool_answers * (log2 k + log2(1/step))` bits about the pool's labels.
+`pool_answers * (log2 k + 2 log2(1/step + 1))` bits about the pool's labels (a shown answer
+is a position among k and a floored accuracy and AUROC).
 """
 
 from __future__ import annotations
