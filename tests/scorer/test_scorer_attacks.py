@@ -38,11 +38,12 @@ def test_the_battery_passes(task: str) -> None:
         assert r.overstatement <= 0.03, r
 
 
-@pytest.mark.parametrize("attack", ["single_flips", "boosting", "boundary_walk"])
+@pytest.mark.parametrize("attack", ["single_flips", "boundary_walk"])
 def test_the_battery_catches_plain_rounding(attack: str) -> None:
-    """The evaluator before the scorer (rounded scores, a budget, flags only)."""
+    """The evaluator before the scorer (rounded scores, a budget, flags only): both label
+    recoveries read every row (boosting, randomised, measured +0.070 in README)."""
     result = run_attack("breast-cancer", attack, plain_rounding_oracles())
-    assert result.gain > MAX_GAIN, result
+    assert result.gain > MAX_GAIN and result.final == 1.0, result
 
 
 def test_the_battery_catches_the_classic_ladder() -> None:
