@@ -148,7 +148,8 @@ class Scorer:
             naive = ev.reference_probs("test")
             priors.insert(0, Prior(NAIVE, naive.argmax(axis=1).astype(np.uint8), reference, False))
         decision = decide(self.policy, priors, pool_used, exact["acc"], hard, reference)
-        if decision.repeat_of is not None:  # the probe flag reports and reviewers look for
+        small = decision.distance is not None and decision.distance <= self.policy.radius_min
+        if decision.repeat_of not in (None, NAIVE) and small:  # the probe signature reports flag
             kind = "duplicate" if decision.distance == 0 else "near_duplicate"
             base["flags"] = [
                 f"{kind}: {decision.distance} hardened predictions differ from record "

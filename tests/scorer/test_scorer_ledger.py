@@ -182,6 +182,7 @@ def test_the_harness_naive_submission_is_shown_and_starts_the_ladder(tmp_path: P
     naive = ev.reference_probs("test")
     record = scorer.score(_request(naive)).record
     assert record.answer == "repeat" and record.repeat_of == "harness-naive"
+    assert not any("duplicate" in f for f in record.flags)  # an honest baseline, no probe
     assert record.metrics["acc"] == record.metrics["naive_acc"]
     assert record.metrics["acc"] == math.floor(ev.reference_acc("test") * 100) / 100
     near = naive.copy()
