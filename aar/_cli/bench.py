@@ -356,11 +356,12 @@ def _score(
     budget = get_settings().bench.eval_budget
     account = "cli"
     old = None
+    scorer = Scorer()
     if log is not None:
         old = EvalLog(log)
         account = f"log:{log.resolve()}"
-        budget -= sum(1 for r in old.records if r.answer is None)  # scored before the scorer
-    scorer = Scorer()
+        paid = scorer.charged(account)
+        budget -= sum(1 for r in old.records if r.id not in paid)  # scored before the scorer
     probs = scorer.evaluator(task, seed).load(submission, split)
     response = scorer.score(
         ScoreRequest(

@@ -235,6 +235,11 @@ class Scorer:
         with self.store.locked():
             return self.store.account_used(account)
 
+    def charged(self, account: str) -> set[str]:
+        """Ids of the records an account paid for (e.g. to tell an old log's own records)."""
+        with self.store.locked():
+            return self.store.charged(account)
+
 
 def _pgr(student: float, weak: float, ceiling: float) -> float:
     gap = ceiling - weak

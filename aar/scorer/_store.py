@@ -129,6 +129,10 @@ class LedgerStore:
     def account_used(self, account: str) -> int:
         return sum(1 for c in self._read(self._accounts()) if c.account == account)
 
+    def charged(self, account: str) -> set[str]:
+        """Ids of the records an account paid for."""
+        return {c.record_id for c in self._read(self._accounts()) if c.account == account}
+
     def _read(self, log: JsonlLog[Any]) -> list[Any]:
         """A log's records, parsed again only when another writer changed the file (its
         size and mtime differ from what this process last read or wrote)."""
