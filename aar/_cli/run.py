@@ -91,28 +91,21 @@ def resume(session_id: Annotated[str, typer.Argument(help="The session to contin
 def _finish_torn_end(session: Session) -> bool:
     """After a crash mid-write: note the torn last line (the note's append moves its bytes to
     events.jsonl.torn), and finish a round whose end was logged but whose review state was
-    not (the session said "running" for ever and could not be resumed). The report is
-    re-derived from the log and findings are stored once, so nothing is lost or doubled.
-    Returns True when that finished the resume."""
-    from aar.session._finalize import _store_findings
-    from aar.session._report import write_report
+    not. Returns True when that finished the resume."""
+    from aar.session import finish_logged_end
 
     note = session.log.mend_note()
     if note:
         session.emit("note", message=note)
         Console(stderr=True).print(f"note: {note}", highlight=False, markup=False)
-    info = session.state.round
-    if info is None or not info.ended or session.state.state != "running":
-        return False
     try:
-        number, why = info.number, info.why_ended or "ended"
-        _store_findings(session, number)
-        path = write_report(session, number)
-        session.emit("report", path=str(path.relative_to(session.root)))
-        session.emit("state", state="awaiting_review", why=f"round {number} ended: {why}")
-        session.commit(f"round {number} ended: {why}")
-    finally:
+        why = finish_logged_end(session)
+    except BaseException:
         session.shutdown()
+        raise
+    if why is None:
+        return False
+    session.shutdown()
     _report_done(session, why)
     return True
 

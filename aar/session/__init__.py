@@ -8,7 +8,7 @@ from aar.session._claims import VERDICTS, ClaimError
 from aar.session._config import DEFAULT_GOAL, DEFAULT_TASKS, SCRIPTED, Budgets, SessionConfig
 from aar.session._events import EventLog, SessionBusyError, replay
 from aar.session._evidence import UnbackedNumberError
-from aar.session._finalize import BASELINES
+from aar.session._finalize import BASELINES, finish_logged_end
 from aar.session._ledger import EvalBudgetExhausted
 from aar.session._models import (
     EvalEntry,
@@ -74,6 +74,7 @@ __all__ = [
     "UnbackedNumberError",
     "Usage",
     "check_configured",
+    "finish_logged_end",
     "plan_round",
     "render_markdown",
     "replay",

@@ -43,6 +43,25 @@ def finalize_round(
     session.commit(f"round {number} ended: {why}")
 
 
+def finish_logged_end(session: Session) -> str | None:
+    """After a crash mid-write: a round whose end was logged but whose review state was not
+    (the session said "running" for ever and could not be resumed) is finished from the log:
+    findings stored once, the report re-derived, the session put to review. Returns why the
+    round ended when it did that, else None (nothing to finish)."""
+    from aar.session._report import write_report
+
+    info = session.state.round
+    if info is None or not info.ended or session.state.state != "running":
+        return None
+    number, why = info.number, info.why_ended or "ended"
+    _store_findings(session, number)
+    path = write_report(session, number)
+    session.emit("report", path=str(path.relative_to(session.root)))
+    session.emit("state", state="awaiting_review", why=f"round {number} ended: {why}")
+    session.commit(f"round {number} ended: {why}")
+    return why
+
+
 def _confirm(session: Session, number: int) -> None:
     """Re-run what the test feedback screened in on fresh seeds (`_confirm.py`). A re-run that
     fails leaves its comparisons unconfirmed (inconclusive); if none could start, the round
