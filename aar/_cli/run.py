@@ -134,6 +134,10 @@ def replay(
         Console(stderr=True).print(mismatch, highlight=False)
     if not result.ok:
         raise typer.Exit(1)
+    for line in result.not_checked:
+        console.print(f"not checked: {shown(line, keep='')}", highlight=False, markup=False)
+    if result.not_checked:
+        return
     if result.records_not_on_disk or (rescore and not result.records_rescored):
         console.print(
             f"every number that could be checked matches; {result.records_not_on_disk} "

@@ -5,7 +5,14 @@ end-of-round holdout scoring, reports, and resume after a kill.
 
 from aar.session._budget import BudgetExhausted, BudgetGuard
 from aar.session._claims import VERDICTS, ClaimError
-from aar.session._config import DEFAULT_GOAL, DEFAULT_TASKS, SCRIPTED, Budgets, SessionConfig
+from aar.session._config import (
+    DEFAULT_GOAL,
+    DEFAULT_TASKS,
+    PROTOCOL,
+    SCRIPTED,
+    Budgets,
+    SessionConfig,
+)
 from aar.session._events import EventLog, SessionBusyError, replay
 from aar.session._evidence import UnbackedNumberError
 from aar.session._finalize import BASELINES, finish_logged_end
@@ -40,6 +47,7 @@ __all__ = [
     "DEFAULT_GOAL",
     "DEFAULT_TASKS",
     "MEMORY_NOTICE",
+    "PROTOCOL",
     "SCRIPTED",
     "SIZED_BUDGETS",
     "VERDICTS",

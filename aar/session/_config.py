@@ -17,6 +17,12 @@ DEFAULT_GOAL = (
 DEFAULT_TASKS = ("digits-ge5", "synthetic-gap-medium")
 DEFAULT_HYPOTHESES = 3
 SCRIPTED = "scripted"
+PROTOCOL = 2
+"""What a session's numbers mean: the evaluator, feedback and verdict rules it ran under,
+logged at creation. 1 (logs without it): rounded per-seed test feedback, bootstrap verdicts on
+test, kernel methods apart from the bench's. 2: the installation's scorer (a ladder, per-pool
+budget), one method library for bench and kernel, verdicts confirmed on fresh-seed holdout.
+A session continues only under its own protocol; its log and reports stay readable."""
 
 
 class Budgets(BaseModel):

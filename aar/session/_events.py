@@ -106,7 +106,10 @@ def replay(events: list[Event]) -> SessionState:
     try:
         config = SessionConfig.model_validate(first.data["config"])
         state = SessionState(
-            id=first.data["id"], config=config, isolation=first.data.get("isolation", "bwrap")
+            id=first.data["id"],
+            config=config,
+            protocol=first.data.get("protocol", 1),
+            isolation=first.data.get("isolation", "bwrap"),
         )
     except (KeyError, TypeError, ValidationError) as exc:
         detail = validation_message(exc) if isinstance(exc, ValidationError) else repr(exc)

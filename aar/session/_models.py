@@ -125,6 +125,8 @@ class SessionState(BaseModel):
 
     id: str
     config: SessionConfig
+    protocol: int = 1
+    """`aar.session.PROTOCOL` when the session was created (1 in logs from before it)."""
     state: State = "running"
     rounds: list[RoundInfo] = Field(default_factory=list)
     hypotheses: dict[str, Hypothesis] = Field(default_factory=dict)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from aar.session._config import PROTOCOL
 from aar.session._events import EventLog
 from aar.session._ledger import MAX_PREDICTION_BYTES
 from aar.session._models import EvalEntry, SessionState
@@ -33,6 +34,8 @@ class ReplayResult(BaseModel):
     records_rescored: int = 0
     records_not_on_disk: int = 0
     mismatches: list[str] = Field(default_factory=list)
+    not_checked: list[str] = Field(default_factory=list)
+    """What replay could not check and why (never counted as a match)."""
 
     @property
     def ok(self) -> bool:
@@ -45,10 +48,20 @@ def replay_session(root: Path, *, rescore: bool = True) -> ReplayResult:
     state = log.state()
     result = ReplayResult(session_id=state.id)
     _check_committed_log(root, log.path, result)
+    _check_findings(root, state, _as_recorded(log), result)
+    if state.protocol != PROTOCOL:
+        # Another protocol's evaluator and report rules cannot re-derive its numbers: the log
+        # and the finding files are checked, the numbers are said to be unchecked.
+        result.not_checked.append(
+            f"the session ran under protocol {state.protocol} and this aar runs protocol "
+            f"{PROTOCOL}: its {sum(i.ended for i in state.rounds)} report(s) and "
+            f"{len(state.evaluations) + len(state.holdout)} evaluation record(s) were not "
+            "rebuilt (the log's order and the finding files were checked)"
+        )
+        return result
     for info in state.rounds:
         if info.ended:
             _check_report(root, state, info.number, result)
-    _check_findings(root, state, _as_recorded(log), result)
     if rescore:
         for entry in [*state.evaluations, *state.holdout]:
             _rescore(root, state, entry, result)

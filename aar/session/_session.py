@@ -22,7 +22,7 @@ from aar.errors import AarError
 from aar.files import write_atomic
 from aar.hashing import cells_sha256, join_cells
 from aar.session._budget import BudgetExhausted, BudgetGuard
-from aar.session._config import SessionConfig, new_session_id
+from aar.session._config import PROTOCOL, SessionConfig, new_session_id
 from aar.session._events import EventLog, WriterLock, apply
 from aar.session._ledger import MAX_PREDICTION_BYTES, EvalBudgetExhausted, EvaluationLedger
 from aar.session._models import (
@@ -97,6 +97,7 @@ class Session:
             "created",
             {
                 "id": session_id,
+                "protocol": PROTOCOL,
                 "config": config.model_dump(mode="json"),
                 "key_id": key_id(),
                 "isolation": _isolation(),
@@ -116,6 +117,14 @@ class Session:
         if not (root / "events.jsonl").is_file():
             raise SessionNotFoundError(f"no session {session_id!r} under {runs_dir}")
         session = cls(root, WriterLock(root))
+        if session.state.protocol != PROTOCOL:
+            session.close()
+            raise AarError(
+                f"session {session_id} was made under protocol {session.state.protocol} and "
+                f"this aar runs protocol {PROTOCOL} (another evaluator, feedback and verdict "
+                "rule): it cannot continue here, though `aar sessions show` and `aar replay` "
+                "still read it; start a new session"
+            )
         created = session.log.read()[0].data
         if created.get("key_id") != key_id():
             session.close()
