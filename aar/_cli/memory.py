@@ -92,9 +92,13 @@ def _filters(
         raise UsageError(f"--{field}: {err['msg']}") from None
 
 
+WITHHELD = "withheld"
+"""What a finding's feedback shows when the scorer withheld every cited test score."""
+
+
 def _pgr(finding: Finding) -> str:
     m = finding.metrics
-    return f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}"
+    return WITHHELD if m is None else f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}"
 
 
 def _table(findings: list[Finding], scores: list[float] | None, title: str, width: int) -> Any:
@@ -315,7 +319,11 @@ def _details(finding: Finding, dups: list[Finding]) -> Any:
         ("method", finding.method),
         ("tasks", ", ".join(finding.tasks)),
         ("verdict", finding.verdict),
-        *_metric_rows("", finding.metrics),
+        *(
+            _metric_rows("", finding.metrics)
+            if finding.metrics is not None
+            else [("PGR accuracy", f"{WITHHELD} (the scorer showed no cited test score)")]
+        ),
     ]
     if finding.final_metrics is not None:
         rows += _metric_rows("holdout ", finding.final_metrics)
@@ -323,7 +331,7 @@ def _details(finding: Finding, dups: list[Finding]) -> Any:
     who = f" by {review.reviewer}" if review.reviewer else ""
     note = f": {review.comment}" if review.comment else ""
     rows += [
-        ("seeds", ", ".join(map(str, finding.metrics.seeds)) or "-"),
+        ("seeds", ", ".join(map(str, finding.metrics.seeds if finding.metrics else [])) or "-"),
         ("eval records", ", ".join(finding.eval_record_ids) or "- (none: hand-written)"),
         ("review", f"{review.status}{who}{note}"),
         ("session", f"{finding.session_id} (round {finding.round})"),

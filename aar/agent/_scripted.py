@@ -171,23 +171,23 @@ def _test_family(
 def _record_verdicts(
     hypothesis_id: str, family: str, method: str, tested: dict[str, Any], naive: dict[str, Any]
 ) -> Generator[Call, Any, list[dict[str, Any]]]:
-    """One finding per task where the feedback showed `method` a score: the paired verdict.
-    Where it showed none (the scorer answers "not better than the best shown"), there is no
-    number to cite: the outcome is kept for the summary, with no finding."""
+    """One finding per task `method` was scored on, whether or not the feedback showed it a
+    score, so the memory learns what was tried (a later session picks other families). Where a
+    score was shown, the claim is the paired verdict; where none was (the scorer answers "not
+    better than the best shown"), the finding says so, states no number and claims
+    `inconclusive`. The session decides every verdict on holdout at the end of the round."""
     outcomes = []
     for task, feedback in tested.items():
         outcome = compare(family, method, task, feedback, naive.get(task))
         if outcome is None:
             continue
-        if outcome["verdict"] == "not_shown":
-            outcomes.append(outcome)
-            continue
+        shown = outcome["verdict"] != "not_shown"
         yield (
             "record_finding",
             {
                 "hypothesis_id": hypothesis_id,
                 "summary": outcome.pop("summary"),
-                "verdict": outcome["verdict"],
+                "verdict": outcome["verdict"] if shown else "inconclusive",
                 "eval_record_ids": outcome.pop("record_ids"),
             },
         )
@@ -229,11 +229,21 @@ def compare(
     base = {"family": family, "method": method, "task": task, "record_ids": record_ids}
     if not seeds:
         return None
+    not_shown = base | {
+        "verdict": "not_shown",
+        "diff": None,
+        "summary": f"{method} vs naive on {task} (test feedback): the scorer showed no score of "
+        f"{method} on any seed (none beat the best shown by its step), so no PGR is stated; "
+        "the session decides the verdict on holdout.",
+    }
     if not any(_finite(mine[s]) for s in seeds):
-        return base | {"verdict": "not_shown", "diff": None, "summary": ""}
+        return not_shown
     d = paired_difference([mine[s] for s in seeds], [by_seed[s] for s in seeds], seeds=seeds)
     if d.n == 0 or not math.isfinite(d.mean):
-        return base | {"verdict": "not_shown", "diff": None, "summary": ""}
+        return not_shown | {
+            "summary": f"{method} vs naive on {task} (test feedback): no seed had both scores "
+            "shown, so no paired difference is stated; the session decides the verdict on holdout."
+        }
     over = f"over {d.n} seeds" if d.n == len(seeds) else "on the seeds with a shown score"
     lo, hi = d.ci
     interval = f", 95 % bootstrap CI [{lo:.3f}, {hi:.3f}]" if d.n >= 2 else ""

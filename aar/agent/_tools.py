@@ -131,6 +131,8 @@ def record_finding(
 
     def act(s: Session) -> dict[str, Any]:
         finding = s.record_finding(hypothesis_id, summary, verdict, eval_record_ids)
+        if finding.metrics is None:  # the scorer withheld every cited test score
+            return {"id": finding.id, "metrics": None, "feedback": "withheld"}
         return {"id": finding.id, "metrics": finding.metrics.model_dump(mode="json")}
 
     return _call(

@@ -101,7 +101,16 @@ class Finding(_Strict):
     """One structured finding of a research session (schema version 1).
 
     Hand-written input needs only `summary`, `hypothesis`, `method`, `task` (or `tasks`),
-    `verdict`, `session_id` and `metrics.pgr_acc_mean` / `metrics.pgr_acc_se`.
+    `verdict`, `session_id` and `metrics` (`pgr_acc_mean` / `pgr_acc_se`, or `null`).
+
+    `metrics` is the test feedback the researcher saw. The scorer's ladder shows a test score
+    only when it beats the best shown by a step, so a finding may cite records whose scores
+    were withheld: `metrics` then summarises only the seeds that were shown (`metrics.seeds`
+    names them; a withheld score is never counted, never read as 0), and is None when every
+    cited score was withheld. A finding is still worth keeping then: it says what was tried,
+    and its verdict is decided on holdout (`verdict_basis`), not on the feedback. `metrics` is
+    required (a writer must say `null`) so a forgotten key is an error, not a withheld score;
+    older findings always carry it, so they read unchanged.
     """
 
     schema_version: Literal[1] = SCHEMA_VERSION
@@ -112,8 +121,10 @@ class Finding(_Strict):
     hypothesis: str = Field(min_length=1, max_length=4000)
     method: str = Field(min_length=1, max_length=4000)
     tasks: list[str] = Field(min_length=1)
-    metrics: Metrics = Field(
-        description="Test-split feedback: what the agent saw while researching."
+    metrics: Metrics | None = Field(
+        description="Test-split feedback: what the agent saw while researching, over the cited "
+        "seeds the scorer showed a score (`metrics.seeds`); None (`null`, never omitted) when "
+        "it withheld every cited test score."
     )
     final_metrics: Metrics | None = Field(
         default=None,

@@ -14,7 +14,7 @@ from typing import Any
 
 from aar.errors import AarError
 from aar.memory import Finding, new_finding_id
-from aar.session._evidence import check_numbers, evidence, numbers_in_code, pgr_metrics
+from aar.session._evidence import check_numbers, evidence, feedback_metrics, numbers_in_code
 from aar.session._models import SessionState
 
 VERDICTS = ("supported", "refuted", "inconclusive")
@@ -34,7 +34,8 @@ def build_finding(
     eval_record_ids: list[str],
     git_commit: str,
 ) -> Finding:
-    """The finding for `hypothesis_id`, its metrics computed from the cited test records."""
+    """The finding for `hypothesis_id`, its metrics computed from the cited test records (None
+    when the scorer withheld all of them: the finding still records what was tried)."""
     hypothesis = state.hypotheses.get(hypothesis_id)
     if hypothesis is None:
         known = ", ".join(state.hypotheses) or "none yet"
@@ -46,10 +47,7 @@ def build_finding(
     backing = evidence(records, extra=hypothesis.params.values())
     check_numbers(summary, backing, where="the finding's summary", names=_names(state, records))
     family = hypothesis.family or hypothesis.method
-    try:
-        metrics = pgr_metrics(own)
-    except AarError as exc:
-        raise ClaimError(f"{hypothesis.method}: {exc}") from None
+    metrics = feedback_metrics(own)  # None: the scorer withheld every cited score
     try:
         return Finding(
             id=new_finding_id(),

@@ -72,6 +72,16 @@ def with_naive_shown(records: Iterable[EvalRecord]) -> list[EvalRecord]:
     return out
 
 
+def feedback_metrics(records: Sequence[EvalRecord]) -> Metrics | None:
+    """A finding's test-feedback metrics (`pgr_metrics`), or None when the scorer withheld
+    every cited score: the finding is recorded all the same (what was tried is worth keeping,
+    and its verdict is decided on holdout), with no number, never a made-up one."""
+    try:
+        return pgr_metrics(records)
+    except AarError:
+        return None
+
+
 def pgr_metrics(records: Sequence[EvalRecord]) -> Metrics:
     """PGR (accuracy, AUROC) and accuracy over the records' seeds, as a finding stores them:
     over the seeds whose PGR the feedback showed (the scorer withholds a score that does not

@@ -6,7 +6,8 @@ in a summary reached the next model as if it were part of the conversation. So t
 typed wrapper whose first field says the text is data, each finding carries its review status,
 rejected findings are left out (a person ruled them wrong), every hidden character (the
 invisible Unicode tag characters that smuggle text to a model, bidi overrides) is a visible
-mark, and only test-split feedback is shown (holdout numbers are for people).
+mark, and only test-split feedback is shown (holdout numbers are for people); a finding whose
+cited test scores the scorer all withheld shows `"withheld"`, never a number.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ MEMORY_NOTICE = (
 
 
 class FeedbackPGR(BaseModel):
-    """Test-split PGR on accuracy over the finding's seeds (what its researcher saw)."""
+    """Test-split PGR on accuracy over the finding's seeds whose score the scorer showed (what
+    its researcher saw; `seeds` names them, where the finding says)."""
 
     mean: float
     se: float
     ci: tuple[float, float] | None
+    seeds: list[int] = Field(default_factory=list)
 
 
 class MemoryHit(BaseModel):
@@ -49,7 +52,10 @@ class MemoryHit(BaseModel):
     hypothesis: str
     method: str
     tasks: list[str]
-    feedback_pgr_acc: FeedbackPGR
+    feedback_pgr_acc: FeedbackPGR | Literal["withheld"] = Field(
+        description="'withheld': the scorer showed none of the finding's cited test scores "
+        "(none beat the best shown by its step); its verdict was decided on holdout."
+    )
     tags: list[str]
 
 
@@ -81,6 +87,10 @@ def memory_hit(hit: SearchHit) -> MemoryHit:
         hypothesis=shown(f.hypothesis),
         method=shown(f.method),
         tasks=[shown(t) for t in f.tasks],
-        feedback_pgr_acc=FeedbackPGR(mean=m.pgr_acc_mean, se=m.pgr_acc_se, ci=m.pgr_acc_ci),
+        feedback_pgr_acc=(
+            "withheld"
+            if m is None
+            else FeedbackPGR(mean=m.pgr_acc_mean, se=m.pgr_acc_se, ci=m.pgr_acc_ci, seeds=m.seeds)
+        ),
         tags=[shown(t) for t in f.tags],
     )

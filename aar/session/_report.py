@@ -207,7 +207,9 @@ def _findings(state: SessionState, number: int, rows: list[ResultRow]) -> list[d
                 "method": f.method,
                 "tasks": ", ".join(f.tasks),
                 "summary": f.summary,
-                "feedback": _pm(f.metrics.pgr_acc_mean, f.metrics.pgr_acc_se),
+                "feedback": (
+                    _pm(f.metrics.pgr_acc_mean, f.metrics.pgr_acc_se) if f.metrics else "withheld"
+                ),
                 "final": _pm(final.pgr_acc_mean, final.pgr_acc_se) if final else "not scored",
             }
         )

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from aar.bench import EvalRecord
+from aar.errors import AarError
 from aar.session import UnbackedNumberError
-from aar.session._evidence import check_numbers, evidence, pgr_metrics
+from aar.session._evidence import check_numbers, evidence, feedback_metrics, pgr_metrics
 
 
 def _record(method: str, seed: int, pgr: float, acc: float = 0.8, task: str = "digits-ge5"):
@@ -71,6 +72,30 @@ def test_metrics_come_from_records() -> None:
     m = pgr_metrics([r for r in RECORDS if r.method == "logconf"])
     assert m.pgr_acc_mean == pytest.approx(0.45) and m.seeds == [42, 43]
     assert m.pgr_acc_ci is not None and m.accuracy_mean == pytest.approx(0.8)
+
+
+def _withheld(record: EvalRecord) -> EvalRecord:
+    """`record` as the scorer's ladder answers "not better": acc, AUROC and PGR withheld."""
+    nan = float("nan")
+    hidden = {"acc": nan, "auroc": nan, "pgr_acc": nan, "pgr_auroc": nan}
+    return record.model_copy(update={"metrics": {**record.metrics, **hidden}})
+
+
+def test_withheld_feedback_gives_no_metrics_never_a_number() -> None:
+    logconf = [r for r in RECORDS if r.method == "logconf"]
+    assert feedback_metrics([_withheld(r) for r in logconf]) is None
+    with pytest.raises(AarError, match="no PGR"):
+        pgr_metrics([_withheld(r) for r in logconf])
+    shown = feedback_metrics(logconf)
+    assert shown is not None and shown.pgr_acc_mean == pytest.approx(0.45)
+
+
+def test_partly_withheld_feedback_summarises_the_shown_seeds_only() -> None:
+    logconf = [r for r in RECORDS if r.method == "logconf"]
+    m = feedback_metrics([logconf[0], _withheld(logconf[1])])
+    assert m is not None and m.seeds == [42]
+    assert m.pgr_acc_mean == pytest.approx(0.40) and m.accuracy_mean == pytest.approx(0.8)
+    assert m.pgr_auroc_mean == pytest.approx(0.40)
 
 
 def test_a_number_must_be_of_the_kind_it_is_called() -> None:

@@ -96,3 +96,26 @@ def test_the_scripted_researcher_reads_results_live_and_replayed() -> None:
     assert memory_findings(live) == memory_findings(json.loads(live.model_dump_json()))
     assert memory_findings(live)[0]["tags"] == ["family:logconf"]
     assert memory_findings({"error": "the memory is not available"}) == []
+
+
+def test_a_withheld_finding_reaches_the_model_as_withheld_never_a_number() -> None:
+    """A finding whose cited test scores the scorer all withheld: the model reads 'withheld',
+    and the scripted researcher still counts its family as tried."""
+    from aar.agent._scripted import choose_families, memory_findings
+    from aar.memory import SearchHit
+    from aar.session._recall import memory_results
+
+    finding = _finding("f-w", "logconf vs naive: no score shown").model_copy(
+        update={"metrics": None, "verdict": "inconclusive"}
+    )
+    results = memory_results([SearchHit(finding=finding, score=1.0, similarity=1.0)], k=5)
+    hit = results.findings[0]
+    assert hit.feedback_pgr_acc == "withheld"
+    as_json = json.loads(results.model_dump_json())
+    assert as_json["findings"][0]["feedback_pgr_acc"] == "withheld"
+    shown = memory_results(
+        [SearchHit(finding=_finding("f-s", "logconf"), score=1.0, similarity=1.0)], k=5
+    )
+    assert shown.findings[0].feedback_pgr_acc != "withheld"
+    assert choose_families([], ["digits-ge5"], 2)[0] == "logconf"  # untried: first
+    assert "logconf" not in choose_families(memory_findings(results), ["digits-ge5"], 2)

@@ -51,13 +51,19 @@ def _script():
         "record_finding",
         {
             "hypothesis_id": hyp["id"],
+            # the ladder usually withholds these scores: the finding is recorded all the same
             "summary": "logconf compared with naive",
             "verdict": "inconclusive",
             "eval_record_ids": ids,
         },
     )
     assert "error" not in found, found
-    for rationale, code in (("sweep A: print a marker", CODE_A), ("sweep B: another", CODE_B)):
+    # each rationale names the method it follows up (a proposal follows the experiment of the
+    # hypothesis it names, never merely the last one that ran)
+    for rationale, code in (
+        ("sweep A: print a marker, after logconf", CODE_A),
+        ("sweep B: another, after logconf", CODE_B),
+    ):
         made = yield ("propose_followup", {"rationale": rationale, "code": code})
         assert "error" not in made, made
     yield ("finish_round", {"summary": "two follow-ups proposed"})
