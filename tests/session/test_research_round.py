@@ -127,6 +127,33 @@ def test_findings_are_in_the_memory_pending_with_holdout_numbers(first_round: Ro
     assert all(f.review.status == "pending" and f.final_metrics is not None for f in stored)
 
 
+def test_every_scored_method_and_task_has_a_finding_shown_or_withheld(first_round: Round):
+    """The scripted researcher records a finding for each (method, task) it scored, whether or
+    not the ladder showed a score; feedback metrics are None exactly when every cited score of
+    the finding's method was withheld, and the report then says "withheld"."""
+    import math
+
+    state = first_round.session.state
+    scored = {
+        (e.record.method, e.record.task)
+        for e in state.evaluations
+        if e.round == 1 and e.record.method != "naive"
+    }
+    found = {(f.method.split(" (")[0], t) for f in state.findings.values() for t in f.tasks}
+    assert scored and scored <= found
+    report = (first_round.root / "rounds/1/report.md").read_text()
+    for f in state.findings.values():
+        own = [state.record(i) for i in f.eval_record_ids]
+        method = f.method.split(" (")[0]
+        own = [e.record for e in own if e is not None and e.record.method == method]
+        shown = [r.seed for r in own if math.isfinite(r.metrics.get("pgr_acc", math.nan))]
+        if f.metrics is None:
+            assert not shown and f.claimed_verdict == "inconclusive"
+            assert f"{f.id}" in report and "test feedback withheld" in report
+        else:
+            assert f.metrics.seeds == sorted(set(shown))
+
+
 def test_keys_are_never_logged_or_committed(first_round: Round) -> None:
     assert PLANTED_KEY not in all_text(first_round.root)
 
