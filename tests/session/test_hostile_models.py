@@ -80,8 +80,11 @@ def test_ground_truth_probing_and_made_up_numbers(workspace: Path) -> None:
         lie = tool_outcomes(session, "record_finding")[0]
         assert "0.97" in lie["error"] and "no cited evaluator record supports" in lie["error"]
         # a copy of the weak labels is below the naive student: the scorer shows it no score
-        # (README "Evaluator"), so no finding can cite it, and the probes show none either
-        assert "error" in tool_outcomes(session, "record_finding")[1] and not state.findings
+        # (README "Evaluator"), and the probes show none either. The finding is recorded, with
+        # its feedback withheld: no number, never a made-up one
+        withheld = tool_outcomes(session, "record_finding")[1]
+        assert withheld["metrics"] is None and withheld["feedback"] == "withheld"
+        assert [f.metrics for f in state.findings.values()] == [None]
         probes = [e for e in state.evaluations if e.record.method.startswith("probe")]
         assert probes and all(e.record.answer in ("not_better", "repeat") for e in probes)
         flagged = [e for e in probes if e.record.method in ("probe1", "probe2")]
