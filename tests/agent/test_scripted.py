@@ -82,12 +82,27 @@ def test_followup_sweeps_the_best_family_where_it_helped() -> None:
     assert followup_proposal([control], [42]) is None  # no parameter to sweep
 
 
-def test_a_method_the_scorer_showed_no_score_gets_no_finding() -> None:
+def test_a_method_the_scorer_showed_no_score_gets_a_finding_with_no_number() -> None:
     """The scorer's ladder shows a score only when it beats the best shown: a method with no
-    shown score has no number to cite, so the researcher records no finding for it."""
+    shown score has no number to cite, so its finding states none and claims inconclusive
+    (the memory still learns it was tried; the session decides the verdict on holdout)."""
+    from aar.agent._scripted import _record_verdicts
+
     naive = _feedback([0.20, 0.30, 0.25])
     unseen = compare("logconf", "logconf", "t", _feedback([math.nan] * 3), naive)
-    assert unseen is not None and unseen["verdict"] == "not_shown" and not unseen["summary"]
+    assert unseen is not None and unseen["verdict"] == "not_shown"
+    assert "no score" in unseen["summary"] and not any(c.isdigit() for c in unseen["summary"])
+    tested = {"t": _feedback([math.nan] * 3)}
+    script = _record_verdicts("h1", "logconf", "logconf", tested, {"t": naive})
+    name, args = next(script)
+    assert name == "record_finding" and args["verdict"] == "inconclusive"
+    assert args["eval_record_ids"] and "no score" in args["summary"]
+    try:
+        script.send({"id": "f-1", "metrics": None, "feedback": "withheld"})
+    except StopIteration as done:
+        assert [o["verdict"] for o in done.value] == ["not_shown"]  # the round summary's list
+    else:
+        raise AssertionError("one finding per scored task, then the outcomes")
     one = compare("logconf", "logconf", "t", _feedback([0.5, math.nan, math.nan]), naive)
     assert one is not None and one["verdict"] == "inconclusive"
     assert "on the seeds with a shown score" in one["summary"] and "CI" not in one["summary"]
