@@ -94,12 +94,15 @@ class Pages:
         """Click something that loads a new page (a link, a form's button) and wait until the
         old page is gone and the new one has loaded: reading right after a click can catch
         the old page mid-navigation (a stale element)."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.wait import WebDriverWait
 
         old = self.find("html")
         self.find(css).click()  # type: ignore[attr-defined]
-        wait = WebDriverWait(self.d, 30)
+        # Mid-navigation chromedriver may answer "unhandled inspector error" about the old
+        # element instead of "stale" (seen once in a full run): ask again until it is stale.
+        wait = WebDriverWait(self.d, 30, ignored_exceptions=(WebDriverException,))
         wait.until(expected_conditions.staleness_of(old))
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
