@@ -74,8 +74,9 @@ def with_naive_shown(records: Iterable[EvalRecord]) -> list[EvalRecord]:
 
 def feedback_metrics(records: Sequence[EvalRecord]) -> Metrics | None:
     """A finding's test-feedback metrics (`pgr_metrics`), or None when the scorer withheld
-    every cited score: the finding is recorded all the same (what was tried is worth keeping,
-    and its verdict is decided on holdout), with no number, never a made-up one."""
+    every cited score (or, rarer, every cited PGR is undefined: the weak model matched the
+    ceiling): the finding is recorded all the same (what was tried is worth keeping, and its
+    verdict is decided on holdout), with no number, never a made-up one."""
     try:
         return pgr_metrics(records)
     except AarError:
@@ -90,8 +91,8 @@ def pgr_metrics(records: Sequence[EvalRecord]) -> Metrics:
     pgr = summarize([r.metrics["pgr_acc"] for r in records])
     if not math.isfinite(pgr.mean):
         raise AarError(
-            "the cited records show no PGR (the scorer showed no score: not better than the "
-            "best shown, or every gap is zero); a finding needs at least one shown score"
+            "the records show no PGR (the scorer showed no score: not better than the best "
+            "shown; or every weak-to-ceiling gap is zero)"
         )
     auroc = summarize([r.metrics.get("pgr_auroc", math.nan) for r in records])
     acc = summarize([r.metrics["acc"] for r in records])
