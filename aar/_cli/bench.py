@@ -323,7 +323,9 @@ def evaluate_cmd(
         check_label,
         check_seed,
         check_task_names,
+        load_predictions,
         read_submission,
+        recall_public_ids,
     )
 
     check_seed(seed, "--seed")
@@ -332,6 +334,9 @@ def evaluate_cmd(
     check_label(method, "--method")
     code_sha = _hash_code(code)
     submission = read_submission(predictions)
+    cached = recall_public_ids(task, seed, split)
+    if cached is not None:  # refuse what cannot match before the task loads (see the cache)
+        load_predictions(submission, *cached)
     if log is not None:
         EvalLog(log)  # a log that is not an evaluator log is refused before any work
     check_task_names([task])
@@ -349,7 +354,7 @@ def _score(
 
     import numpy as np
 
-    from aar.bench import EvalLog, git_commit
+    from aar.bench import EvalLog, git_commit, remember_public_ids
     from aar.config import get_settings
     from aar.scorer import Scorer, ScoreRequest
 
@@ -362,7 +367,10 @@ def _score(
         account = f"log:{log.resolve()}"
         paid = scorer.charged(account)
         budget -= sum(1 for r in old.records if r.id not in paid)  # scored before the scorer
-    probs = scorer.evaluator(task, seed).load(submission, split)
+    evaluator = scorer.evaluator(task, seed)
+    ids = {s: evaluator.ids(s) for s in ("test", "holdout")}
+    remember_public_ids(task, seed, ids, evaluator.task.n_classes)
+    probs = evaluator.load(submission, split)
     response = scorer.score(
         ScoreRequest(
             task=task,

@@ -46,6 +46,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "load_predictions",
         "read_submission",
     ),
+    "aar.bench._public_ids": ("recall_public_ids", "remember_public_ids"),
     "aar.bench._report": (
         "check_json_target",
         "prepare_out_dir",
@@ -183,7 +184,9 @@ __all__ = [
     "pgr",
     "prepare_out_dir",
     "read_submission",
+    "recall_public_ids",
     "register_task",
+    "remember_public_ids",
     "resolve_seeds",
     "resolve_task",
     "run_suite",
