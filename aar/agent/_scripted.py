@@ -281,13 +281,7 @@ def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[
     assert param is not None
     tasks = sorted({o["task"] for o in helped if o["family"] == family})
     del seeds
-    values = [v for v in param.grid if v != param.default]
-    code = "".join(
-        experiment_code(
-            family, method=method_name(family, {param.name: v}), params={param.name: v}, pairs=None
-        )
-        for v in values
-    )
+    values, code = _sweep(family)
     rationale = (
         f"{family} ({param.name}={param.default:g}) had the largest gain over naive on test "
         f"feedback, on {', '.join(tasks)} (paired PGR difference {best['diff']:+.3f} on "
@@ -298,12 +292,9 @@ def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[
     return {"rationale": rationale, "code": code}
 
 
-def _exploratory_sweep(tunable: list[dict[str, Any]]) -> dict[str, str] | None:
-    """No family showed a gain on test feedback: sweep the first tried family's parameter to
-    look for one (said as such; no claim)."""
-    if not tunable:
-        return None
-    family = tunable[0]["family"]
+def _sweep(family: str) -> tuple[list[float], str]:
+    """The grid values of `family`'s key parameter other than its default, and one script that
+    runs each on every mounted (task, seed)."""
     param = FAMILIES[family].param
     assert param is not None
     values = [v for v in param.grid if v != param.default]
@@ -313,6 +304,18 @@ def _exploratory_sweep(tunable: list[dict[str, Any]]) -> dict[str, str] | None:
         )
         for v in values
     )
+    return values, code
+
+
+def _exploratory_sweep(tunable: list[dict[str, Any]]) -> dict[str, str] | None:
+    """No family showed a gain on test feedback: sweep the first tried family's parameter to
+    look for one (said as such; no claim)."""
+    if not tunable:
+        return None
+    family = tunable[0]["family"]
+    param = FAMILIES[family].param
+    assert param is not None
+    values, code = _sweep(family)
     rationale = (
         f"No family showed a gain over naive on test feedback in this round. Sweep {family}'s "
         f"{param.name} over {', '.join(f'{v:g}' for v in values)} (on every task) to look for "

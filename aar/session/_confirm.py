@@ -16,11 +16,8 @@ run on every mounted pair.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from aar.session._models import Experiment
 
@@ -153,39 +150,16 @@ def _score(
     number: int,
 ) -> None:
     """Score the holdout of each (method, task) on every confirmation seed, once."""
-    from aar.bench import InvalidPredictionsError
-    from aar.hashing import cells_sha256
-    from aar.sandbox import SandboxUsageError, read_scratch_file
-    from aar.session._ledger import MAX_PREDICTION_BYTES
+    from aar.session._finalize import score_holdout_once
 
     state = session.state
     done = {(e.experiment, e.record.method, e.record.task, e.record.seed) for e in state.holdout}
     for method, task in targets:
         for seed in seeds:
-            if (rerun.id, method, task, seed) in done:
-                continue
-            rel = f"predictions/{method}/{task}/seed-{seed}.holdout.npy"
-            try:
-                raw = read_scratch_file(session.root / rerun.path, rel, MAX_PREDICTION_BYTES)
-                probs = np.load(io.BytesIO(raw), allow_pickle=False)
-                record = session.ledger.score_holdout(
-                    task,
-                    seed,
-                    probs,
-                    method=method,
-                    code_sha256=cells_sha256(rerun.cells),
-                    git_commit=rerun.commit or session.workspace.head,
+            if (rerun.id, method, task, seed) not in done:
+                score_holdout_once(
+                    session, rerun, method, (task, seed), number, what="confirmation holdout"
                 )
-            except (SandboxUsageError, InvalidPredictionsError, ValueError, OSError) as exc:
-                session.emit(
-                    "note",
-                    message=f"confirmation holdout of {method} ({rerun.id}) on {task} seed "
-                    f"{seed} not scored: {exc}",
-                )
-                continue
-            session.emit(
-                "holdout", record=record.model_dump(mode="json"), experiment=rerun.id, round=number
-            )
 
 
 __all__ = ["CONFIRM_SEEDS", "confirm_round", "confirmation_seeds"]

@@ -17,7 +17,7 @@ import numpy as np
 from aar.errors import AarError
 from aar.session._evidence import pgr_metrics
 from aar.session._ledger import MAX_PREDICTION_BYTES
-from aar.session._models import EvalEntry, RoundOutcome
+from aar.session._models import EvalEntry, Experiment, RoundOutcome
 
 if TYPE_CHECKING:
     from aar.session._session import Session
@@ -87,42 +87,51 @@ def holdout_targets(session: Session, number: int) -> list[tuple[str, str]]:
 
 
 def _score_holdout(session: Session, number: int) -> None:
-    from aar.bench import InvalidPredictionsError
-    from aar.hashing import cells_sha256
-    from aar.sandbox import SandboxUsageError, read_scratch_file
-
     state = session.state
     done = {(e.experiment, e.record.method, e.record.task, e.record.seed) for e in state.holdout}
     for experiment, method in holdout_targets(session, number):
         exp = state.experiments[experiment]
         for task, seed in session.config.pairs:
-            if (experiment, method, task, seed) in done:
-                continue
-            rel = f"predictions/{method}/{task}/seed-{seed}.holdout.npy"
-            try:
-                raw = read_scratch_file(session.root / exp.path, rel, MAX_PREDICTION_BYTES)
-                probs = np.load(io.BytesIO(raw), allow_pickle=False)
-                record = session.ledger.score_holdout(
-                    task,
-                    seed,
-                    probs,
-                    method=method,
-                    code_sha256=cells_sha256(exp.cells),
-                    git_commit=exp.commit or session.workspace.head,
-                )
-            except (SandboxUsageError, InvalidPredictionsError, ValueError, OSError) as exc:
-                session.emit(
-                    "note",
-                    message=f"holdout of {method} ({experiment}) on {task} "
-                    f"seed {seed} not scored: {exc}",
-                )
-                continue
-            session.emit(
-                "holdout",
-                record=record.model_dump(mode="json"),
-                experiment=experiment,
-                round=number,
-            )
+            if (experiment, method, task, seed) not in done:
+                score_holdout_once(session, exp, method, (task, seed), number, what="holdout")
+
+
+def score_holdout_once(
+    session: Session,
+    exp: Experiment,
+    method: str,
+    pair: tuple[str, int],
+    number: int,
+    *,
+    what: str,
+) -> None:
+    """Score the holdout predictions `exp` saved for `method` on one (task, seed) and log the
+    record; predictions that are missing or invalid are a note (`what` names the purpose),
+    never a number."""
+    from aar.bench import InvalidPredictionsError
+    from aar.hashing import cells_sha256
+    from aar.sandbox import SandboxUsageError, read_scratch_file
+
+    task, seed = pair
+    rel = f"predictions/{method}/{task}/seed-{seed}.holdout.npy"
+    try:
+        raw = read_scratch_file(session.root / exp.path, rel, MAX_PREDICTION_BYTES)
+        probs = np.load(io.BytesIO(raw), allow_pickle=False)
+        record = session.ledger.score_holdout(
+            task,
+            seed,
+            probs,
+            method=method,
+            code_sha256=cells_sha256(exp.cells),
+            git_commit=exp.commit or session.workspace.head,
+        )
+    except (SandboxUsageError, InvalidPredictionsError, ValueError, OSError) as exc:
+        session.emit(
+            "note",
+            message=f"{what} of {method} ({exp.id}) on {task} seed {seed} not scored: {exc}",
+        )
+        return
+    session.emit("holdout", record=record.model_dump(mode="json"), experiment=exp.id, round=number)
 
 
 def _finish_findings(session: Session, number: int) -> None:
