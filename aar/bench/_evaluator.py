@@ -111,6 +111,11 @@ def write_public(setup: SeedSetup, directory: str | os.PathLike[str]) -> Path:
         (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
     except OSError as exc:
         raise OutputDirError(f"cannot write to export directory {directory}: {exc}") from None
+    from aar.bench._public_ids import remember_public_ids
+
+    # Whoever exported a pair may submit for it next: its ids let a submission that cannot
+    # match be refused before the task loads (`aar bench evaluate`).
+    remember_public_ids(task.name, setup.seed, setup.public.ids, task.n_classes)
     return directory
 
 

@@ -85,3 +85,21 @@ def test_a_damaged_cache_is_ignored_and_never_decides_alone(
     np.savez(cached, n_classes=np.int64(2), test=np.arange(10), holdout=np.arange(10))
     lied = _evaluate(str(short), "--task", "breast-cancer", env=env)
     assert lied["exit"] == 2 and "does not match the split" in lied["err"], lied
+
+
+def test_an_export_of_the_pair_is_enough(tmp_path: Path, env: dict[str, str]) -> None:
+    """The usual order is export, then evaluate: the export already warms the cache."""
+    command = ["bench", "export-public", "--task", "digits-ge5", "--seed", "43"]
+    export = subprocess.run(
+        [sys.executable, "-m", "aar", *command, str(tmp_path / "public")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert export.returncode == 0, export.stderr
+    short = tmp_path / "short.npy"
+    np.save(short, np.full((10, 2), 0.5))
+    refused = _evaluate(str(short), "--task", "digits-ge5", "--seed", "43", env=env)
+    assert refused["exit"] == 2 and "does not match the split" in refused["err"], refused
+    assert refused["heavy"] == [], refused
