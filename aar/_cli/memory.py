@@ -177,7 +177,8 @@ def _read_json(source: str) -> Any:
 
 def _refuse_reviews(findings: list[Finding]) -> None:
     """Only the review gate sets a review: a hand-written `"review": {"status": "approved"}`
-    would otherwise be stored as approved with no audit record behind it."""
+    would otherwise be stored as approved with no audit record behind it. Likewise only a
+    session's end of round sets a verdict basis (the holdout data and test that decided it)."""
     from aar.memory import InvalidFindingError, Review
 
     problems = [
@@ -186,6 +187,13 @@ def _refuse_reviews(findings: list[Finding]) -> None:
         + "); only the review gate does: add it without 'review', then `aar review approve ID`"
         for n, f in enumerate(findings, 1)
         if f.review != Review()
+    ]
+    problems += [
+        f"record {n}: the input sets a verdict basis; only a session's end of round decides "
+        "a verdict on holdout and records what decided it: add the finding without "
+        "'verdict_basis'"
+        for n, f in enumerate(findings, 1)
+        if f.verdict_basis is not None
     ]
     if problems:
         raise InvalidFindingError(problems)

@@ -59,6 +59,22 @@ MEMORY_CASES = [
     _add("add-review-approved", APPROVED, "only the review gate"),
     _add("add-review-rejected", {**GOOD, "review": {"status": "rejected"}}, "only the review gate"),
     _add("add-review-reviewer", {**GOOD, "review": {"reviewer": "mallory"}}, "review gate"),
+    _add(
+        "add-verdict-basis",
+        {
+            **GOOD,
+            "verdict_basis": {
+                "split": "holdout",
+                "seeds": list(range(1000, 1010)),
+                "fresh_seeds": True,
+                "test": "paired t-test (two-sided)",
+                "level": 0.05,
+                "correction": "holm",
+                "family_size": 1,
+            },
+        },
+        "only a session's end of round decides",
+    ),
     Case(
         "add-deeply-nested",
         ("memory", "add", "{ws}/in.json"),
