@@ -9,16 +9,16 @@ is made by the package's own functions (`aar.bench.decide_round`, `paired_t`,
 `paired_difference`), never a re-implementation.
 
 Per-seed paired differences (method - naive, PGR on accuracy) are drawn per task with the
-spread the real tasks show: `TASK_SD` is the per-seed standard deviation of logconf - naive
-PGR differences on the holdout over 5 seeds, from the README's suite table (measured by
-tools/bench/science.py: the 95 % CI half-widths, times sqrt(5) / 1.96 / sqrt(4/5)). Each seed's
-difference has a part shared by its test and holdout scores (the two trained models differ)
-and a part of each split's own (which rows fell where): `--shared` is the shared share of the
-variance (0.5 by default; 0.9 is the stress case for confirming on the round's own seeds,
-where the data that chose a comparison and the data that confirms it are most alike). Tails
-are Student-t with 4 degrees of freedom (heavier than normal). Test feedback is rounded to
-0.01. `--censor X` models the scorer's ladder, which shows a test score only when it beats the
-best shown: a seed's test difference is shown only when it exceeds X (PGR), else withheld
+spread the real tasks show: `TASK_SD` is the per-seed standard deviation of logconf - naive PGR
+differences on the holdout over 5 seeds, from the README's suite table (measured by
+tools/bench/science.py on the one method library: the paired SE it prints, times sqrt(5)). Each
+seed's difference has a part shared by its test and holdout scores (the two trained models
+differ) and a part of each split's own (which rows fell where): `--shared` is the shared share
+of the variance (0.5 by default; 0.9 is the stress case for confirming on the round's own
+seeds, where the data that chose a comparison and the data that confirms it are most alike).
+Tails are Student-t with 4 degrees of freedom (heavier than normal). Test feedback is rounded
+to 0.01. `--censor X` models the scorer's ladder, which shows a test score only when it beats
+the best shown: a seed's test difference is shown only when it exceeds X (PGR), else withheld
 (NaN), and a comparison shown on fewer than 3 of its seeds goes on unscreened.
 
 Reported, each over `--rounds` rounds:
@@ -47,13 +47,13 @@ import numpy as np
 from aar.bench import Comparison, VerdictRule, decide_round, paired_difference, paired_t
 
 TASK_SD = {
-    "digits-10": 0.121,
-    "synthetic-gap-large": 0.096,
-    "synthetic-gap-medium": 0.026,
-    "digits-ge5": 0.051,
-    "rt-sentiment": 0.108,
-    "breast-cancer": 0.230,
-    "synthetic-gap-small": 0.064,
+    "digits-10": 0.092,
+    "synthetic-gap-large": 0.080,
+    "synthetic-gap-medium": 0.027,
+    "digits-ge5": 0.103,
+    "rt-sentiment": 0.132,
+    "breast-cancer": 0.217,
+    "synthetic-gap-small": 0.056,
 }
 """Per-seed SD of a paired PGR difference on each built-in task (see the module docstring)."""
 
