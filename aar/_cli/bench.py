@@ -303,7 +303,9 @@ def evaluate_cmd(
     task: TaskOpt,
     seed: SeedOpt = 42,
     method: Annotated[str, typer.Option(help="Name of what you submit.")] = "submission",
-    split: Annotated[str, typer.Option(help="'test' (rounded) or 'holdout' (exact).")] = "test",
+    split: Annotated[
+        str, typer.Option(help="'test' (the scorer's answer); holdout is refused on request.")
+    ] = "test",
     code: Annotated[
         Path | None, typer.Option(help="File with the code that made the predictions (hashed).")
     ] = None,
@@ -331,6 +333,16 @@ def evaluate_cmd(
     check_seed(seed, "--seed")
     if split not in ("test", "holdout"):
         raise InvalidPredictionsError(f"--split must be 'test' or 'holdout', got {split!r}")
+    if split == "holdout":
+        from aar.bench import HoldoutRefusedError
+
+        # Exact answers on request give the labels away: 85 one-row submissions recovered all
+        # of breast-cancer seed 42's holdout labels, and seeds share their pool's rows.
+        raise HoldoutRefusedError(
+            "holdout is never scored on request (exact answers to repeated submissions give "
+            "its labels away); its numbers come from `aar bench run` and from a session's end "
+            "of round: submit to --split test"
+        )
     check_label(method, "--method")
     code_sha = _hash_code(code)
     submission = read_submission(predictions)

@@ -22,7 +22,7 @@ class BudgetExceededError(AarError):
 
 
 class HoldoutRefusedError(AarError):
-    """The holdout split is never scored during a research session."""
+    """The holdout split is never scored during a research session, nor on request."""
 
 
 class OutputDirError(AarError):

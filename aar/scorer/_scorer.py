@@ -2,8 +2,8 @@
 
 Every session, every `aar bench evaluate` and every process scores through a `Scorer` on the
 installation's ledger (`settings.scorer.dir`). Test submissions get the feedback mechanism's
-answer (`_mechanism.decide`); holdout submissions get exact numbers for people (the session's
-end-of-round scoring, or a user's `--split holdout`) and are recorded too.
+answer (`_mechanism.decide`); holdout submissions get exact numbers for trusted host code only
+(the session's end-of-round scoring; `aar bench evaluate` refuses holdout) and are recorded too.
 """
 
 from __future__ import annotations
