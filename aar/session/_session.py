@@ -745,10 +745,13 @@ class _Experiments:
 
 
 def _estimated_evaluations(code: str, pairs: int) -> int:
-    """Pairs times the distinct method names the code saves test predictions under."""
+    """Pairs times the distinct method names the code saves test predictions under: a literal
+    `name="..."`, or the `METHOD = "..."` the method library's scripts save under."""
     import re
 
-    names = set(re.findall(r"name\s*=\s*['\"]([A-Za-z0-9_.-]+)['\"]", code))
+    quoted = r"['\"]([A-Za-z0-9_.-]+)['\"]"
+    names = set(re.findall(rf"name\s*=\s*{quoted}", code))
+    names |= set(re.findall(rf"^METHOD\s*=\s*{quoted}", code, flags=re.MULTILINE))
     return pairs * max(len(names), 1)
 
 
