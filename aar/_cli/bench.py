@@ -449,7 +449,9 @@ def _print_record(record: EvalRecord, as_json: bool) -> None:
         return
     console = Console()
     m = record.metrics
-    note = f"rounded to {record.rounding}" if record.rounded else "exact"
+    # The scorer's shown numbers are floors (never above the truth); older records were rounded.
+    verb = "floored" if record.answer is not None else "rounded"
+    note = f"{verb} to {record.rounding}" if record.rounded else "exact"
     if record.answer is not None and not math.isfinite(m.get("acc", math.nan)):
         scores = _unshown(record)
     else:

@@ -104,7 +104,8 @@ def list_cmd(as_json: JsonOpt = False) -> None:
         print(json.dumps(rows + unreadable, indent=2))
         return
     table = Table(title=f"sessions in {get_settings().runs_dir}")
-    for col in ("id", "state", "model", "rounds", "findings", "evaluations"):
+    table.add_column("id", no_wrap=True, min_width=24)  # ids are copied: never cut or wrapped
+    for col in ("state", "model", "rounds", "findings", "evaluations"):
         table.add_column(col)
     for r in rows:
         u = r["usage"]

@@ -96,7 +96,7 @@ def test_export_then_evaluate_round_trip(tmp_path: Path) -> None:
     text = _ok(
         "bench", "evaluate", "--task", "test-tiny", "--seed", "43", str(pred), "--log", str(log)
     )
-    assert "rounded to 0.01" in text and "budget 1/" in text
+    assert "floored to 0.01" in text and "budget 1/" in text
     hold = tmp_path / "hold.npy"
     np.save(hold, np.load(pub / "holdout_weak_inputs.npy")[:, 0] * 0 + 0.5)
     # Holdout is never scored on request: exact answers to repeated submissions gave every
