@@ -15,9 +15,11 @@ import secrets
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from aar.errors import PathError
+from aar.errors import AarError, PathError
 
 
 def probe_writable(directory: Path) -> str | None:
@@ -233,3 +235,23 @@ def _write_temp(path: Path, data: bytes | str) -> str:
         os.unlink(tmp)
         raise PathError(f"cannot write {path}: {exc.strerror}") from None
     return tmp
+
+
+@contextmanager
+def held_lock(path: Path, timeout: float, *, busy: AarError, what: str) -> Iterator[None]:
+    """Hold the file lock at `path` for the block. Another process holding it past `timeout`
+    raises `busy`; a lock that cannot be made at all is a `PathError` naming `what`: one clear
+    line either way, never a filelock traceback."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise busy from None
+    except OSError as exc:
+        raise PathError(f"cannot lock {what}: {exc.strerror}") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -30,7 +30,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from aar.errors import AarError, PathError, validation_message
-from aar.files import check_names, check_writable_dir, write_atomic
+from aar.files import check_names, check_writable_dir, held_lock, write_atomic
 
 HEADER_KEY = "aar_log"
 _HEADER_PROBE_BYTES = 1 << 20  # a first line longer than this is no header and no record
@@ -193,21 +193,12 @@ class JsonlLog(Generic[T]):
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self.path) + ".lock", timeout=self.lock_timeout)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise LogError(
-                f"log {self.path} stayed locked by another process for {self.lock_timeout:g} s"
-            ) from None
-        except OSError as exc:
-            raise PathError(f"cannot lock log {self.path}: {exc.strerror}") from None
-        try:
+        busy = LogError(
+            f"log {self.path} stayed locked by another process for {self.lock_timeout:g} s"
+        )
+        lock = Path(str(self.path) + ".lock")
+        with held_lock(lock, self.lock_timeout, busy=busy, what=f"log {self.path}"):
             yield
-        finally:
-            lock.release()
 
     # ------------------------------------------------------------------ checks
 

@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aar.errors import PathError
-from aar.files import write_atomic
+from aar.files import held_lock, write_atomic
 from aar.jsonl import JsonlLog, LogCorruptError, LogError
 from aar.review._errors import AuditBusyError, AuditIntegrityError, ReviewKeyError
 from aar.review._key import review_key, review_key_file
@@ -216,28 +216,19 @@ class AuditLog:
         The chain is checked under the lock; before the lock file exists it is also checked
         first, so refusing a damaged log never writes even that file.
         """
-        from filelock import FileLock, Timeout
-
         lock_path = self.runs_dir / AUDIT_LOCK
         if not lock_path.exists():
             self.records()
-        lock = FileLock(str(lock_path), timeout=self.lock_timeout)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise AuditBusyError(
-                f"the audit log {self.path} stayed locked by another decision for "
-                f"{self.lock_timeout:g} s; try again"
-            ) from None
-        except OSError as exc:
-            raise PathError(f"cannot lock the audit log {self.path}: {exc.strerror}") from None
-        try:
+        busy = AuditBusyError(
+            f"the audit log {self.path} stayed locked by another decision for "
+            f"{self.lock_timeout:g} s; try again"
+        )
+        what = f"the audit log {self.path}"
+        with held_lock(lock_path, self.lock_timeout, busy=busy, what=what):
             records = self.records()
             fresh = not records and not self.head_path.exists()
             key = review_key(self.key_file or review_key_file(), create=fresh)
             yield AuditTransaction(self, key, records)
-        finally:
-            lock.release()
 
 
 class AuditTransaction:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, PrivateAttr
 
 from aar.bench import EvalRecord
 from aar.errors import AarError, PathError
+from aar.files import held_lock
 from aar.jsonl import JsonlLog
 
 POOL_KIND = "scorer-pool"
@@ -92,22 +93,13 @@ class LedgerStore:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the ledger's lock (one decision at a time, installation-wide)."""
-        from filelock import FileLock, Timeout
-
         self._prepare()
-        lock = FileLock(str(self.dir / "scorer.lock"), timeout=self.lock_timeout)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise ScorerLockError(
-                f"the scorer's ledger {self.dir} stayed locked for {self.lock_timeout:g} s"
-            ) from None
-        except OSError as exc:
-            raise PathError(f"cannot lock the scorer's ledger {self.dir}: {exc.strerror}") from None
-        try:
+        busy = ScorerLockError(
+            f"the scorer's ledger {self.dir} stayed locked for {self.lock_timeout:g} s"
+        )
+        what = f"the scorer's ledger {self.dir}"
+        with held_lock(self.dir / "scorer.lock", self.lock_timeout, busy=busy, what=what):
             yield
-        finally:
-            lock.release()
 
     def _pool(self, task: str) -> JsonlLog[LedgerEntry]:
         return self._log(self.dir / "pools" / _pool_file(task), POOL_KIND, LedgerEntry)
