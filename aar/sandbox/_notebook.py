@@ -39,6 +39,10 @@ class NotebookLog:
         self._write_lock = threading.Lock()  # one writer of the file at a time
         self._dirty = threading.Event()
         self._closed = False
+        # Cells added / cells on disk: the background writer skips a write that `save` already
+        # made, so it never rewrites the file while the session commits the directory.
+        self._added = 0
+        self._written: tuple[int, Path] | None = None
         self._writer = threading.Thread(target=self._write_loop, name="aar-notebook", daemon=True)
         self.nb = v4.new_notebook()
         self.nb.metadata["kernelspec"] = {
@@ -96,6 +100,7 @@ class NotebookLog:
         )
         with self._lock:
             self.nb.cells.append(cell)
+            self._added += 1
         self._dirty.set()
 
     def _write_loop(self) -> None:
@@ -107,14 +112,17 @@ class NotebookLog:
                 self._write()
 
     def _write(self) -> None:
-        with self._lock:
-            text = json.dumps(self.nb, indent=1, ensure_ascii=False) + "\n"
-            path = self.path
         with self._write_lock:
+            with self._lock:
+                if self._written == (self._added, self.path) and self.path.exists():
+                    return
+                text = json.dumps(self.nb, indent=1, ensure_ascii=False) + "\n"
+                path, added = self.path, self._added
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)  # atomic: a crash never leaves half a notebook
+            self._written = (added, path)
 
     def save(self) -> None:
         """Validate and write now (synchronously)."""

@@ -117,6 +117,7 @@ class Session:
         if not (root / "events.jsonl").is_file():
             raise SessionNotFoundError(f"no session {session_id!r} under {runs_dir}")
         session = cls(root, WriterLock(root))
+        session.workspace.clear_stale_index_lock()  # a killed run's git; we hold the writer lock
         if session.state.protocol != PROTOCOL:
             session.close()
             raise AarError(

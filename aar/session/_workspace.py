@@ -35,6 +35,19 @@ class Workspace:
         (root / ".gitignore").write_text(IGNORED)
         return cls(root)
 
+    def clear_stale_index_lock(self) -> bool:
+        """Remove `.git/index.lock` left by a git that was killed with its session.
+
+        Only a caller holding the session's writer lock may call this: that lock proves no
+        other aar process writes here, so a leftover index lock is stale, and without removing
+        it every later commit (and so `aar resume`) fails. Returns whether one was removed."""
+        lock = Path(self.repo.git_dir) / "index.lock"
+        try:
+            lock.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def commit(self, message: str) -> str:
         """Commit everything not ignored (if anything changed); returns HEAD's sha."""
         import git

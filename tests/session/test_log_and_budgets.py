@@ -124,3 +124,24 @@ def test_wall_clock_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(guard, "_round_start", guard._round_start - 61)
     with pytest.raises(BudgetExhausted, match="1 minutes"):
         guard.check_time()
+
+
+def test_opening_a_session_clears_the_index_lock_a_killed_git_left(workspace: Path) -> None:
+    """`kill -9` of a run (its process group, git included) mid-commit leaves
+    `.git/index.lock`; the writer lock proves nobody else commits, so open removes it and the
+    resumed session can commit again (CI once failed `aar resume` on exactly this)."""
+    from aar.config import get_settings
+    from aar.session import Session
+
+    runs = get_settings().runs_dir
+    session = Session.create(runs, SessionConfig(tasks=["digits-ge5"], seeds=[42]))
+    session_id = session.id
+    session.close()
+    (runs / session_id / ".git" / "index.lock").write_text("")
+    reopened = Session.open(runs, session_id)
+    try:
+        assert not (runs / session_id / ".git" / "index.lock").exists()
+        (runs / session_id / "note.md").write_text("after the kill\n")
+        assert reopened.commit("a commit after the kill") == reopened.workspace.head
+    finally:
+        reopened.close()
