@@ -35,6 +35,7 @@ from aar.session._models import (
 )
 from aar.session._plan import plan_round
 from aar.session._progress import Progress
+from aar.session._public import PUBLIC, file_hashes, restore_public_export
 from aar.session._recall import MemoryResults, memory_results
 from aar.session._workspace import Workspace
 
@@ -90,7 +91,7 @@ class Session:
         root.mkdir()
         write_atomic(root / "session.json", config.model_dump_json(indent=2) + "\n")
         Workspace.create(root)
-        export_public_many(config.pairs, root / "public")
+        export_public_many(config.pairs, root / PUBLIC)
         lock = WriterLock(root)
         log = EventLog(root)
         log.append(
@@ -101,7 +102,7 @@ class Session:
                 "config": config.model_dump(mode="json"),
                 "key_id": key_id(),
                 "isolation": _isolation(),
-                "public": _file_hashes(root / "public"),
+                "public": file_hashes(root / PUBLIC),
             },
         )
         session = cls(root, lock)
@@ -134,6 +135,11 @@ class Session:
                 "match the evaluator's. Restore the key file it was created with "
                 "(settings bench.key_file)"
             )
+        try:
+            restore_public_export(root, session.config.pairs, created.get("public") or {})
+        except BaseException:
+            session.close()
+            raise
         return session
 
     @property
@@ -831,9 +837,3 @@ def _isolation() -> str:
     return load_policy().isolation
 
 
-def _file_hashes(directory: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
