@@ -23,7 +23,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
     os.environ.pop(_key, None)
 # A task key of the test run's own (inherited by subprocesses): tests never read or create the
-# user's key, and nothing in the repository is a key.
+# user's key, and no key of a user is in the repository (tests/session/data holds one made only
+# for an archived session fixture, which no installed aar or sandbox reads).
 os.environ["AAR_BENCH__KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "key")
 os.environ["AAR_REVIEW__KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "review")
 # The installation's scorer ledger (aar.scorer) of the test run; `_own_scorer` below gives each
