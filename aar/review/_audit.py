@@ -138,6 +138,34 @@ class AuditLog:
             )
         return records
 
+    def verify_appended(
+        self, verified: list[AuditRecord], appended: bytes
+    ) -> list[AuditRecord] | None:
+        """`verified` and the records on the `appended` lines, if `verify` would pass them:
+        each new line the next link of the chain, and the head naming the log's end under the
+        key. None where only a full `verify` can say what is wrong.
+
+        For a reader that keeps the records it verified and the bytes they came from (the
+        web pages' cache): only the new lines are checked, the same way `verify` checks every
+        line (one rule, `_check_chain` and `_check_head`). Raises `ReviewKeyError` when the
+        key cannot be read.
+        """
+        try:
+            new = [
+                AuditRecord.model_validate_json(line)
+                for line in appended.split(b"\n")
+                if line.strip()
+            ]
+        except ValidationError:
+            return None
+        records = [*verified, *new]
+        key = review_key(self.key_file)
+        if _check_chain(key, records, None, start=len(verified)) is not None:
+            return None
+        if _check_head(key, self._read_head(), records, None, self.head_path) is not None:
+            return None
+        return records
+
     def _verify(self) -> tuple[VerifyReport, list[AuditRecord]]:
         try:
             log = self._log()
@@ -272,11 +300,13 @@ def recorded_for(records: list[AuditRecord], kind: ItemKind, item_id: str) -> li
 
 
 def _check_chain(
-    key: bytes, records: list[AuditRecord], lines: list[int]
+    key: bytes, records: list[AuditRecord], lines: list[int] | None, start: int = 0
 ) -> tuple[int, str] | None:
-    """(index, problem) of the first record that breaks the chain, or None."""
-    prev = GENESIS
-    for i, record in enumerate(records):
+    """(index, problem) of the first record from `start` on that breaks the chain, or None
+    (`records[:start]` verified already; `lines` are their file lines, for the message)."""
+    prev = records[start - 1].mac if start else GENESIS
+    for i in range(start, len(records)):
+        record = records[i]
         if not hmac.compare_digest(record.mac, record_mac(key, record)):
             return i, "its MAC does not match: the line was edited, or forged without the key"
         if record.seq != i + 1:
@@ -285,7 +315,8 @@ def _check_chain(
                 "removed, reordered or inserted"
             )
         if record.prev_mac != prev:
-            before = f"line {lines[i - 1]}" if i else "the start"
+            before = f"record {i}" if lines is None else f"line {lines[i - 1]}"
+            before = before if i else "the start"
             return i, f"it does not chain to {before}: lines were removed, reordered or inserted"
         prev = record.mac
     return None
@@ -295,11 +326,12 @@ def _check_head(
     key: bytes,
     head: _Head | str | None,
     records: list[AuditRecord],
-    lines: list[int],
+    lines: list[int] | None,
     head_path: Path,
 ) -> tuple[int, int | None, str] | None:
-    """(good records, line, problem) if the log's end disagrees with its head, else None."""
-    end = lines[len(records) - 1] + 1 if records else 2
+    """(good records, line, problem) if the log's end disagrees with its head, else None
+    (`lines`: the records' file lines, for the report; None leaves the line out)."""
+    end = None if lines is None else lines[len(records) - 1] + 1 if records else 2
     if isinstance(head, str):
         return len(records), None, head
     if head is None:
@@ -320,5 +352,6 @@ def _check_head(
             ),
         )
     if not hmac.compare_digest(records[head.seq - 1].mac, head.mac):
-        return head.seq - 1, lines[head.seq - 1], "it is not the record the head file names"
+        line = None if lines is None else lines[head.seq - 1]
+        return head.seq - 1, line, "it is not the record the head file names"
     return None

@@ -59,16 +59,14 @@ def authorize(
             runs_dir, session_id, proposal.id, proposal.sha256, tampered, key_file=key_file
         )
         raise GateError(f"{refused}: tampered: {tampered}")
-    decisions = [r.decision for r in recorded_for(records, "proposal", proposal.id)]
-    if not decisions:
+    approval = _standing_decision(recorded_for(records, "proposal", proposal.id))
+    if approval is None:
         raise GateError(
             f"{refused}: not approved (no decision in the audit log; "
             f"`aar review approve {proposal.id}`)"
         )
-    rejection = next((d for d in decisions if d.decision == "reject"), None)
-    if rejection is not None:
-        raise GateError(f"{refused}: rejected by {rejection.reviewer}: {rejection.comment}")
-    approval = decisions[0]
+    if approval.decision == "reject":
+        raise GateError(f"{refused}: rejected by {approval.reviewer}: {approval.comment}")
     if approval.session_id != session_id:
         raise GateError(
             f"{refused}: the approval belongs to session {approval.session_id}, not {session_id}"
@@ -208,15 +206,23 @@ def finding_item(finding: Finding, records: list[AuditRecord]) -> ReviewItem:
 def _status(
     decided: list[AuditRecord], sha256: str, session_id: str
 ) -> tuple[ItemStatus, Decision | None]:
-    if not decided:
+    decision = _standing_decision(decided)
+    if decision is None:
         return "pending", None
+    if decision.decision == "reject":
+        return "rejected", decision
+    valid = decision.sha256 == sha256 and decision.session_id == session_id
+    return ("approved" if valid else "void"), decision
+
+
+def _standing_decision(decided: list[AuditRecord]) -> Decision | None:
+    """The decision that counts among an item's recorded ones (oldest first), for the gate
+    and the queue alike: a rejection wins, else the first decision counts; None while there
+    is none. (`decide` records one decision per item; a log holding more still never lets
+    an approval stand beside a rejection.)"""
     decisions = [r.decision for r in decided]
     rejection = next((d for d in decisions if d.decision == "reject"), None)
-    if rejection is not None:
-        return "rejected", rejection
-    first = decisions[0]
-    valid = first.sha256 == sha256 and first.session_id == session_id
-    return ("approved" if valid else "void"), first
+    return rejection or (decisions[0] if decisions else None)
 
 
 def _first_line(text: str, limit: int = 200) -> str:

@@ -3,18 +3,16 @@
 Every value is cached with the stat stamp (size, mtime, ctime, inode) of the files it was
 read from and recomputed when any stamp changes; ctime moves on every write, so an edit that
 restores the size and the mtime is still seen. The audit log's verified records are extended
-in place when the log only grew: the bytes already verified must hash as before, only the new
-lines are checked (their MACs under the review key, the sequence and the chain), and the head
-file must name the new last record under the key, as a full verification requires. Anything
-else (an edit, a truncation, a torn tail, a new key) falls back to the full verification. These
-caches only decide what a page shows: deciding and the gate always verify the whole chain
-themselves, under the lock.
+in place when the log only grew: the bytes already verified must hash as before, and the new
+lines go to `AuditLog.verify_appended`, which checks them as a full verification does (the
+chain rules live in `aar.review` only). Anything else (an edit, a truncation, a torn tail, a
+new key) falls back to the full verification. These caches only decide what a page shows:
+deciding and the gate always verify the whole chain themselves, under the lock.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import threading
@@ -22,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
-
-from pydantic import ValidationError
 
 from aar.review import (
     AUDIT_HEAD,
@@ -33,9 +29,6 @@ from aar.review import (
     AuditRecord,
     ReviewKeyError,
     VerifyReport,
-    head_mac,
-    record_mac,
-    review_key,
     review_key_file,
 )
 
@@ -173,42 +166,14 @@ class AuditCache:
         data = self._read()
         if len(data) < old.size or not data.endswith(b"\n") or _sha(data[: old.size]) != old.digest:
             return None
-        records = list(old.records)
-        key = review_key(self.key_file)
-        for line in data[old.size :].split(b"\n"):
-            if line.strip() and not _chains(key, records, line):
-                return None
-        if not self._head_names(key, records[-1]):
+        records = AuditLog(self.runs_dir, key_file=self.key_file).verify_appended(
+            old.records, data[old.size :]
+        )
+        if records is None:
             return None
         self._torn = False
         self._verified = _Verified(len(data), _sha(data), records, old.key_stamp)
         return records
-
-    def _head_names(self, key: bytes, last: AuditRecord) -> bool:
-        """The head file names the last record, under the key (what a truncation breaks)."""
-        try:
-            head = json.loads((self.runs_dir / AUDIT_HEAD).read_bytes())
-        except (OSError, ValueError):
-            return False
-        if not isinstance(head, dict) or (head.get("seq"), head.get("mac")) != (last.seq, last.mac):
-            return False
-        return hmac.compare_digest(str(head.get("head_mac")), head_mac(key, last.seq, last.mac))
-
-
-def _chains(key: bytes, records: list[AuditRecord], line: bytes) -> bool:
-    """Append the record on `line` if it is the next link of the chain (MAC, seq, prev)."""
-    try:
-        record = AuditRecord.model_validate_json(line)
-    except ValidationError:
-        return False
-    ok = (
-        record.seq == len(records) + 1
-        and record.prev_mac == records[-1].mac
-        and hmac.compare_digest(record.mac, record_mac(key, record))
-    )
-    if ok:
-        records.append(record)
-    return ok
 
 
 def _sha(data: bytes) -> str:
