@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -392,7 +393,7 @@ class Settings(BaseSettings):
 class _ShortAliases(PydanticBaseSettingsSource):
     """`AAR_MEMORY_PATH` / `AAR_MEMORY_URL`: the documented short forms of memory settings."""
 
-    def get_field_value(self, field, field_name):  # type: ignore[no-untyped-def]
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, object]:
@@ -407,7 +408,7 @@ class _ShortAliases(PydanticBaseSettingsSource):
 class _TomlFile(PydanticBaseSettingsSource):
     """`aar.toml` (or `AAR_CONFIG`), read with errors that name the file."""
 
-    def get_field_value(self, field, field_name):  # type: ignore[no-untyped-def]
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -487,8 +488,9 @@ def _unknown_variable(name: str, keys: list[str], depth: int, model: type[BaseMo
         return  # not meant as a setting
     where = ".".join(keys[: depth + 1])
     guess = closest_key(keys[depth], list(model.model_fields))
-    hint = f"; did you mean {'_'.join(['AAR', *keys[:depth]]).upper()}__{guess.upper()}?"
-    raise ConfigError(f"{name}: unknown setting {where}" + (hint if guess else ""))
+    prefix = "_".join(["AAR", *keys[:depth]]).upper()
+    hint = f"; did you mean {prefix}__{guess.upper()}?" if guess else ""
+    raise ConfigError(f"{name}: unknown setting {where}{hint}")
 
 
 _NOT_SETTINGS_BY_NAME = {"AAR_REVIEWER"}
@@ -511,9 +513,9 @@ def _unknown_section(name: str, keys: list[str]) -> None:
             else f"settings sections are {', '.join(n for n in names if n != 'runs_dir')}"
         )
         raise ConfigError(f"{name}: unknown setting section {keys[0]!r}; {hint}")
-    guess = difflib.get_close_matches(keys[0], names, n=1, cutoff=0.85)
-    if guess:
-        raise ConfigError(f"{name} is not a setting; did you mean AAR_{guess[0].upper()}?")
+    close = difflib.get_close_matches(keys[0], names, n=1, cutoff=0.85)
+    if close:
+        raise ConfigError(f"{name} is not a setting; did you mean AAR_{close[0].upper()}?")
 
 
 def _check_env_value(name: str, value: str, annotation: Any) -> None:
@@ -523,12 +525,14 @@ def _check_env_value(name: str, value: str, annotation: Any) -> None:
         json.loads(value)
     except RecursionError:
         raise ConfigError(f"{name} is nested too deeply to be a setting") from None
-    except ValueError as exc:
+    except ValueError as exc:  # a JSONDecodeError, or an integer past Python's digit limit
         example = "'{\"seeds\": [42]}'" if _model_of(annotation) else "'[42, 43]' or '[\"a\"]'"
-        raise ConfigError(
-            f"{name} must be JSON, e.g. {example}: {exc.msg} at "  # type: ignore[attr-defined]
-            f"character {exc.pos}"  # type: ignore[attr-defined]
-        ) from None
+        why = (
+            f"{exc.msg} at character {exc.pos}"
+            if isinstance(exc, json.JSONDecodeError)
+            else str(exc)
+        )
+        raise ConfigError(f"{name} must be JSON, e.g. {example}: {why}") from None
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
@@ -555,7 +559,10 @@ def _source_of(loc: tuple[int | str, ...]) -> str:
         candidate = "AAR_" + "__".join(keys[:depth])
         if candidate in names:
             return f"environment variable {candidate}"
-    alias = {("MEMORY", "PATH"): "AAR_MEMORY_PATH", ("MEMORY", "URL"): "AAR_MEMORY_URL"}
+    alias: dict[tuple[str, ...], str] = {
+        ("MEMORY", "PATH"): "AAR_MEMORY_PATH",
+        ("MEMORY", "URL"): "AAR_MEMORY_URL",
+    }
     short = alias.get(tuple(keys[:2]))
     if short and short in names:
         return f"environment variable {short}"
