@@ -92,11 +92,11 @@ def _finish_torn_end(session: Session) -> bool:
     """After a crash mid-write: note the torn last line (the note's append moves its bytes to
     events.jsonl.torn), and finish a round whose end was logged but whose review state was
     not. Returns True when that finished the resume."""
-    from aar.session import finish_logged_end
+    from aar.session import Note, finish_logged_end
 
     note = session.log.mend_note()
     if note:
-        session.emit("note", message=note)
+        session.emit(Note(message=note))
         Console(stderr=True).print(f"note: {note}", highlight=False, markup=False)
     try:
         why = finish_logged_end(session)
@@ -308,7 +308,9 @@ def _drive(session: Session, *, new: bool) -> None:
                 return
             why = run_round(session)
     except KeyboardInterrupt:
-        session.emit("interrupted", where="keyboard interrupt")
+        from aar.session import Interrupted
+
+        session.emit(Interrupted(where="keyboard interrupt"))
         console.print(
             f"[yellow]interrupted[/]: everything done so far is saved; continue with "
             f"`aar resume {session.id}`",

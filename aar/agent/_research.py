@@ -23,7 +23,7 @@ from aar.agent._tools import ResearchDeps, register_tools
 from aar.errors import AarError
 from aar.hashing import join_cells
 from aar.sandbox import split_cells
-from aar.session import RoundOutcome, RoundOver, RoundSummary, Session, ToolError
+from aar.session import Note, RoundOutcome, RoundOver, RoundSummary, Session, ToolError
 
 BASELINE_METHODS = ("naive", "logconf")
 NO_LIBRARY_LIMITS = UsageLimits(request_limit=None)
@@ -144,6 +144,6 @@ def _run_agent(session: Session, *, followup: bool, model: Any) -> str:
         why, outcome = exc.why, exc.outcome
     except (UnexpectedModelBehavior, ModelHTTPError, AgentRunError) as exc:
         why = f"the model failed: {type(exc).__name__}: {exc}"[:500]
-        session.emit("note", message=why)
+        session.emit(Note(message=why))
     session.end_round(why, summary, outcome=outcome)
     return why

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aar.session._event_kinds import Note
 from aar.session._models import Experiment
 
 if TYPE_CHECKING:
@@ -59,16 +60,17 @@ def confirm_round(session: Session, number: int) -> None:
     tasks = sorted({task for (_, task), _ in units})
     baselines = [e for e in state.experiments.values() if e.hypothesis_id == BASELINES]
     if not baselines:
-        session.emit("note", message="confirmation skipped: the session has no baselines run")
+        session.emit(Note(message="confirmation skipped: the session has no baselines run"))
         return
     rel = _export(session, number, [(t, s) for t in tasks for s in seeds])
     runs: dict[str, list[tuple[str, str]]] = {baselines[-1].id: [("naive", t) for t in tasks]}
     for (method, task), experiment in units:
         runs.setdefault(experiment, []).append((method, task))
     session.emit(
-        "note",
-        message=f"confirming {len(units)} screened comparison(s) on fresh seeds "
-        f"{seeds[0]}-{seeds[-1]} ({len(seeds)} seeds, {', '.join(tasks)})",
+        Note(
+            message=f"confirming {len(units)} screened comparison(s) on fresh seeds "
+            f"{seeds[0]}-{seeds[-1]} ({len(seeds)} seeds, {', '.join(tasks)})",
+        )
     )
     for experiment, targets in runs.items():
         original = state.experiments[experiment]
@@ -112,13 +114,14 @@ def _rerun(session: Session, original: Experiment, task_dir: str, number: int) -
     try:
         rerun = session._experiments.run_confirmation(original, task_dir)
     except RoundOver as exc:
-        session.emit("note", message=f"confirmation of {original.id} not run: {exc.why}")
+        session.emit(Note(message=f"confirmation of {original.id} not run: {exc.why}"))
         return None
     if cells_sha256(rerun.cells) != cells_sha256(original.cells):
         session.emit(
-            "note",
-            message=f"confirmation of {original.id} ({rerun.id}) stopped at cell "
-            f"{len(rerun.cells)} of {len(original.cells)}; its comparisons stay unconfirmed",
+            Note(
+                message=f"confirmation of {original.id} ({rerun.id}) stopped at cell "
+                f"{len(rerun.cells)} of {len(original.cells)}; its comparisons stay unconfirmed",
+            )
         )
         return None
     return rerun
@@ -137,7 +140,7 @@ def _still_approved(session: Session, original: Experiment) -> bool:
             raise AarError("its cells are not the approved proposal's")
         authorize(session.settings.runs_dir, session.id, proposal, proposal.code)
     except AarError as exc:
-        session.emit("note", message=f"confirmation of {original.id} not run: {exc}")
+        session.emit(Note(message=f"confirmation of {original.id} not run: {exc}"))
         return False
     return True
 

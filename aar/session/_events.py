@@ -8,24 +8,35 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aar.errors import AarError, validation_message
 from aar.jsonl import JsonlLog
-from aar.memory import Finding, Metrics, VerdictBasis
-from aar.session._config import SessionConfig
-from aar.session._models import (
-    EvalEntry,
+from aar.session._event_kinds import (
+    KINDS,
+    AnyEventData,
+    BudgetHit,
+    CellRun,
+    Created,
+    Evaluated,
     Event,
-    Experiment,
-    Hypothesis,
-    RoundInfo,
-    SessionState,
+    ExperimentEnded,
+    ExperimentStarted,
+    FindingFinal,
+    FindingRecorded,
+    HoldoutScored,
+    HypothesisProposed,
+    ModelRequest,
+    Proposed,
+    RoundEnded,
+    RoundStarted,
+    StateChanged,
 )
+from aar.session._models import EvalEntry, Experiment, Hypothesis, RoundInfo, SessionState
 
 EVENTS = "events.jsonl"
 LOCK = "session.lock"
@@ -33,6 +44,17 @@ LOCK = "session.lock"
 
 class SessionBusyError(AarError):
     """Another process is running this session."""
+
+
+class _Line(BaseModel):
+    """A line of the log as stored, before its data is read by kind (`_typed`): a line of a
+    kind this aar does not know is then one clear error, not a damaged or torn line."""
+
+    seq: int
+    at: datetime
+    kind: str
+    round: int = 0
+    data: dict[str, Any]
 
 
 class SessionLogDamagedError(AarError):
@@ -51,7 +73,7 @@ class EventLog:
 
     def __init__(self, session_dir: Path) -> None:
         self.path = session_dir / EVENTS
-        self._log = JsonlLog(self.path, "session-events", Event, fsync=False)
+        self._log = JsonlLog(self.path, "session-events", _Line, fsync=False)
         self._seq = max((e.seq for e in self._log.read()), default=0)
         self.torn_tail: bytes | None = self._log.torn_tail
 
@@ -66,12 +88,14 @@ class EventLog:
         )
 
     def read(self) -> list[Event]:
-        return self._log.read()
+        """Every event, its data read by kind (an unknown kind or unreadable data raises)."""
+        return [_typed(line) for line in self._log.read()]
 
-    def append(self, kind: str, data: dict[str, Any], *, round: int = 0) -> Event:
+    def append(self, data: AnyEventData, *, round: int = 0) -> Event:
         self._seq += 1
-        event = Event(seq=self._seq, kind=kind, round=round, data=data)
-        self._log.append(event)
+        event = Event.of(self._seq, data, round=round)
+        dumped = event.model_dump(mode="json")
+        self._log.append(_Line.model_validate(dumped))
         return event
 
     def state(self) -> SessionState:
@@ -100,26 +124,36 @@ class WriterLock:
 
 def replay(events: list[Event]) -> SessionState:
     """The state the events describe (the first must be `created`)."""
-    if not events or events[0].kind != "created":
-        raise AarError("the session log does not start with its creation; it is not usable")
-    first = events[0]
-    try:
-        config = SessionConfig.model_validate(first.data["config"])
-        state = SessionState(
-            id=first.data["id"],
-            config=config,
-            protocol=first.data.get("protocol", 1),
-            isolation=first.data.get("isolation", "bwrap"),
-        )
-    except (KeyError, TypeError, ValidationError) as exc:
-        detail = validation_message(exc) if isinstance(exc, ValidationError) else repr(exc)
-        raise AarError(
-            f"the session log's creation event is not one this aar can read ({detail})"
-        ) from None
+    match events[0].data if events else None:
+        case Created() as created:
+            state = SessionState(
+                id=created.id,
+                config=created.config,
+                protocol=created.protocol,
+                isolation=created.isolation,
+            )
+        case _:
+            raise AarError("the session log does not start with its creation; it is not usable")
     check_sequence(events)
     for event in events[1:]:
         apply(state, event)
     return state
+
+
+def _typed(line: _Line) -> Event:
+    """The event a stored line holds, its data read by its kind."""
+    if line.kind not in KINDS:
+        raise AarError(
+            f"the session log holds an event of unknown kind {line.kind!r} (seq "
+            f"{line.seq}); it was written by a newer aar"
+        )
+    try:
+        return Event(seq=line.seq, at=line.at, kind=line.kind, round=line.round, data=line.data)
+    except ValidationError as exc:
+        what = "creation event" if line.kind == "created" else f"event {line.seq} ({line.kind})"
+        raise AarError(
+            f"the session log's {what} is not one this aar can read ({validation_message(exc)})"
+        ) from None
 
 
 def check_sequence(events: list[Event]) -> None:
@@ -141,122 +175,76 @@ def check_sequence(events: list[Event]) -> None:
 
 
 def apply(state: SessionState, event: Event) -> None:
-    """Fold one event into `state` (what both a live session and a replay do)."""
-    handler = _HANDLERS.get(event.kind)
-    if handler is None:
-        raise AarError(
-            f"the session log holds an event of unknown kind {event.kind!r} (seq "
-            f"{event.seq}); it was written by a newer aar"
-        )
-    handler(state, event)
+    """Fold one event into `state` (what both a live session and a replay do). Tool calls,
+    commits, reports, interruptions and notes are kept for the record only."""
+    match event.data:
+        case RoundStarted() as started:
+            state.rounds.append(
+                RoundInfo(
+                    number=event.round,
+                    kind=started.round_kind,
+                    started_at=event.at,
+                    followups=started.followups,
+                    plan=started.plan,
+                )
+            )
+        case RoundEnded() as ended:
+            _round_ended(state, ended)
+        case StateChanged(state=new_state):
+            state.state = new_state
+        case ModelRequest() as request:
+            _usage(state, request)
+        case HypothesisProposed() as hypothesis:
+            state.hypotheses[hypothesis.id] = Hypothesis.model_validate(hypothesis.model_dump())
+        case ExperimentStarted() as started_exp:
+            state.experiments[started_exp.id] = Experiment.model_validate(started_exp.model_dump())
+        case CellRun() as cell:
+            state.experiments[cell.experiment].cells.append(cell.code)
+            state.usage.sandbox_cpu_s += cell.cpu_s or 0.0
+        case ExperimentEnded() as ended_exp:
+            exp = state.experiments[ended_exp.experiment]
+            exp.status = ended_exp.status
+            exp.commit = ended_exp.commit if "commit" in ended_exp.model_fields_set else exp.commit
+        case Evaluated() as evaluation:
+            state.evaluations.append(EvalEntry.model_validate(evaluation.model_dump()))
+            state.usage.evals += 1
+        case HoldoutScored() as holdout:
+            state.holdout.append(EvalEntry.model_validate(holdout.model_dump()))
+        case FindingRecorded(finding=finding):
+            state.findings[finding.id] = finding
+        case FindingFinal() as final:
+            _finding_final(state, final)
+        case Proposed(id=proposal_id):
+            state.proposals.append(proposal_id)
+            if state.round is not None:
+                state.round.proposals.append(proposal_id)
+        case BudgetHit(message=message):
+            if state.round is not None:
+                state.round.budget_hits.append(message)
     state.last_seq = event.seq
 
 
-def _round_started(s: SessionState, e: Event) -> None:
-    s.rounds.append(
-        RoundInfo(
-            number=e.round,
-            kind=e.data["round_kind"],
-            started_at=e.at,
-            followups=e.data.get("followups", []),
-            plan=e.data.get("plan"),
-        )
-    )
-
-
-def _round_ended(s: SessionState, e: Event) -> None:
+def _round_ended(s: SessionState, ended: RoundEnded) -> None:
     info = s.round
     if info is not None:
-        info.ended, info.why_ended, info.summary = True, e.data["why"], e.data.get("summary")
-        info.outcome = e.data.get("outcome")
+        info.ended, info.why_ended, info.summary = True, ended.why, ended.summary
+        info.outcome = ended.outcome
 
 
-def _usage(s: SessionState, e: Event) -> None:
+def _usage(s: SessionState, request: ModelRequest) -> None:
     u = s.usage
     u.requests += 1
-    u.input_tokens += int(e.data.get("input_tokens", 0))
-    u.output_tokens += int(e.data.get("output_tokens", 0))
-    u.usd += float(e.data.get("usd") or 0.0)
+    u.input_tokens += request.input_tokens
+    u.output_tokens += request.output_tokens
+    u.usd += request.usd or 0.0
 
 
-def _experiment(s: SessionState, e: Event) -> None:
-    exp = Experiment.model_validate(e.data)
-    s.experiments[exp.id] = exp
-
-
-def _cell(s: SessionState, e: Event) -> None:
-    s.experiments[e.data["experiment"]].cells.append(e.data["code"])
-    s.usage.sandbox_cpu_s += float(e.data.get("cpu_s") or 0.0)
-
-
-def _experiment_ended(s: SessionState, e: Event) -> None:
-    exp = s.experiments[e.data["experiment"]]
-    exp.status = e.data["status"]
-    exp.commit = e.data.get("commit", exp.commit)
-
-
-def _evaluation(s: SessionState, e: Event) -> None:
-    s.evaluations.append(EvalEntry.model_validate(e.data))
-    s.usage.evals += 1
-
-
-def _holdout(s: SessionState, e: Event) -> None:
-    s.holdout.append(EvalEntry.model_validate(e.data))
-
-
-def _finding(s: SessionState, e: Event) -> None:
-    finding = Finding.model_validate(e.data["finding"])
-    s.findings[finding.id] = finding
-
-
-def _finding_final(s: SessionState, e: Event) -> None:
-    finding = s.findings[e.data["finding_id"]]
+def _finding_final(s: SessionState, final: FindingFinal) -> None:
+    finding = s.findings[final.finding_id]
     update: dict[str, Any] = {}
-    if e.data.get("final_metrics") is not None:
-        update["final_metrics"] = Metrics.model_validate(e.data["final_metrics"])
-    if e.data.get("verdict_basis") is not None:  # the session's decided verdict
-        update["verdict"] = e.data["verdict"]
-        update["verdict_basis"] = VerdictBasis.model_validate(e.data["verdict_basis"])
+    if final.final_metrics is not None:
+        update["final_metrics"] = final.final_metrics
+    if final.verdict_basis is not None:  # the session's decided verdict
+        update["verdict"] = final.verdict
+        update["verdict_basis"] = final.verdict_basis
     s.findings[finding.id] = finding.model_copy(update=update)
-
-
-def _proposal(s: SessionState, e: Event) -> None:
-    s.proposals.append(e.data["id"])
-    if s.round is not None:
-        s.round.proposals.append(e.data["id"])
-
-
-def _budget(s: SessionState, e: Event) -> None:
-    if s.round is not None:
-        s.round.budget_hits.append(e.data["message"])
-
-
-def _state(s: SessionState, e: Event) -> None:
-    s.state = e.data["state"]
-
-
-def _ignore(s: SessionState, e: Event) -> None:
-    """Events kept for the record only (tool calls, commits, reports, notes)."""
-
-
-_HANDLERS: dict[str, Callable[[SessionState, Event], None]] = {
-    "round_started": _round_started,
-    "round_ended": _round_ended,
-    "state": _state,
-    "model_request": _usage,
-    "hypothesis": lambda s, e: s.hypotheses.__setitem__(e.data["id"], Hypothesis(**e.data)),
-    "experiment_started": _experiment,
-    "cell": _cell,
-    "experiment_ended": _experiment_ended,
-    "evaluation": _evaluation,
-    "holdout": _holdout,
-    "finding": _finding,
-    "finding_final": _finding_final,
-    "proposal": _proposal,
-    "budget_exhausted": _budget,
-    "tool": _ignore,
-    "commit": _ignore,
-    "report": _ignore,
-    "interrupted": _ignore,
-    "note": _ignore,
-}

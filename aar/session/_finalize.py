@@ -15,6 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aar.errors import AarError
+from aar.session._event_kinds import (
+    FindingFinal,
+    HoldoutScored,
+    Note,
+    ReportWritten,
+    RoundEnded,
+    StateChanged,
+)
 from aar.session._evidence import pgr_metrics
 from aar.session._ledger import MAX_PREDICTION_BYTES
 from aar.session._models import EvalEntry, Experiment, RoundOutcome
@@ -35,11 +43,11 @@ def finalize_round(
     _score_holdout(session, number)
     _confirm(session, number)
     _finish_findings(session, number)
-    session.emit("round_ended", why=why, summary=summary, outcome=outcome)
+    session.emit(RoundEnded(why=why, summary=summary, outcome=outcome))
     _store_findings(session, number)
     path = write_report(session, number)
-    session.emit("report", path=str(path.relative_to(session.root)))
-    session.emit("state", state="awaiting_review", why=f"round {number} ended: {why}")
+    session.emit(ReportWritten(path=str(path.relative_to(session.root))))
+    session.emit(StateChanged(state="awaiting_review", why=f"round {number} ended: {why}"))
     session.commit(f"round {number} ended: {why}")
 
 
@@ -56,8 +64,8 @@ def finish_logged_end(session: Session) -> str | None:
     number, why = info.number, info.why_ended or "ended"
     _store_findings(session, number)
     path = write_report(session, number)
-    session.emit("report", path=str(path.relative_to(session.root)))
-    session.emit("state", state="awaiting_review", why=f"round {number} ended: {why}")
+    session.emit(ReportWritten(path=str(path.relative_to(session.root))))
+    session.emit(StateChanged(state="awaiting_review", why=f"round {number} ended: {why}"))
     session.commit(f"round {number} ended: {why}")
     return why
 
@@ -71,7 +79,7 @@ def _confirm(session: Session, number: int) -> None:
     try:
         confirm_round(session, number)
     except AarError as exc:
-        session.emit("note", message=f"confirmation on fresh seeds failed: {exc}")
+        session.emit(Note(message=f"confirmation on fresh seeds failed: {exc}"))
 
 
 def holdout_targets(session: Session, number: int) -> list[tuple[str, str]]:
@@ -127,11 +135,10 @@ def score_holdout_once(
         )
     except (SandboxUsageError, InvalidPredictionsError, ValueError, OSError) as exc:
         session.emit(
-            "note",
-            message=f"{what} of {method} ({exp.id}) on {task} seed {seed} not scored: {exc}",
+            Note(message=f"{what} of {method} ({exp.id}) on {task} seed {seed} not scored: {exc}")
         )
         return
-    session.emit("holdout", record=record.model_dump(mode="json"), experiment=exp.id, round=number)
+    session.emit(HoldoutScored(record=record, experiment=exp.id, round=number))
 
 
 def _finish_findings(session: Session, number: int) -> None:
@@ -149,11 +156,12 @@ def _finish_findings(session: Session, number: int) -> None:
             final = pgr_metrics([e.record for e in own]) if own else None
             verdict, basis = decide_finding(state, finding, decisions)
             session.emit(
-                "finding_final",
-                finding_id=finding.id,
-                final_metrics=final.model_dump(mode="json") if final else None,
-                verdict=verdict,
-                verdict_basis=basis.model_dump(mode="json"),
+                FindingFinal(
+                    finding_id=finding.id,
+                    final_metrics=final,
+                    verdict=verdict,
+                    verdict_basis=basis,
+                )
             )
         decided = session.state.findings[finding.id]  # its file, as the log holds it
         session.write(f"findings/{finding.id}.json", decided.model_dump_json(indent=2) + "\n")
@@ -181,9 +189,9 @@ def _store_findings(session: Session, number: int) -> None:
         new = [f for f in findings if not _stored(store, f.id)]  # a resumed round: once
         if new:
             store.add_many(new)
-        session.emit("note", message=f"{len(new)} finding(s) stored in the memory as pending")
+        session.emit(Note(message=f"{len(new)} finding(s) stored in the memory as pending"))
     except AarError as exc:
-        session.emit("note", message=f"findings not stored in the memory: {exc}")
+        session.emit(Note(message=f"findings not stored in the memory: {exc}"))
 
 
 def _stored(store, finding_id: str) -> bool:  # type: ignore[no-untyped-def]

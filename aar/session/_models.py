@@ -8,7 +8,7 @@ re-derive every number of every report.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -97,16 +97,6 @@ class RoundInfo(BaseModel):
     outcome: RoundOutcome | None = None
     """How it ended: "completed" by the researcher, or early by a "budget" or a "failed"
     model, sandbox or baseline. None in logs written before outcomes were logged."""
-
-
-class Event(BaseModel):
-    """One line of `events.jsonl`."""
-
-    seq: int
-    at: datetime = Field(default_factory=utc_now)
-    kind: str
-    round: int = 0
-    data: dict[str, Any] = Field(default_factory=dict)
 
 
 class EvalEntry(BaseModel):

@@ -15,12 +15,13 @@ import difflib
 import io
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from aar.memory import Finding
 from aar.session._config import PROTOCOL
+from aar.session._event_kinds import FindingRecorded
 from aar.session._events import EventLog
 from aar.session._ledger import MAX_PREDICTION_BYTES
 from aar.session._models import EvalEntry, SessionState
@@ -108,27 +109,23 @@ def _check_report(root: Path, state: SessionState, number: int, result: ReplayRe
         _compare(rel, written, rebuilt, result)
 
 
-def _as_recorded(log: EventLog) -> dict[str, Any]:
+def _as_recorded(log: EventLog) -> dict[str, Finding]:
     """Each finding as its `finding` event recorded it (before the round's end added holdout
     metrics and the decided verdict): what sessions of an older aar left in the file."""
-    from aar.memory import Finding
-
-    return {
-        f.id: f
-        for f in (
-            Finding.model_validate(e.data["finding"]) for e in log.read() if e.kind == "finding"
-        )
-    }
+    recorded: dict[str, Finding] = {}
+    for event in log.read():
+        match event.data:
+            case FindingRecorded(finding=finding):
+                recorded[finding.id] = finding
+    return recorded
 
 
 def _check_findings(
-    root: Path, state: SessionState, recorded: dict[str, Any], result: ReplayResult
+    root: Path, state: SessionState, recorded: dict[str, Finding], result: ReplayResult
 ) -> None:
     """Each finding's file must hold the finding the log holds (a truncated one does not):
     as the round's end left it or, in sessions of an older aar, as it was recorded."""
     from pydantic import ValidationError
-
-    from aar.memory import Finding
 
     for finding in state.findings.values():
         rel = f"findings/{finding.id}.json"

@@ -23,10 +23,27 @@ from aar.files import write_atomic
 from aar.hashing import cells_sha256, join_cells
 from aar.session._budget import BudgetExhausted, BudgetGuard
 from aar.session._config import PROTOCOL, SessionConfig, new_session_id
+from aar.session._event_kinds import (
+    AnyEventData,
+    BudgetHit,
+    CellRun,
+    Created,
+    Evaluated,
+    Event,
+    ExperimentEnded,
+    ExperimentStarted,
+    FindingRecorded,
+    HypothesisProposed,
+    ModelRequest,
+    Note,
+    Proposed,
+    RoundStarted,
+    StateChanged,
+    ToolCalled,
+)
 from aar.session._events import EventLog, WriterLock, apply
 from aar.session._ledger import MAX_PREDICTION_BYTES, EvalBudgetExhausted, EvaluationLedger
 from aar.session._models import (
-    Event,
     Experiment,
     Hypothesis,
     RoundKind,
@@ -95,15 +112,14 @@ class Session:
         lock = WriterLock(root)
         log = EventLog(root)
         log.append(
-            "created",
-            {
-                "id": session_id,
-                "protocol": PROTOCOL,
-                "config": config.model_dump(mode="json"),
-                "key_id": key_id(),
-                "isolation": _isolation(),
-                "public": file_hashes(root / PUBLIC),
-            },
+            Created(
+                id=session_id,
+                protocol=PROTOCOL,
+                config=config,
+                key_id=key_id(),
+                isolation=_isolation(),
+                public=file_hashes(root / PUBLIC),
+            )
         )
         session = cls(root, lock)
         session.commit("session created")
@@ -128,7 +144,7 @@ class Session:
                 "still read it; start a new session"
             )
         created = session.log.read()[0].data
-        if created.get("key_id") != key_id():
+        if not isinstance(created, Created) or created.key_id != key_id():
             session.close()
             raise AarError(
                 f"session {session_id} was exported under another task key; its ids no longer "
@@ -136,7 +152,7 @@ class Session:
                 "(settings bench.key_file)"
             )
         try:
-            restore_public_export(root, session.config.pairs, created.get("public") or {})
+            restore_public_export(root, session.config.pairs, created.public)
         except BaseException:
             session.close()
             raise
@@ -162,9 +178,9 @@ class Session:
     close = shutdown
 
     # -- the log -------------------------------------------------------------------------
-    def emit(self, kind: str, **data: Any) -> Event:
+    def emit(self, data: AnyEventData) -> Event:
         """Append an event and apply it to the in-memory state."""
-        event = self.log.append(kind, data, round=self.round_number)
+        event = self.log.append(data, round=self.round_number)
         apply(self.state, event)
         self.progress.update(self.state)
         self.on_progress(self.progress)
@@ -184,7 +200,7 @@ class Session:
     def note_tool(self, name: str, args: dict[str, Any], outcome: str, call_id: str = "") -> None:
         """Record a tool call and its outcome (arguments shortened; the outcome kept whole, so
         a resumed run can answer a re-issued call without acting twice)."""
-        self.emit("tool", name=name, args=_short(args), outcome=outcome, call_id=call_id)
+        self.emit(ToolCalled(name=name, args=_short(args), outcome=outcome, call_id=call_id))
 
     def completed_tool_calls(self) -> dict[str, Any]:
         """Tool call id -> result of every call of the current round the log shows completed."""
@@ -192,23 +208,23 @@ class Session:
         for event in self.log.read():
             data = event.data
             if (
-                event.kind == "tool"
+                isinstance(data, ToolCalled)
                 and event.round == self.round_number
-                and data.get("call_id")
-                and data["outcome"] != "round over"
+                and data.call_id
+                and data.outcome != "round over"
             ):
-                done[data["call_id"]] = json.loads(data["outcome"])
+                done[data.call_id] = json.loads(data.outcome)
         return done
 
     # -- rounds --------------------------------------------------------------------------
     def begin_round(self, kind: RoundKind, followups: list[str] | None = None) -> None:
         if self.state.state != "running":
-            self.emit("state", state="running", why=f"{kind} round")
+            self.emit(StateChanged(state="running", why=f"{kind} round"))
         number = self.round_number + 1
-        data: dict[str, Any] = {"round_kind": kind, "followups": followups or []}
+        data = RoundStarted(round_kind=kind, followups=followups or [])
         if kind == "research":
-            data["plan"] = plan_round(self.config, first=number == 1).model_dump()
-        event = self.log.append("round_started", data, round=number)
+            data.plan = plan_round(self.config, first=number == 1)
+        event = self.log.append(data, round=number)
         apply(self.state, event)
         self.guard.start_round()
         self.commit(f"round {number} started ({kind})")
@@ -225,7 +241,7 @@ class Session:
         last = self.round_number
         approved = followups_to_run(self.settings.runs_dir, self.id, last)
         if not approved:
-            self.emit("state", state="closed", why=f"round {last}: no follow-up was approved")
+            self.emit(StateChanged(state="closed", why=f"round {last}: no follow-up was approved"))
             self.commit("session closed")
             return []
         self.begin_round("followup", followups=approved)
@@ -274,7 +290,7 @@ class Session:
         except ValueError as exc:
             raise ToolError(f"invalid hypothesis: {_first_error(exc)}") from None
         self._experiments.close()
-        self.emit("hypothesis", **hypothesis.model_dump())
+        self.emit(HypothesisProposed(**hypothesis.model_dump()))
         return hypothesis
 
     def run_cell(self, code: str) -> dict[str, Any]:
@@ -331,12 +347,13 @@ class Session:
         for exp in list(self.state.experiments.values()):
             if exp.status != "running" or exp.id == self._experiments.current_id:
                 continue
-            self.emit("experiment_ended", experiment=exp.id, status="interrupted")
+            self.emit(ExperimentEnded(experiment=exp.id, status="interrupted"))
             if exp.round == self.round_number and exp.hypothesis_id in self.state.hypotheses:
                 self.emit(
-                    "note",
-                    message=f"restarting {exp.id}: re-running its {len(exp.cells)} "
-                    "completed cells in a fresh sandbox",
+                    Note(
+                        message=f"restarting {exp.id}: re-running its {len(exp.cells)} "
+                        "completed cells in a fresh sandbox",
+                    )
                 )
                 self._experiments.restart(exp)
 
@@ -444,7 +461,7 @@ class Session:
         except (ClaimError, UnbackedNumberError) as exc:
             raise ToolError(str(exc)) from None
         self.write(f"findings/{finding.id}.json", finding.model_dump_json(indent=2) + "\n")
-        self.emit("finding", finding=finding.model_dump(mode="json"))
+        self.emit(FindingRecorded(finding=finding))
         self.commit(f"finding {finding.id} ({finding.verdict})")
         return finding
 
@@ -486,7 +503,7 @@ class Session:
         except ValueError as exc:
             raise ToolError(f"invalid follow-up: {_first_error(exc)}") from None
         path = write_proposal(self.root, proposal)
-        self.emit("proposal", id=proposal.id, sha256=proposal.sha256, path=str(path.name))
+        self.emit(Proposed(id=proposal.id, sha256=proposal.sha256, path=str(path.name)))
         self.commit(f"proposal {proposal.id}")
         return proposal
 
@@ -514,11 +531,12 @@ class Session:
     def after_request(self, model: str, input_tokens: int, output_tokens: int, usd: float | None):
         """The provider's usage, logged; a request that went over ends the round after it."""
         self.emit(
-            "model_request",
-            model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            usd=usd,
+            ModelRequest(
+                model=model,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                usd=usd,
+            )
         )
         self._budget(self.guard.after_request)
 
@@ -549,7 +567,7 @@ class Session:
             f"{self.guard.elapsed_minutes:.1f} min into round {self.round_number}, after "
             f"{u.requests} model requests and {u.evals} evaluations"
         )
-        self.emit("budget_exhausted", budget=budget, message=f"{message} ({when})")
+        self.emit(BudgetHit(budget=budget, message=f"{message} ({when})"))
         return RoundOver(message, outcome="budget")
 
 
@@ -594,10 +612,10 @@ class _Experiments:
                 self._pool = KernelPool(1, root=pool_root, policy=self._policy()).start()
             self._sandbox = self._pool.acquire(s.root / exp.path, task_dir=s.root / task_dir)
         except SandboxUnavailableError as exc:
-            s.emit("note", message=f"sandbox unavailable: {exc}")
+            s.emit(Note(message=f"sandbox unavailable: {exc}"))
             raise RoundOver(f"sandbox unavailable: {exc}") from None
         self._current = exp.id
-        s.emit("experiment_started", **exp.model_dump())
+        s.emit(ExperimentStarted(**exp.model_dump()))
         return exp
 
     def current(self) -> Experiment | None:
@@ -637,14 +655,15 @@ class _Experiments:
         s.on_progress(s.progress)
         result = self._sandbox.run_cell(code)
         s.emit(
-            "cell",
-            experiment=exp.id,
-            index=len(exp.cells) + 1,
-            code=code,
-            status=result.status,
-            duration_s=round(result.duration_s, 4),
-            cpu_s=result.cpu_s,
-            message=result.message,
+            CellRun(
+                experiment=exp.id,
+                index=len(exp.cells) + 1,
+                code=code,
+                status=result.status,
+                duration_s=round(result.duration_s, 4),
+                cpu_s=result.cpu_s,
+                message=result.message,
+            )
         )
         self._save(exp.id)
         s.commit(f"{exp.id}: cell {len(s.state.experiments[exp.id].cells)} ({result.status})")
@@ -693,13 +712,7 @@ class _Experiments:
             except EvalBudgetExhausted as exc:
                 raise s.eval_budget_hit(exc) from None
             if s.state.record(record.id) is None:  # an identical resubmission is free
-                s.emit(
-                    "evaluation",
-                    record=record.model_dump(mode="json"),
-                    experiment=exp.id,
-                    round=s.round_number,
-                    hard=hard,
-                )
+                s.emit(Evaluated(record=record, experiment=exp.id, round=s.round_number, hard=hard))
             entries.append(record)
         missing = [f"{t} seed {seed}" for t, seed in s.config.pairs if (t, seed) not in found]
         return _evaluation_summary(method, entries, missing, invalid, s.ledger.remaining())
@@ -741,7 +754,7 @@ class _Experiments:
         if exp is not None:
             self._save(exp.id)
             commit = s.commit(f"{exp.id}: done")
-            s.emit("experiment_ended", experiment=exp.id, status="done", commit=commit)
+            s.emit(ExperimentEnded(experiment=exp.id, status="done", commit=commit))
         self._current = None
 
     def shutdown(self) -> None:

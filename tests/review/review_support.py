@@ -23,11 +23,11 @@ def session_dir(runs: Path, session_id: str = SESSION_A) -> Path:
 
 def log_proposal(runs: Path, proposal: Proposal) -> None:
     """Log `proposal` in its session's events.jsonl, as the session does when it proposes."""
-    from aar.session import EventLog
+    from aar.session import EventLog, Proposed
 
     log = EventLog(session_dir(runs, proposal.session_id))
-    data = {"id": proposal.id, "sha256": proposal.sha256, "path": f"{proposal.id}.json"}
-    log.append("proposal", data, round=proposal.round)
+    data = Proposed(id=proposal.id, sha256=proposal.sha256, path=f"{proposal.id}.json")
+    log.append(data, round=proposal.round)
 
 
 def make_proposal(

@@ -10,7 +10,7 @@ from typing import Any
 
 from aar.agent import run_round, script_model, start_round
 from aar.config import get_settings
-from aar.session import Budgets, Session, SessionConfig
+from aar.session import Budgets, Session, SessionConfig, ToolCalled
 
 PLANTED_KEY = "sk-planted-test-key-7d3a91c0ffee"
 
@@ -41,8 +41,8 @@ def tool_outcomes(session: Session, name: str) -> list[Any]:
     """The logged results of every call of tool `name` (JSON-decoded where possible)."""
     out = []
     for event in session.log.read():
-        if event.kind == "tool" and event.data["name"] == name:
-            outcome = event.data["outcome"]
+        if isinstance(event.data, ToolCalled) and event.data.name == name:
+            outcome = event.data.outcome
             try:
                 out.append(json.loads(outcome))
             except ValueError:

@@ -12,7 +12,7 @@ import pytest
 from session_support import run_scripted, session_of, small_config, tool_outcomes
 
 from aar.hashing import join_cells
-from aar.session import Budgets, replay_session
+from aar.session import Budgets, Note, replay_session
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +141,7 @@ def test_malformed_tool_arguments_end_in_a_recorded_model_failure(workspace: Pat
     with session_of(small_config()) as session:
         why = run_scripted(session, _malformed)
         assert why.startswith("the model failed: UnexpectedModelBehavior")
-        notes = [e.data["message"] for e in session.log.read() if e.kind == "note"]
+        notes = [e.data.message for e in session.log.read() if isinstance(e.data, Note)]
         assert any("exceeded max retries" in n for n in notes)
         assert (session.root / "rounds/1/report.md").is_file()
 

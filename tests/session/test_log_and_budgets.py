@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,42 +10,64 @@ from pathlib import Path
 import pytest
 
 from aar.errors import AarError
-from aar.session import BudgetExhausted, BudgetGuard, Budgets, EventLog, SessionBusyError, Usage
+from aar.session import (
+    BudgetExhausted,
+    BudgetGuard,
+    Budgets,
+    Created,
+    EventLog,
+    ModelRequest,
+    Note,
+    RoundStarted,
+    SessionBusyError,
+    StateChanged,
+    Usage,
+)
 from aar.session._config import SessionConfig
 from aar.session._events import WriterLock
 
 
 def _log(root: Path) -> EventLog:
     log = EventLog(root)
-    log.append("created", {"id": "s-test", "config": SessionConfig().model_dump(mode="json")})
+    log.append(Created(id="s-test", config=SessionConfig()))
     return log
+
+
+def _append_line(root: Path, seq: int, kind: str, data: dict[str, object]) -> None:
+    """A line no model of this aar would write (a newer aar's kind, unreadable data)."""
+    path = root / "events.jsonl"
+    if not path.exists():
+        path.write_text('{"aar_log": "session-events", "version": 1}\n')
+    line = {"seq": seq, "at": "2026-01-01T00:00:00Z", "kind": kind, "round": 0, "data": data}
+    with path.open("a") as fh:
+        fh.write(json.dumps(line) + "\n")
 
 
 def test_fold_rebuilds_state_and_tolerates_a_torn_tail(tmp_path: Path) -> None:
     log = _log(tmp_path)
-    log.append("round_started", {"round_kind": "research", "followups": []}, round=1)
-    log.append("model_request", {"input_tokens": 100, "output_tokens": 7, "usd": 0.01}, round=1)
-    log.append("state", {"state": "awaiting_review", "why": "test"}, round=1)
+    log.append(RoundStarted(round_kind="research", followups=[]), round=1)
+    log.append(ModelRequest(input_tokens=100, output_tokens=7, usd=0.01), round=1)
+    log.append(StateChanged(state="awaiting_review", why="test"), round=1)
     with log.path.open("ab") as fh:
         fh.write(b'{"seq": 5, "kind": "mod')  # a crash mid-write
     state = EventLog(tmp_path).state()
     assert state.state == "awaiting_review" and state.round.kind == "research"
     assert (state.usage.requests, state.usage.tokens, state.usage.usd) == (1, 107, 0.01)
     again = EventLog(tmp_path)
-    again.append("note", {"message": "after the crash"}, round=1)
+    again.append(Note(message="after the crash"), round=1)
     assert [e.seq for e in again.read()] == [1, 2, 3, 4, 5]
 
 
 def test_unknown_event_kind_is_a_clear_error(tmp_path: Path) -> None:
-    log = _log(tmp_path)
-    log.append("teleport", {})
-    with pytest.raises(AarError, match="unknown kind 'teleport'"):
+    _log(tmp_path)
+    _append_line(tmp_path, 2, "teleport", {})
+    with pytest.raises(AarError, match=r"unknown kind 'teleport' \(seq 2\)"):
         EventLog(tmp_path).state()
 
 
 def test_a_creation_event_this_aar_cannot_read_is_a_clear_error(tmp_path: Path) -> None:
     config = SessionConfig().model_dump(mode="json") | {"hypotheses": 0}
-    EventLog(tmp_path).append("created", {"id": "s-test", "config": config})
+    _append_line(tmp_path, 1, "created", {"id": "s-test", "config": config})
     with pytest.raises(AarError, match=r"creation event is not one this aar can read .*hypotheses"):
         EventLog(tmp_path).state()
 
@@ -57,7 +80,7 @@ def test_sessions_list_shows_a_damaged_session_beside_the_others(tmp_path: Path)
     for name in ("s-20260101-000000-aaaaaa", "s-20260101-000001-bbbbbb"):
         (runs / name).mkdir(parents=True)
         log = _log(runs / name)
-        log.append("note", {"message": "fine"})
+        log.append(Note(message="fine"))
     damaged = runs / "s-20260101-000001-bbbbbb" / "events.jsonl"
     lines = damaged.read_text().splitlines()
     damaged.write_text("\n".join([lines[0], "garbage", *lines[2:]]) + "\n")

@@ -109,7 +109,9 @@ def test_git_keeps_code_and_findings_not_arrays(first_round: Round) -> None:
 def test_holdout_never_reaches_the_agent(first_round: Round) -> None:
     session = first_round.session
     holdout_ids = {e.record.id for e in session.state.holdout}
-    seen = json.dumps([e.data for e in session.log.read() if e.kind == "tool"])
+    seen = json.dumps(
+        [e.data.model_dump(mode="json") for e in session.log.read() if e.kind == "tool"]
+    )
     seen += (first_round.root / "rounds/1/messages.json").read_text()
     assert holdout_ids and not [i for i in holdout_ids if i in seen]
     assert "final_metrics" not in seen and '"split": "holdout"' not in seen

@@ -10,7 +10,7 @@ import pytest
 
 from aar.hashing import content_sha256
 from aar.review import AUDIT_LOG, AuditLog, approve, new_proposal, reject, write_proposal
-from aar.session import EventLog
+from aar.session import EventLog, Proposed
 from aar.web import new_token, normalise_edit, reviewer_for_token, token_hash
 from aar.web._auth import Signer
 from aar.web._cache import AuditCache
@@ -110,8 +110,8 @@ def _proposals(runs: Path, n: int) -> list[str]:
             "s-1", 1, "why", f"# %%\nprint({i})\n", estimated_evaluations=1, estimated_tokens=1
         )
         write_proposal(runs / "s-1", p)
-        data = {"id": p.id, "sha256": p.sha256, "path": f"{p.id}.json"}
-        EventLog(runs / "s-1").append("proposal", data, round=1)  # as a session logs it
+        data = Proposed(id=p.id, sha256=p.sha256, path=f"{p.id}.json")
+        EventLog(runs / "s-1").append(data, round=1)  # as a session logs it
         ids.append(p.id)
     return ids
 

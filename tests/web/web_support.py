@@ -253,7 +253,7 @@ def add_proposal(site: Site, code: str, **fields: Any) -> Any:
 
 def log_proposal(site: Site, proposal: Any) -> None:
     """Log `proposal` in the session's events.jsonl, as the session does when it proposes."""
-    from aar.session import EventLog
+    from aar.session import EventLog, Proposed
 
-    data = {"id": proposal.id, "sha256": proposal.sha256, "path": f"{proposal.id}.json"}
-    EventLog(site.session_dir).append("proposal", data, round=proposal.round)
+    data = Proposed(id=proposal.id, sha256=proposal.sha256, path=f"{proposal.id}.json")
+    EventLog(site.session_dir).append(data, round=proposal.round)
