@@ -7,6 +7,10 @@ short aliases the issues and README use: `AAR_MEMORY_PATH`, `AAR_MEMORY_URL`.
 Every mistake is one `ConfigError` line naming the file or the variable: a file that is not
 UTF-8 or not TOML, an `AAR_CONFIG` that is missing or not a file, a value that is not JSON
 where a list is expected, and unknown keys (a typo names the closest valid key).
+
+Long because every setting of aar is declared here, with its default and why: one file is
+the reference a user reads (README points at it), and the checks that name a mistaken key
+must see the whole tree.
 """
 
 from __future__ import annotations

@@ -216,10 +216,7 @@ def run_task(
     start = time.perf_counter()
     parsed = parse_methods(list(methods))
     seed_list = resolve_seeds(seeds)
-    if min_gap is None:
-        from aar.config import get_settings
-
-        min_gap = get_settings().bench.min_gap
+    min_gap = _settings_min_gap() if min_gap is None else min_gap
     dev = device_for(device)
     data = load_data(task)
     if on_stage is not None:
@@ -234,21 +231,21 @@ def run_task(
         "students": time.perf_counter() - t_students,
     }
 
-    def scores(get_probs: Callable[[SeedSetup, str], np.ndarray]) -> dict:
+    def scores(
+        get_probs: Callable[[SeedSetup, str], np.ndarray],
+    ) -> dict[int, dict[str, SplitMetrics]]:
         return {
             st.seed: {s: _public_metrics(st, s, get_probs(st, s)) for s in SCORED_SPLITS}
             for st in setups
         }
 
+    def trained(name: str) -> Callable[[SeedSetup, str], np.ndarray]:
+        return lambda st, s: preds[name][st.seed][s]
+
     weak = scores(lambda st, s: st.weak_probs[s])
-    ceiling = scores(lambda st, s: preds["ceiling"][st.seed][s])
+    ceiling = scores(trained("ceiling"))
     gaps_acc = [ceiling[s][REPORT_SPLIT].acc - weak[s][REPORT_SPLIT].acc for s in seed_list]
     gaps_auroc = [ceiling[s][REPORT_SPLIT].auroc - weak[s][REPORT_SPLIT].auroc for s in seed_list]
-    flags = []
-    if not np.mean(gaps_acc) >= min_gap:
-        flags.append(f"small_gap: ceiling - weak accuracy {np.mean(gaps_acc):.3f} < {min_gap}")
-    if any(not g > 0 for g in gaps_acc):
-        flags.append("non_positive_gap: some seed has ceiling <= weak accuracy")
     return TaskResult(
         task=task.name,
         n_classes=task.n_classes,
@@ -260,16 +257,32 @@ def run_task(
         ceiling=_method_result(ceiling, weak, ceiling),
         methods={
             m.name: _method_result(
-                scores(lambda st, s, name=m.name: preds[name][st.seed][s]), weak, ceiling
+                scores(trained(m.name)), weak, ceiling
             )
             for m in parsed
         },
         gap_acc=summarize(gaps_acc),
         gap_auroc=summarize(gaps_auroc),
-        flags=flags,
+        flags=_gap_flags(gaps_acc, min_gap),
         seconds=time.perf_counter() - start,
         timings=timings,
     )
+
+
+def _settings_min_gap() -> float:
+    from aar.config import get_settings
+
+    return get_settings().bench.min_gap
+
+
+def _gap_flags(gaps_acc: list[float], min_gap: float) -> list[str]:
+    """Why a task's weak-to-ceiling gap is too small for PGR to mean anything."""
+    flags = []
+    if not np.mean(gaps_acc) >= min_gap:
+        flags.append(f"small_gap: ceiling - weak accuracy {np.mean(gaps_acc):.3f} < {min_gap}")
+    if any(not g > 0 for g in gaps_acc):
+        flags.append("non_positive_gap: some seed has ceiling <= weak accuracy")
+    return flags
 
 
 class SuiteResult(BaseModel):

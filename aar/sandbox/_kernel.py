@@ -51,6 +51,11 @@ class KernelSandbox(Sandbox):
     hard-linked or copied, read-only at `/task`) and `notebook.ipynb`. The policy's
     `isolation` picks the launch: `bwrap` (default) or `none` (development, unsafe).
     See `Sandbox` for the contract, the limits and the errors.
+
+    Many methods because it implements every member of the `Sandbox` contract (13, most of
+    them one-line properties) and keeps the kernel's life (launch, watch, kill, restart)
+    beside the state those share; the kernel process and the notebook are classes of their
+    own.
     """
 
     def __init__(

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -123,20 +124,8 @@ class Scorer:
         used: int,
     ) -> tuple[EvalRecord, bool]:
         hard = probs.argmax(axis=1).astype(np.uint8)
-        base = {
-            "id": uuid.uuid4().hex,
-            "task": ev.task.name,
-            "seed": request.seed,
-            "split": request.split,
-            "method": request.method,
-            "code_sha256": request.code_sha256,
-            "git_commit": request.git_commit,
-            "timestamp": datetime.now(UTC),
-            "predictions_sha256": sha,
-            "budget_used": used,
-            "budget_total": request.budget if request.budget is not None else 0,
-            "flags": (flags := _gap_flags(exact, ev.min_gap)),
-        }
+        base = _record_fields(request, ev.task.name, sha, used)
+        base["flags"] = flags = _gap_flags(exact, ev.min_gap)
         if request.split == "holdout":
             metrics = {**exact, "n": float(len(hard))}
             return EvalRecord(**base, metrics=metrics, rounded=False), False
@@ -202,9 +191,10 @@ class Scorer:
             shown["pgr_auroc"] = _pgr(shown["auroc"], shown["weak_auroc"], shown["ceiling_auroc"])
         else:
             earlier = next((e for e in same if e.record.id == decision.repeat_of), None)
-            identical = earlier is not None and earlier.record.predictions_sha256 == sha
+            if earlier is not None and earlier.record.predictions_sha256 != sha:
+                earlier = None
             for k in _SHOWN:  # identical predictions: the earlier answer's numbers, if any
-                shown[k] = earlier.record.metrics.get(k, math.nan) if identical else math.nan
+                shown[k] = earlier.record.metrics.get(k, math.nan) if earlier is not None else math.nan
         shown["n"] = float(len(probs))
         return shown
 
@@ -246,6 +236,23 @@ def _pgr(student: float, weak: float, ceiling: float) -> float:
     if not math.isfinite(student) or gap == 0:
         return math.nan
     return round((student - weak) / gap, 10)
+
+
+def _record_fields(request: ScoreRequest, task: str, sha: str, used: int) -> dict[str, Any]:
+    """What every record says about where its predictions came from (its metrics aside)."""
+    return {
+        "id": uuid.uuid4().hex,
+        "task": task,
+        "seed": request.seed,
+        "split": request.split,
+        "method": request.method,
+        "code_sha256": request.code_sha256,
+        "git_commit": request.git_commit,
+        "timestamp": datetime.now(UTC),
+        "predictions_sha256": sha,
+        "budget_used": used,
+        "budget_total": request.budget if request.budget is not None else 0,
+    }
 
 
 def _gap_flags(exact: dict[str, float], min_gap: float) -> list[str]:

@@ -3,6 +3,9 @@
 `ESCAPE_CASES` share one sandbox per backend (a kernel a case kills is restarted by the
 sandbox itself); `ENDING_CASES` end their sandbox, so each gets a fresh one and proves no
 process outlives it. After every case the host must be unharmed and the sandbox must answer.
+
+Long because it is a catalogue: each case is a short, independent attack with its own check,
+and a reviewer audits the battery by reading them one after another.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ the split algorithm and the synthetic generator. A route records what it reached
 labels from whatever worked, and saves its best submission for every task (the weak labels
 when nothing worked). The battery then asserts each route's specific outcome and that no
 submission scores better than a student trained on the weak labels.
+
+Long because it is a catalogue of routes, each a self-contained attacker's cell with its
+expected outcome; splitting them apart would hide which routes the battery covers.
 """
 
 from __future__ import annotations
