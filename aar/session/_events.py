@@ -148,12 +148,13 @@ def _typed(line: _Line) -> Event:
             f"{line.seq}); it was written by a newer aar"
         )
     try:
-        return Event(seq=line.seq, at=line.at, kind=line.kind, round=line.round, data=line.data)
+        data = KINDS[line.kind].model_validate(line.data)  # its errors name the data's keys
     except ValidationError as exc:
         what = "creation event" if line.kind == "created" else f"event {line.seq} ({line.kind})"
         raise AarError(
             f"the session log's {what} is not one this aar can read ({validation_message(exc)})"
         ) from None
+    return Event.model_validate(dict(line) | {"data": data})
 
 
 def check_sequence(events: list[Event]) -> None:
