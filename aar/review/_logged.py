@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aar.errors import AarError
 from aar.jsonl import JsonlLog
@@ -46,6 +46,14 @@ class _SessionEvent(BaseModel):
     kind: str
     round: int = 0
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class _ProposalLogged(BaseModel):
+    """The data of a session's `proposal` event, as far as the gate reads it (the session's
+    `Proposed` event; a line without a usable id and hash vouches for nothing)."""
+
+    id: str
+    sha256: str = Field(pattern=SHA256)
 
 
 class LoggedProposal(BaseModel):
@@ -152,12 +160,16 @@ def _read_session_log(path: Path) -> _Reading:
         return (), str(exc)
     found: dict[str, LoggedProposal] = {}
     for event in events:
-        pid, sha = event.data.get("id"), event.data.get("sha256")
-        if event.kind != "proposal" or not isinstance(pid, str) or pid in found:
+        if event.kind != "proposal":
             continue
-        if not isinstance(sha, str) or re.fullmatch(SHA256, sha) is None:
-            continue  # a line without a usable hash vouches for nothing
-        found[pid] = LoggedProposal(id=pid, sha256=sha, round=event.round, source="session log")
+        try:
+            logged = _ProposalLogged.model_validate(event.data)
+        except ValidationError:
+            continue  # a line without a usable id or hash vouches for nothing
+        if logged.id not in found:
+            found[logged.id] = LoggedProposal(
+                id=logged.id, sha256=logged.sha256, round=event.round, source="session log"
+            )
     return tuple(found.values()), None
 
 
