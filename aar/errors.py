@@ -4,17 +4,18 @@ Packages raise subclasses of `AarError` for mistakes a user can fix (bad input, 
 system package, a wrong path). The CLI prints the message and exits with `exit_code`;
 anything else is a bug and keeps its traceback.
 
-`validation_message` is the one place a pydantic `ValidationError` becomes such a line.
+`validation_message` is the one place a pydantic `ValidationError` (or an error that lists its
+problems the same way, such as FastAPI's `RequestValidationError`) becomes such a line.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel
 
 
 class AarError(Exception):
@@ -38,6 +39,13 @@ class PathError(AarError):
 _MAX_INPUT_CHARS = 40
 
 
+class ValidationProblems(Protocol):
+    """What `validation_problems` reads: pydantic's `ValidationError`, FastAPI's
+    `RequestValidationError` (pydantic's error dicts: `loc`, `msg`, `type`, `input`)."""
+
+    def errors(self) -> Sequence[Any]: ...
+
+
 def error_location(loc: Sequence[int | str]) -> str:
     """`('bench', 'seeds', 0)` -> `'bench.seeds[0]'`."""
     out = ""
@@ -52,18 +60,23 @@ def closest_key(key: str, valid: Sequence[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def validation_problems(exc: ValidationError, *, model: type[BaseModel] | None = None) -> list[str]:
+def validation_problems(
+    exc: ValidationProblems, *, model: type[BaseModel] | None = None, skip_loc: int = 0
+) -> list[str]:
     """One `'where: what'` line per error of `exc`.
 
     With `model` (the model that was validated), an unknown key names the closest valid one.
     Scalar inputs are quoted (shortened), so the line shows what was wrong, not only where.
+    `skip_loc` leaves out the first parts of each location (a web request's `body` or `query`
+    says where the field came from, which a person filling a form need not read).
     """
     problems = []
     for err in exc.errors():
-        where = error_location(err["loc"])
+        loc = tuple(err["loc"])[skip_loc:]
+        where = error_location(loc)
         if err["type"] == "extra_forbidden":
             what = "unknown key"
-            hint = _hint_for_unknown(model, err["loc"])
+            hint = _hint_for_unknown(model, loc)
             if hint:
                 what += f"; did you mean {hint!r}?"
         else:
@@ -73,10 +86,14 @@ def validation_problems(exc: ValidationError, *, model: type[BaseModel] | None =
 
 
 def validation_message(
-    exc: ValidationError, *, prefix: str = "", model: type[BaseModel] | None = None
+    exc: ValidationProblems,
+    *,
+    prefix: str = "",
+    model: type[BaseModel] | None = None,
+    skip_loc: int = 0,
 ) -> str:
     """The first problem of `exc` as one line (`prefix` first), saying how many others exist."""
-    problems = validation_problems(exc, model=model)
+    problems = validation_problems(exc, model=model, skip_loc=skip_loc)
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return f"{prefix}{problems[0]}{more}"
 

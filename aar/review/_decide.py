@@ -47,7 +47,7 @@ from aar.review._models import (
 from aar.review._proposals import check_runs_dir, find_proposal, item_kind, runs_proposals
 
 if TYPE_CHECKING:
-    from aar.memory import FindingsStore
+    from aar.memory import FindingsStore, ReviewStatus
 
 
 def approve(
@@ -304,7 +304,7 @@ def _apply_to_memory(store: FindingsStore, decision: Decision) -> None:
     """Set the memory's review to the decision that counts, if the finding is still the one
     that was decided (an edited finding keeps its status: the decision no longer covers it)."""
     finding = get_finding(store, decision.item_id)
-    status = "approved" if decision.decision == "approve" else "rejected"
+    status: ReviewStatus = "approved" if decision.decision == "approve" else "rejected"
     if finding_sha256(finding) != decision.sha256:
         return
     review = finding.review

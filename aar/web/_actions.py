@@ -1,18 +1,19 @@
 """The forms (POST): log in, log out, decide an item, approve a proposal with edits.
 
-Every POST is checked in the same order before anything is read or written: the Origin header
-(when the browser sends one) must be this server; the app must have reviewers; the login must
-be valid and unexpired (401); the form's CSRF secret must be the login's (403); the fields
-must be well formed and name the version of the item the reviewer saw (400). Only then does
-`aar.review` decide, atomically, with the logged-in reviewer as the one who decided: the hash
-the page showed (the form's hidden `sha256`) goes into the decision itself, which compares it
-with the item under the audit log's lock, in the same step as the append (no window between
-a check here and the record there).
+Every POST is checked before anything is read or written. The fields' types and bounds are
+declared on the route (`Form` with a `Literal` verdict, a sha256 pattern), so FastAPI refuses
+a malformed field (400, one line from the app's handler) before the route runs. Then, in
+order: the Origin header (when the browser sends one) must be this server; the app must have
+reviewers; the login must be valid and unexpired (401); the form's CSRF secret must be the
+login's (403); the fields must name the version of the item the reviewer saw (400). Only then
+does `aar.review` decide, atomically, with the logged-in reviewer as the one who decided: the
+hash the page showed (the form's hidden `sha256`) goes into the decision itself, which
+compares it with the item under the audit log's lock, in the same step as the append (no
+window between a check here and the record there).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -28,6 +29,9 @@ from aar.web._edits import approve_with_edits, normalise_edit
 
 router = APIRouter()
 FormText = Annotated[str, Form()]
+# The sha256 of what the page showed, whole, as the page writes it (a form without it, or
+# with another string, is an outdated or tampered page).
+SeenSha256 = Annotated[str, Form(pattern=r"^[0-9a-f]{64}$")]
 
 
 def _web(request: Request) -> Web:
@@ -98,7 +102,7 @@ def login(
     reviewer = reviewer_for_token(token, web.config.reviewers)
     if reviewer is None:
         value, fresh = web.signer.form_cookie()
-        response = web.page(
+        response: Response = web.page(
             request,
             "login.html",
             Viewer(),
@@ -143,24 +147,20 @@ def _local(path: str) -> str:
 def decide_item(
     request: Request,
     item_id: str,
-    verdict: FormText = "",
+    verdict: Annotated[Verdict, Form()],
+    sha256: SeenSha256,
     csrf: FormText = "",
-    sha256: FormText = "",
     comment: FormText = "",
 ) -> Response:
     reviewer = _reviewer(request, csrf).reviewer
     web = _web(request)
-    if verdict not in ("approve", "reject"):
-        raise PageError(400, "Malformed request", f"verdict must be approve or reject: {verdict!r}")
-    chosen: Verdict = "approve" if verdict == "approve" else "reject"
     comment = normalise_edit(comment).strip()
     assert reviewer is not None
-    kind = check_decision_inputs(item_id, chosen, reviewer, comment)
-    seen = _seen(sha256)
+    kind = check_decision_inputs(item_id, verdict, reviewer, comment)
     runs, key = web.config.runs_dir, web.config.key_file
     if kind == "proposal":
         with _outdated_form():
-            decide(runs, item_id, chosen, reviewer, comment, expected_sha256=seen, key_file=key)
+            decide(runs, item_id, verdict, reviewer, comment, expected_sha256=sha256, key_file=key)
         return RedirectResponse(f"/proposals/{item_id}?decided={verdict}", status_code=303)
 
     def decide_finding(store: Any) -> None:
@@ -168,28 +168,16 @@ def decide_item(
             decide(
                 runs,
                 item_id,
-                chosen,
+                verdict,
                 reviewer,
                 comment,
-                expected_sha256=seen,
+                expected_sha256=sha256,
                 store=store,
                 key_file=key,
             )
 
     web.with_store(decide_finding)
     return RedirectResponse(f"/findings/{item_id}?decided={verdict}", status_code=303)
-
-
-def _seen(sent: str) -> str:
-    """The form's sha256 of what the page showed: the whole hash, as the page writes it."""
-    if re.fullmatch(r"[0-9a-f]{64}", sent) is None:
-        raise PageError(
-            400,
-            "Tampered or outdated form",
-            "the form does not name the sha256 of what you read; reload the page and read it "
-            "again (nothing was decided)",
-        )
-    return sent
 
 
 @contextmanager
@@ -210,16 +198,15 @@ def _outdated_form() -> Iterator[None]:
 def edit_proposal(
     request: Request,
     proposal_id: str,
+    sha256: SeenSha256,
     code: FormText = "",
     csrf: FormText = "",
-    sha256: FormText = "",
     comment: FormText = "",
 ) -> Response:
     viewer = _reviewer(request, csrf)
     web = _web(request)
     original = web.runs.proposal(proposal_id).proposal
     assert original is not None and viewer.reviewer is not None
-    seen = _seen(sha256)
     with _outdated_form():
         edited, _ = approve_with_edits(
             web.config.runs_dir,
@@ -227,7 +214,7 @@ def edit_proposal(
             normalise_edit(code),
             viewer.reviewer,
             normalise_edit(comment).strip(),
-            seen_sha256=seen,
+            seen_sha256=sha256,
             key_file=web.config.key_file,
         )
     return RedirectResponse(f"/proposals/{edited.id}?decided=edited", status_code=303)

@@ -30,7 +30,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from aar.errors import AarError
+from aar.errors import AarError, validation_message
 from aar.review import (
     AlreadyDecidedError,
     AuditBusyError,
@@ -273,11 +273,9 @@ def _add_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_form(request: Request, exc: RequestValidationError) -> Response:
-        fields = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
-        what = ", ".join(fields) or "the request"
-        return error_page(
-            request, 400, "Malformed request", f"missing or malformed: {what}; reload the page"
-        )
+        """A field outside its declared type or bounds (the route's `Form`/`Query`)."""
+        what = validation_message(exc, skip_loc=1)  # `body.verdict` -> `verdict`
+        return error_page(request, 400, "Malformed request", f"{what}; reload the page")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

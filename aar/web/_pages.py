@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from aar.errors import AarError
 from aar.hashing import cells_sha256, join_cells
+from aar.memory import ReviewStatus, Verdict
 from aar.review import ITEM_STATUSES, ItemNotFoundError, finding_item
 from aar.web._app import PageError, Web
 from aar.web._edits import edited_from, replaced_by
@@ -306,23 +307,15 @@ def memory(
     request: Request,
     q: str = "",
     task: str = "",
-    verdict: str = "",
-    status: str = "",
-    k: int = 20,
+    verdict: Verdict | Literal[""] = "",
+    status: ReviewStatus | Literal[""] = "",
+    k: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> Response:
-    from pydantic import ValidationError
-
     from aar.memory import FindingFilter
 
     web = _web(request)
     viewer = web.viewer(request)
-    if not 1 <= k <= 200:
-        raise PageError(400, "Malformed request", f"k must be between 1 and 200, got {k}")
-    try:
-        filters = FindingFilter(task=task or None, verdict=verdict or None, status=status or None)
-    except ValidationError as exc:
-        field = exc.errors()[0]["loc"][0]
-        raise PageError(400, "Malformed request", f"{field}: not a valid choice") from None
+    filters = FindingFilter(task=task or None, verdict=verdict or None, status=status or None)
     hits, error = _search(web, q, filters, k)
     tasks = web.runs.tasks()
     return web.page(

@@ -14,12 +14,14 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from aar.errors import AarError
 from aar.memory import Finding
 from aar.review import (
     PROPOSALS_DIR,
+    AuditRecord,
     ItemNotFoundError,
     Proposal,
     ProposalFileError,
@@ -145,7 +147,7 @@ class RunsView:
         except OSError:
             return []
         paths = [root / PROPOSALS_DIR / name for name in names]
-        views = [self._proposals.get(p, [p], lambda p=p: _load_proposal(p)) for p in paths]
+        views = [self._proposals.get(p, [p], partial(_load_proposal, p)) for p in paths]
         return sorted(views, key=_created)
 
     def _with_items(self, view: SessionView, audit: AuditView) -> SessionView:
@@ -154,7 +156,7 @@ class RunsView:
         record object is kept as long as the log only grows)."""
         now = datetime.now(UTC)
         ids = [pv.id for pv in view.proposals] + list(view.state.findings if view.state else [])
-        latest = [(audit.about(i) or [None])[-1] for i in ids]  # records are never replaced
+        latest = [_last(audit.about(i)) for i in ids]  # records are never replaced
         key = (now.replace(second=0, microsecond=0), view.state, *view.proposals, *latest)
         with self._items_lock:
             hit = self._items.get(view.id)
@@ -264,3 +266,7 @@ def _load_proposal(path: Path) -> ProposalView:
 def _created(view: ProposalView) -> tuple[str, str]:
     p = view.proposal
     return (p.created_at.isoformat() if p else "", view.id)
+
+
+def _last(records: list[AuditRecord]) -> AuditRecord | None:
+    return records[-1] if records else None

@@ -64,7 +64,7 @@ def test_approve_records_the_logged_in_reviewer_not_a_form_field(alice, site: Si
 @pytest.mark.parametrize(
     ("change", "status", "says"),
     [
-        ({"verdict": "maybe"}, 400, "verdict must be approve or reject"),
+        ({"verdict": "maybe"}, 400, "verdict: Input should be &#39;approve&#39; or &#39;reject"),
         ({"sha256": "0" * 64}, 400, "reload the page"),
         ({"sha256": None}, 400, "reload the page"),
         ({"verdict": "reject", "comment": "  "}, 400, "needs a comment"),
@@ -94,7 +94,9 @@ def test_unknown_items_are_404_and_write_nothing(alice, site: Site) -> None:
     for item in ("p-000000000000", "f-000000000000", "p-nothex", "../x"):
         response = c.post(f"/items/{item}/decide", data=decide_form(csrf, "approve", "0" * 64))
         assert response.status_code == 404, (item, response.text)
-    edit = c.post("/proposals/p-000000000000/edit", data={"csrf": csrf, "code": "x", "sha256": "0"})
+    edit = c.post(
+        "/proposals/p-000000000000/edit", data={"csrf": csrf, "code": "x", "sha256": "0" * 64}
+    )
     assert edit.status_code == 404
     assert audit_bytes(site) == before
 
