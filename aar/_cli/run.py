@@ -208,11 +208,16 @@ def _config(
         "base_url": base_url,
         "hypotheses": hypotheses,
     }
+    given = {k: v for k, v in fields.items() if v is not None}  # the others keep defaults
     try:
-        config = SessionConfig(
-            **{k: v for k, v in fields.items() if v is not None},
-            seeds=list(range(SEEDS_FROM, SEEDS_FROM + seeds)),
-            budgets=Budgets(**{k: v for k, v in budgets.items() if v is not None}),
+        config = SessionConfig.model_validate(
+            given
+            | {
+                "seeds": list(range(SEEDS_FROM, SEEDS_FROM + seeds)),
+                "budgets": Budgets.model_validate(
+                    {k: v for k, v in budgets.items() if v is not None}
+                ),
+            }
         )
     except ValidationError as exc:
         raise UsageError(validation_message(exc)) from None

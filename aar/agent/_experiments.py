@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from aar.bench._train import library_sha256
+from aar.bench import library_sha256
 from aar.errors import AarError
 from aar.hashing import join_cells
 
@@ -220,9 +220,24 @@ def train_method(t, seed):
 
 
 def _param(
-    name: str, description: str, default: float, grid: tuple[float, ...], **kw: float
+    name: str,
+    description: str,
+    default: float,
+    grid: tuple[float, ...],
+    *,
+    minimum: float,
+    maximum: float,
+    integer: bool = False,
 ) -> FamilyParam:
-    return FamilyParam(name=name, description=description, default=default, grid=grid, **kw)
+    return FamilyParam(
+        name=name,
+        description=description,
+        default=default,
+        grid=grid,
+        minimum=minimum,
+        maximum=maximum,
+        integer=integer,
+    )
 
 
 _FAMILY_LIST = (

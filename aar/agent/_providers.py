@@ -81,7 +81,7 @@ class ModelSpec(BaseModel):
                 f"model name {_shown(name)} after '{provider}:' is empty or has characters a model "
                 "name cannot have (letters, digits and ._:/@+- only)"
             )
-        return cls(provider=provider, name=name)  # type: ignore[arg-type]
+        return cls(provider=provider, name=name)
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.name}"

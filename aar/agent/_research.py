@@ -18,8 +18,9 @@ from pydantic_ai.usage import UsageLimits
 from aar.agent._experiments import experiment_code
 from aar.agent._model import SessionModel, history_path, load_history
 from aar.agent._prompts import instructions, user_prompt
+from aar.agent._providers import ModelPrice, PriceTable
 from aar.agent._scripted import scripted_model
-from aar.agent._tools import ResearchDeps, register_tools
+from aar.agent._tools import ResearchDeps, research_toolset
 from aar.errors import AarError
 from aar.hashing import join_cells
 from aar.sandbox import split_cells
@@ -71,8 +72,8 @@ def build_agent(
         ),
         instructions=instructions(config, followup=followup),
         retries=MODEL_RETRIES,
+        toolsets=[research_toolset()],
     )
-    register_tools(agent)
 
     @agent.output_validator
     def _backed(ctx: RunContext[ResearchDeps], output: RoundSummary) -> RoundSummary:
@@ -85,13 +86,14 @@ def build_agent(
     return agent
 
 
-def price_table() -> Any:
+def price_table() -> PriceTable | None:
     """`settings.agent.prices` as the providers' `PriceTable` (overrides genai-prices)."""
-    from aar.agent._providers import PriceTable
     from aar.config import get_settings
 
     prices = get_settings().agent.prices
-    return PriceTable(models={k: v.model_dump() for k, v in prices.items()}) if prices else None
+    if not prices:
+        return None
+    return PriceTable(models={k: ModelPrice(**v.model_dump()) for k, v in prices.items()})
 
 
 def start_round(session: Session) -> str:

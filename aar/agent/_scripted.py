@@ -79,12 +79,17 @@ def script_model(make_script: Callable[[], Script], round_number: int) -> Functi
 
 
 def _completed(messages: list[ModelMessage]) -> list[Any]:
-    """Results of the calls made so far, in order (a retry prompt counts as an error)."""
+    """Results of the calls made so far, in order, as the JSON a model reads (a live run's
+    tools answer with models, a resumed run's history holds their JSON); a retry prompt counts
+    as an error."""
     out = []
     for message in messages:
         for part in message.parts:
             if isinstance(part, ToolReturnPart):
-                out.append(part.content)
+                content = part.content
+                out.append(
+                    content.model_dump(mode="json") if isinstance(content, BaseModel) else content
+                )
             elif isinstance(part, RetryPromptPart) and part.tool_name:
                 out.append({"error": str(part.content)})
     return out

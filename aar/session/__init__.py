@@ -30,7 +30,7 @@ from aar.session._event_kinds import (
     HoldoutScored,
     HypothesisProposed,
     Interrupted,
-    ModelRequest,
+    ModelUsage,
     Note,
     Proposed,
     ReportWritten,
@@ -42,7 +42,6 @@ from aar.session._event_kinds import (
 from aar.session._events import EventLog, SessionBusyError, replay
 from aar.session._evidence import UnbackedNumberError
 from aar.session._finalize import BASELINES, finish_logged_end
-from aar.session._ledger import EvalBudgetExhausted
 from aar.session._models import (
     EvalEntry,
     Experiment,
@@ -66,6 +65,15 @@ from aar.session._recall import MEMORY_NOTICE, FeedbackPGR, MemoryHit, MemoryRes
 from aar.session._replay import ReplayResult, replay_session
 from aar.session._report import ReportData, render_markdown, report_data
 from aar.session._session import RoundOver, Session, SessionNotFoundError, ToolError
+from aar.session._views import (
+    CellOutcome,
+    EvaluationSummary,
+    FindingReceipt,
+    FollowupRun,
+    ProposalReceipt,
+    TaskFeedback,
+    TaskInfo,
+)
 
 __all__ = [
     "BASELINES",
@@ -83,13 +91,14 @@ __all__ = [
     "BudgetHit",
     "BudgetTooSmallError",
     "Budgets",
+    "CellOutcome",
     "CellRun",
     "ClaimError",
     "Committed",
     "Created",
-    "EvalBudgetExhausted",
     "EvalEntry",
     "Evaluated",
+    "EvaluationSummary",
     "Event",
     "EventData",
     "EventLog",
@@ -98,16 +107,19 @@ __all__ = [
     "ExperimentStarted",
     "FeedbackPGR",
     "FindingFinal",
+    "FindingReceipt",
     "FindingRecorded",
+    "FollowupRun",
     "HoldoutScored",
     "Hypothesis",
     "HypothesisProposed",
     "Interrupted",
     "MemoryHit",
     "MemoryResults",
-    "ModelRequest",
+    "ModelUsage",
     "Note",
     "Progress",
+    "ProposalReceipt",
     "Proposed",
     "ReplayResult",
     "ReportData",
@@ -125,6 +137,8 @@ __all__ = [
     "SessionNotFoundError",
     "SessionState",
     "StateChanged",
+    "TaskFeedback",
+    "TaskInfo",
     "ToolCalled",
     "ToolError",
     "UnbackedNumberError",

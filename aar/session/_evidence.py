@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aar.bench import EvalRecord, summarize
 from aar.errors import AarError
@@ -111,7 +112,10 @@ def pgr_metrics(records: Sequence[EvalRecord]) -> Metrics:
     )
 
 
-def _finite(value: float, default: float | None) -> float | None:
+_Default = TypeVar("_Default", float, None)
+
+
+def _finite(value: float, default: _Default) -> float | _Default:
     return value if math.isfinite(value) else default
 
 

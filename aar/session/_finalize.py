@@ -25,9 +25,10 @@ from aar.session._event_kinds import (
 )
 from aar.session._evidence import pgr_metrics
 from aar.session._ledger import MAX_PREDICTION_BYTES
-from aar.session._models import EvalEntry, Experiment, RoundOutcome
+from aar.session._models import EvalEntry, Experiment, RoundOutcome, SessionState
 
 if TYPE_CHECKING:
+    from aar.memory import Finding, FindingsStore
     from aar.session._session import Session
 
 BASELINES = "baselines"
@@ -167,7 +168,7 @@ def _finish_findings(session: Session, number: int) -> None:
         session.write(f"findings/{finding.id}.json", decided.model_dump_json(indent=2) + "\n")
 
 
-def _own_records(state, finding, cited: list[EvalEntry]) -> list[EvalEntry]:  # type: ignore[no-untyped-def]
+def _own_records(state: SessionState, finding: Finding, cited: list[EvalEntry]) -> list[EvalEntry]:
     method = finding.method.split(" (")[0]
     keys = {(e.experiment, e.record.task) for e in cited if e.record.method == method}
     return [
@@ -194,7 +195,7 @@ def _store_findings(session: Session, number: int) -> None:
         session.emit(Note(message=f"findings not stored in the memory: {exc}"))
 
 
-def _stored(store, finding_id: str) -> bool:  # type: ignore[no-untyped-def]
+def _stored(store: FindingsStore, finding_id: str) -> bool:
     from aar.memory import FindingNotFoundError
 
     try:

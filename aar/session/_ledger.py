@@ -18,19 +18,13 @@ from typing import Literal
 import numpy as np
 
 from aar.bench import EvalRecord, Evaluator
-from aar.errors import AarError
 from aar.scorer import Scorer, ScoreRequest
+from aar.session._budget import BudgetExhausted
 from aar.session._models import SessionState
 
 Split = Literal["test", "holdout"]
 MAX_PREDICTION_BYTES = 64 * 1024 * 1024
 """Largest prediction file read from a sandbox's scratch."""
-
-
-class EvalBudgetExhausted(AarError):
-    """The session has used every scored evaluation its budget allows."""
-
-    exit_code = 1
 
 
 class EvaluationLedger:
@@ -76,8 +70,12 @@ class EvaluationLedger:
         if again is not None:
             return again
         if self.remaining() <= 0:
-            raise EvalBudgetExhausted(
-                f"evaluation budget of {state.config.budgets.evals} scored submissions used up"
+            limit = state.config.budgets.evals
+            raise BudgetExhausted(
+                "evals",
+                state.usage.evals,
+                limit,
+                f"evaluation budget of {limit} scored submissions used up",
             )
         number = state.round.number if state.round else 0
         request_id = hashlib.sha256(

@@ -31,10 +31,9 @@ FOLLOWUP_VALUES = 3
 EVALS_MARGIN = 1.25
 REQUESTS_MARGIN = 2.0
 """An LLM researcher reads, retries and corrects itself: twice the scripted steps."""
-SIZED = ("evals", "requests")
+SizedBudget = Literal["evals", "requests"]
+SIZED: tuple[SizedBudget, ...] = ("evals", "requests")
 """The budgets a round's plan sizes (the others have no estimate: time, tokens, USD, CPU)."""
-
-BudgetName = Literal["evals", "requests"]
 
 
 class RoundPlan(BaseModel):
@@ -89,7 +88,7 @@ def plan_round(config: SessionConfig, *, first: bool = True) -> RoundPlan:
     )
 
 
-def sized_budget(name: BudgetName, config: SessionConfig) -> int:
+def sized_budget(name: SizedBudget, config: SessionConfig) -> int:
     """The budget `name` a round of `config` gets when nobody chose one: the default, or
     what the round needs with a margin when that is more."""
     evaluations, requests = round_needs(config)
@@ -103,7 +102,7 @@ class BudgetTooSmallError(ValueError):
     """A budget from the configuration file cannot cover the round asked for."""
 
 
-def check_configured(name: BudgetName, value: int, config: SessionConfig) -> None:
+def check_configured(name: SizedBudget, value: int, config: SessionConfig) -> None:
     """A configured (not typed) budget must cover the round: else one clear sentence."""
     evaluations, requests = round_needs(config)
     need = evaluations if name == "evals" else requests

@@ -78,10 +78,13 @@ def memory_results(hits: Sequence[SearchHit], k: int) -> MemoryResults:
 def memory_hit(hit: SearchHit) -> MemoryHit:
     """A finding as the agent may see it: feedback metrics only, never holdout numbers."""
     f, m = hit.finding, hit.finding.metrics
+    review = f.review.status
+    if review == "rejected":  # memory_results leaves them out: a person ruled them wrong
+        raise ValueError(f"finding {f.id} was rejected: it is never shown to a model")
     return MemoryHit(
         id=f.id,
         score=round(hit.score, 3),
-        review=f.review.status,  # "rejected" fails validation: memory_results left it out
+        review=review,
         verdict=f.verdict,
         summary=shown(f.summary),
         hypothesis=shown(f.hypothesis),

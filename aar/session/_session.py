@@ -12,9 +12,9 @@ import contextlib
 import hashlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from aar.files import write_atomic
 from aar.hashing import cells_sha256, join_cells
 from aar.session._budget import BudgetExhausted, BudgetGuard
 from aar.session._config import PROTOCOL, SessionConfig, new_session_id
+from aar.session._errors import RoundOver, SessionNotFoundError, ToolError
 from aar.session._event_kinds import (
     AnyEventData,
     BudgetHit,
@@ -34,7 +35,7 @@ from aar.session._event_kinds import (
     ExperimentStarted,
     FindingRecorded,
     HypothesisProposed,
-    ModelRequest,
+    ModelUsage,
     Note,
     Proposed,
     RoundStarted,
@@ -42,7 +43,7 @@ from aar.session._event_kinds import (
     ToolCalled,
 )
 from aar.session._events import EventLog, WriterLock, apply
-from aar.session._ledger import MAX_PREDICTION_BYTES, EvalBudgetExhausted, EvaluationLedger
+from aar.session._ledger import MAX_PREDICTION_BYTES, EvaluationLedger
 from aar.session._models import (
     Experiment,
     Hypothesis,
@@ -54,25 +55,20 @@ from aar.session._plan import plan_round
 from aar.session._progress import Progress
 from aar.session._public import PUBLIC, file_hashes, restore_public_export
 from aar.session._recall import MemoryResults, memory_results
+from aar.session._views import (
+    CellOutcome,
+    EvaluationSummary,
+    FollowupRun,
+    TaskFeedback,
+    TaskInfo,
+    evaluation_summary,
+    task_feedback,
+)
 from aar.session._workspace import Workspace
 
-
-class ToolError(AarError):
-    """A mistake the agent can fix (bad arguments, nothing to evaluate, an unbacked number)."""
-
-
-class RoundOver(Exception):
-    """The round must end now (a budget is used up, the sandbox is unavailable); `outcome`
-    says which kind of early end it is (the report's first lines and the exit code)."""
-
-    def __init__(self, why: str, outcome: RoundOutcome = "failed") -> None:
-        super().__init__(why)
-        self.why = why
-        self.outcome: RoundOutcome = outcome
-
-
-class SessionNotFoundError(AarError):
-    """No session with this id under the runs directory."""
+if TYPE_CHECKING:
+    from aar.memory import Finding
+    from aar.review import Proposal
 
 
 class Session:
@@ -293,15 +289,16 @@ class Session:
         self.emit(HypothesisProposed(**hypothesis.model_dump()))
         return hypothesis
 
-    def run_cell(self, code: str) -> dict[str, Any]:
+    def run_cell(self, code: str) -> CellOutcome:
         """Run one cell in the current hypothesis's experiment (started on first use)."""
         self._require_research_round("run new code")
         if not code.strip():
             raise ToolError("the cell is empty")
-        self._budget(self.guard.before_cell)
+        with self.budget_stops():
+            self.guard.before_cell()
         return self._experiments.run_cell(code)
 
-    def evaluate(self, method: str) -> dict[str, Any]:
+    def evaluate(self, method: str) -> EvaluationSummary:
         """Score every saved test prediction of `method` in the current experiment."""
         return self._experiments.evaluate(method)
 
@@ -357,7 +354,7 @@ class Session:
                 )
                 self._experiments.restart(exp)
 
-    def run_followup(self, proposal_id: str) -> list[dict[str, Any]]:
+    def run_followup(self, proposal_id: str) -> list[CellOutcome]:
         """Run an approved follow-up, byte for byte: the review gate checks, right here, that a
         verified approval of this session is bound to the sha256 of the code about to run."""
         from aar.review import authorize, read_proposal
@@ -374,7 +371,7 @@ class Session:
         self._experiments.close()
         return outcomes
 
-    def list_tasks(self) -> list[dict[str, Any]]:
+    def list_tasks(self) -> list[TaskInfo]:
         """The session's tasks as the kernel sees them (from the public manifests)."""
         out = []
         for task in self.config.tasks:
@@ -384,16 +381,16 @@ class Session:
                 ).read_text()
             )
             out.append(
-                {
-                    "task": task,
-                    "seeds": self.config.seeds,
-                    "n_classes": manifest["n_classes"],
-                    "description": manifest["description"],
-                    "weak": manifest["weak_description"],
-                    "strong": manifest["strong_description"],
-                    "split_sizes": manifest["split_sizes"],
-                    "student": manifest["student"],
-                }
+                TaskInfo(
+                    task=task,
+                    seeds=self.config.seeds,
+                    n_classes=manifest["n_classes"],
+                    description=manifest["description"],
+                    weak=manifest["weak_description"],
+                    strong=manifest["strong_description"],
+                    split_sizes=manifest["split_sizes"],
+                    student=manifest["student"],
+                )
             )
         return out
 
@@ -415,7 +412,7 @@ class Session:
             raise ToolError(str(exc)) from None
         return memory_results(hits, k)
 
-    def baseline_feedback(self) -> dict[str, Any]:
+    def baseline_feedback(self) -> dict[str, dict[str, TaskFeedback]]:
         """The session's own naive/logconf baselines: rounded test feedback with record ids."""
         from aar.session._finalize import BASELINES
 
@@ -424,13 +421,10 @@ class Session:
             for e in self.state.evaluations
             if self.state.experiments[e.experiment].hypothesis_id == BASELINES
         ]
-        out: dict[str, Any] = {}
-        for method in sorted({r.method for r in records}):
-            mine = [r for r in records if r.method == method]
-            out[method] = _evaluation_summary(method, mine, [], [], 0)["tasks"]
-        return out
+        methods = sorted({r.method for r in records})
+        return {m: task_feedback([r for r in records if r.method == m]) for m in methods}
 
-    def followup_experiments(self) -> list[dict[str, Any]]:
+    def followup_experiments(self) -> list[FollowupRun]:
         """This round's approved follow-ups that ran, and the methods they saved."""
         from aar.sandbox import scratch_files
 
@@ -439,12 +433,14 @@ class Session:
             if exp.round == self.round_number and exp.proposal_id:
                 files = scratch_files(self.root / exp.path)
                 methods = sorted({p.split("/")[1] for p in files if p.startswith("predictions/")})
-                out.append({"experiment": exp.id, "proposal": exp.proposal_id, "methods": methods})
+                out.append(
+                    FollowupRun(experiment=exp.id, proposal=exp.proposal_id, methods=methods)
+                )
         return out
 
     def record_finding(
         self, hypothesis_id: str, summary: str, verdict: str, eval_record_ids: list[str]
-    ) -> Any:
+    ) -> Finding:
         """A finding whose metrics the session computes from the cited test records."""
         from aar.session._claims import ClaimError, build_finding
         from aar.session._evidence import UnbackedNumberError
@@ -472,7 +468,7 @@ class Session:
         *,
         estimated_tokens: int = 0,
         hypothesis_id: str | None = None,
-    ) -> Any:
+    ) -> Proposal:
         """A follow-up for people to review; it runs only once approved, byte for byte. Its
         rationale claims only what findings support (numbers backed, no "beat" without a
         supported verdict), and it follows the experiment of the hypothesis it names."""
@@ -526,19 +522,21 @@ class Session:
     # -- model requests --------------------------------------------------------------------
     def before_request(self, input_tokens: int, usd: float | None) -> None:
         """Budgets checked before a model request (tokens counted with tiktoken)."""
-        self._budget(lambda: self.guard.before_request(input_tokens, usd))
+        with self.budget_stops():
+            self.guard.before_request(input_tokens, usd)
 
     def after_request(self, model: str, input_tokens: int, output_tokens: int, usd: float | None):
         """The provider's usage, logged; a request that went over ends the round after it."""
         self.emit(
-            ModelRequest(
+            ModelUsage(
                 model=model,
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 usd=usd,
             )
         )
-        self._budget(self.guard.after_request)
+        with self.budget_stops():
+            self.guard.after_request()
 
     # -- helpers -------------------------------------------------------------------------
     def _require_research_round(self, what: str) -> None:
@@ -551,24 +549,20 @@ class Session:
                 "evaluate their results, record findings, propose follow-ups, finish the round"
             )
 
-    def _budget(self, check: Callable[[], None]) -> None:
+    @contextlib.contextmanager
+    def budget_stops(self) -> Iterator[None]:
+        """A budget used up inside the block (`BudgetExhausted`, from the guard or the
+        ledger) is logged, which one and when (for the report), before it ends the round."""
         try:
-            check()
+            yield
         except BudgetExhausted as exc:
-            raise self._budget_hit(exc.budget, str(exc)) from None
-
-    def eval_budget_hit(self, exc: EvalBudgetExhausted) -> RoundOver:
-        return self._budget_hit("evals", str(exc))
-
-    def _budget_hit(self, budget: str, message: str) -> RoundOver:
-        """Log which budget ended the round, and when (for the report), and end it."""
-        u = self.state.usage
-        when = (
-            f"{self.guard.elapsed_minutes:.1f} min into round {self.round_number}, after "
-            f"{u.requests} model requests and {u.evals} evaluations"
-        )
-        self.emit(BudgetHit(budget=budget, message=f"{message} ({when})"))
-        return RoundOver(message, outcome="budget")
+            u = self.state.usage
+            when = (
+                f"{self.guard.elapsed_minutes:.1f} min into round {self.round_number}, after "
+                f"{u.requests} model requests and {u.evals} evaluations"
+            )
+            self.emit(BudgetHit(budget=exc.budget, message=f"{exc.why} ({when})"))
+            raise
 
 
 class _Experiments:
@@ -633,7 +627,7 @@ class _Experiments:
         self.close()
         exp = self._start(None, None, confirms=original.id, task_dir=task_dir)
         for cell in original.cells:
-            if self.run_cell(cell)["status"] in ("timeout", "killed", "oom"):
+            if self.run_cell(cell).status in ("timeout", "killed", "oom"):
                 break
         self.close()
         return self.s.state.experiments[exp.id]
@@ -645,7 +639,7 @@ class _Experiments:
         for cell in old.cells:
             self.run_cell(cell)
 
-    def run_cell(self, code: str, *, hypothesis_id: str | None = None) -> dict[str, Any]:
+    def run_cell(self, code: str, *, hypothesis_id: str | None = None) -> CellOutcome:
         s = self.s
         exp = self.current()
         if exp is None:
@@ -667,20 +661,21 @@ class _Experiments:
         )
         self._save(exp.id)
         s.commit(f"{exp.id}: cell {len(s.state.experiments[exp.id].cells)} ({result.status})")
-        return _cell_outcome(result)
+        return CellOutcome.of(result)
 
     def run_script(
         self, code: str, hypothesis_id: str | None, proposal_id: str | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[CellOutcome]:
         from aar.sandbox import split_cells
 
         self.close()
         self._start(hypothesis_id, proposal_id)
-        outcomes = []
+        outcomes: list[CellOutcome] = []
         for cell in split_cells(code):
-            self.s._budget(self.s.guard.before_cell)
+            with self.s.budget_stops():
+                self.s.guard.before_cell()
             outcomes.append(self.run_cell(cell))
-            if outcomes[-1]["status"] != "ok":
+            if outcomes[-1].status != "ok":
                 break
         return outcomes
 
@@ -690,7 +685,7 @@ class _Experiments:
         if self._sandbox is not None:
             self._sandbox.save_notebook()
 
-    def evaluate(self, method: str) -> dict[str, Any]:
+    def evaluate(self, method: str) -> EvaluationSummary:
         from aar.bench import InvalidPredictionsError
         from aar.sandbox import read_scratch_file
 
@@ -703,19 +698,18 @@ class _Experiments:
             raw = read_scratch_file(s.root / exp.path, rel, MAX_PREDICTION_BYTES)
             try:
                 probs = np.load(io.BytesIO(raw), allow_pickle=False)
-                record, hard = s.ledger.score_test(
-                    task, seed, probs, method=method, code_sha256=code_sha, git_commit=commit
-                )
+                with s.budget_stops():
+                    record, hard = s.ledger.score_test(
+                        task, seed, probs, method=method, code_sha256=code_sha, git_commit=commit
+                    )
             except (InvalidPredictionsError, ValueError) as exc:
                 invalid.append(f"{task} seed {seed}: {exc}")
                 continue
-            except EvalBudgetExhausted as exc:
-                raise s.eval_budget_hit(exc) from None
             if s.state.record(record.id) is None:  # an identical resubmission is free
                 s.emit(Evaluated(record=record, experiment=exp.id, round=s.round_number, hard=hard))
             entries.append(record)
         missing = [f"{t} seed {seed}" for t, seed in s.config.pairs if (t, seed) not in found]
-        return _evaluation_summary(method, entries, missing, invalid, s.ledger.remaining())
+        return evaluation_summary(method, entries, missing, invalid, s.ledger.remaining())
 
     def _predictions_of(self, method: str) -> tuple[Experiment, dict[tuple[str, int], str]]:
         """The round's latest experiment (the current one first) with test predictions of
@@ -778,55 +772,6 @@ def _estimated_evaluations(code: str, pairs: int) -> int:
 def _latest_hypothesis(state: SessionState, round_number: int) -> str | None:
     ids = [h.id for h in state.hypotheses.values() if h.round == round_number]
     return ids[-1] if ids else None
-
-
-def _cell_outcome(result: Any) -> dict[str, Any]:
-    """What the agent sees of a cell: status, output (capped), error, timing."""
-    return {
-        "status": result.status,
-        "stdout": result.stdout[-4000:],
-        "stderr": result.stderr[-2000:],
-        "error": result.summary() or None,
-        "result": result.text[:2000],
-        "images": len(result.images),
-        "duration_s": round(result.duration_s, 3),
-    }
-
-
-def _evaluation_summary(
-    method: str, records: list[Any], missing: list[str], invalid: list[str], remaining: int
-) -> dict[str, Any]:
-    """Rounded per-task PGR mean ± SE over seeds, flags and record ids (test feedback only)."""
-    from aar.bench import summarize
-    from aar.session._evidence import with_naive_shown
-
-    records = with_naive_shown(records)  # naive's shown accuracy is in every answer
-    tasks: dict[str, Any] = {}
-    for task in sorted({r.task for r in records}):
-        rs = [r for r in records if r.task == task]
-        pgr = summarize([r.metrics["pgr_acc"] for r in rs])
-        tasks[task] = {
-            "pgr_acc_mean": _r(pgr.mean),
-            "pgr_acc_se": _r(pgr.se),
-            "acc_mean": _r(float(np.mean([r.metrics["acc"] for r in rs]))),
-            "seeds": [r.seed for r in rs],
-            "pgr_acc_by_seed": [r.metrics["pgr_acc"] for r in rs],
-            "record_ids": [r.id for r in rs],
-        }
-    flags = sorted({f"{r.task} seed {r.seed}: {f}" for r in records for f in r.flags})
-    return {
-        "method": method,
-        "split": "test (rounded feedback)",
-        "tasks": tasks,
-        "missing": missing,
-        "invalid": invalid,
-        "flags": flags,
-        "evaluations_left": remaining,
-    }
-
-
-def _r(value: float) -> float | None:
-    return None if value != value else round(value, 3)  # NaN -> None
 
 
 def _short(args: dict[str, Any]) -> dict[str, Any]:

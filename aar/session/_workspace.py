@@ -64,4 +64,4 @@ class Workspace:
 
     def tracked(self) -> list[str]:
         """Paths in HEAD (for tests and `aar sessions show`)."""
-        return sorted(item.path for item in self.repo.head.commit.tree.traverse())
+        return sorted(str(item.path) for item in self.repo.head.commit.tree.list_traverse())
