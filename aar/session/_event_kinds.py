@@ -94,7 +94,7 @@ class RoundStarted(EventData):
 
     kind: Literal["round_started"] = _tag("round_started")
     round_kind: RoundKind
-    followups: list[str] = Field(default_factory=list)
+    followups: list[str]
     plan: RoundPlan | None = None
 
 
@@ -127,7 +127,7 @@ class StateChanged(EventData):
     why: str
 
 
-class ModelRequest(EventData):
+class ModelUsage(EventData):
     """One model request's usage, as the provider reported it (the token and USD budgets
     add these up).
 
@@ -139,10 +139,10 @@ class ModelRequest(EventData):
     """
 
     kind: Literal["model_request"] = _tag("model_request")
-    model: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    usd: float | None = None
+    model: str
+    input_tokens: int
+    output_tokens: int
+    usd: float | None
 
 
 class HypothesisProposed(Hypothesis, EventData):
@@ -176,10 +176,10 @@ class CellRun(EventData):
 
     kind: Literal["cell"] = _tag("cell")
     experiment: str
-    index: int = 0
+    index: int
     code: str
     status: CellStatus
-    duration_s: float = 0.0
+    duration_s: float
     cpu_s: float | None = None
     message: str | None = None
 
@@ -283,9 +283,9 @@ class ToolCalled(EventData):
 
     kind: Literal["tool"] = _tag("tool")
     name: str
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, Any]
     outcome: str
-    call_id: str = ""
+    call_id: str
 
 
 class Committed(EventData):
@@ -336,7 +336,7 @@ AnyEventData = Annotated[
     | RoundStarted
     | RoundEnded
     | StateChanged
-    | ModelRequest
+    | ModelUsage
     | HypothesisProposed
     | ExperimentStarted
     | CellRun

@@ -30,7 +30,7 @@ from aar.session._event_kinds import (
     FindingRecorded,
     HoldoutScored,
     HypothesisProposed,
-    ModelRequest,
+    ModelUsage,
     Proposed,
     RoundEnded,
     RoundStarted,
@@ -193,7 +193,7 @@ def apply(state: SessionState, event: Event) -> None:
             _round_ended(state, ended)
         case StateChanged(state=new_state):
             state.state = new_state
-        case ModelRequest() as request:
+        case ModelUsage() as request:
             _usage(state, request)
         case HypothesisProposed() as hypothesis:
             state.hypotheses[hypothesis.id] = Hypothesis.model_validate(hypothesis.model_dump())
@@ -232,7 +232,7 @@ def _round_ended(s: SessionState, ended: RoundEnded) -> None:
         info.outcome = ended.outcome
 
 
-def _usage(s: SessionState, request: ModelRequest) -> None:
+def _usage(s: SessionState, request: ModelUsage) -> None:
     u = s.usage
     u.requests += 1
     u.input_tokens += request.input_tokens

@@ -16,7 +16,7 @@ from aar.session import (
     Budgets,
     Created,
     EventLog,
-    ModelRequest,
+    ModelUsage,
     Note,
     RoundStarted,
     SessionBusyError,
@@ -46,7 +46,7 @@ def _append_line(root: Path, seq: int, kind: str, data: dict[str, object]) -> No
 def test_fold_rebuilds_state_and_tolerates_a_torn_tail(tmp_path: Path) -> None:
     log = _log(tmp_path)
     log.append(RoundStarted(round_kind="research", followups=[]), round=1)
-    log.append(ModelRequest(input_tokens=100, output_tokens=7, usd=0.01), round=1)
+    log.append(ModelUsage(model="test", input_tokens=100, output_tokens=7, usd=0.01), round=1)
     log.append(StateChanged(state="awaiting_review", why="test"), round=1)
     with log.path.open("ab") as fh:
         fh.write(b'{"seq": 5, "kind": "mod')  # a crash mid-write
