@@ -373,7 +373,7 @@ def list_(
     if limit is not None and limit < 0:
         raise UsageError(f"--limit must be 0 or more, got {limit}")
     store = _store()
-    findings = store.list(filters, limit=limit)
+    findings = store.list_findings(filters, limit=limit)
     if as_json:
         _print_json([f.model_dump(mode="json") for f in findings])
     else:

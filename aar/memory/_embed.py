@@ -222,10 +222,10 @@ def _token_probabilities(vocab: int) -> np.ndarray:
     tokenizer.no_truncation()
     tokenizer.no_padding()
     freq = np.zeros(vocab, dtype=np.float64)
-    for enc, count in zip(
+    for enc, times in zip(
         tokenizer.encode_batch(words, add_special_tokens=False), counts, strict=True
     ):
-        freq[enc.ids] += count
+        freq[enc.ids] += times
     return (freq + 1.0) / (freq.sum() + vocab)
 
 

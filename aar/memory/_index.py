@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from aar.memory._errors import CorruptStoreError
 from aar.memory._finding import Finding
@@ -85,12 +85,15 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
+IndexStateName = Literal["clean", "writing", "new"]
+
+
 @dataclass(frozen=True)
 class IndexState:
     """What the index claims about itself (`generation` "" = not known to match the store)."""
 
     generation: str
-    state: Literal["clean", "writing", "new"]
+    state: IndexStateName
     config: str
     count: int
     version: int
@@ -171,7 +174,7 @@ class SearchIndex:
         count = self._db.execute("SELECT COUNT(*) FROM findings").fetchone()[0]
         return IndexState(
             generation=meta.get("generation", ""),
-            state=meta.get("state", "new"),  # type: ignore[arg-type]
+            state=cast(IndexStateName, meta.get("state", "new")),  # only this class writes it
             config=meta.get("config", ""),
             count=int(count),
             version=int(meta.get("version", "0")),

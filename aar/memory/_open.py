@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
+from aar.memory._collection import LOCK_NAME
 from aar.memory._embed import Embedder, load_embedder
 from aar.memory._errors import CorruptStoreError, ForeignStoreError, MemoryServerError
 from aar.memory._index import INDEX_FILES, INDEX_NAME
-from aar.memory._store import LOCK_NAME, FindingsStore
+from aar.memory._store import FindingsStore
 
 if TYPE_CHECKING:
     from aar.config import MemorySettings, Settings

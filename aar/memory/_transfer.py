@@ -26,7 +26,7 @@ import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
 import pydantic_core
 from pydantic import BaseModel, Field, ValidationError
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from aar.memory._embed import Embedder
 
-EXPORT_FORMAT = 2
+EXPORT_FORMAT: Final = 2
 _MAX_PROBLEMS = 20
 
 

@@ -139,7 +139,7 @@ def list_items(
 def _session_findings(store: FindingsStore, session_id: str | None) -> list[Finding]:
     from aar.memory import FindingFilter
 
-    return store.list(FindingFilter(session_id=session_id, include_duplicates=True))
+    return store.list_findings(FindingFilter(session_id=session_id, include_duplicates=True))
 
 
 def proposal_item(

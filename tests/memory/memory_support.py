@@ -76,7 +76,7 @@ def clear_server(url: str) -> None:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from aar.memory._store import COLLECTION
+    from aar.memory._collection import COLLECTION
 
     port = int(url.rsplit(":", 1)[1])
     client = chromadb.HttpClient(

@@ -44,7 +44,8 @@ READER = textwrap.dedent(
                                                  FindingFilter(session_id=who), k=1000)]
         for who in ("a", "b")
     }
-    print(json.dumps({"count": store.count(), "ids": [f.id for f in store.list()], "hits": hits}))
+    ids = [f.id for f in store.list_findings()]
+    print(json.dumps({"count": store.count(), "ids": ids, "hits": hits}))
     """
 )
 

@@ -78,7 +78,7 @@ def test_non_finite_numbers_are_refused_at_the_boundary() -> None:
 
 def test_reads_skip_and_name_the_damaged_record(damaged: Path, embedder) -> None:
     store = open_store(local_settings(damaged), embedder=embedder)
-    assert {f.id for f in store.list()} == {"f-good", "f-other"}
+    assert {f.id for f in store.list_findings()} == {"f-good", "f-other"}
     assert set(store.bad_records) == {BAD_ID}
     assert "metrics.pgr_acc_mean" in store.bad_records[BAD_ID].problem
     stats = store.stats()
@@ -88,7 +88,7 @@ def test_reads_skip_and_name_the_damaged_record(damaged: Path, embedder) -> None
     with pytest.raises(DamagedRecordError, match=f"{BAD_ID} is damaged.*repair --drop-bad"):
         store.get(BAD_ID)
     assert store.get("f-good").id == "f-good"
-    assert store.list(FindingFilter(task="sentiment"), limit=1)
+    assert store.list_findings(FindingFilter(task="sentiment"), limit=1)
 
 
 def test_export_skips_it_and_the_rest_round_trips(damaged: Path, tmp_path: Path, embedder) -> None:

@@ -12,8 +12,8 @@ import pytest
 from memory_support import labelled_findings, local_settings, minimal
 
 from aar.memory import Finding, FindingFilter, FindingsStore, open_store
+from aar.memory._collection import GENERATION_KEY
 from aar.memory._index import INDEX_NAME
-from aar.memory._store import GENERATION_KEY
 
 
 def make(**overrides: object) -> Finding:
@@ -79,12 +79,12 @@ def test_a_crashed_write_leaves_the_index_untrusted(tmp_path: Path, embedder) ->
     store = open_store(local_settings(path), embedder=embedder)
     store.add(make(id="f-first"))
     # a writer that died between marking the index and finishing: index says "writing"
-    store._require_index().begin_write()
+    store._sync.index().begin_write()
     late = make(id="f-late", summary="weight decay helped the student on wine")
     sneak_in(path, late, embedder.embed([late.embedding_text()])[0].tolist())
     lazy = open_store(local_settings(path), embedder=embedder, connect=False)
     assert lazy.search("weight decay on wine", k=1)[0].finding.id == "f-late"
-    assert lazy._require_index().trusted()
+    assert lazy._sync.index().trusted()
 
 
 def test_writes_of_another_store_object_are_seen(tmp_path: Path, embedder) -> None:
@@ -147,11 +147,11 @@ def test_a_store_file_changed_since_the_index_matched_it_is_checked(tmp_path: Pa
     path = tmp_path / "store"
     open_store(local_settings(path)).add_many(labelled_findings()[:3])
     lazy = open_store(local_settings(path), connect=False)
-    assert lazy._collection is None  # answered from the index alone
+    assert not lazy.connected  # answered from the index alone
     assert lazy.search("confidence loss", k=1)
     sqlite_file = path / "chroma.sqlite3"
     os.utime(sqlite_file, ns=(1, 1))
     touched = open_store(local_settings(path), connect=False)
-    assert touched._collection is not None  # opened and compared with chromadb
-    assert open_store(local_settings(path), connect=False)._collection is None  # re-stamped
+    assert touched.connected  # opened and compared with chromadb
+    assert open_store(local_settings(path), connect=False).connected is False  # re-stamped
     # a corrupt file is then refused as `stats` refuses it: tests/malformed/test_sweep_inputs.py

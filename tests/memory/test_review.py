@@ -25,8 +25,8 @@ def test_update_review_is_seen_by_get_list_search_and_stats(store: FindingsStore
     assert updated.review.comment == "checked"
     assert updated.review.reviewed_at is not None and updated.review.reviewed_at >= before
     assert store.get("f-rev") == updated
-    assert [f.id for f in store.list(FindingFilter(status="approved"))] == ["f-rev"]
-    assert not store.list(FindingFilter(status="pending"))
+    assert [f.id for f in store.list_findings(FindingFilter(status="approved"))] == ["f-rev"]
+    assert not store.list_findings(FindingFilter(status="pending"))
     hits = store.search("logconf sentiment", FindingFilter(status="approved"))
     assert [h.finding.id for h in hits] == ["f-rev"]
     assert store.stats().by_status == {"approved": 1}

@@ -98,11 +98,11 @@ def test_search_bad_input(store: FindingsStore) -> None:
 
 
 def test_list_newest_first_with_filters(filled: FindingsStore) -> None:
-    everything = filled.list()
+    everything = filled.list_findings()
     assert len(everything) == 57
     assert everything[0].created_at >= everything[-1].created_at
-    assert [f.id for f in filled.list(FindingFilter(task="wine"))] == ["f35", "f15", "f08"]
-    assert len(filled.list(limit=5)) == 5
+    assert [f.id for f in filled.list_findings(FindingFilter(task="wine"))] == ["f35", "f15", "f08"]
+    assert len(filled.list_findings(limit=5)) == 5
 
 
 def test_near_duplicate_is_linked_not_added(store: FindingsStore) -> None:
@@ -147,7 +147,7 @@ def test_export_import_round_trip_exact(filled: FindingsStore, tmp_path: Path, e
     target = open_store(local_settings(tmp_path / "copy"), embedder=embedder)
     result = target.import_jsonl(text.splitlines())
     assert (result.added, result.skipped_identical) == (58, 0)
-    originals = filled.list(FindingFilter(include_duplicates=True))
+    originals = filled.list_findings(FindingFilter(include_duplicates=True))
     decided = Counter(f.review.status for f in originals if f.review.status != "pending")
     assert result.reviews_reset == dict(decided) and decided  # the file has decisions
     for original in originals:

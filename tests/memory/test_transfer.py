@@ -171,11 +171,11 @@ def test_a_failure_part_way_takes_back_what_was_written(
     source: FindingsStore, tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """chromadb failing on the second page (a full disk, Ctrl-C) leaves nothing imported."""
-    from aar.memory import _store
+    from aar.memory import _collection
 
     text = exported(source)
-    monkeypatch.setattr(_store, "_PAGE", 8)  # 20 findings: pages of 8, 8, 4
-    real_add, calls = _store._Writer.add, []
+    monkeypatch.setattr(_collection, "PAGE", 8)  # 20 findings: pages of 8, 8, 4
+    real_add, calls = _collection.Writer.add, []
 
     def failing_add(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
         calls.append(len(kwargs["ids"]))
@@ -183,12 +183,12 @@ def test_a_failure_part_way_takes_back_what_was_written(
             raise KeyboardInterrupt
         real_add(self, **kwargs)
 
-    monkeypatch.setattr(_store._Writer, "add", failing_add)
+    monkeypatch.setattr(_collection.Writer, "add", failing_add)
     target = open_store(local_settings(tmp_path / "t"), embedder=embedder)
     with pytest.raises(KeyboardInterrupt):
         target.import_jsonl(text.splitlines())
     assert calls == [8, 8]
-    monkeypatch.setattr(_store._Writer, "add", real_add)
+    monkeypatch.setattr(_collection.Writer, "add", real_add)
     reopened = open_store(local_settings(tmp_path / "t"), embedder=embedder)
     assert reopened.count() == 0 and reopened.search("early stopping") == []
     assert reopened.import_jsonl(text.splitlines()).added == 20  # and a retry imports it all

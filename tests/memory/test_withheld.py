@@ -59,7 +59,7 @@ def test_a_withheld_finding_is_stored_listed_and_searched(local_store: FindingsS
     local_store.add(Finding.model_validate(withheld(id="f-withheld")))
     local_store.add(Finding.model_validate(minimal(id="f-shown")))
     assert local_store.get("f-withheld").metrics is None
-    assert {f.id for f in local_store.list(FindingFilter(task="sentiment"))} == {
+    assert {f.id for f in local_store.list_findings(FindingFilter(task="sentiment"))} == {
         "f-withheld",
         "f-shown",
     }

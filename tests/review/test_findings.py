@@ -60,7 +60,7 @@ def test_a_finding_decision_is_audited_then_applied_to_the_memory(runs, store) -
     got = store.get("f-good").review
     assert (got.status, got.reviewer, got.comment) == ("approved", "ana", "checked the records")
     assert store.get("f-weak").review.status == "rejected"
-    assert [f.id for f in store.list(FindingFilter(status="approved"))] == ["f-good"]
+    assert [f.id for f in store.list_findings(FindingFilter(status="approved"))] == ["f-good"]
     assert pending(runs, SESSION_A, store=store) == []
     statuses = {i.id: i.status for i in list_items(runs, store=store)}
     assert statuses == {"f-good": "approved", "f-weak": "rejected"}

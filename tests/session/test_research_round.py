@@ -124,7 +124,9 @@ def test_holdout_never_reaches_the_agent(first_round: Round) -> None:
 def test_findings_are_in_the_memory_pending_with_holdout_numbers(first_round: Round) -> None:
     from aar.memory import FindingFilter, open_store
 
-    stored = open_store(get_settings()).list(FindingFilter(session_id=first_round.session.id))
+    stored = open_store(get_settings()).list_findings(
+        FindingFilter(session_id=first_round.session.id)
+    )
     assert {f.id for f in stored} == set(first_round.session.state.findings)
     assert all(f.review.status == "pending" and f.final_metrics is not None for f in stored)
 
