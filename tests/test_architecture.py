@@ -1,7 +1,8 @@
 """The layout rules of README's architecture section, checked on the source.
 
-Data flows one way (a package never imports one above it), and the CLI imports only public
-names (no `aar.<package>._<module>`), so the private modules can change freely.
+Data flows one way (a package never imports one above it), and no package imports another's
+private modules or names (no `aar.<package>._<module>` from outside `aar/<package>/`), so the
+private modules can change freely behind each package's `__init__`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,24 @@ def test_packages_import_only_the_layers_below_them() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def _imported_names(path: Path) -> list[str]:
+    """Every dotted `aar...` name a file imports, at any depth: `from aar.x import _y` gives
+    `aar.x._y`, so a private name is caught however it is spelled."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.extend(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+    return [m for m in found if m.startswith("aar.")]
+
+
+def _package_of(path: Path) -> str:
+    """`aar/<name>/...` or `aar/<name>.py` -> name; the CLI is `cli.py` with `_cli/`."""
+    name = path.relative_to(ROOT).parts[0].removesuffix(".py")
+    return "cli" if name in ("cli", "_cli") else name
+
+
 def test_the_cli_imports_only_public_names() -> None:
     files = [ROOT / "cli.py", *(ROOT / "_cli").glob("*.py")]
     private = [
@@ -59,3 +78,16 @@ def test_the_cli_imports_only_public_names() -> None:
     ]
     assert not private, "\n".join(private)
     assert len(files) > 5  # the CLI modules were found
+
+
+def test_no_package_imports_another_packages_private_modules() -> None:
+    files = sorted(ROOT.rglob("*.py"))
+    private = [
+        f"{path.relative_to(ROOT.parent)} imports {name}"
+        for path in files
+        for name in _imported_names(path)
+        if _package_of(ROOT / name.split(".")[1]) != _package_of(path)
+        and any(part.startswith("_") for part in name.split(".")[2:])
+    ]
+    assert not private, "\n".join(private)
+    assert len(files) > 50  # the modules were found

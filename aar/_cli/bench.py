@@ -31,43 +31,11 @@ SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="Protocol seed (fixes
 DeviceOpt = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'.")]
 
 
-def _pm(s: Summary, digits: int) -> str:
+def _mean_se(summary: Summary, digits: int) -> str:
     """'mean ± se' (just the mean when SE is undefined, e.g. one seed)."""
-    if math.isfinite(s.se):
-        return f"{s.mean:.{digits}f} ± {s.se:.{digits}f}"
-    return f"{s.mean:.{digits}f}"
-
-
-def _gap_cache_key(task: Task) -> str:
-    """Name, student config and the source of the task's module: edits invalidate the entry."""
-    import inspect
-
-    try:
-        source = Path(inspect.getsourcefile(type(task)) or "").read_bytes()
-    except (OSError, TypeError):
-        source = b""
-    extra = (task.student.model_dump_json() + task.data_token()).encode()  # e.g. the task key
-    digest = hashlib.sha256(source + extra).hexdigest()
-    return f"{task.name}:{digest[:16]}"
-
-
-def _read_gap_cache(path: Path) -> dict[str, Any]:
-    """The gap cache, or {} when it is missing or unreadable (it is rebuilt, never trusted)."""
-    try:
-        cache = json.loads(path.read_bytes().decode())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return {}
-    return cache if isinstance(cache, dict) else {}
-
-
-def _usable_row(row: object) -> bool:
-    if not isinstance(row, dict) or not isinstance(row.get("sizes"), dict):
-        return False
-    splits = ("weak_train", "transfer", "test", "holdout")
-    numbers = (row.get(k) for k in ("weak_acc", "ceiling_acc", "gap_acc"))
-    return all(isinstance(row["sizes"].get(s), int) for s in splits) and all(
-        isinstance(v, int | float) for v in numbers
-    )
+    if math.isfinite(summary.se):
+        return f"{summary.mean:.{digits}f} ± {summary.se:.{digits}f}"
+    return f"{summary.mean:.{digits}f}"
 
 
 @bench_app.command("list")
@@ -95,55 +63,42 @@ def list_cmd(
 
     from rich.table import Table
 
-    from aar.bench import get_task, list_tasks, run_task, task_gap_row
-    from aar.config import get_settings
-    from aar.errors import PathError
-    from aar.files import write_atomic
+    from aar.bench import gap_table, get_task, list_tasks
 
     console = Console()
-    cache_path = get_settings().bench.cache_dir / "bench_gaps.json"
-    cache = _read_gap_cache(cache_path)
+    tasks = [get_task(n) for n in names] if names else list_tasks()
+    gaps = gap_table(
+        tasks,
+        device,
+        refresh=refresh,
+        measuring=lambda t: console.status(f"measuring {t.name} (weak + ceiling, seed 42)"),
+    )
     table = Table(title="aar bench tasks (accuracy on holdout, seed 42)")
     table.add_column("task", overflow="fold")
     table.add_column("k", justify="right")
     table.add_column("weak_train/transfer/\ntest/holdout", no_wrap=True)
-    for col in ("weak", "ceiling", "gap", "from"):
-        table.add_column(col, justify="right")
-    descriptions = []
-    changed = False
-    for task in [get_task(n) for n in names] if names else list_tasks():
-        key = _gap_cache_key(task)
-        row = None if refresh else cache.get(key)
-        source = "cache" if _usable_row(row) else "measured"
-        if source == "measured":
-            with console.status(f"measuring {task.name} (weak + ceiling, seed 42)"):
-                row = task_gap_row(run_task(task, [], [42], device))
-            cache[key] = row
-            changed = True
-        assert isinstance(row, dict)
-        sizes = row["sizes"]
+    for column in ("weak", "ceiling", "gap", "from"):
+        table.add_column(column, justify="right")
+    for gap in gaps.gaps:
         table.add_row(
-            task.name,
-            str(task.n_classes),
-            "/".join(str(sizes[s]) for s in ("weak_train", "transfer", "test", "holdout")),
-            f"{row['weak_acc']:.3f}",
-            f"{row['ceiling_acc']:.3f}",
-            f"{row['gap_acc']:.3f}",
-            source,
+            gap.task,
+            str(gap.n_classes),
+            "/".join(str(size) for size in gap.sizes.values()),
+            f"{gap.weak_acc:.3f}",
+            f"{gap.ceiling_acc:.3f}",
+            f"{gap.gap_acc:.3f}",
+            gap.source,
         )
-        descriptions.append(
-            f"[bold]{task.name}[/]: {task.description}\n  weak: {task.weak_description}"
-            f"\n  strong: {task.strong_description}"
-        )
-    if changed:
-        try:
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(cache_path, json.dumps(cache, indent=2))
-        except (OSError, PathError) as exc:
-            console.print(f"[yellow]note:[/] could not write the gap cache: {exc}", markup=False)
+    if gaps.cache_problem is not None:
+        note = f"could not write the gap cache: {gaps.cache_problem}"
+        console.print(f"[yellow]note:[/] {note}", markup=False)
     console.print(table)
-    for text in descriptions:
-        console.print(text, highlight=False)
+    for task in tasks:
+        console.print(
+            f"[bold]{task.name}[/]: {task.description}\n  weak: {task.weak_description}"
+            f"\n  strong: {task.strong_description}",
+            highlight=False,
+        )
 
 
 MethodOpt = Annotated[
@@ -247,15 +202,15 @@ def _print_results(result: SuiteResult, n_seeds: int) -> None:
         table.add_column(col, justify="right", no_wrap=True)
     for name, r in result.tasks.items():
         flag = " [yellow](flagged)[/]" if r.flags else ""
-        table.add_row(name + flag, "weak", _pm(r.weak.acc, 3), "", "", "")
-        table.add_row("", "ceiling", _pm(r.ceiling.acc, 3), "", "", "")
+        table.add_row(name + flag, "weak", _mean_se(r.weak.acc, 3), "", "", "")
+        table.add_row("", "ceiling", _mean_se(r.ceiling.acc, 3), "", "", "")
         for m, mr in r.methods.items():
             ci = mr.pgr_acc.ci
             table.add_row(
                 "",
                 m,
-                _pm(mr.acc, 3),
-                _pm(mr.pgr_acc, 2),
+                _mean_se(mr.acc, 3),
+                _mean_se(mr.pgr_acc, 2),
                 f"[{ci[0]:.2f}, {ci[1]:.2f}]",
                 f"{mr.pgr_auroc.mean:.2f}",
             )

@@ -63,8 +63,12 @@ class Splits:
         return sizes
 
 
-def _allocate(n: int, fractions: list[float]) -> list[int]:
-    """Largest-remainder allocation of `n` items: deterministic in `n`, so sizes match per seed."""
+def allocate_rows(n: int, fractions: list[float]) -> list[int]:
+    """Largest-remainder allocation of `n` items: deterministic in `n`, so sizes match per seed.
+
+    Public as a part of the split algorithm (`make_splits`), whose source the sandbox's
+    leakage battery hands its attacker.
+    """
     raw = [n * f for f in fractions]
     counts = [int(np.floor(r)) for r in raw]
     order = sorted(range(len(raw)), key=lambda i: (counts[i] - raw[i], i))
@@ -95,7 +99,7 @@ def make_splits(y: np.ndarray, n_classes: int, seed: int) -> Splits:
     for c in range(n_classes):
         rows = rng.permutation(np.flatnonzero(y == c))
         start = 0
-        for part, count in zip(parts, _allocate(len(rows), fractions), strict=True):
+        for part, count in zip(parts, allocate_rows(len(rows), fractions), strict=True):
             chosen[part].append(rows[start : start + count])
             start += count
 

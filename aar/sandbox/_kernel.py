@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -36,12 +35,6 @@ _SIGNALS = {
     signal.SIGSEGV: "crashed (SIGSEGV)",
     signal.SIGABRT: "aborted (SIGABRT)",
 }
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def strip_ansi(text: str) -> str:
-    """Tracebacks arrive coloured; plain text for logs and JSON."""
-    return _ANSI.sub("", text)
 
 
 class KernelSandbox(Sandbox):

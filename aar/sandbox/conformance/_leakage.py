@@ -386,11 +386,9 @@ def _plugin_modules(tasks: Sequence[Any]) -> list[str]:
 
 
 def _split_knowledge(tasks: Sequence[Any]) -> dict[str, Any]:
-    from aar.bench import SPLIT_FRACTIONS, VAL_FRACTION
-    from aar.bench._protocol import _allocate, make_splits
-    from aar.bench._runner import load_data
+    from aar.bench import SPLIT_FRACTIONS, VAL_FRACTION, allocate_rows, load_data, make_splits
 
-    source = inspect.getsource(_allocate) + "\n" + inspect.getsource(make_splits)
+    source = inspect.getsource(allocate_rows) + "\n" + inspect.getsource(make_splits)
     counts = {t.name: np.bincount(load_data(t).y, minlength=t.n_classes).tolist() for t in tasks}
     return {
         "split_source": source,

@@ -43,9 +43,13 @@ def split_targets(task: str, seed: int) -> dict[str, SplitTarget]:
     Uses the bench's own trainer (the same code `aar bench run` uses), so "honest best" is
     what a session's baselines reach.
     """
-    from aar.bench import parse_methods, resolve_task, setup_seed
-    from aar.bench._methods import train_students  # the harness's trainer (host side)
-    from aar.bench._runner import load_data
+    from aar.bench import (  # train_students: the harness's trainer (host side)
+        load_data,
+        parse_methods,
+        resolve_task,
+        setup_seed,
+        train_students,
+    )
 
     t = resolve_task(task)
     data = load_data(t)
