@@ -59,8 +59,8 @@ def exec_(
     exp_dir = out or get_settings().runs_dir / f"sandbox-{stamp}-{file.stem}"
     check_empty_or_creatable(exp_dir, "experiment directory")
     policy = _exec_policy(unsafe, timeout)
-    if task is not None:
-        _export_task(task, seed, exp_dir / "task")  # type: ignore[arg-type]
+    if task is not None and seed is not None:  # checked above: both or neither
+        _export_task(task, seed, exp_dir / "task")
     results = []
     with KernelSandbox(exp_dir, policy=policy) as sandbox:
         for index, code in enumerate(cells, 1):

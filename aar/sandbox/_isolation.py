@@ -229,7 +229,7 @@ def _hidden_to_probe(view_hidden: list[Hidden]) -> list[HiddenReport]:
     return list({r.path: r for r in out}.values())
 
 
-def _run_probe(policy: SandboxPolicy, hidden: list[str]) -> dict[str, object]:
+def _run_probe(policy: SandboxPolicy, hidden: list[str]) -> dict[str, Any]:
     """Run `_PROBE` in a sandbox built from the real policy; its findings as a dict."""
     probe_policy = policy.model_copy(
         update={"kernel_spec": {"argv": ["{python}", "-I", "-c", _PROBE]}}

@@ -26,7 +26,7 @@ from aar.sandbox._layout import ExperimentDir
 from aar.sandbox._notebook import NotebookLog
 from aar.sandbox._policy import SandboxLimits, SandboxPolicy, load_policy
 from aar.sandbox._procfs import processes_of_uid
-from aar.sandbox._result import CellError, CellResult
+from aar.sandbox._result import CellError, CellResult, CellStatus
 
 _SIGNALS = {
     signal.SIGXCPU: "CPU time limit reached (SIGXCPU)",
@@ -297,14 +297,14 @@ class KernelSandbox(Sandbox):
             )
         return result
 
-    def _after_death(self, run: Execution, *, status: str, why: str) -> CellResult:
+    def _after_death(self, run: Execution, *, status: CellStatus, why: str) -> CellResult:
         """The kernel is gone: restart it unless an experiment-wide limit ended the sandbox."""
         result = run.result
         if self._fatal is not None:
             result.status = "killed"
             result.message = _join(result.message, f"sandbox closed: {self._fatal}")
             return result
-        result.status = status  # type: ignore[assignment]
+        result.status = status
         try:
             self._launch()
             why += "; kernel restarted, in-memory state lost"

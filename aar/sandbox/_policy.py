@@ -199,7 +199,8 @@ def _path_values() -> dict[str, str]:
 
 def kernel_argv(policy: SandboxPolicy) -> list[str]:
     """The ipykernel command from `kernel.json`, `{connection_file}` left for jupyter-client."""
-    argv = [str(a) for a in policy.kernel_spec.get("argv", [])]  # type: ignore[union-attr]
+    spec_argv = policy.kernel_spec.get("argv")
+    argv = [str(a) for a in spec_argv] if isinstance(spec_argv, list) else []
     if not argv:
         raise SandboxUsageError("sandbox/kernel/kernel.json has no argv")
     return [sys.executable if a == "{python}" else a for a in argv]

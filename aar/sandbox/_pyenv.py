@@ -202,7 +202,9 @@ def _closure(
     allow: Iterable[str], installed: dict[str, md.Distribution], deny: set[str]
 ) -> list[str]:
     """Allowed distributions that are installed, plus everything they need (markers honoured)."""
-    env = dict(default_environment()) | {"extra": ""}
+    # Every marker variable is a string; "extra" is empty, so `extra == "..."` requirements
+    # (optional features) are not followed.
+    env = {name: str(value) for name, value in default_environment().items()} | {"extra": ""}
     seen: dict[str, str] = {}  # name -> who needed it
     todo = [(normalise(n), "the allow list") for n in allow]
     while todo:
@@ -258,7 +260,7 @@ def _entries(dist: md.Distribution) -> list[str]:
     package), so it is bound one level down, only where this distribution installed files.
     """
     site = Path(str(dist.locate_file("")))
-    out = []
+    out: list[str] = []
     for first, seconds in sorted(_first_parts(dist).items()):
         top = site / first
         if not top.exists():
@@ -372,7 +374,7 @@ def _unbound_denied(
 ) -> list[Hidden]:
     """Denied distributions that are installed (their files and importable top-level code),
     listed so `aar sandbox check` can show, and its probe test, that none is visible."""
-    out = []
+    out: list[Hidden] = []
     for name in sorted(deny & installed.keys() - set(bound)):
         dist = installed[name]
         site = Path(str(dist.locate_file("")))
