@@ -208,9 +208,11 @@ def _findings(state: SessionState, number: int, rows: list[ResultRow]) -> list[d
                 "tasks": ", ".join(f.tasks),
                 "summary": f.summary,
                 "feedback": (
-                    _pm(f.metrics.pgr_acc_mean, f.metrics.pgr_acc_se) if f.metrics else "withheld"
+                    _mean_se(f.metrics.pgr_acc_mean, f.metrics.pgr_acc_se)
+                    if f.metrics
+                    else "withheld"
                 ),
-                "final": _pm(final.pgr_acc_mean, final.pgr_acc_se) if final else "not scored",
+                "final": _mean_se(final.pgr_acc_mean, final.pgr_acc_se) if final else "not scored",
             }
         )
     return out
@@ -335,12 +337,18 @@ def _provenance(state: SessionState, entry: EvalEntry) -> ProvenanceRow:
     )
 
 
-def _f(value: float) -> str:
+def _number(value: float | None) -> str:
+    """Three decimals, or n/a for a value that is missing or not finite."""
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
 
-def _pm(mean: float, se: float | None) -> str:
-    return f"{_f(mean)} ± {_f(se)}" if se is not None and math.isfinite(se) else _f(mean)
+def _mean_se(mean: float, se: float | None) -> str:
+    """'mean ± se' (just the mean when SE is undefined, e.g. one seed)."""
+    return (
+        f"{_number(mean)} ± {_number(se)}"
+        if se is not None and math.isfinite(se)
+        else _number(mean)
+    )
 
 
 def render_markdown(data: ReportData) -> str:
@@ -406,7 +414,7 @@ def _verdicts(state: SessionState, number: int, rows: list[ResultRow]) -> list[d
                 verdict = "inconclusive"  # not stated: the holdout table does not show it
         s, c = d.screen, d.confirm
         screen = (
-            f"{s.n} seeds shown, mean {_f(s.mean)}, p {_f(s.p_value)}"
+            f"{s.n} seeds shown, mean {_number(s.mean)}, p {_number(s.p_value)}"
             if s.n
             else "no score shown (the scorer withheld them)"
         )
@@ -414,7 +422,7 @@ def _verdicts(state: SessionState, number: int, rows: list[ResultRow]) -> list[d
         if c is not None and c.n:
             seeds = f"{min(d.confirm_seeds)}–{max(d.confirm_seeds)}" if d.confirm_seeds else "?"
             kind = "fresh" if d.fresh else "own"
-            confirm = f"{_f(c.mean)} on {c.n} {kind} seeds ({seeds}), p {_f(c.p_value)}"
+            confirm = f"{_number(c.mean)} on {c.n} {kind} seeds ({seeds}), p {_number(c.p_value)}"
         out.append(
             {
                 "method": method,
@@ -422,7 +430,7 @@ def _verdicts(state: SessionState, number: int, rows: list[ResultRow]) -> list[d
                 "verdict": verdict,
                 "screen": screen + ("" if d.screened else ", not screened in"),
                 "confirm": confirm,
-                "adjusted": f"{_f(d.adjusted_p)} (Holm over {d.family_size})",
+                "adjusted": f"{_number(d.adjusted_p)} (Holm over {d.family_size})",
             }
         )
     return out
@@ -459,11 +467,14 @@ def _results_table(data: ReportData) -> list[str]:
     ]
     for r in data.rows:
         vs = (
-            f"{_f(r.vs_naive[0])} [{_f(r.vs_naive[1])}, {_f(r.vs_naive[2])}]" if r.vs_naive else "—"
+            f"{_number(r.vs_naive[0])} [{_number(r.vs_naive[1])}, {_number(r.vs_naive[2])}]"
+            if r.vs_naive
+            else "—"
         )
         out.append(
-            f"| {r.task} | {r.method} | {r.role} | {len(r.seeds)} | {_pm(r.pgr_mean, r.pgr_se)} "
-            f"[{_f(r.pgr_ci[0])}, {_f(r.pgr_ci[1])}] | {_f(r.acc_mean)} | {vs} |"
+            f"| {r.task} | {r.method} | {r.role} | {len(r.seeds)} | "
+            f"{_mean_se(r.pgr_mean, r.pgr_se)} "
+            f"[{_number(r.pgr_ci[0])}, {_number(r.pgr_ci[1])}] | {_number(r.acc_mean)} | {vs} |"
         )
     if not data.rows:
         out.append("| — | — | — | — | — | — | — |")
@@ -478,8 +489,8 @@ def _provenance_table(data: ReportData) -> list[str]:
     ]
     for p in data.provenance:
         out.append(
-            f"| `{p.record_id[:12]}` | {p.task} | {p.seed} | {p.method} | {_f(p.pgr_acc)} | "
-            f"{_f(p.acc)} | `{p.code_sha256[:12]}` | `{(p.commit or 'none')[:12]}` | "
+            f"| `{p.record_id[:12]}` | {p.task} | {p.seed} | {p.method} | {_number(p.pgr_acc)} | "
+            f"{_number(p.acc)} | `{p.code_sha256[:12]}` | `{(p.commit or 'none')[:12]}` | "
             f"{p.notebook} |"
         )
     return out
