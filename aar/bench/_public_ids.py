@@ -41,7 +41,7 @@ def remember_public_ids(task: str, seed: int, ids: dict[str, np.ndarray], n_clas
         return
     buffer = io.BytesIO()
     arrays = {s: np.asarray(ids[s], dtype=np.int64) for s in SPLITS}
-    np.savez(buffer, n_classes=np.int64(n_classes), **arrays)
+    np.savez(buffer, allow_pickle=False, n_classes=np.int64(n_classes), **arrays)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, buffer.getvalue())

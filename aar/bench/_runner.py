@@ -255,12 +255,7 @@ def run_task(
         device=str(dev),
         weak=_method_result(weak, weak, ceiling),
         ceiling=_method_result(ceiling, weak, ceiling),
-        methods={
-            m.name: _method_result(
-                scores(trained(m.name)), weak, ceiling
-            )
-            for m in parsed
-        },
+        methods={m.name: _method_result(scores(trained(m.name)), weak, ceiling) for m in parsed},
         gap_acc=summarize(gaps_acc),
         gap_auroc=summarize(gaps_auroc),
         flags=_gap_flags(gaps_acc, min_gap),

@@ -190,11 +190,11 @@ class Scorer:
             shown["pgr_acc"] = _pgr(shown["acc"], shown["weak_acc"], shown["ceiling_acc"])
             shown["pgr_auroc"] = _pgr(shown["auroc"], shown["weak_auroc"], shown["ceiling_auroc"])
         else:
-            earlier = next((e for e in same if e.record.id == decision.repeat_of), None)
-            if earlier is not None and earlier.record.predictions_sha256 != sha:
-                earlier = None
-            for k in _SHOWN:  # identical predictions: the earlier answer's numbers, if any
-                shown[k] = earlier.record.metrics.get(k, math.nan) if earlier is not None else math.nan
+            earlier = next((e.record for e in same if e.record.id == decision.repeat_of), None)
+            if earlier is not None and earlier.predictions_sha256 != sha:
+                earlier = None  # only identical predictions show the earlier answer's numbers
+            for k in _SHOWN:
+                shown[k] = math.nan if earlier is None else earlier.metrics.get(k, math.nan)
         shown["n"] = float(len(probs))
         return shown
 

@@ -15,6 +15,8 @@ draw different pools from the same distribution, unless they share the key file.
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
@@ -98,14 +100,26 @@ class SyntheticTask(CachedTask):
         return LogisticRegression(C=1.0, max_iter=1000)
 
 
-def make_synthetic_task(gap: float, **kwargs: object) -> SyntheticTask:
+class _SyntheticOptions(TypedDict, total=False):
+    """The keyword arguments of `SyntheticTask`, so `make_synthetic_task`'s are checked too."""
+
+    n: int
+    d_latent: int
+    d_strong: int
+    interaction: float
+    label_noise: float
+    data_seed: int
+    name: str | None
+
+
+def make_synthetic_task(gap: float, **options: Unpack[_SyntheticOptions]) -> SyntheticTask:
     """An (unregistered) synthetic task with weak-view noise `gap`, for sweeps.
 
     Keyword arguments: `n` (4000), `d_latent` (8), `d_strong` (32), `interaction` (0.3),
     `label_noise` (0.02), `data_seed` (0), `name` (default `synthetic-gap-<gap>`).
     Register the result with `register_task` to use it by name.
     """
-    return SyntheticTask(gap, **kwargs)  # type: ignore[arg-type]
+    return SyntheticTask(gap, **options)
 
 
 for _level, _gap in (("small", 0.3), ("medium", 1.0), ("large", 2.0)):
