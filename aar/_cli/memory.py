@@ -18,11 +18,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from aar._cli.memory_inputs import (
+    check_export_target,
+    check_query_text,
+    read_json,
+    read_text,
+    refuse_reviews,
+)
+from aar._cli.memory_views import finding_details, findings_table
 from aar._cli.output import warn
-from aar.errors import PathError, UsageError
+from aar.errors import UsageError
 
 if TYPE_CHECKING:
-    from aar.memory import Finding, FindingFilter, FindingsStore
+    from aar.memory import FindingFilter, FindingsStore
 
 memory_app = typer.Typer(
     help="The findings memory: add, search and share evaluator-backed findings.",
@@ -72,131 +80,31 @@ def _filters(
     since: str | None,
     duplicates: bool,
 ) -> FindingFilter:
+    """The filter options as a `FindingFilter`; a bad value is one line naming its option
+    (only `--verdict`, `--status` and `--since` can be bad, and each is named as its field)."""
     from pydantic import ValidationError
 
+    from aar.errors import validation_message
     from aar.memory import FindingFilter
 
     try:
-        return FindingFilter(
-            task=task,
-            verdict=verdict,
-            status=status,
-            session_id=session,
-            tag=tag,
-            since=since,
-            include_duplicates=duplicates,
+        return FindingFilter.model_validate(
+            {
+                "task": task,
+                "verdict": verdict,
+                "status": status,
+                "session_id": session,
+                "tag": tag,
+                "since": since,
+                "include_duplicates": duplicates,
+            }
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = {"session_id": "session"}.get(str(err["loc"][0]), str(err["loc"][0]))
-        raise UsageError(f"--{field}: {err['msg']}") from None
-
-
-WITHHELD = "withheld"
-"""What a finding's feedback shows when the scorer withheld every cited test score."""
-
-
-def _pgr(finding: Finding) -> str:
-    m = finding.metrics
-    return WITHHELD if m is None else f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}"
-
-
-def _table(findings: list[Finding], scores: list[float] | None, title: str, width: int) -> Any:
-    """One row per finding; under 120 columns task and method move into the summary cell."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from aar.text import shown
-
-    wide = width >= 120
-    table = Table(title=title)
-    table.add_column("id", no_wrap=True, min_width=max((len(f.id) for f in findings), default=2))
-    if scores is not None:
-        table.add_column("score", justify="right", no_wrap=True, min_width=5)
-    if wide:
-        for name in ("task", "method"):
-            table.add_column(name, max_width=18, no_wrap=True, overflow="ellipsis")
-    table.add_column("verdict / review", no_wrap=True, min_width=12)
-    table.add_column("PGR acc (mean ± SE)", justify="right", no_wrap=True, min_width=14)
-    table.add_column("summary" if wide else "task · method · summary", ratio=1, min_width=24)
-    for n, f in enumerate(findings):
-        text = shown(f.summary, keep="")  # text, never markup; hidden characters marked
-        summary = Text(text if len(text) <= 200 else text[:197] + "...")
-        cells: list[str | Text] = [f.id]
-        if scores is not None:
-            cells.append(f"{scores[n]:.3f}")
-        if wide:
-            cells += [", ".join(f.tasks), f.method]
-        else:
-            summary = Text.assemble((f"{', '.join(f.tasks)} · {f.method}", "bold"), "  ", summary)
-        cells += [f"{f.verdict}\n{f.review.status}", _pgr(f), summary]
-        table.add_row(*cells)
-    return table
+        raise UsageError(validation_message(exc, prefix="--")) from None
 
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
-
-
-def _read_text(source: str) -> tuple[str, str]:
-    """(text, name) of a UTF-8 file or of stdin ('-'); each problem is one clear line."""
-    if source == "-":
-        return sys.stdin.read(), "<stdin>"
-    path = Path(source)
-    source = source if source.isprintable() else ascii(source)
-    if path.is_dir():
-        raise PathError(f"{source} is a directory, not a file")
-    if not path.is_file():
-        raise PathError(f"{source}: no such file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PathError(f"{source}: cannot read it ({exc.strerror})") from None
-    try:
-        return raw.decode("utf-8"), source
-    except UnicodeDecodeError as exc:
-        raise PathError(
-            f"{source} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
-        ) from None
-
-
-def _read_json(source: str) -> Any:
-    from aar.memory import InvalidFindingError
-
-    text, name = _read_text(source)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidFindingError(
-            [f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
-        ) from None
-    except RecursionError:
-        deep = f"{name}: the JSON is nested too deeply to be a finding"
-        raise InvalidFindingError([deep]) from None
-
-
-def _refuse_reviews(findings: list[Finding]) -> None:
-    """Only the review gate sets a review: a hand-written `"review": {"status": "approved"}`
-    would otherwise be stored as approved with no audit record behind it. Likewise only a
-    session's end of round sets a verdict basis (the holdout data and test that decided it)."""
-    from aar.memory import InvalidFindingError, Review
-
-    problems = [
-        f"record {n}: the input sets a review ({f.review.status}"
-        + (f" by {f.review.reviewer}" if f.review.reviewer else "")
-        + "); only the review gate does: add it without 'review', then `aar review approve ID`"
-        for n, f in enumerate(findings, 1)
-        if f.review != Review()
-    ]
-    problems += [
-        f"record {n}: the input sets a verdict basis; only a session's end of round decides "
-        "a verdict on holdout and records what decided it: add the finding without "
-        "'verdict_basis'"
-        for n, f in enumerate(findings, 1)
-        if f.verdict_basis is not None
-    ]
-    if problems:
-        raise InvalidFindingError(problems)
 
 
 @memory_app.command("add")
@@ -206,11 +114,11 @@ def add(
     """Validate and add findings (all or nothing); near-duplicates are linked, not added."""
     from aar.memory import parse_findings
 
-    data = _read_json(source)
+    data = read_json(source)
     if data == []:
         raise UsageError(f"{source} holds an empty list: no findings to add")
     findings = parse_findings(data if isinstance(data, list) else [data])
-    _refuse_reviews(findings)
+    refuse_reviews(findings)
     results = _store().add_many(findings)
     console = Console()
     for r in results:
@@ -223,21 +131,6 @@ def add(
             console.print(f"added {r.id}")
 
 
-def _check_text(text: str) -> None:
-    """Bytes that are not UTF-8 reach Python as lone surrogates, which no embedder takes."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise UsageError(
-            f"the query text is not valid UTF-8 (character {exc.start + 1} is a stray byte)"
-        ) from None
-
-
-def _check_k(k: int) -> None:
-    if not 1 <= k <= 1000:
-        raise UsageError(f"-k must be between 1 and 1000, got {k}")
-
-
 @memory_app.command("query")
 def query(
     text: Annotated[str, typer.Argument(help="What you are looking for, in plain words.")],
@@ -248,15 +141,16 @@ def query(
     tag: TagOpt = None,
     since: SinceOpt = None,
     duplicates: DupOpt = False,
-    k: Annotated[int, typer.Option("-k", help="How many findings to return.")] = 10,
+    k: Annotated[
+        int, typer.Option("-k", min=1, max=1000, help="How many findings to return.")
+    ] = 10,
     as_json: JsonOpt = False,
 ) -> None:
     """Findings most relevant to TEXT (meaning and method family), filtered by metadata."""
     filters = _filters(task, verdict, status, session, tag, since, duplicates)
-    _check_k(k)
     if not text.strip():
         raise UsageError("the query text is empty")
-    _check_text(text)
+    check_query_text(text)
     store = _store(connect=False)
     hits = store.search(text, filters, k=k)
     if as_json:
@@ -271,7 +165,7 @@ def query(
     else:
         console = Console()
         findings, scores = [h.finding for h in hits], [h.score for h in hits]
-        console.print(_table(findings, scores, f"findings for {text!r}", console.width))
+        console.print(findings_table(findings, scores, f"findings for {text!r}", console.width))
     _warn_bad(store)
 
 
@@ -289,71 +183,8 @@ def show(
     else:
         from rich.panel import Panel
 
-        Console().print(Panel(_details(finding, dups), title=finding.id, expand=False))
+        Console().print(Panel(finding_details(finding, dups), title=finding.id, expand=False))
     _warn_bad(store)
-
-
-def _metric_rows(prefix: str, m: Any) -> list[tuple[str, str]]:
-    def ci(bounds: tuple[float, float] | None) -> str:
-        return f" [95% CI {bounds[0]:+.3f}, {bounds[1]:+.3f}]" if bounds else ""
-
-    rows = [
-        (f"{prefix}PGR accuracy", f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}{ci(m.pgr_acc_ci)}")
-    ]
-    if m.pgr_auroc_mean is not None:
-        se = f" ± {m.pgr_auroc_se:.3f}" if m.pgr_auroc_se is not None else ""
-        rows.append((f"{prefix}PGR AUROC", f"{m.pgr_auroc_mean:+.3f}{se}{ci(m.pgr_auroc_ci)}"))
-    if m.accuracy_mean is not None:
-        se = f" ± {m.accuracy_se:.3f}" if m.accuracy_se is not None else ""
-        rows.append((f"{prefix}accuracy", f"{m.accuracy_mean:.3f}{se}"))
-    return rows
-
-
-def _details(finding: Finding, dups: list[Finding]) -> Any:
-    """Every field as plain text: a finding's words are a model's or a person's, so rich markup
-    in them (`[link=...]`, `[conceal]`) is shown, not obeyed, and each hidden character (ESC,
-    bidi overrides, zero-width) is a visible mark (`aar.text.shown`)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from aar.text import shown
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    rows: list[tuple[str, str]] = [
-        ("summary", finding.summary),
-        ("hypothesis", finding.hypothesis),
-        ("method", finding.method),
-        ("tasks", ", ".join(finding.tasks)),
-        ("verdict", finding.verdict),
-        *(
-            _metric_rows("", finding.metrics)
-            if finding.metrics is not None
-            else [("PGR accuracy", f"{WITHHELD} (the scorer showed no cited test score)")]
-        ),
-    ]
-    if finding.final_metrics is not None:
-        rows += _metric_rows("holdout ", finding.final_metrics)
-    review = finding.review
-    who = f" by {review.reviewer}" if review.reviewer else ""
-    note = f": {review.comment}" if review.comment else ""
-    rows += [
-        ("seeds", ", ".join(map(str, finding.metrics.seeds if finding.metrics else [])) or "-"),
-        ("eval records", ", ".join(finding.eval_record_ids) or "- (none: hand-written)"),
-        ("review", f"{review.status}{who}{note}"),
-        ("session", f"{finding.session_id} (round {finding.round})"),
-        ("git commit", finding.git_commit or "-"),
-        ("created", finding.created_at.isoformat()),
-        ("tags", ", ".join(finding.tags) or "-"),
-    ]
-    if finding.duplicate_of:
-        rows.append(("duplicate of", finding.duplicate_of))
-    if dups:
-        rows.append(("duplicates", ", ".join(d.id for d in dups)))
-    for key, value in rows:
-        grid.add_row(key, Text(shown(value)))
-    return grid
 
 
 @memory_app.command("list")
@@ -365,36 +196,21 @@ def list_(
     tag: TagOpt = None,
     since: SinceOpt = None,
     duplicates: DupOpt = False,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="At most this many.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=0, help="At most this many.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Findings matching the filters, newest first."""
     filters = _filters(task, verdict, status, session, tag, since, duplicates)
-    if limit is not None and limit < 0:
-        raise UsageError(f"--limit must be 0 or more, got {limit}")
     store = _store()
     findings = store.list_findings(filters, limit=limit)
     if as_json:
         _print_json([f.model_dump(mode="json") for f in findings])
     else:
         console = Console()
-        console.print(_table(findings, None, f"{len(findings)} finding(s)", console.width))
+        console.print(findings_table(findings, None, f"{len(findings)} finding(s)", console.width))
     _warn_bad(store)
-
-
-def _check_export_target(file: Path, force: bool) -> None:
-    """Before any work: the file can be written, and an existing one only with --force."""
-    from aar.files import check_creatable, check_regular_or_absent, check_writable_dir
-
-    if file.is_dir():
-        raise PathError(f"{file} is a directory; give a file name, e.g. {file}/findings.jsonl")
-    if not (file.exists() or file.is_symlink()):
-        check_creatable(file, "export file")
-    elif not force:
-        raise PathError(f"{file} already exists; refusing to overwrite it (add --force)")
-    else:
-        check_regular_or_absent(file, "export file")
-        check_writable_dir(Path(os.path.realpath(file)).parent, "export directory")
 
 
 @memory_app.command("export")
@@ -408,7 +224,7 @@ def export(
     from aar.files import write_atomic, write_new
 
     if str(file) != "-":
-        _check_export_target(file, force)
+        check_export_target(file, force)
     store = _store()
     buffer = io.StringIO()
     n = store.export_jsonl(buffer)
@@ -435,7 +251,7 @@ def import_(
     """Add exported findings as they are (all or nothing; identical ones are skipped)."""
     from aar.memory import read_export
 
-    text, name = _read_text(file)
+    text, name = read_text(file)
     if not text.strip():
         raise UsageError(f"{name} is empty: no findings to import")
     parsed = read_export(text.splitlines())  # every problem of the file before the store opens
@@ -527,118 +343,27 @@ def repair(
     )
 
 
-def _check_listen(host: str, port: int) -> None:
-    """The address can be listened on now (a clear line instead of a server that dies)."""
-    import socket
-
-    from aar.memory import MemoryServerError
-
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--port must be between 1 and 65535, got {port}")
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise MemoryServerError(f"cannot listen on {host!r}: {exc}") from None
-    family, _, _, _, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(address)
-        except OSError as exc:
-            raise MemoryServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-
-
-def _wait_ready(proc: Any, host: str, port: int, timeout: float = 60.0) -> None:
-    import time
-    import urllib.request
-
-    from aar.memory import MemoryServerError
-
-    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    url = f"http://{probe}:{port}/api/v2/heartbeat"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise MemoryServerError(f"the Chroma server exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise MemoryServerError(f"the Chroma server did not answer on {host}:{port} within 60 s")
-
-
-def _stop_like_ctrl_c() -> None:
-    """SIGTERM and SIGHUP (`kill`, a service manager, a closed terminal) stop the server the way
-    Ctrl-C does, and SIGINT works even when a shell started aar with it ignored: otherwise aar
-    died and left the Chroma server running on the port."""
-    import signal
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupt)
-
-
-def _stop_server(proc: Any) -> int:
-    """Ask the Chroma server to stop and return its exit code; kill it if it has not stopped
-    within 10 s."""
-    import subprocess
-
-    proc.terminate()
-    try:
-        return proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        warn("the Chroma server did not stop within 10 s of SIGTERM; killed it")
-        proc.kill()
-        proc.wait()
-        return 0  # the stop that was asked for, warned about above
-
-
 @memory_app.command("serve")
 def serve(
     path: Annotated[
         Path | None, typer.Option("--path", help="Server data directory (default memory.path).")
     ] = None,
-    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     """Run a Chroma server for a team; point AAR_MEMORY_URL=http://HOST:PORT at it."""
-    import os
-    import shutil
-    import subprocess
-
     from aar.config import get_settings
-    from aar.memory import MemoryServerError, check_local_dir
+    from aar.memory import serve_chroma
 
     directory = path or get_settings().memory.path
-    check_local_dir(directory)
-    _check_listen(host, port)
-    chroma = Path(sys.executable).parent / "chroma"
-    if not chroma.exists():
-        found = shutil.which("chroma")
-        if not found:
-            raise MemoryServerError("the `chroma` command (from chromadb) is not installed")
-        chroma = Path(found)
-    directory.mkdir(parents=True, exist_ok=True)
-    _stop_like_ctrl_c()
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(directory), "--host", host, "--port", str(port)],
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        _wait_ready(proc, host, port)
+
+    def ready() -> None:
         Console(stderr=True).print(
             f"serving {directory} at http://{host}:{port}; use AAR_MEMORY_URL=http://{host}:{port}"
             " (Ctrl-C stops)"
         )
-        code = proc.wait()
-    except KeyboardInterrupt:
-        code = _stop_server(proc)
-    if code not in (0, 130, 143, -2, -15):  # stopped by Ctrl-C or SIGTERM
-        raise MemoryServerError(f"the Chroma server stopped with exit code {code}")
+
+    serve_chroma(directory, host, port, on_ready=ready, warn=warn)
 
 
 @memory_app.command("warmup")

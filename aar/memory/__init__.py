@@ -47,6 +47,7 @@ from aar.memory._models import (
 )
 from aar.memory._open import check_local_dir, check_store, open_store, server_address
 from aar.memory._records import BadRecord
+from aar.memory._serve import check_listen, serve_chroma
 from aar.memory._store import FindingsStore
 from aar.memory._transfer import (
     EXPORT_FORMAT,
@@ -98,6 +99,7 @@ __all__ = [
     "StoreStats",
     "Verdict",
     "VerdictBasis",
+    "check_listen",
     "check_local_dir",
     "check_store",
     "load_embedder",
@@ -108,5 +110,6 @@ __all__ = [
     "parse_findings",
     "parse_jsonl",
     "read_export",
+    "serve_chroma",
     "server_address",
 ]

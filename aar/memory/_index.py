@@ -16,6 +16,9 @@ embedder channel), its method-family tags, the filter fields and its JSON. Why a
 Local mode keeps the file in the store directory and writes it under the store's lock, in the
 same critical section as chromadb; server mode keeps it in the cache directory and checks the
 server's token before every search.
+
+Long because the SQLite layout, the in-memory snapshot and the ranking all read one row format
+(`_facts` and the side-by-side vector blob); apart, each would have to restate it.
 """
 
 from __future__ import annotations
@@ -199,12 +202,9 @@ class SearchIndex:
             raise
         self._db.execute("COMMIT")
 
-    def _set_meta(self, db: sqlite3.Connection, **values: str) -> None:
-        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
-
     def _bump(self, db: sqlite3.Connection, generation: str) -> None:
         version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        self._set_meta(
+        _set_meta(
             db,
             generation=generation,
             state="clean",
@@ -219,12 +219,12 @@ class SearchIndex:
 
     def set_store_stamp(self, stamp: str) -> None:
         with self._transaction() as db:
-            self._set_meta(db, store_stamp=stamp)
+            _set_meta(db, store_stamp=stamp)
 
     def begin_write(self) -> None:
         """Mark the index as mid-write before the store changes: a crash leaves it untrusted."""
         with self._transaction() as db:
-            self._set_meta(db, state="writing")
+            _set_meta(db, state="writing")
 
     # -- writing ---------------------------------------------------------------------------
     def _row(
@@ -324,40 +324,8 @@ class SearchIndex:
         version = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         version_n = int(version[0]) if version else 0
         if self._snapshot is None or self._snapshot.version != version_n:
-            self._snapshot = self._load(version_n)
+            self._snapshot = _read_snapshot(self._db, self.channels, self.glossary, version_n)
         return self._snapshot
-
-    def _load(self, version: int) -> _Snapshot:
-        import numpy as np
-
-        rows = self._db.execute(
-            "SELECT rowid, id, facts, vectors FROM findings ORDER BY rowid"
-        ).fetchall()
-        n, dims = len(rows), [e.dim for e in self.channels]
-        flat = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(n, sum(dims))
-        facts = [json.loads(r[2]) for r in rows]
-        column = {key: j for j, key in enumerate(self.glossary.keys)}
-        families = np.full((n, len(column)), -np.inf, dtype=np.float32)
-        for i, fact in enumerate(facts):
-            for key in fact[8]:
-                if key in column:
-                    families[i, column[key]] = 0.0
-        return _Snapshot(
-            version=version,
-            rowids=np.array([r[0] for r in rows], dtype=np.int64),
-            ids=[r[1] for r in rows],
-            vectors=np.ascontiguousarray(flat),
-            primary_dim=dims[0],
-            families=families,
-            method_keys=np.array([f[0] for f in facts], dtype=object),
-            tasks=[frozenset(f[1]) for f in facts],
-            tags=[frozenset(f[2]) for f in facts],
-            verdicts=np.array([f[3] for f in facts], dtype=object),
-            statuses=np.array([f[4] for f in facts], dtype=object),
-            sessions=np.array([f[5] for f in facts], dtype=object),
-            created=np.array([f[6] for f in facts], dtype=np.float64),
-            duplicate=np.array([bool(f[7]) for f in facts], dtype=bool),
-        )
 
     # -- ranking ---------------------------------------------------------------------------
     def search(
@@ -407,6 +375,44 @@ class SearchIndex:
         sims = snap.vectors[rows, : snap.primary_dim] @ vector
         best = int(np.argmax(sims))
         return snap.ids[rows[best]], float(sims[best])
+
+
+def _set_meta(db: sqlite3.Connection, **values: str) -> None:
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
+
+
+def _read_snapshot(
+    db: sqlite3.Connection, channels: Sequence[Embedder], glossary: Glossary, version: int
+) -> _Snapshot:
+    """The index's rows as arrays (`version`: the commit they belong to)."""
+    import numpy as np
+
+    rows = db.execute("SELECT rowid, id, facts, vectors FROM findings ORDER BY rowid").fetchall()
+    n, dims = len(rows), [e.dim for e in channels]
+    flat = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(n, sum(dims))
+    facts = [json.loads(r[2]) for r in rows]
+    column = {key: j for j, key in enumerate(glossary.keys)}
+    families = np.full((n, len(column)), -np.inf, dtype=np.float32)
+    for i, fact in enumerate(facts):
+        for key in fact[8]:
+            if key in column:
+                families[i, column[key]] = 0.0
+    return _Snapshot(
+        version=version,
+        rowids=np.array([r[0] for r in rows], dtype=np.int64),
+        ids=[r[1] for r in rows],
+        vectors=np.ascontiguousarray(flat),
+        primary_dim=dims[0],
+        families=families,
+        method_keys=np.array([f[0] for f in facts], dtype=object),
+        tasks=[frozenset(f[1]) for f in facts],
+        tags=[frozenset(f[2]) for f in facts],
+        verdicts=np.array([f[3] for f in facts], dtype=object),
+        statuses=np.array([f[4] for f in facts], dtype=object),
+        sessions=np.array([f[5] for f in facts], dtype=object),
+        created=np.array([f[6] for f in facts], dtype=np.float64),
+        duplicate=np.array([bool(f[7]) for f in facts], dtype=bool),
+    )
 
 
 def _mask(snap: _Snapshot, filters: FindingFilter) -> np.ndarray:

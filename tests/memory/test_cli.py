@@ -116,7 +116,7 @@ def test_query_no_hits_and_bad_filters(filled: CliRunner) -> None:
         (("--verdict", "great"), "--verdict"),
         (("--status", "done"), "--status"),
         (("--since", "yesterday-ish"), "--since"),
-        (("-k", "0"), "k must be"),
+        (("-k", "0"), "'-k': Input should be greater than or equal to 1"),
     ]:
         result = run(filled, "query", "x", *args)
         assert result.exit_code == 2, args

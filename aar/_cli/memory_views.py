@@ -1,0 +1,118 @@
+"""How `aar memory` shows findings: a table (query, list) and one finding's every field (show).
+
+A finding's words are a model's or a person's: they are shown as text, never read as rich
+markup, and each hidden character is a visible mark (`aar.text.shown`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aar.memory import Finding, Metrics
+
+WITHHELD = "withheld"
+"""What a finding's feedback shows when the scorer withheld every cited test score."""
+
+
+def _pgr(finding: Finding) -> str:
+    m = finding.metrics
+    return WITHHELD if m is None else f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}"
+
+
+def findings_table(
+    findings: list[Finding], scores: list[float] | None, title: str, width: int
+) -> Any:
+    """One row per finding; under 120 columns task and method move into the summary cell."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from aar.text import shown
+
+    wide = width >= 120
+    table = Table(title=title)
+    table.add_column("id", no_wrap=True, min_width=max((len(f.id) for f in findings), default=2))
+    if scores is not None:
+        table.add_column("score", justify="right", no_wrap=True, min_width=5)
+    if wide:
+        for name in ("task", "method"):
+            table.add_column(name, max_width=18, no_wrap=True, overflow="ellipsis")
+    table.add_column("verdict / review", no_wrap=True, min_width=12)
+    table.add_column("PGR acc (mean ± SE)", justify="right", no_wrap=True, min_width=14)
+    table.add_column("summary" if wide else "task · method · summary", ratio=1, min_width=24)
+    for n, f in enumerate(findings):
+        text = shown(f.summary, keep="")  # text, never markup; hidden characters marked
+        summary = Text(text if len(text) <= 200 else text[:197] + "...")
+        cells: list[str | Text] = [f.id]
+        if scores is not None:
+            cells.append(f"{scores[n]:.3f}")
+        if wide:
+            cells += [", ".join(f.tasks), f.method]
+        else:
+            summary = Text.assemble((f"{', '.join(f.tasks)} · {f.method}", "bold"), "  ", summary)
+        cells += [f"{f.verdict}\n{f.review.status}", _pgr(f), summary]
+        table.add_row(*cells)
+    return table
+
+
+def _metric_rows(prefix: str, m: Metrics) -> list[tuple[str, str]]:
+    def ci(bounds: tuple[float, float] | None) -> str:
+        return f" [95% CI {bounds[0]:+.3f}, {bounds[1]:+.3f}]" if bounds else ""
+
+    rows = [
+        (f"{prefix}PGR accuracy", f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}{ci(m.pgr_acc_ci)}")
+    ]
+    if m.pgr_auroc_mean is not None:
+        se = f" ± {m.pgr_auroc_se:.3f}" if m.pgr_auroc_se is not None else ""
+        rows.append((f"{prefix}PGR AUROC", f"{m.pgr_auroc_mean:+.3f}{se}{ci(m.pgr_auroc_ci)}"))
+    if m.accuracy_mean is not None:
+        se = f" ± {m.accuracy_se:.3f}" if m.accuracy_se is not None else ""
+        rows.append((f"{prefix}accuracy", f"{m.accuracy_mean:.3f}{se}"))
+    return rows
+
+
+def finding_details(finding: Finding, dups: list[Finding]) -> Any:
+    """Every field as plain text: a finding's words are a model's or a person's, so rich markup
+    in them (`[link=...]`, `[conceal]`) is shown, not obeyed, and each hidden character (ESC,
+    bidi overrides, zero-width) is a visible mark (`aar.text.shown`)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from aar.text import shown
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    rows: list[tuple[str, str]] = [
+        ("summary", finding.summary),
+        ("hypothesis", finding.hypothesis),
+        ("method", finding.method),
+        ("tasks", ", ".join(finding.tasks)),
+        ("verdict", finding.verdict),
+        *(
+            _metric_rows("", finding.metrics)
+            if finding.metrics is not None
+            else [("PGR accuracy", f"{WITHHELD} (the scorer showed no cited test score)")]
+        ),
+    ]
+    if finding.final_metrics is not None:
+        rows += _metric_rows("holdout ", finding.final_metrics)
+    review = finding.review
+    who = f" by {review.reviewer}" if review.reviewer else ""
+    note = f": {review.comment}" if review.comment else ""
+    rows += [
+        ("seeds", ", ".join(map(str, finding.metrics.seeds if finding.metrics else [])) or "-"),
+        ("eval records", ", ".join(finding.eval_record_ids) or "- (none: hand-written)"),
+        ("review", f"{review.status}{who}{note}"),
+        ("session", f"{finding.session_id} (round {finding.round})"),
+        ("git commit", finding.git_commit or "-"),
+        ("created", finding.created_at.isoformat()),
+        ("tags", ", ".join(finding.tags) or "-"),
+    ]
+    if finding.duplicate_of:
+        rows.append(("duplicate of", finding.duplicate_of))
+    if dups:
+        rows.append(("duplicates", ", ".join(d.id for d in dups)))
+    for key, value in rows:
+        grid.add_row(key, Text(shown(value)))
+    return grid
