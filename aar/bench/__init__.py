@@ -6,13 +6,107 @@ evaluator that holds the ground truth, statistics, the runner) lives in the othe
 
 Names are imported on first use (PEP 562): `from aar.bench import get_task` loads the registry,
 not torch or scikit-learn, so the CLI checks its arguments before paying for them. To export a
-name, add it to `_EXPORTS` and `__all__` (a test keeps the two equal).
+name, add it to `_EXPORTS`, `__all__` and the `TYPE_CHECKING` imports that type checkers and
+IDEs read (a test keeps the three equal).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aar.bench._errors import (
+        BudgetExceededError,
+        HoldoutRefusedError,
+        InvalidDeviceError,
+        InvalidPredictionsError,
+        InvalidSeedsError,
+        OutputDirError,
+        UnknownMethodError,
+    )
+    from aar.bench._evallog import EvalLog, EvalRecord
+    from aar.bench._evaluator import FORMAT_VERSION, Evaluator, export_public, export_public_many
+    from aar.bench._gaps import GapTable, TaskGap, gap_table
+    from aar.bench._key import TaskKeyError, key_id, keyed_rng
+    from aar.bench._method_spec import (
+        BASELINES,
+        DEFAULT_METHODS,
+        METHODS,
+        Method,
+        parse_method,
+        parse_methods,
+    )
+    from aar.bench._methods import train_students
+    from aar.bench._predictions import (
+        PREDICTION_FORMAT,
+        Submission,
+        check_label,
+        load_predictions,
+        read_submission,
+    )
+    from aar.bench._protocol import (
+        SPLIT_FRACTIONS,
+        VAL_FRACTION,
+        Splits,
+        allocate_rows,
+        make_splits,
+        setup_seed,
+    )
+    from aar.bench._public_ids import recall_public_ids, remember_public_ids
+    from aar.bench._registry import (
+        DuplicateTaskError,
+        InvalidTaskError,
+        TaskPluginError,
+        UnknownTaskError,
+        check_task_names,
+        get_task,
+        label_sources,
+        list_tasks,
+        register_task,
+    )
+    from aar.bench._report import (
+        check_json_target,
+        prepare_out_dir,
+        summary_json,
+        task_gap_row,
+        write_results,
+    )
+    from aar.bench._runner import (
+        MethodResult,
+        SeedRecord,
+        SuiteResult,
+        TaskResult,
+        check_device,
+        check_seed,
+        device_for,
+        git_commit,
+        load_data,
+        resolve_seeds,
+        resolve_task,
+        run_suite,
+        run_task,
+    )
+    from aar.bench._stats import (
+        Comparison,
+        Decision,
+        PairedSummary,
+        Summary,
+        TTest,
+        VerdictRule,
+        accuracy,
+        auroc,
+        decide_round,
+        holm,
+        paired_difference,
+        paired_t,
+        pgr,
+        summarize,
+        t_interval,
+    )
+    from aar.bench._task import LabelSource, StudentConfig, Task, TaskData, WeakModel
+    from aar.bench._train import library_sha256
+    from aar.bench.tasks import make_synthetic_task
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "aar.bench._errors": (

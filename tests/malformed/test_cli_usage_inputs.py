@@ -6,6 +6,7 @@ unknown options, numbers that are not numbers, and missing required arguments.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -249,6 +250,17 @@ def test_every_public_bench_name_is_exported_lazily() -> None:
     assert exported == set(bench.__all__)
     for name in bench.__all__:
         assert getattr(bench, name) is not None
+    # The TYPE_CHECKING imports (what mypy and IDEs see) name the same modules and names.
+    tree = ast.parse(Path(bench.__file__).read_text())
+    (block,) = [
+        n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+    ]
+    typed = {
+        imp.module: {a.name for a in imp.names}
+        for imp in block.body
+        if isinstance(imp, ast.ImportFrom)
+    }
+    assert typed == {module: set(names) for module, names in bench._EXPORTS.items()}
 
 
 def test_builtin_task_names_are_what_the_tasks_register() -> None:
