@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from aar.errors import AarError, UsageError
+from aar.errors import UsageError
 from aar.text import shown
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def run(
     from aar.session import Session
 
     session = Session.create(runs_dir, config)
-    _drive(session, new=True)
+    _drive(session)
 
 
 def resume(session_id: Annotated[str, typer.Argument(help="The session to continue.")]) -> None:
@@ -85,20 +85,18 @@ def resume(session_id: Annotated[str, typer.Argument(help="The session to contin
     session = Session.open(get_settings().runs_dir, _check_id(session_id))
     if _finish_torn_end(session):
         return
-    _drive(session, new=False)
+    _drive(session)
 
 
 def _finish_torn_end(session: Session) -> bool:
-    """After a crash mid-write: note the torn last line (the note's append moves its bytes to
-    events.jsonl.torn), and finish a round whose end was logged but whose review state was
-    not. Returns True when that finished the resume."""
-    from aar.session import Note, finish_logged_end
+    """After a crash mid-write: note the torn last line, and finish a round whose end was
+    logged but whose review state was not. Returns True when that finished the resume."""
+    from aar.session import finish_logged_end
 
-    note = session.log.mend_note()
-    if note:
-        session.emit(Note(message=note))
-        Console(stderr=True).print(f"note: {note}", highlight=False, markup=False)
     try:
+        note = session.mend_torn_log()
+        if note:
+            Console(stderr=True).print(f"note: {note}", highlight=False, markup=False)
         why = finish_logged_end(session)
     except BaseException:
         session.shutdown()
@@ -106,7 +104,7 @@ def _finish_torn_end(session: Session) -> bool:
     if why is None:
         return False
     session.shutdown()
-    _report_done(session, why)
+    _report_done(session)
     return True
 
 
@@ -298,20 +296,19 @@ def _check_id(session_id: str) -> str:
     return session_id
 
 
-def _drive(session: Session, *, new: bool) -> None:
+def _drive(session: Session) -> None:
     """Run the session's next round with live progress; Ctrl-C stops it resumably."""
     from aar._cli.progress import live_progress
-    from aar.agent import run_round, start_round
+    from aar.agent import run_round
 
     console = Console(stderr=True)
     console.print(f"session [bold]{session.id}[/] in {session.root}", highlight=False)
     try:
         with live_progress(session):
-            kind = _next_round(session, start_round)
-            if kind == "closed":
+            if session.next_round() == "closed":
                 console.print("no follow-up was approved: the session is closed")
                 return
-            why = run_round(session)
+            run_round(session)
     except KeyboardInterrupt:
         from aar.session import Interrupted
 
@@ -324,16 +321,7 @@ def _drive(session: Session, *, new: bool) -> None:
         raise typer.Exit(130) from None
     finally:
         session.shutdown()
-    _report_done(session, why)
-
-
-def _next_round(session: Session, start_round) -> str:  # type: ignore[no-untyped-def]
-    info = session.state.round
-    if info is not None and not info.ended:
-        return info.kind  # a round a killed process left behind
-    if session.state.state == "closed":
-        raise AarError(f"session {session.id} is closed")
-    return start_round(session)
+    _report_done(session)
 
 
 EXIT_CODES = {"completed": 0, "failed": 1, "budget": 3}
@@ -341,17 +329,16 @@ EXIT_CODES = {"completed": 0, "failed": 1, "budget": 3}
 or the baselines could not drive is 1, one a budget cut short is 3 (its report still stands)."""
 
 
-def _report_done(session: Session, why: str) -> None:
-    number = session.round_number
-    report = session.root / "rounds" / str(number) / "report.md"
-    outcome = session.state.rounds[-1].outcome or "failed"
+def _report_done(session: Session) -> None:
+    end = session.last_round_end()
+    number, outcome = end.number, end.outcome
     out = Console()
-    why = shown(why, keep="")  # may quote the model or an error: text, hidden chars marked
+    why = shown(end.why, keep="")  # may quote the model or an error: text, hidden chars marked
     if outcome == "completed":
         out.print(Text(f"round {number} ended: {why}"), highlight=False)
     else:
         out.print(Text(f"round {number} ENDED EARLY ({outcome}): {why}"), highlight=False)
-    out.print(f"report: {report}", highlight=False)
+    out.print(f"report: {end.report}", highlight=False)
     out.print(
         f"review it: aar review list --session {session.id}   (then: aar resume {session.id})",
         highlight=False,

@@ -20,7 +20,7 @@ from aar.agent._model import SessionModel, history_path, load_history
 from aar.agent._prompts import instructions, user_prompt
 from aar.agent._providers import ModelPrice, PriceTable
 from aar.agent._scripted import scripted_model
-from aar.agent._tools import ResearchDeps, research_toolset
+from aar.agent._tools import ResearchDeps, completed_tool_calls, research_toolset
 from aar.errors import AarError
 from aar.hashing import join_cells
 from aar.sandbox import split_cells
@@ -78,7 +78,7 @@ def build_agent(
     @agent.output_validator
     def _backed(ctx: RunContext[ResearchDeps], output: RoundSummary) -> RoundSummary:
         try:
-            ctx.deps.session.check_round_summary(output.summary)
+            ctx.deps.session.research.check_round_summary(output.summary)
         except ToolError as exc:
             raise ModelRetry(str(exc)) from None
         return output
@@ -99,11 +99,7 @@ def price_table() -> PriceTable | None:
 def start_round(session: Session) -> str:
     """Begin the next round: research if the session has none yet, else the follow-ups
     reviewers approved. Returns the round's kind ('closed' when nothing was approved)."""
-    if not session.state.rounds:
-        session.begin_round("research")
-        return "research"
-    approved = session.begin_followup_round()
-    return "followup" if approved else "closed"
+    return session.start_round()
 
 
 def run_round(session: Session, *, model: Any = None) -> str:
@@ -112,14 +108,15 @@ def run_round(session: Session, *, model: Any = None) -> str:
     info = session.state.round
     if info is None or info.ended:
         raise AarError("no round to run: start one first")
-    session.recover_interrupted()
+    runner = session.experiments
+    runner.recover_interrupted()
     try:
         if info.kind == "research" and info.number == 1:
-            session.run_baselines(baseline_code(session.config.pairs), list(BASELINE_METHODS))
+            runner.run_baselines(baseline_code(session.config.pairs), list(BASELINE_METHODS))
         if info.kind == "followup":
             for proposal_id in info.followups:
-                if not session.followup_done(proposal_id):
-                    session.run_followup(proposal_id)
+                if not runner.followup_done(proposal_id):
+                    runner.run_followup(proposal_id)
     except RoundOver as exc:  # a budget, the sandbox or the baselines ended it before the agent
         session.end_round(exc.why, None, outcome=exc.outcome)
         return exc.why
@@ -133,7 +130,7 @@ def _run_agent(session: Session, *, followup: bool, model: Any) -> str:
     count_tokens("warm up", "gpt-4o")  # the tokenizer loads once here, not in the first step
     agent = build_agent(session, followup=followup, model=model)
     history = load_history(history_path(session, session.round_number))
-    deps = ResearchDeps(session, done=session.completed_tool_calls())
+    deps = ResearchDeps(session, done=completed_tool_calls(session))
     prompt = None if history else user_prompt(session.config, followup=followup)
     summary: str | None = None
     outcome: RoundOutcome = "failed"

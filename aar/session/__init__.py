@@ -3,6 +3,7 @@ every state and number is rebuilt, budgets enforced outside the agent, one evalu
 end-of-round holdout scoring, reports, and resume after a kill.
 """
 
+from aar.session._actions import ResearchActions
 from aar.session._budget import BudgetExhausted, BudgetGuard
 from aar.session._claims import VERDICTS, ClaimError
 from aar.session._config import (
@@ -13,6 +14,7 @@ from aar.session._config import (
     Budgets,
     SessionConfig,
 )
+from aar.session._errors import RoundOver, SessionNotFoundError, ToolError
 from aar.session._event_kinds import (
     KINDS,
     AnyEventData,
@@ -64,13 +66,15 @@ from aar.session._progress import Progress
 from aar.session._recall import MEMORY_NOTICE, FeedbackPGR, MemoryHit, MemoryResults
 from aar.session._replay import ReplayResult, replay_session
 from aar.session._report import ReportData, render_markdown, report_data
-from aar.session._session import RoundOver, Session, SessionNotFoundError, ToolError
+from aar.session._runner import ExperimentRunner
+from aar.session._session import RoundEnd, Session
 from aar.session._views import (
     CellOutcome,
     EvaluationSummary,
     FindingReceipt,
     FollowupRun,
     ProposalReceipt,
+    SessionViews,
     TaskFeedback,
     TaskInfo,
 )
@@ -104,6 +108,7 @@ __all__ = [
     "EventLog",
     "Experiment",
     "ExperimentEnded",
+    "ExperimentRunner",
     "ExperimentStarted",
     "FeedbackPGR",
     "FindingFinal",
@@ -124,6 +129,8 @@ __all__ = [
     "ReplayResult",
     "ReportData",
     "ReportWritten",
+    "ResearchActions",
+    "RoundEnd",
     "RoundEnded",
     "RoundInfo",
     "RoundOutcome",
@@ -136,6 +143,7 @@ __all__ = [
     "SessionConfig",
     "SessionNotFoundError",
     "SessionState",
+    "SessionViews",
     "StateChanged",
     "TaskFeedback",
     "TaskInfo",

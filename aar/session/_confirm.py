@@ -104,7 +104,7 @@ def _ignore(root: Path) -> None:
 def _rerun(session: Session, original: Experiment, task_dir: str, number: int) -> Experiment | None:
     """The done confirmation of `original` this round, or a new one."""
     from aar.hashing import cells_sha256
-    from aar.session._session import RoundOver
+    from aar.session._errors import RoundOver
 
     for exp in session.state.experiments.values():
         if exp.confirms == original.id and exp.round == number and exp.status == "done":
@@ -112,7 +112,7 @@ def _rerun(session: Session, original: Experiment, task_dir: str, number: int) -
     if original.proposal_id and not _still_approved(session, original):
         return None
     try:
-        rerun = session._experiments.run_confirmation(original, task_dir)
+        rerun = session.experiments.run_confirmation(original, task_dir)
     except RoundOver as exc:
         session.emit(Note(message=f"confirmation of {original.id} not run: {exc.why}"))
         return None

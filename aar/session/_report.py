@@ -545,13 +545,17 @@ def proposal_rows(root: Path, state: SessionState, number: int) -> list[dict[str
     return rows
 
 
+def report_path(root: Path, number: int) -> Path:
+    """Where round `number` of the session at `root` has its report."""
+    return root / "rounds" / str(number) / "report.md"
+
+
 def write_report(session: Session, number: int) -> Path:
     """Write `rounds/<n>/report.md`, `pgr.png` and `provenance.json`; returns the report."""
     data = report_data(session.state, number, proposal_rows(session.root, session.state, number))
-    directory = session.root / "rounds" / str(number)
-    directory.mkdir(parents=True, exist_ok=True)
-    write_figure(data, directory / "pgr.png")
-    write_atomic(directory / "report.json", data.model_dump_json(indent=2) + "\n")
-    path = directory / "report.md"
+    path = report_path(session.root, number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_figure(data, path.parent / "pgr.png")
+    write_atomic(path.parent / "report.json", data.model_dump_json(indent=2) + "\n")
     write_atomic(path, render_markdown(data))
     return path

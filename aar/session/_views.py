@@ -1,4 +1,4 @@
-"""What the agent sees: the small models its tools answer with.
+"""What the agent sees: `SessionViews`, and the small models its tools answer with.
 
 The research tools hand these to the model (as JSON) and log them whole, so a resumed run can
 answer a re-issued call from the log. Their JSON is a contract: the keys, and their order, are
@@ -8,20 +8,27 @@ logs hold them). Test feedback only: nothing here ever carries a holdout number.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from aar.errors import AarError
 from aar.memory import Metrics
 from aar.sandbox import CellStatus
+from aar.session._errors import ToolError
+from aar.session._finalize import BASELINES
+from aar.session._public import PUBLIC
+from aar.session._recall import MemoryResults, memory_results
 
 if TYPE_CHECKING:
     from aar.bench import EvalRecord
     from aar.memory import Finding
     from aar.review import Proposal
     from aar.sandbox import CellResult
+    from aar.session._session import Session
 
 FEEDBACK_SPLIT = "test (rounded feedback)"
 
@@ -173,6 +180,79 @@ class ProposalReceipt(BaseModel):
     @classmethod
     def of(cls, proposal: Proposal) -> ProposalReceipt:
         return cls(id=proposal.id, sha256=proposal.sha256, expires_at=str(proposal.expires_at))
+
+
+class SessionViews:
+    """What the agent may read of a session: its tasks, the memory, the session's own
+    baselines and the follow-ups that ran (test feedback only)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def list_tasks(self) -> list[TaskInfo]:
+        """The session's tasks as the kernel sees them (from the public manifests)."""
+        session = self.session
+        out = []
+        for task in session.config.tasks:
+            seed_dir = session.root / PUBLIC / task / f"seed-{session.config.seeds[0]}"
+            manifest = json.loads((seed_dir / "manifest.json").read_text())
+            out.append(
+                TaskInfo(
+                    task=task,
+                    seeds=session.config.seeds,
+                    n_classes=manifest["n_classes"],
+                    description=manifest["description"],
+                    weak=manifest["weak_description"],
+                    strong=manifest["strong_description"],
+                    split_sizes=manifest["split_sizes"],
+                    student=manifest["student"],
+                )
+            )
+        return out
+
+    def search_memory(self, query: str, *, task: str | None = None, k: int = 8) -> MemoryResults:
+        """The `k` approved or pending findings most relevant to `query`, marked as untrusted
+        data from earlier sessions, with test-split feedback metrics only (`_recall`)."""
+        from aar.memory import FindingFilter, open_store
+
+        if not 1 <= k <= 50:
+            raise ToolError(f"k must be between 1 and 50, got {k}")
+        try:
+            store = open_store(self.session.settings)
+            hits = [
+                hit
+                for status in ("approved", "pending")  # rejected ones are never shown
+                for hit in store.search(query, FindingFilter(task=task, status=status), k=k)
+            ]
+        except AarError as exc:
+            raise ToolError(str(exc)) from None
+        return memory_results(hits, k)
+
+    def baseline_feedback(self) -> dict[str, dict[str, TaskFeedback]]:
+        """The session's own naive/logconf baselines: rounded test feedback with record ids."""
+        state = self.session.state
+        records = [
+            e.record
+            for e in state.evaluations
+            if state.experiments[e.experiment].hypothesis_id == BASELINES
+        ]
+        methods = sorted({r.method for r in records})
+        return {m: task_feedback([r for r in records if r.method == m]) for m in methods}
+
+    def followup_experiments(self) -> list[FollowupRun]:
+        """This round's approved follow-ups that ran, and the methods they saved."""
+        from aar.sandbox import scratch_files
+
+        session = self.session
+        out = []
+        for exp in session.state.experiments.values():
+            if exp.round == session.round_number and exp.proposal_id:
+                files = scratch_files(session.root / exp.path)
+                methods = sorted({p.split("/")[1] for p in files if p.startswith("predictions/")})
+                out.append(
+                    FollowupRun(experiment=exp.id, proposal=exp.proposal_id, methods=methods)
+                )
+        return out
 
 
 def _rounded(value: float) -> float | None:

@@ -130,7 +130,7 @@ def test_a_proposal_follows_its_hypothesis_and_may_not_claim_an_unsupported_win(
     code = "# %%\nprint('sweep')\n"
     before = len(state.proposals)
     with pytest.raises(ToolError, match=r"no finding of .* is decided supported"):
-        confirmed.propose_followup(f"{method} beat naive on digits-ge5.", code)
+        confirmed.research.propose_followup(f"{method} beat naive on digits-ge5.", code)
     assert len(confirmed.state.proposals) == before
 
 

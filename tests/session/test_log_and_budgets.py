@@ -159,7 +159,7 @@ def test_opening_a_session_clears_the_index_lock_a_killed_git_left(workspace: Pa
     runs = get_settings().runs_dir
     session = Session.create(runs, SessionConfig(tasks=["digits-ge5"], seeds=[42]))
     session_id = session.id
-    session.close()
+    session.shutdown()
     (runs / session_id / ".git" / "index.lock").write_text("")
     reopened = Session.open(runs, session_id)
     try:
@@ -167,4 +167,4 @@ def test_opening_a_session_clears_the_index_lock_a_killed_git_left(workspace: Pa
         (runs / session_id / "note.md").write_text("after the kill\n")
         assert reopened.commit("a commit after the kill") == reopened.workspace.head
     finally:
-        reopened.close()
+        reopened.shutdown()

@@ -48,7 +48,7 @@ def test_memory_results_are_marked_untrusted_with_review_status(workspace: Path)
 
     session = Session.create(get_settings().runs_dir, SessionConfig(tasks=["digits-ge5"]))
     try:
-        got = session.search_memory("logconf raised PGR on digits", task="digits-ge5", k=2)
+        got = session.views.search_memory("logconf raised PGR on digits", task="digits-ge5", k=2)
     finally:
         session.shutdown()
 

@@ -166,9 +166,8 @@ def test_a_second_session_picks_other_families(first_round: Round) -> None:
     first = {h.family for h in first_round.session.state.hypotheses.values()}
     second = Session.create(get_settings().runs_dir, SessionConfig(tasks=TASKS, seeds=[42, 43]))
     try:
-        hits = [
-            h.model_dump() for t in TASKS for h in second.search_memory("x", task=t, k=50).findings
-        ]
+        found = [second.views.search_memory("x", task=t, k=50) for t in TASKS]
+        hits = [h.model_dump() for results in found for h in results.findings]
     finally:
         second.shutdown()
     assert not first & set(choose_families(hits, TASKS, 2))
@@ -183,9 +182,9 @@ def test_the_review_gate_refuses_every_bypass_then_runs_the_approval(first_round
     with pytest.raises(AarError, match="waits for review"):  # resume while pending
         session.begin_followup_round()
     with pytest.raises(ToolError, match="no round is running"):  # the session API directly
-        session.run_cell("print('not approved')")
+        session.research.run_cell("print('not approved')")
     with pytest.raises(AarError, match="only in a follow-up round"):
-        session.run_followup(proposal_id)
+        session.experiments.run_followup(proposal_id)
 
     approve(runs, proposal_id, "alice", "looks right")
     assert session.begin_followup_round() == [proposal_id]
@@ -222,8 +221,8 @@ def test_nothing_runs_once_the_session_is_closed(first_round: Round) -> None:
         reject(get_settings().runs_dir, pid, "bob", "not now")
     assert session.begin_followup_round() == [] and session.state.state == "closed"
     with pytest.raises(AarError, match="only in a follow-up round"):
-        session.run_followup(session.state.proposals[0])
+        session.experiments.run_followup(session.state.proposals[0])
     with pytest.raises(ToolError):
-        session.run_cell("print('after the end')")
+        session.research.run_cell("print('after the end')")
     with pytest.raises(AarError, match="closed, not awaiting review"):
         session.begin_followup_round()

@@ -142,11 +142,11 @@ def test_a_sweep_proposal_estimates_one_evaluation_per_method_and_pair() -> None
     """A new user's walkthrough found a 3-value sweep estimated at 10 evaluations that took 30:
     the library's scripts name their method `METHOD = "..."`, not `name="..."`."""
     from aar.agent import experiment_code
-    from aar.session._session import _estimated_evaluations
+    from aar.session._actions import estimated_evaluations
 
     values = (0.25, 0.75, 1.0)
     code = "".join(
         experiment_code("logconf", method=f"logconf-aux_coef-{v}", params={"aux_coef": v})
         for v in values
     )
-    assert _estimated_evaluations(code, pairs=10) == 30
+    assert estimated_evaluations(code, pairs=10) == 30
