@@ -14,13 +14,6 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-try:  # typer 0.2x vendors click; older releases use click itself
-    from typer._click import Context
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
-except ImportError:  # pragma: no cover
-    from click import Context
-    from click.exceptions import NoArgsIsHelpError, UsageError
-
 from aar import __version__
 from aar._cli.bench import bench_app
 from aar._cli.memory import memory_app
@@ -53,8 +46,20 @@ def _fail(message: str, exit_code: int) -> NoReturn:
     raise typer.Exit(exit_code)
 
 
-def _usage_message(exc: UsageError) -> str:
-    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+_SHOWS_HELP = "NoArgsIsHelpError"
+"""The usage error click raises for a group called without arguments, its help page already
+written: it goes on to click, which exits 2. Typer (0.26+) vendors click privately and exports
+no name for it, so it is known by its class name rather than imported from `typer._click`."""
+
+
+def _usage_message(exc: typer.TyperException) -> str | None:
+    """The one line of one of typer's own errors (a bad option value, a missing argument;
+    `TyperException` is the public base of the vendored click's errors), or None for the help
+    page of a group called without arguments."""
+    if type(exc).__name__ == _SHOWS_HELP:
+        return None
+    ctx = getattr(exc, "ctx", None)  # the command a usage error is about
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
     return exc.format_message() + where
 
 
@@ -67,23 +72,27 @@ class _AarGroup(TyperGroup):
     `app([...])` and `typer.testing.CliRunner` all behave alike.
     """
 
-    def make_context(self, *args: Any, **kwargs: Any) -> Context:
+    # `Any`: typer exposes no public name for its vendored click `Context` (`typer.Context` is a
+    # subclass, too narrow for an override).
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().make_context(*args, **kwargs)
-        except NoArgsIsHelpError:
-            raise
-        except UsageError as exc:
-            _fail(_usage_message(exc), exc.exit_code)
+        except typer.TyperException as exc:
+            line = _usage_message(exc)
+            if line is None:
+                raise
+            _fail(line, exc.exit_code)
 
-    def invoke(self, ctx: Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except AarError as exc:
             _fail(str(exc), exc.exit_code)
-        except NoArgsIsHelpError:
-            raise
-        except UsageError as exc:
-            _fail(_usage_message(exc), exc.exit_code)
+        except typer.TyperException as exc:
+            line = _usage_message(exc)
+            if line is None:
+                raise
+            _fail(line, exc.exit_code)
         except OSError as exc:
             code = _PATH_ERRNOS.get(exc.errno or 0)
             if code is None:
