@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from aar.errors import validation_message, validation_problems
 from aar.memory._finding import Finding
 
 
@@ -50,18 +51,15 @@ def printable(text: str) -> str:
     )
 
 
-def error_where(err: Any) -> str:
-    """Where a pydantic error is, as `metrics.pgr_acc_mean` (`task` for a missing task)."""
-    where = ".".join(printable(str(part)) for part in err["loc"]) or "(record)"
-    return "task" if where == "tasks" and err["type"] == "missing" else where
-
-
-def validation_problem(exc: ValidationError) -> str:
-    """The first validation error as `field.path: message` (one line)."""
-    err = exc.errors()[0]
-    where = error_where(err)
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {err['msg']}{more}"
+def finding_problems(exc: ValidationError) -> list[str]:
+    """One line per problem of a finding that did not validate (`aar.errors.validation_problems`,
+    the one place): hidden characters of keys and values escaped, and a missing `tasks` named
+    `task`, the hand-written form."""
+    missing_tasks = "tasks: Field required"
+    return [
+        printable("task" + p.removeprefix("tasks") if p.startswith(missing_tasks) else p)
+        for p in validation_problems(exc, model=Finding)
+    ]
 
 
 def decode_record(record_id: str, meta: Any) -> Finding | BadRecord:
@@ -72,7 +70,7 @@ def decode_record(record_id: str, meta: Any) -> Finding | BadRecord:
     try:
         finding = Finding.model_validate_json(raw)
     except ValidationError as exc:
-        return BadRecord(id=record_id, problem=validation_problem(exc))
+        return BadRecord(id=record_id, problem=printable(validation_message(exc, model=Finding)))
     if finding.id != record_id:
         return BadRecord(id=record_id, problem=f"its JSON carries another id ({finding.id!r})")
     return finding

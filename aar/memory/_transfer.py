@@ -31,9 +31,10 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal
 import pydantic_core
 from pydantic import BaseModel, Field, ValidationError
 
+from aar.errors import validation_message
 from aar.memory._errors import InvalidFindingError
 from aar.memory._finding import SCHEMA_VERSION, Finding
-from aar.memory._records import error_where, validation_problem
+from aar.memory._records import finding_problems, printable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -203,7 +204,7 @@ class _Reading:
         try:
             finding = Finding.model_validate(raw)
         except ValidationError as exc:
-            self.problems.extend(f"line {n}: {error_where(e)}: {e['msg']}" for e in exc.errors())
+            self.problems.extend(f"line {n}: {p}" for p in finding_problems(exc))
             return None
         if finding.id in self.seen:
             self.problems.append(f"line {n}: id {finding.id} appears twice in the file")
@@ -266,7 +267,9 @@ def _header(line: str, problems: list[str]) -> ExportHeader | None:
     try:
         return ExportHeader.model_validate(data)
     except ValidationError as exc:
-        problems.append(f"line 1: not an export header aar can read ({validation_problem(exc)})")
+        problems.append(
+            f"line 1: not an export header aar can read ({printable(validation_message(exc))})"
+        )
         return ExportHeader(count=0, embedders=[])
 
 
@@ -282,7 +285,7 @@ def parse_findings(records: list[Any], what: str = "record") -> list[Finding]:
         try:
             finding = Finding.model_validate(raw)
         except ValidationError as exc:
-            problems.extend(f"{what} {n}: {error_where(e)}: {e['msg']}" for e in exc.errors())
+            problems.extend(f"{what} {n}: {p}" for p in finding_problems(exc))
             continue
         if finding.id in seen:
             problems.append(f"{what} {n}: id {finding.id} appears twice in the input")

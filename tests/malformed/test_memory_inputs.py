@@ -80,7 +80,7 @@ def _non_finite_cases() -> list[Case]:
             where = field.replace("__", r"\.")
             cases.append(add_case(f"add-{field}-{label}", record, f"{where}: .*finite"))
     ci = finding(metrics__pgr_acc_ci=[0.1, float("inf")])
-    cases.append(add_case("add-ci-inf", ci, r"pgr_acc_ci\.1: .*finite"))
+    cases.append(add_case("add-ci-inf", ci, r"pgr_acc_ci\[1\]: .*finite"))
     cases.append(
         Case(
             "import-nan-line",

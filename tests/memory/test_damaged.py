@@ -69,7 +69,7 @@ def test_non_finite_numbers_are_refused_at_the_boundary() -> None:
         with pytest.raises(InvalidFindingError, match=r"metrics\.pgr_acc_mean: .*finite"):
             parse_findings([raw])
     ci = minimal(metrics={"pgr_acc_mean": 0.1, "pgr_acc_se": 0.1, "pgr_acc_ci": [0, float("inf")]})
-    with pytest.raises(InvalidFindingError, match=r"metrics.pgr_acc_ci.1: .*finite"):
+    with pytest.raises(InvalidFindingError, match=r"metrics\.pgr_acc_ci\[1\]: .*finite"):
         parse_findings([ci])
     final = minimal(final_metrics={"pgr_acc_mean": float("nan"), "pgr_acc_se": 0.1})
     with pytest.raises(InvalidFindingError, match=r"final_metrics\.pgr_acc_mean"):
