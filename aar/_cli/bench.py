@@ -308,15 +308,16 @@ def evaluate_cmd(
         EvalLog(log)  # a log that is not an evaluator log is refused before any work
     check_task_names([task])
 
-    record = _score(task, seed, split, method, code_sha, submission, log)
+    record = _score(task, seed, method, code_sha, submission, log)
     _print_record(record, as_json)
 
 
 def _score(
-    task: str, seed: int, split: str, method: str, code_sha: str, submission: Any, log: Path | None
+    task: str, seed: int, method: str, code_sha: str, submission: Any, log: Path | None
 ) -> EvalRecord:
-    """Score through the installation's scorer (the one ledger every session and command
-    shares); a `--log` is the account that pays, and gets the record appended too."""
+    """Score on test (holdout is never scored on request) through the installation's scorer
+    (the one ledger every session and command shares); a `--log` is the account that pays,
+    and gets the record appended too."""
     import base64
 
     import numpy as np
@@ -337,12 +338,12 @@ def _score(
     evaluator = scorer.evaluator(task, seed)
     ids = {s: evaluator.ids(s) for s in ("test", "holdout")}
     remember_public_ids(task, seed, ids, evaluator.task.n_classes)
-    probs = evaluator.load(submission, split)
+    probs = evaluator.load(submission, "test")
     response = scorer.score(
         ScoreRequest(
             task=task,
             seed=seed,
-            split=split,
+            split="test",
             method=method,
             code_sha256=code_sha,
             git_commit=git_commit(),

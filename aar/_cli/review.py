@@ -199,7 +199,7 @@ def _details(item: ReviewItem, subject: Any) -> Any:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    rows = [
+    rows: list[tuple[str, str | Text]] = [
         ("id", f"{item.id} ({item.kind})"),
         ("session", f"{item.session_id} (round {item.round})"),
         ("status", _status_text(item)),

@@ -71,7 +71,8 @@ def _restart_and_timeout(backend: Backend, places: HostPlaces) -> None:
         sandbox.run_cell("x = 1\nopen('kept.txt', 'w').write('kept')")
         sandbox.restart()
         gone = sandbox.run_cell("x")
-        expect(gone.status == "error" and gone.error and gone.error.ename == "NameError", gone)
+        name_error = gone.error is not None and gone.error.ename == "NameError"
+        expect(gone.status == "error" and name_error, gone)
         expect(sandbox.read_file("kept.txt") == b"kept", "restart lost the files")
         loop = sandbox.run_cell("while True:\n    pass", timeout=1.0)
         expect(loop.status == "timeout", loop)
