@@ -1,10 +1,11 @@
 """`aar memory ...`: add, query, show, list, export, import, stats, delete, repair, serve, warmup.
 
-Thin: parse, call `aar.memory`, render. Arguments, filters and paths are checked before the
-store is opened, so a mistake is one line in well under a second; chromadb is imported only by
-commands that need it (`query` on a local store with a current index does not). The store comes
-from `settings.memory` (`AAR_MEMORY_PATH`, `AAR_MEMORY_URL` or `aar.toml`), opened per command.
-A store holding damaged records still answers: each skipped record is one `warning:` line.
+Thin: parse, call `aar.memory`, render (`memory_views.py`). Arguments, filters, paths and
+input files (`memory_inputs.py`) are checked before the store is opened, so a mistake is one
+line in well under a second; chromadb is imported only by commands that need it (`query` on a
+local store with a current index does not). The store comes from `settings.memory`
+(`AAR_MEMORY_PATH`, `AAR_MEMORY_URL` or `aar.toml`), opened per command. A store holding
+damaged records still answers: each skipped record is one `warning:` line.
 """
 
 from __future__ import annotations

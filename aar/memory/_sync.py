@@ -52,7 +52,7 @@ class IndexSync:
     def __init__(
         self,
         chroma: ChromaCollection,
-        channels: Sequence[Embedder],
+        embedders: Sequence[Embedder],
         *,
         cache_dir: Path,
         index_path: Path | None = None,
@@ -60,12 +60,12 @@ class IndexSync:
         store_file: Path | None = None,
     ) -> None:
         self._chroma = chroma
-        self._channels = tuple(channels)
+        self._embedders = tuple(embedders)
         self._cache_dir = Path(cache_dir)
         self._connect_now = connect_now
         self._store_file = store_file
         self._checked = False  # has the index been compared with chromadb since opening?
-        self._index = open_index(index_path, channels, cache_dir) if index_path else None
+        self._index = open_index(index_path, embedders, cache_dir) if index_path else None
 
     @property
     def local(self) -> bool:
@@ -78,7 +78,7 @@ class IndexSync:
             if self._index is None:  # server mode: one index per server and collection
                 key = _server_key(self._chroma.location, str(collection.id))
                 path = self._cache_dir / "server-index" / f"{key}.sqlite3"
-                self._index = open_index(path, self._channels, self._cache_dir)
+                self._index = open_index(path, self._embedders, self._cache_dir)
             self.ensure_current()
         return self._chroma
 
@@ -182,7 +182,7 @@ class IndexSync:
     def _channel_vectors(self, finding: Finding, primary: np.ndarray) -> list[np.ndarray]:
         """The primary vector (from the store) and the other channels' (computed, fast)."""
         text = [finding.embedding_text()]
-        return [primary, *(e.embed(text)[0] for e in self._channels[1:])]
+        return [primary, *(e.embed(text)[0] for e in self._embedders[1:])]
 
     # -- writing -------------------------------------------------------------------------
     @contextlib.contextmanager
