@@ -15,6 +15,9 @@ sha256 of a script, which evaluation records and proposals carry, covers the lib
 
 `FAMILIES` holds each family's method (quoted by reports), a hypothesis template and its key
 hyper-parameter (default and sweep grid for follow-ups); `experiment_code` writes the script.
+
+Long because most of it is data read as one piece: the kernel-side helpers every script
+carries (`_HELPERS`, code that runs in the sandbox, not here) and the ten families' catalogue.
 """
 
 from __future__ import annotations

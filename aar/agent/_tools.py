@@ -101,7 +101,9 @@ def completed_tool_calls(session: Session) -> dict[str, Any]:
     return done
 
 
-def _log_call(session: Session, name: str, args: dict[str, Any], outcome: str, call_id: str):
+def _log_call(
+    session: Session, name: str, args: dict[str, Any], outcome: str, call_id: str
+) -> None:
     """One "tool" event: the arguments shortened, the outcome kept whole (a resumed run
     answers a re-issued call from it without acting twice)."""
 
