@@ -47,7 +47,7 @@ from aar.memory._models import (
 )
 from aar.memory._open import check_local_dir, check_store, open_store, server_address
 from aar.memory._records import BadRecord
-from aar.memory._serve import check_listen, serve_chroma
+from aar.memory._serve import serve_chroma
 from aar.memory._store import FindingsStore
 from aar.memory._transfer import (
     EXPORT_FORMAT,
@@ -99,7 +99,6 @@ __all__ = [
     "StoreStats",
     "Verdict",
     "VerdictBasis",
-    "check_listen",
     "check_local_dir",
     "check_store",
     "load_embedder",
