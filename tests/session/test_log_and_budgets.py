@@ -141,6 +141,19 @@ def test_each_budget_raises_one_error(budgets, usage, check, name) -> None:
     assert info.value.budget == name and info.value.exit_code == 1
 
 
+def test_a_budget_stop_says_how_much_and_ends_the_round_as_a_budget_end() -> None:
+    """One error for every budget (as Inspect AI's LimitExceededError): which budget, what
+    was counted against it, and its limit; it is a `RoundOver` whose outcome is "budget"."""
+    from aar.session import RoundOver
+
+    with pytest.raises(BudgetExhausted) as info:
+        BudgetGuard(Budgets(requests=4), Usage(requests=4)).before_request(10, None)
+    stop = info.value
+    assert (stop.budget, stop.used, stop.limit) == ("requests", 5, 4)
+    assert isinstance(stop, RoundOver) and stop.outcome == "budget"
+    assert stop.why == str(stop) == "request budget of 4 reached"
+
+
 def test_wall_clock_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     guard = BudgetGuard(Budgets(minutes=1), Usage())
     guard.check_time()
