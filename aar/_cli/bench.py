@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
+from aar._cli.bench_views import print_record, print_results
 from aar.errors import UsageError
 from aar.files import check_names
 
 if TYPE_CHECKING:
-    from aar.bench import EvalRecord, SuiteResult, Summary, Task
+    from aar.bench import EvalRecord, SuiteResult, Task
 
 bench_app = typer.Typer(
     help="Weak-to-strong benchmark: tasks, baselines, student methods, evaluator.",
@@ -29,13 +29,6 @@ bench_app = typer.Typer(
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Task name (see `aar bench list`).")]
 SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="Protocol seed (fixes the splits).")]
 DeviceOpt = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'.")]
-
-
-def _mean_se(summary: Summary, digits: int) -> str:
-    """'mean ± se' (just the mean when SE is undefined, e.g. one seed)."""
-    if math.isfinite(summary.se):
-        return f"{summary.mean:.{digits}f} ± {summary.se:.{digits}f}"
-    return f"{summary.mean:.{digits}f}"
 
 
 @bench_app.command("list")
@@ -158,7 +151,7 @@ def run_cmd(
     device_for(device)  # CUDA asked for where there is none: before any training
     tasks = [get_task(t) for t in task] if task else list_tasks()
     result = _run_with_progress(tasks, methods, seed_list, device)
-    _print_results(result, len(seed_list))
+    print_results(result, len(seed_list))
     _write_outputs(result, out_dir, json_path)
 
 
@@ -190,31 +183,6 @@ def _run_with_progress(
         result = run_suite(tasks, methods, seeds, device, on_stage=on_stage)
         progress.update(bar, completed=len(tasks))
     return result
-
-
-def _print_results(result: SuiteResult, n_seeds: int) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"Holdout, {n_seeds} seeds ({result.seconds:.1f} s)")
-    table.add_column("task", overflow="fold")
-    table.add_column("method", no_wrap=True)
-    for col in ("acc ± SE", "PGR ± SE", "PGR 95% CI", "PGR AUROC"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for name, r in result.tasks.items():
-        flag = " [yellow](flagged)[/]" if r.flags else ""
-        table.add_row(name + flag, "weak", _mean_se(r.weak.acc, 3), "", "", "")
-        table.add_row("", "ceiling", _mean_se(r.ceiling.acc, 3), "", "", "")
-        for m, mr in r.methods.items():
-            ci = mr.pgr_acc.ci
-            table.add_row(
-                "",
-                m,
-                _mean_se(mr.acc, 3),
-                _mean_se(mr.pgr_acc, 2),
-                f"[{ci[0]:.2f}, {ci[1]:.2f}]",
-                f"{mr.pgr_auroc.mean:.2f}",
-            )
-    Console().print(table)
 
 
 def _write_outputs(result: SuiteResult, out_dir: Path, json_path: Path | None) -> None:
@@ -309,7 +277,7 @@ def evaluate_cmd(
     check_task_names([task])
 
     record = _score(task, seed, method, code_sha, submission, log)
-    _print_record(record, as_json)
+    print_record(record, as_json)
 
 
 def _score(
@@ -388,39 +356,3 @@ def _hash_code(code: Path | None) -> str:
         return hashlib.sha256(code.read_bytes()).hexdigest()
     except OSError as exc:
         raise UsageError(f"cannot read --code {code}: {exc.strerror}") from None
-
-
-def _unshown(record: EvalRecord) -> str:
-    """The words of a test answer that shows no score (see README "Evaluator")."""
-    if record.answer == "not_better":
-        return f"not shown: test accuracy below {record.threshold_acc:g} (no new best)"
-    if record.answer == "repeat":
-        return f"not shown: repeats record {record.repeat_of} (too few predictions differ)"
-    return "not shown: this task's informative answers are used up"
-
-
-def _print_record(record: EvalRecord, as_json: bool) -> None:
-    if as_json:
-        print(record.model_dump_json(indent=2))
-        return
-    console = Console()
-    m = record.metrics
-    # The scorer's shown numbers are floors (never above the truth); older records were rounded.
-    verb = "floored" if record.answer is not None else "rounded"
-    note = f"{verb} to {record.rounding}" if record.rounded else "exact"
-    if record.answer is not None and not math.isfinite(m.get("acc", math.nan)):
-        scores = _unshown(record)
-    else:
-        scores = (
-            f"acc {m['acc']:g}, auroc {m['auroc']:g}, PGR acc {m['pgr_acc']:g}, "
-            f"PGR auroc {m['pgr_auroc']:g}"
-        )
-    console.print(
-        f"{record.task} seed {record.seed} {record.split} ({note}): {scores} "
-        f"(weak {m['weak_acc']:g}, ceiling {m['ceiling_acc']:g}); record {record.id}; "
-        f"budget {record.budget_used}/{record.budget_total}",
-        highlight=False,
-        markup=False,
-    )
-    for flag in record.flags:
-        console.print(f"[yellow]flag:[/] {flag}")
