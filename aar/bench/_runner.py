@@ -231,19 +231,11 @@ def run_task(
         "students": time.perf_counter() - t_students,
     }
 
-    def scores(
-        get_probs: Callable[[SeedSetup, str], np.ndarray],
-    ) -> dict[int, dict[str, SplitMetrics]]:
-        return {
-            st.seed: {s: _public_metrics(st, s, get_probs(st, s)) for s in SCORED_SPLITS}
-            for st in setups
-        }
-
     def trained(name: str) -> Callable[[SeedSetup, str], np.ndarray]:
         return lambda st, s: preds[name][st.seed][s]
 
-    weak = scores(lambda st, s: st.weak_probs[s])
-    ceiling = scores(trained("ceiling"))
+    weak = _scores(setups, lambda st, s: st.weak_probs[s])
+    ceiling = _scores(setups, trained("ceiling"))
     gaps_acc = [ceiling[s][REPORT_SPLIT].acc - weak[s][REPORT_SPLIT].acc for s in seed_list]
     gaps_auroc = [ceiling[s][REPORT_SPLIT].auroc - weak[s][REPORT_SPLIT].auroc for s in seed_list]
     return TaskResult(
@@ -255,13 +247,25 @@ def run_task(
         device=str(dev),
         weak=_method_result(weak, weak, ceiling),
         ceiling=_method_result(ceiling, weak, ceiling),
-        methods={m.name: _method_result(scores(trained(m.name)), weak, ceiling) for m in parsed},
+        methods={
+            m.name: _method_result(_scores(setups, trained(m.name)), weak, ceiling) for m in parsed
+        },
         gap_acc=summarize(gaps_acc),
         gap_auroc=summarize(gaps_auroc),
         flags=_gap_flags(gaps_acc, min_gap),
         seconds=time.perf_counter() - start,
         timings=timings,
     )
+
+
+def _scores(
+    setups: list[SeedSetup], get_probs: Callable[[SeedSetup, str], np.ndarray]
+) -> dict[int, dict[str, SplitMetrics]]:
+    """Public metrics of every seed and scored split, for one source of probabilities."""
+    return {
+        st.seed: {s: _public_metrics(st, s, get_probs(st, s)) for s in SCORED_SPLITS}
+        for st in setups
+    }
 
 
 def _settings_min_gap() -> float:
