@@ -41,6 +41,22 @@ def _timed(owner: Any, name: str, label: str) -> None:
     setattr(owner, name, wrapper)
 
 
+def _timed_async(owner: Any, name: str, label: str) -> None:
+    """`_timed` for a coroutine method (the time until it returns, awaits included)."""
+    original: Callable[..., Any] = getattr(owner, name)
+
+    @functools.wraps(original)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            TIMES[label] += time.perf_counter() - t0
+            COUNTS[label] += 1
+
+    setattr(owner, name, wrapper)
+
+
 def _instrument() -> None:
     from pydantic_ai import Agent
 
@@ -63,7 +79,7 @@ def _instrument() -> None:
     _timed(_report, "write_report", "report")
     _timed(_session.Session, "create", "session create (public export)")
     _timed(_session.Session, "end_round", "end of round (holdout, memory, report)")
-    _timed(_tools, "_call", "tools (all)")
+    _timed_async(_tools.SessionToolset, "call_tool", "tools (all)")
     _timed(_research, "_run_agent", "agent setup, run and end of round")
     _timed(Agent, "run_sync", "agent loop (all)")
     _patch_model_time()
