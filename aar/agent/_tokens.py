@@ -286,8 +286,9 @@ def _count_tool(tool: ToolDefinition, encoding: str) -> int:
 
 def _message_texts(message: ModelMessage) -> Iterator[tuple[str, int]]:
     """(text, extra tokens) for each piece of a message the provider receives."""
-    if getattr(message, "instructions", None):
-        yield message.instructions, 0  # type: ignore[union-attr,misc]
+    instructions = getattr(message, "instructions", None)  # requests carry them, responses not
+    if isinstance(instructions, str) and instructions:
+        yield instructions, 0
     for part in message.parts:
         yield from _part_texts(part)
 

@@ -13,11 +13,11 @@ import re
 from typing import Any
 
 from aar.errors import AarError
-from aar.memory import Finding, new_finding_id
+from aar.memory import Finding, Verdict, new_finding_id
 from aar.session._evidence import check_numbers, evidence, feedback_metrics, numbers_in_code
 from aar.session._models import SessionState
 
-VERDICTS = ("supported", "refuted", "inconclusive")
+VERDICTS: tuple[Verdict, ...] = ("supported", "refuted", "inconclusive")
 NAIVE = "naive"
 
 
@@ -40,7 +40,8 @@ def build_finding(
     if hypothesis is None:
         known = ", ".join(state.hypotheses) or "none yet"
         raise ClaimError(f"unknown hypothesis {hypothesis_id!r} (known: {known})")
-    if verdict not in VERDICTS:
+    claimed = next((v for v in VERDICTS if v == verdict), None)
+    if claimed is None:
         raise ClaimError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     records = _cited(state, eval_record_ids)
     own = [r for r in records if r.method == hypothesis.method] or records
@@ -62,7 +63,7 @@ def build_finding(
             # the session decides the verdict at the end of the round (screen on test,
             # confirm on holdout, Holm): until then it is undecided, and the claim is kept
             verdict="inconclusive",
-            claimed_verdict=verdict,  # type: ignore[arg-type]
+            claimed_verdict=claimed,
             git_commit=git_commit,
             tags=[f"family:{family}", f"model:{state.config.model}", "split:test-feedback"],
         )
