@@ -53,9 +53,11 @@ def _task_root(task: str | None, seed: int | None, task_dir: Path | None) -> Pat
     root = task_dir if task_dir is not None else TASK_DIR
     if not root.is_dir():
         raise FileNotFoundError(f"no task directory at {root}: start the sandbox with a task")
-    if (root / "manifest.json").exists() and task is None and seed is None:
-        return root
     pairs = exports(root)
+    if (root / "manifest.json").exists() and (
+        (task is None and seed is None) or [(task, seed)] == pairs
+    ):
+        return root  # one export at /task (`aar sandbox exec --task`): by name, or unnamed
     if task is None and seed is None and len(pairs) == 1:
         task, seed = pairs[0]
     path = root / str(task) / f"seed-{seed}"

@@ -206,6 +206,29 @@ def test_exec_real_task_end_to_end(tmp_path: Path) -> None:
     assert probs.shape == (len(ids), 2)
 
 
+def test_exec_with_task_loads_it_by_name_as_the_kernel_api_says(tmp_path: Path) -> None:
+    """`aar sandbox exec exp.py --task digits-ge5 --seed 42` on code that calls
+    `load_task("digits-ge5", 42)`, the call the kernel API tells a model to use, so a reviewer
+    can re-run a session's code this way; the unnamed `load_task()` still works too."""
+    script = tmp_path / "exp.py"
+    script.write_text(
+        "import aar_kernel\n"
+        "t = aar_kernel.load_task('digits-ge5', 42)\n"
+        "print(t.manifest['task'], t.manifest['seed'], t.test_inputs.shape == "
+        "aar_kernel.load_task().test_inputs.shape)\n"
+    )
+    command = ["exec", "exp.py", "--task", "digits-ge5", "--seed", "42", "--json", "--dir", "exp"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "aar", "sandbox", *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert json.loads(proc.stdout)["cells"][0]["stdout"] == "digits-ge5 42 True\n"
+
+
 def test_without_bubblewrap_exec_refuses_and_check_says_why(tmp_path: Path) -> None:
     script = tmp_path / "s.py"
     script.write_text("print('must not run')")
