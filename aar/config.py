@@ -329,6 +329,24 @@ class ModelPriceSettings(BaseModel):
     output_usd_per_mtok: float = Field(ge=0, allow_inf_nan=False)
 
 
+class RetrySettings(BaseModel):
+    """How a session's model retries provider rate limits (429) and transient errors (5xx, a
+    lost connection): bounded attempts, capped exponential backoff, the server's Retry-After
+    honoured. The round's wall-clock budget bounds every wait."""
+
+    model_config = _STRICT
+
+    attempts: int = Field(default=5, ge=1, le=20, description="Tries per request, the first too.")
+    backoff_s: float = Field(default=1.0, ge=0, le=60, description="The first wait; doubles.")
+    max_backoff_s: float = Field(default=30.0, ge=0, le=600, description="The longest backoff.")
+    max_retry_after_s: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        description="The longest Retry-After honoured; a longer one gives up at once.",
+    )
+
+
 class AgentSettings(BaseModel):
     """The research agent."""
 
@@ -337,8 +355,16 @@ class AgentSettings(BaseModel):
     prices: dict[str, ModelPriceSettings] = Field(
         default_factory=dict,
         description="Model spec ('openai:NAME') -> price; `[agent.prices.\"openai:NAME\"]` in "
-        "aar.toml. A USD budget needs a price for the session's model.",
+        "aar.toml. A USD budget needs a price for the session's model. A model reached through "
+        "a base URL other than its provider's own is priced only here.",
     )
+    max_tokens: int = Field(
+        default=8192,
+        ge=1,
+        description="The most tokens one model response may have (sent as `max_tokens`, or "
+        "`max_completion_tokens` to OpenAI's own endpoint).",
+    )
+    retry: RetrySettings = RetrySettings()
 
 
 class SessionSettings(BaseModel):

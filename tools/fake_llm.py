@@ -12,6 +12,17 @@ with its headers and body, so a test can assert what was sent (e.g. that a key a
 the auth header). Once a list script runs out, requests get HTTP 400 "script exhausted" (400
 is never retried by the SDKs, so a test fails fast instead of waiting on retries).
 
+It misbehaves the way real providers do when asked (`FakeLLM(...)` options, or the CLI flags):
+- `throttle=N`: the first N requests get HTTP 429 with `Retry-After: retry_after` (seconds);
+- `fail_503=N`: the next N get HTTP 503 (an overloaded server, no Retry-After);
+- `max_context_tokens=T`: a request over T input tokens gets HTTP 400 "context length
+  exceeded" (OpenAI's `context_length_exceeded`, Anthropic's "prompt is too long");
+- `count_input=True`: the usage reports the input tokens the server counted in the request
+  (`request_tokens`), not the turn's scripted number, as a provider's bill would.
+None of them takes a script turn. Input tokens are counted with aar's offline tokenizer
+(o200k_base): every text of the request plus 3 tokens a message, 3 a request, and each tool
+definition as the JSON it was sent as.
+
     with FakeLLM([ToolCall(name="search", args={"q": "x"}), Reply(text="done")]) as srv:
         srv.openai_base_url      # "http://127.0.0.1:PORT/v1"
         srv.anthropic_base_url   # "http://127.0.0.1:PORT" (the Anthropic SDK adds /v1)
@@ -130,6 +141,8 @@ class RecordedRequest:
     raw: bytes
     body: Any
     """The JSON body, or None when it was not JSON."""
+    at: float = 0.0
+    """When it arrived (`time.monotonic()`)."""
 
 
 Script = Sequence[Turn] | Callable[[RecordedRequest], Turn]
@@ -138,12 +151,29 @@ Script = Sequence[Turn] | Callable[[RecordedRequest], Turn]
 class FakeLLM:
     """A scripted OpenAI + Anthropic server on 127.0.0.1; a context manager."""
 
-    def __init__(self, script: Script, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        script: Script,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        throttle: int = 0,
+        retry_after: float = 1.0,
+        fail_503: int = 0,
+        max_context_tokens: int | None = None,
+        count_input: bool = False,
+    ) -> None:
         self._script = script if callable(script) else list(script)
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._ids = itertools.count(1)
+        self._throttle, self._fail_503 = throttle, fail_503
+        self.retry_after = retry_after
+        self.max_context_tokens = max_context_tokens
+        self.count_input = count_input
         self.requests: list[RecordedRequest] = []
+        self.statuses: dict[int, int] = {}
+        """The HTTP status each request (by index) was answered with."""
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False
@@ -186,7 +216,15 @@ class FakeLLM:
         except ValueError:
             body = None
         with self._lock:
-            request = RecordedRequest(len(self.requests), api, path, headers, raw, body)  # type: ignore[arg-type]
+            request = RecordedRequest(
+                len(self.requests),
+                api,  # type: ignore[arg-type]
+                path,
+                headers,
+                raw,
+                body,
+                time.monotonic(),
+            )
             self.requests.append(request)
         return request
 
@@ -198,25 +236,118 @@ class FakeLLM:
 
     def answer(
         self, api: str, path: str, headers: dict[str, str], raw: bytes
-    ) -> tuple[int, dict, bool]:
-        """(status, JSON body, may the SDK retry) for one request; the handler calls it."""
+    ) -> tuple[int, dict, dict[str, str]]:
+        """(status, JSON body, extra headers) for one request; the handler calls it."""
         request = self._record(api, path, headers, raw)
+        status, body, extra = self._answer(request)
+        with self._lock:
+            self.statuses[request.index] = status
+        return status, body, extra
+
+    def _answer(self, request: RecordedRequest) -> tuple[int, dict, dict[str, str]]:
+        api = request.api
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        counted = request_tokens(request.body) if self._counts() else 0
+        if self.max_context_tokens is not None and counted > self.max_context_tokens:
+            return 400, _too_long_body(api, counted, self.max_context_tokens), {}
         turn = self._next_turn(request)
         model = request.body.get("model", "fake") if isinstance(request.body, dict) else "fake"
         if turn is None:
-            return (
-                400,
-                _error_body(api, f"fake_llm: script exhausted at request {request.index}"),
-                False,
-            )
+            message = f"fake_llm: script exhausted at request {request.index}"
+            return 400, _error_body(api, message), _retry_headers(False)
         if isinstance(turn, Hang):
             self._closing.wait(turn.seconds)
-            return 504, _error_body(api, "fake_llm: hung"), False
+            return 504, _error_body(api, "fake_llm: hung"), _retry_headers(False)
         if isinstance(turn, HttpError):
-            return turn.status, _error_body(api, turn.message), turn.retry
+            return turn.status, _error_body(api, turn.message), _retry_headers(turn.retry)
+        if self.count_input:
+            turn = turn.model_copy(
+                update={"usage": turn.usage.model_copy(update={"input_tokens": counted})}
+            )
         call_id = next(self._ids)
         build = _openai_completion if api == "openai" else _anthropic_message
-        return 200, build(turn, model, call_id), False
+        return 200, build(turn, model, call_id), {}
+
+    def _refusal(self, request: RecordedRequest) -> tuple[int, dict, dict[str, str]] | None:
+        """A 429 while throttling, then a 503 while failing; None once both are used up."""
+        with self._lock:
+            if self._throttle > 0:
+                self._throttle -= 1
+                message = "fake_llm: rate limit reached for requests"
+                return (
+                    429,
+                    _error_body(request.api, message),
+                    {"retry-after": f"{self.retry_after:g}"},
+                )
+            if self._fail_503 > 0:
+                self._fail_503 -= 1
+                return 503, _error_body(request.api, "fake_llm: the server is overloaded"), {}
+        return None
+
+    def _counts(self) -> bool:
+        return self.count_input or self.max_context_tokens is not None
+
+
+def request_tokens(body: Any) -> int:
+    """Input tokens of a Chat Completions or Messages request body, as this server counts them:
+    every text it carries (system, messages, tool calls and results), 3 tokens a message and 3
+    a request, and each tool definition as the JSON it was sent as."""
+    from aar.agent import count_tokens
+
+    if not isinstance(body, dict):
+        return 0
+    texts: list[str] = []
+    system = body.get("system")
+    messages = list(body.get("messages") or [])
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    for message in messages:
+        texts.extend(_message_texts(message))
+    texts.extend(json.dumps(tool.get("function", tool)) for tool in body.get("tools") or [])
+    framing = 3 + 3 * len(messages)
+    return framing + sum(count_tokens(text, "gpt-4o") for text in texts)
+
+
+def _message_texts(message: dict) -> list[str]:
+    """The texts of one message of either API (content strings or blocks, tool calls)."""
+    out: list[str] = []
+    content = message.get("content")
+    blocks = [content] if isinstance(content, str) else list(content or [])
+    for block in blocks:
+        if isinstance(block, str):
+            out.append(block)
+        elif isinstance(block, dict):
+            out.extend(_block_texts(block))
+    for call in message.get("tool_calls") or []:
+        out += [call["function"]["name"], call["function"]["arguments"]]
+    return out
+
+
+def _block_texts(block: dict) -> list[str]:
+    if block.get("type") == "tool_use":
+        return [block.get("name", ""), json.dumps(block.get("input"))]
+    inner = block.get("content")
+    if block.get("type") == "tool_result" and isinstance(inner, list):
+        return [text for item in inner for text in _block_texts(item)]
+    if isinstance(inner, str):
+        return [inner]
+    text = block.get("text")
+    return [text] if isinstance(text, str) else []
+
+
+def _too_long_body(api: str, counted: int, limit: int) -> dict:
+    """The 400 a provider answers to a request over its context window, in its own words."""
+    if api == "openai":
+        message = (
+            f"This model's maximum context length is {limit} tokens. However, your messages "
+            f"resulted in {counted} tokens. Please reduce the length of the messages."
+        )
+        error = {"message": message, "type": "invalid_request_error", "param": "messages"}
+        return {"error": {**error, "code": "context_length_exceeded"}}
+    message = f"prompt is too long: {counted} tokens > {limit} maximum"
+    return {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
 
 
 def _error_body(api: str, message: str) -> dict:
@@ -273,10 +404,8 @@ def _anthropic_message(turn: ToolCall | Reply | MalformedToolCall, model: str, n
     }
 
 
-def _retry_headers(status: int, retry: bool) -> dict[str, str]:
-    """Errors say whether the SDK may retry (`x-should-retry`), and to wait only 10 ms."""
-    if status < 400:
-        return {}
+def _retry_headers(retry: bool) -> dict[str, str]:
+    """Scripted errors say whether the SDK may retry (`x-should-retry`), and to wait only 10 ms."""
     return {"x-should-retry": "true" if retry else "false", "retry-after-ms": "10"}
 
 
@@ -292,8 +421,8 @@ def _handler_class(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": {"message": f"fake_llm: no route {path}"}})
                 return
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, body, retry = server.answer(api, path, headers, raw)
-            self._send(status, body, _retry_headers(status, retry))
+            status, body, extra = server.answer(api, path, headers, raw)
+            self._send(status, body, extra)
 
         def _send(self, status: int, body: dict, extra: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode()
@@ -330,8 +459,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--script", type=Path, required=True, help="JSON list of turns")
+    parser.add_argument("--throttle", type=int, default=0, help="429 the first N requests")
+    parser.add_argument("--retry-after", type=float, default=1.0, help="429's Retry-After, s")
+    parser.add_argument("--fail-503", type=int, default=0, help="then 503 the next N requests")
+    parser.add_argument(
+        "--max-context-tokens", type=int, default=None, help="400 a request over N tokens"
+    )
     args = parser.parse_args(argv)
-    with FakeLLM(load_script(args.script), port=args.port) as srv:
+    options = {
+        "throttle": args.throttle,
+        "retry_after": args.retry_after,
+        "fail_503": args.fail_503,
+        "max_context_tokens": args.max_context_tokens,
+    }
+    with FakeLLM(load_script(args.script), port=args.port, **options) as srv:
         print(f"OpenAI base URL:    {srv.openai_base_url}", flush=True)
         print(f"Anthropic base URL: {srv.anthropic_base_url}", flush=True)
         try:

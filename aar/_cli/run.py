@@ -260,7 +260,8 @@ def _check_model(config: SessionConfig) -> None:
 
     ModelSpec.parse(config.model)
     build_model(config.model, base_url=config.base_url)
-    if config.budgets.usd is not None and model_price(config.model, price_table()) is None:
+    price = model_price(config.model, price_table(), base_url=config.base_url)
+    if config.budgets.usd is not None and price is None:
         raise UsageError(
             f"--budget-usd needs a price for {config.model}, and it has none: add it to the "
             "price table in aar.toml ([agent.prices]) or drop the USD budget"

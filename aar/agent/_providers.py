@@ -88,13 +88,18 @@ class ModelSpec(BaseModel):
 
 
 def build_model(
-    spec: str, *, base_url: str | None = None, env: Mapping[str, str] | None = None
+    spec: str,
+    *,
+    base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    max_retries: int | None = None,
 ) -> Model:
     """The pydantic-ai model for `spec`, talking to `base_url` (or the env var, or the provider).
 
     A custom base URL is an OpenAI-compatible (or Anthropic-compatible) server: its key is
     optional, and for `openai:` the `max_tokens` setting is sent as `max_tokens`, which such
-    servers honour (OpenAI's own `max_completion_tokens` they ignore).
+    servers honour (OpenAI's own `max_completion_tokens` they ignore). `max_retries` replaces
+    the SDK's own retries (2 by default); a session sets 0 and retries itself (`RetryingModel`).
 
     Raises:
         ProviderError: an unknown spec, `scripted`, a base URL that is not http(s), or a key that
@@ -106,8 +111,8 @@ def build_model(
     url = _resolve_base_url(parsed.provider, base_url, env)
     key = _resolve_key(parsed, url, env)
     if parsed.provider == "openai":
-        return _openai_chat_model(parsed.name, url, key)
-    return _anthropic_model(parsed.name, url, key)
+        return _openai_chat_model(parsed.name, url, key, max_retries)
+    return _anthropic_model(parsed.name, url, key, max_retries)
 
 
 ENDPOINT_TIMEOUT_S = 5.0
@@ -152,7 +157,7 @@ def check_endpoint(
     return url
 
 
-def _openai_chat_model(name: str, url: str, key: str) -> Model:
+def _openai_chat_model(name: str, url: str, key: str, max_retries: int | None) -> Model:
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.profiles.openai import OpenAIModelProfile
     from pydantic_ai.providers.openai import OpenAIProvider
@@ -163,14 +168,22 @@ def _openai_chat_model(name: str, url: str, key: str) -> Model:
         else OpenAIModelProfile(openai_chat_supports_max_completion_tokens=False)
     )
     provider = OpenAIProvider(base_url=url, api_key=key)
+    if max_retries is not None:
+        provider = OpenAIProvider(
+            openai_client=provider.client.with_options(max_retries=max_retries)
+        )
     return OpenAIChatModel(name, provider=provider, profile=custom)
 
 
-def _anthropic_model(name: str, url: str, key: str) -> Model:
+def _anthropic_model(name: str, url: str, key: str, max_retries: int | None) -> Model:
     from pydantic_ai.models.anthropic import AnthropicModel
     from pydantic_ai.providers.anthropic import AnthropicProvider
 
-    return AnthropicModel(name, provider=AnthropicProvider(base_url=url, api_key=key))
+    provider = AnthropicProvider(base_url=url, api_key=key)
+    if max_retries is not None:
+        client = provider.client.with_options(max_retries=max_retries)
+        provider = AnthropicProvider(anthropic_client=client)
+    return AnthropicModel(name, provider=provider)
 
 
 def _resolve_base_url(provider: Provider, base_url: str | None, env: Mapping[str, str]) -> str:
@@ -305,23 +318,42 @@ class PriceTable(BaseModel):
         return models
 
 
-def model_price(spec: str, table: PriceTable | None = None) -> ModelPrice | None:
-    """The price of `spec`: from `table` if it has one, else genai-prices; None when unpriced.
+def model_price(
+    spec: str,
+    table: PriceTable | None = None,
+    *,
+    base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ModelPrice | None:
+    """The price of `spec` reached at `base_url` (resolved as `build_model` resolves it): from
+    `table` if it has one, else genai-prices; None when unpriced.
 
+    genai-prices knows the providers' own endpoints only: `openai:llama3` on a local vLLM is not
+    OpenAI's model, nor is a `gpt-4o` that a proxy or a local server answers to, so a model
+    reached through any other base URL is priced by `table` alone (unpriced otherwise).
     genai-prices gives the base tier (requests below any long-context threshold), which is what
     `usd_cost` charges; cached-input discounts are ignored, so costs err high.
     """
     if table is not None and spec in table.models:
         return table.models[spec]
     parsed = ModelSpec.parse(spec)
+    url = _resolve_base_url(parsed.provider, base_url, os.environ if env is None else env)
+    if not _is_official(url):
+        return None
     return _genai_price(parsed.provider, parsed.name)
 
 
 def usd_cost(
-    spec: str, input_tokens: int, output_tokens: int, table: PriceTable | None = None
+    spec: str,
+    input_tokens: int,
+    output_tokens: int,
+    table: PriceTable | None = None,
+    *,
+    base_url: str | None = None,
 ) -> float | None:
-    """USD for these token counts at `model_price(spec, table)`; None when the model is unpriced."""
-    price = model_price(spec, table)
+    """USD for these token counts at `model_price(spec, table, base_url=...)`; None when the
+    model is unpriced."""
+    price = model_price(spec, table, base_url=base_url)
     return None if price is None else price.cost(input_tokens, output_tokens)
 
 

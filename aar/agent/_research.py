@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.exceptions import AgentRunError, ModelHTTPError, UnexpectedModelBehavior
-from pydantic_ai.output import ToolOutput
 from pydantic_ai.usage import UsageLimits
 
 from aar.agent._experiments import experiment_code
@@ -20,7 +19,12 @@ from aar.agent._model import SessionModel, history_path, load_history
 from aar.agent._prompts import instructions, user_prompt
 from aar.agent._providers import ModelPrice, PriceTable
 from aar.agent._scripted import scripted_model
-from aar.agent._tools import ResearchDeps, completed_tool_calls, research_toolset
+from aar.agent._tools import (
+    FINISH_ROUND,
+    ResearchDeps,
+    completed_tool_calls,
+    research_toolset,
+)
 from aar.errors import AarError
 from aar.hashing import join_cells
 from aar.sandbox import split_cells
@@ -54,22 +58,18 @@ def build_agent(
     behind `SessionModel`, the tools, and `finish_round` as its output (numbers in the
     summary checked before it is accepted)."""
     config = session.config
-    priced = False
+    price = None
     if model is None and config.scripted:
         model = scripted_model(followup, config.seeds, config.hypotheses, session.round_number)
     elif model is None:
         from aar.agent._providers import build_model, model_price
 
-        model = build_model(config.model, base_url=config.base_url)
-        priced = model_price(config.model, price_table()) is not None
+        model = build_model(config.model, base_url=config.base_url, max_retries=0)
+        price = model_price(config.model, price_table(), base_url=config.base_url)
     agent: Agent[ResearchDeps, RoundSummary] = Agent(
-        SessionModel(model, session, config.model, priced=priced),
+        SessionModel(model, session, config.model, price=price),
         deps_type=ResearchDeps,
-        output_type=ToolOutput(
-            RoundSummary,
-            name="finish_round",
-            description="End the round with a summary (numbers must be backed by records).",
-        ),
+        output_type=FINISH_ROUND,
         instructions=instructions(config, followup=followup),
         retries=MODEL_RETRIES,
         toolsets=[research_toolset()],

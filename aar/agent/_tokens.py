@@ -204,25 +204,45 @@ def count_tokens(text: str, model: str) -> int:
 
 
 def count_message_tokens(
-    messages: Sequence[ModelMessage], model: str, *, tools: Sequence[ToolDefinition] = ()
+    messages: Sequence[ModelMessage],
+    model: str,
+    *,
+    tools: Sequence[ToolDefinition] = (),
+    instructions: str | None = None,
 ) -> int:
     """Estimated input tokens of a request carrying `messages` (and `tools`), before it is sent.
 
-    Counts every text the provider receives (instructions, prompts, tool calls with their
+    Counts every text the provider receives (the instructions, prompts, tool calls with their
     arguments, tool results, retry prompts, replies) plus the chat format's per-message framing
     and each tool definition's name, description and JSON schema. Providers add a little framing
     of their own, so provider usage after the call is the authoritative figure.
+
+    The instructions go out once per request, as one system message, however many earlier
+    requests of the history carried them (pydantic-ai stamps them on every `ModelRequest`, and
+    counting each copy overestimated a request by the instructions' length for every earlier
+    turn). They are `instructions` when given (the request's own, as the model is handed them),
+    else the most recent request's in `messages`.
 
     Incremental: a message or tool seen before (the same object, its parts and texts unchanged)
     is not walked again, so counting a growing history costs about its new messages.
     """
     encoding = encoding_name(model)
-    total = _PER_REQUEST
+    if instructions is None:
+        instructions = _latest_instructions(messages)
+    total = _PER_REQUEST + _cache.count(instructions or "", encoding)
     for message in messages:
         total += _memo.count(message, encoding, _message_stamp, _count_message)
     for tool in tools:
         total += _memo.count(tool, encoding, _tool_stamp, _count_tool)
     return total
+
+
+def _latest_instructions(messages: Sequence[ModelMessage]) -> str | None:
+    for message in reversed(messages):
+        instructions = getattr(message, "instructions", None)  # requests carry them, not replies
+        if isinstance(instructions, str) and instructions:
+            return instructions
+    return None
 
 
 class _Memo:
@@ -265,7 +285,7 @@ def _message_stamp(message: Any) -> tuple:
         (id(p), id(getattr(p, "content", None)), id(getattr(p, "args", None)))
         for p in message.parts
     )
-    return id(getattr(message, "instructions", None)), parts
+    return parts
 
 
 def _count_message(message: ModelMessage, encoding: str) -> int:
@@ -285,10 +305,8 @@ def _count_tool(tool: ToolDefinition, encoding: str) -> int:
 
 
 def _message_texts(message: ModelMessage) -> Iterator[tuple[str, int]]:
-    """(text, extra tokens) for each piece of a message the provider receives."""
-    instructions = getattr(message, "instructions", None)  # requests carry them, responses not
-    if isinstance(instructions, str) and instructions:
-        yield instructions, 0
+    """(text, extra tokens) for each piece of a message the provider receives (its
+    instructions are counted once per request, by `count_message_tokens`)."""
     for part in message.parts:
         yield from _part_texts(part)
 
