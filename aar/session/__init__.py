@@ -10,6 +10,7 @@ from aar.session._config import (
     DEFAULT_GOAL,
     DEFAULT_TASKS,
     PROTOCOL,
+    REPORT_LAYOUT,
     SCRIPTED,
     Budgets,
     SessionConfig,
@@ -69,6 +70,7 @@ from aar.session._report import ReportData, render_markdown, report_data
 from aar.session._runner import ExperimentRunner
 from aar.session._session import RoundEnd, Session
 from aar.session._views import (
+    BudgetLeft,
     CellOutcome,
     EvaluationSummary,
     FindingReceipt,
@@ -86,6 +88,7 @@ __all__ = [
     "KINDS",
     "MEMORY_NOTICE",
     "PROTOCOL",
+    "REPORT_LAYOUT",
     "SCRIPTED",
     "SIZED_BUDGETS",
     "VERDICTS",
@@ -93,6 +96,7 @@ __all__ = [
     "BudgetExhausted",
     "BudgetGuard",
     "BudgetHit",
+    "BudgetLeft",
     "BudgetTooSmallError",
     "Budgets",
     "CellOutcome",
