@@ -71,6 +71,8 @@ class Created(EventData):
             (None in logs from before keys had ids).
         isolation: the sandbox backend, so a report can say the experiments ran unisolated.
         public: sha256 of every file of the public export, relative to `public/`.
+        report_layout: `aar.session.REPORT_LAYOUT` at creation, the layout its reports are
+            written (and replayed) in (1 in logs from before layouts were logged).
     """
 
     kind: Literal["created"] = _tag("created")
@@ -80,6 +82,7 @@ class Created(EventData):
     key_id: str | None = None
     isolation: str = "bwrap"
     public: dict[str, str] = Field(default_factory=dict)
+    report_layout: int = 1
 
 
 class RoundStarted(EventData):
@@ -172,6 +175,8 @@ class CellRun(EventData):
         cpu_s: CPU seconds the sandbox measured (the CPU budget adds these up); None when it
             could not measure them, absent in older logs.
         message: what the sandbox did and why (a limit that ended the cell).
+        error: the exception that ended a failed cell (`ename: evalue`, at most 500
+            characters); given only for a cell that raised, and absent in older logs.
     """
 
     kind: Literal["cell"] = _tag("cell")
@@ -182,6 +187,7 @@ class CellRun(EventData):
     duration_s: float
     cpu_s: float | None = None
     message: str | None = None
+    error: str | None = None
 
 
 class ExperimentEnded(EventData):

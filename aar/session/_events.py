@@ -36,7 +36,14 @@ from aar.session._event_kinds import (
     RoundStarted,
     StateChanged,
 )
-from aar.session._models import EvalEntry, Experiment, Hypothesis, RoundInfo, SessionState
+from aar.session._models import (
+    EvalEntry,
+    Experiment,
+    FailedCell,
+    Hypothesis,
+    RoundInfo,
+    SessionState,
+)
 
 EVENTS = "events.jsonl"
 LOCK = "session.lock"
@@ -131,6 +138,7 @@ def replay(events: list[Event]) -> SessionState:
                 config=created.config,
                 protocol=created.protocol,
                 isolation=created.isolation,
+                report_layout=created.report_layout,
             )
         case _:
             raise AarError("the session log does not start with its creation; it is not usable")
@@ -201,6 +209,15 @@ def apply(state: SessionState, event: Event) -> None:
             state.experiments[started_exp.id] = Experiment.model_validate(started_exp.model_dump())
         case CellRun() as cell:
             state.experiments[cell.experiment].cells.append(cell.code)
+            if cell.status != "ok":
+                failed = FailedCell(
+                    round=event.round,
+                    experiment=cell.experiment,
+                    index=cell.index,
+                    status=cell.status,
+                    error=cell.error,
+                )
+                state.failed_cells.append(failed)
             state.usage.sandbox_cpu_s += cell.cpu_s or 0.0
         case ExperimentEnded() as ended_exp:
             exp = state.experiments[ended_exp.experiment]

@@ -110,6 +110,16 @@ class EvalEntry(BaseModel):
     """Base64 of the hardened predictions (uint8)."""
 
 
+class FailedCell(BaseModel):
+    """A cell that did not end ok: where, how, and its exception (None in older logs)."""
+
+    round: int
+    experiment: str
+    index: int
+    status: str
+    error: str | None = None
+
+
 class SessionState(BaseModel):
     """Everything the log says about a session."""
 
@@ -129,6 +139,10 @@ class SessionState(BaseModel):
     isolation: str = "bwrap"
     """The sandbox backend the session's experiments ran in ('none' is unsafe)."""
     last_seq: int = 0
+    report_layout: int = 1
+    """The layout of the session's reports (`aar.session.REPORT_LAYOUT` when it was created)."""
+    failed_cells: list[FailedCell] = Field(default_factory=list)
+    """Every cell that did not end ok, in the order they ran: a report's "What failed"."""
 
     @property
     def round(self) -> RoundInfo | None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from aar.files import write_atomic
 from aar.session._models import SessionState
+from aar.session._report_answer import CHOICE_RULE, AnswerRow, answer_rows
 from aar.session._report_sections import (
+    NAIVE,
     ProvenanceRow,
     ResultRow,
     early_end_lines,
@@ -64,45 +66,69 @@ class ReportData(BaseModel):
     early_end: list[str] = []
     """The report's first lines when the round ended before the researcher finished it: how,
     and what the round planned against what it did (empty for a completed round)."""
+    layout: int = 1
+    """The session's report layout (`aar.session.REPORT_LAYOUT` when it was made)."""
+    answer: list[AnswerRow] = []
+    """Layout 2: the best method per task, which the report opens with."""
+
+    @model_serializer(mode="wrap")
+    def _as_its_layout(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A layout-1 report's data without the later fields: `report.json` of a session
+        made before layouts stays what it was, so `aar replay` still matches it."""
+        dumped: dict[str, Any] = handler(self)
+        if self.layout < 2:
+            for name in LAYOUT_2_FIELDS:
+                dumped.pop(name, None)
+        return dumped
+
+
+LAYOUT_2_FIELDS = ("layout", "answer")
 
 
 def report_data(state: SessionState, number: int, proposals: list[dict[str, str]]) -> ReportData:
     """Everything the report says about round `number` (a pure function of the state)."""
     info = next(r for r in state.rounds if r.number == number)
     holdout = [e for e in state.holdout if e.round == number or is_baseline(state, e)]
+    layout = state.report_layout
     return ReportData(
         session_id=state.id,
         round=number,
         kind=info.kind,
         goal=state.config.goal,
         directions=state.config.directions,
-        model=model_label(state.config.model),
+        model=model_label(state.config, layout),
         tasks=state.config.tasks,
         seeds=state.config.seeds,
         why_ended=info.why_ended,
         early_end=early_end_lines(state, info),
         summary=info.summary,
-        hypotheses=hypothesis_lines(state, number),
+        hypotheses=hypothesis_lines(state, number, layout),
         rows=(rows := result_rows(state, holdout)),
         findings=finding_lines(state, number, rows),
         verdict_rule=rule_text(fresh_round(state, number)),
         verdicts=verdict_lines(state, number, rows),
-        failures=failure_lines(state, number),
+        failures=failure_lines(state, number, layout),
         threats=threat_lines(state, number, holdout),
         provenance=[provenance_row(state, e) for e in holdout],
         proposals=proposals,
+        layout=layout,
+        answer=answer_rows(state, number, rows) if layout >= 2 else [],
     )
 
 
 def render_markdown(data: ReportData) -> str:
-    """The report as Markdown (deterministic: the same data gives the same text)."""
+    """The report as Markdown (deterministic: the same data gives the same text), in its
+    session's layout: from layout 2 the answer comes first and provenance last."""
     lines = [f"# Session {data.session_id}: round {data.round} ({data.kind})", ""]
     if data.early_end:
         first, *rest = data.early_end
         lines += [f"> **{markdown_inline(first)}**", *(f"> {markdown_inline(x)}" for x in rest), ""]
+    if data.layout >= 2:
+        lines += [*_answer_section(data), ""]
     # Agent- and user-written text is quoted (`markdown_inline`, `markdown_quote`): it renders
     # as itself and can forge no heading, table, list, link, image, HTML or code fence.
-    lines += [f"- **Goal:** {markdown_inline(data.goal)}", f"- **Model:** {data.model}"]
+    model = data.model if data.layout < 2 else markdown_inline(data.model)
+    lines += [f"- **Goal:** {markdown_inline(data.goal)}", f"- **Model:** {model}"]
     directions = "; ".join(markdown_inline(d) for d in data.directions)
     lines += [f"- **Directions:** {directions or 'none'}"]
     lines += [f"- **Tasks × seeds:** {', '.join(data.tasks)} × {data.seeds}"]
@@ -110,12 +136,7 @@ def render_markdown(data: ReportData) -> str:
     if data.summary:
         lines += ["## The researcher's summary", "", *markdown_quote(data.summary), ""]
     lines += ["## Hypotheses tried", ""]
-    lines += [
-        f"- `{h['id']}` {markdown_inline(h['statement'])} — method `{h['method']}`"
-        + (f" ({markdown_inline(h['params'])})" if h["params"] else "")
-        + f"; experiments {h['experiments']}"
-        for h in data.hypotheses
-    ] or ["- none"]
+    lines += [_hypothesis_line(h) for h in data.hypotheses] or ["- none"]
     lines += ["", *_results_table(data), "", "![holdout PGR by task and method](pgr.png)", ""]
     lines += [*_verdicts_table(data), ""]
     lines += ["## Findings (stored in the memory as pending review)", ""]
@@ -129,14 +150,77 @@ def render_markdown(data: ReportData) -> str:
     lines += [f"- {markdown_inline(t)}" for t in [*data.failures, *data.threats]] or [
         "- none noted"
     ]
-    lines += ["", *_provenance_table(data), "", "## Proposed follow-ups (need approval)", ""]
+    if data.layout < 2:
+        lines += ["", *_provenance_table(data)]
+    lines += ["", "## Proposed follow-ups (need approval)", ""]
     lines += [
         f"- `{p['id']}` {markdown_inline(p['rationale'])} "
         f"(sha256 `{p['sha256'][:16]}…`, ~{p['evals']} evaluations, expires {p['expires']}; "
         f"`aar review show {p['id']}`)"
         for p in data.proposals
     ] or ["- none"]
+    if data.layout >= 2:
+        lines += ["", *_provenance_table(data, appendix=True)]
     return "\n".join(lines) + "\n"
+
+
+def _hypothesis_line(h: dict[str, str]) -> str:
+    """One hypothesis: its statement, method, parameters and experiments; from layout 2 on
+    its family and the researcher's rationale too (their words, quoted)."""
+    line = (
+        f"- `{h['id']}` {markdown_inline(h['statement'])} — method `{h['method']}`"
+        + (f" ({markdown_inline(h['params'])})" if h["params"] else "")
+        + f"; experiments {h['experiments']}"
+    )
+    if "family" in h:
+        line += f"; family {markdown_inline(h['family']) or 'not given'}"
+        line += f". Rationale: {markdown_inline(h['rationale']) or 'none given'}"
+    return line
+
+
+def _p_text(p: float | None) -> str:
+    """A p-value to three significant figures (a small one stays visible: 2.1e-05)."""
+    return "n/a" if p is None or not math.isfinite(p) else f"{p:.3g}"
+
+
+def _answer_section(data: ReportData) -> list[str]:
+    """The report's opening: per task the best method, its configuration, its confirmed
+    effect against naive, and what to try next."""
+    out = ["## The answer", ""]
+    out += [
+        "| task | best method | configuration | holdout PGR vs naive [95 % t-interval] "
+        "| adjusted p | chosen on test feedback |",
+        "|---|---|---|---|---|---|",
+    ]
+    for a in data.answer:
+        if a.method == NAIVE:
+            out.append(f"| {a.task} | naive (no method was confirmed better) | — | — | — | — |")
+            continue
+        config = "; ".join(x for x in (f"family {a.family}" if a.family else "", a.params) if x)
+        effect = "—"
+        if a.effect is not None:
+            mean, low, high = a.effect
+            effect = (
+                f"{number_text(mean)} [{number_text(low)}, {number_text(high)}] on "
+                f"{len(a.effect_seeds)} seeds ({a.experiment})"
+            )
+        chosen = (
+            f"edge {number_text(a.screen_mean)} on {a.screen_n} seeds"
+            if a.screen_mean is not None
+            else "edge withheld by the scorer"
+        )
+        out.append(
+            f"| {a.task} | {markdown_inline(a.method)} | {markdown_inline(config) or '—'} | "
+            f"{effect} | {_p_text(a.adjusted_p)} | {chosen}, best of {a.candidates} "
+            "confirmed |"
+        )
+    if not data.answer:
+        out.append("| — | — | — | — | — | — |")
+    out += ["", f"How chosen: {CHOICE_RULE}", "", "### What to try next", ""]
+    out += [f"- `{p['id']}` {markdown_inline(p['rationale'])}" for p in data.proposals] or [
+        "- nothing was proposed this round"
+    ]
+    return out
 
 
 def _verdicts_table(data: ReportData) -> list[str]:
@@ -186,8 +270,9 @@ def _results_table(data: ReportData) -> list[str]:
     return out
 
 
-def _provenance_table(data: ReportData) -> list[str]:
-    out = ["## Provenance (every holdout number above → its evaluator record)", ""]
+def _provenance_table(data: ReportData, *, appendix: bool = False) -> list[str]:
+    where = "appendix: " if appendix else ""
+    out = [f"## Provenance ({where}every holdout number above → its evaluator record)", ""]
     out += [
         "| record | task | seed | method | PGR | accuracy | code sha256 | commit | notebook |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from aar.bench import EvalRecord, summarize, t_interval
+from aar.bench import Decision, EvalRecord, summarize, t_interval
 from aar.memory import Finding
+from aar.session._config import SessionConfig
 from aar.session._evidence import paired_by_seed
 from aar.session._finalize import BASELINES
 from aar.session._models import EvalEntry, RoundInfo, SessionState
@@ -59,13 +61,24 @@ def is_baseline(state: SessionState, entry: EvalEntry) -> bool:
     return exp is not None and exp.hypothesis_id == BASELINES
 
 
-def model_label(model: str) -> str:
-    if model == "scripted":
+def model_label(config: SessionConfig, layout: int) -> str:
+    """The researcher: the model and, from layout 2 on, the server it was reached at (its
+    scheme, host and path only: a user name, password or query could hold a secret)."""
+    if config.model == "scripted":
         return "scripted (aar's offline, rule-based researcher; no language model)"
-    return model
+    if layout < 2 or not config.base_url:
+        return config.model
+    url = urlsplit(config.base_url)
+    return (
+        f"{config.model} at {url.scheme}://{url.hostname or ''}"
+        + (f":{url.port}" if url.port else "")
+        + url.path
+    )
 
 
-def hypothesis_lines(state: SessionState, number: int) -> list[dict[str, str]]:
+def hypothesis_lines(state: SessionState, number: int, layout: int) -> list[dict[str, str]]:
+    """Each hypothesis of the round (from layout 2 on with its family and the researcher's
+    rationale, which the report quotes as text)."""
     out = []
     for h in state.hypotheses.values():
         if h.round != number:
@@ -79,15 +92,16 @@ def hypothesis_lines(state: SessionState, number: int) -> list[dict[str, str]]:
             }
         )
         params = ", ".join(f"{k}={v:g}" for k, v in sorted(h.params.items()))
-        out.append(
-            {
-                "id": h.id,
-                "statement": h.statement,
-                "method": h.method,
-                "params": params,
-                "experiments": ", ".join(exps) or "none",
-            }
-        )
+        line = {
+            "id": h.id,
+            "statement": h.statement,
+            "method": h.method,
+            "params": params,
+            "experiments": ", ".join(exps) or "none",
+        }
+        if layout >= 2:
+            line |= {"family": h.family or "", "rationale": h.rationale}
+        out.append(line)
     return out
 
 
@@ -217,12 +231,21 @@ def early_end_lines(state: SessionState, info: RoundInfo) -> list[str]:
     return out
 
 
-def failure_lines(state: SessionState, number: int) -> list[str]:
+def failure_lines(state: SessionState, number: int, layout: int) -> list[str]:
+    """What failed in the round: the round itself, interrupted experiments and, from layout 2
+    on, every cell that did not end ok (its error on one line, as the sandbox gave it)."""
     info = next(r for r in state.rounds if r.number == number)
     out = [f"the round: {info.why_ended}"] if info.outcome == "failed" else []
     for exp in state.experiments.values():
         if exp.round == number and exp.status == "interrupted":
             out.append(f"experiment {exp.id} was interrupted (the session was stopped)")
+    if layout >= 2:
+        out += [
+            f"experiment {c.experiment} cell {c.index} ended {c.status}: "
+            + " ".join((c.error or "no error text was logged").split())[:300]
+            for c in state.failed_cells
+            if c.round == number
+        ]
     return out
 
 
@@ -291,22 +314,30 @@ def mean_se_text(mean: float, se: float | None) -> str:
     )
 
 
+def shown_verdict(method: str, task: str, d: Decision, rows: list[ResultRow]) -> str:
+    """The session's verdict on (method, task) as the report states it: 'inconclusive' where
+    the report's own holdout table does not show it (its rows of the method on the task; the
+    confirmation rows when fresh seeds decided)."""
+    if d.verdict == "inconclusive":
+        return d.verdict
+    sign = 1 if d.verdict == "supported" else -1
+    role = "confirmation" if d.fresh else None
+    mine = [
+        r
+        for r in rows
+        if r.method == method and r.task == task and (role is None or r.role == role)
+    ]
+    if not mine or any(r.vs_naive is None or sign * r.vs_naive[0] <= 0 for r in mine):
+        return "inconclusive"  # not stated: the holdout table does not show it
+    return d.verdict
+
+
 def verdict_lines(state: SessionState, number: int, rows: list[ResultRow]) -> list[dict[str, str]]:
     """Each (method, task) the session decided: the verdict (never one the holdout table
     contradicts), what the test feedback showed, and what the holdout confirmed."""
     out = []
     for (method, task), d in sorted(round_decisions(state, number).items()):
-        verdict = d.verdict
-        if verdict != "inconclusive":
-            sign = 1 if verdict == "supported" else -1
-            role = "confirmation" if d.fresh else None
-            mine = [
-                r
-                for r in rows
-                if r.method == method and r.task == task and (role is None or r.role == role)
-            ]
-            if not mine or any(r.vs_naive is None or sign * r.vs_naive[0] <= 0 for r in mine):
-                verdict = "inconclusive"  # not stated: the holdout table does not show it
+        verdict = shown_verdict(method, task, d, rows)
         s, c = d.screen, d.confirm
         screen = (
             f"{s.n} seeds shown, mean {number_text(s.mean)}, p {number_text(s.p_value)}"

@@ -65,17 +65,18 @@ class ExperimentRunner:
         session.progress.cell_started(exp.id, len(exp.cells) + 1)
         session.on_progress(session.progress)
         result = self._running().run_cell(code)
-        session.emit(
-            CellRun(
-                experiment=exp.id,
-                index=len(exp.cells) + 1,
-                code=code,
-                status=result.status,
-                duration_s=round(result.duration_s, 4),
-                cpu_s=result.cpu_s,
-                message=result.message,
-            )
+        cell = CellRun(
+            experiment=exp.id,
+            index=len(exp.cells) + 1,
+            code=code,
+            status=result.status,
+            duration_s=round(result.duration_s, 4),
+            cpu_s=result.cpu_s,
+            message=result.message,
         )
+        if result.error is not None:  # given only when it raised: an ok cell's line is as it was
+            cell.error = f"{result.error.ename}: {result.error.evalue}"[:500]
+        session.emit(cell)
         self._save(exp.id)
         cells = len(session.state.experiments[exp.id].cells)
         session.commit(f"{exp.id}: cell {cells} ({result.status})")

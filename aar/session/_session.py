@@ -27,7 +27,7 @@ from aar.errors import AarError
 from aar.files import write_atomic
 from aar.session._actions import ResearchActions
 from aar.session._budget import BudgetExhausted, BudgetGuard
-from aar.session._config import PROTOCOL, SessionConfig, new_session_id
+from aar.session._config import PROTOCOL, REPORT_LAYOUT, SessionConfig, new_session_id
 from aar.session._errors import SessionNotFoundError
 from aar.session._event_kinds import (
     AnyEventData,
@@ -109,6 +109,7 @@ class Session:
                 key_id=key_id(),
                 isolation=load_policy().isolation,
                 public=file_hashes(root / PUBLIC),
+                report_layout=REPORT_LAYOUT,
             )
         )
         session = cls(root, lock)

@@ -1,0 +1,109 @@
+"""The answer a round's report opens with: the best method per task, and how it was chosen.
+
+The choice never looks at holdout. Among the methods the session's verdicts confirmed better
+than naive on a task (screened on test feedback, confirmed on holdout, Holm-corrected, and
+shown by the report's own holdout table), the one with the largest test-feedback edge over
+naive is the answer; with none confirmed, naive stands. Holdout only supplies the effect
+stated next to it: the paired difference from naive and its 95 % t-interval, on the rows of
+the results table that confirmed it (their records are in the provenance appendix). A pure
+function of the session state, so `aar replay` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel
+
+from aar.bench import Decision
+from aar.session._models import SessionState
+from aar.session._report_sections import NAIVE, ResultRow, shown_verdict
+from aar.session._verdicts import round_decisions
+
+CHOICE_RULE = (
+    "per task, among the methods whose verdict is 'supported' (confirmed better than naive on "
+    "holdout by the session's test, and shown so by the results table), the one with the "
+    "largest mean edge over naive in the test feedback; holdout never chooses, it only "
+    "confirms. With none confirmed, naive stands."
+)
+
+
+class AnswerRow(BaseModel):
+    """The best method of one task, its configuration and its confirmed effect."""
+
+    task: str
+    method: str
+    family: str | None
+    params: str
+    """The hypothesis's parameters as `name=value` (empty for naive or none given)."""
+    candidates: int
+    """How many methods the session confirmed better than naive on the task."""
+    screen_mean: float | None
+    """Its mean edge over naive in the test feedback, on `screen_n` seeds (what chose it)."""
+    screen_n: int
+    effect: tuple[float, float, float] | None
+    """Holdout PGR(method) - PGR(naive): mean, 95 % t-interval (the results table's row)."""
+    effect_seeds: list[int]
+    adjusted_p: float | None
+    experiment: str | None
+    """The experiment whose holdout records give `effect` (see the provenance appendix)."""
+
+
+def answer_rows(state: SessionState, number: int, rows: list[ResultRow]) -> list[AnswerRow]:
+    """The best method per task of round `number`, in the session's task order."""
+    confirmed: dict[str, list[tuple[str, Decision]]] = {t: [] for t in state.config.tasks}
+    for (method, task), d in sorted(round_decisions(state, number).items()):
+        if method != NAIVE and shown_verdict(method, task, d, rows) == "supported":
+            confirmed.setdefault(task, []).append((method, d))
+    return [_answer(state, number, task, found, rows) for task, found in confirmed.items()]
+
+
+def _answer(
+    state: SessionState,
+    number: int,
+    task: str,
+    found: list[tuple[str, Decision]],
+    rows: list[ResultRow],
+) -> AnswerRow:
+    if not found:
+        return AnswerRow(
+            task=task,
+            method=NAIVE,
+            family=None,
+            params="",
+            candidates=0,
+            screen_mean=None,
+            screen_n=0,
+            effect=None,
+            effect_seeds=[],
+            adjusted_p=None,
+            experiment=None,
+        )
+    method, d = max(found, key=lambda pair: (_edge(pair[1]), pair[0]))
+    role = "confirmation" if d.fresh else None
+    row = next(
+        (r for r in rows if r.task == task and r.method == method and role in (None, r.role)),
+        None,
+    )
+    hyp = next(
+        (h for h in state.hypotheses.values() if h.round == number and h.method == method), None
+    )
+    params = hyp.params if hyp else {}
+    return AnswerRow(
+        task=task,
+        method=method,
+        family=hyp.family if hyp else None,
+        params=", ".join(f"{k}={v:g}" for k, v in sorted(params.items())),
+        candidates=len(found),
+        screen_mean=d.screen.mean if d.screen.n else None,
+        screen_n=d.screen.n,
+        effect=row.vs_naive if row else None,
+        effect_seeds=row.seeds if row else [],
+        adjusted_p=d.adjusted_p,
+        experiment=row.experiment if row else None,
+    )
+
+
+def _edge(d: Decision) -> float:
+    """What chooses among the confirmed: the test-feedback edge (withheld feedback last)."""
+    return d.screen.mean if d.screen.n and math.isfinite(d.screen.mean) else -math.inf
