@@ -359,7 +359,7 @@ class AgentSettings(BaseModel):
         "a base URL other than its provider's own is priced only here.",
     )
     max_tokens: int = Field(
-        default=8192,
+        default=4096,
         ge=1,
         description="The most tokens one model response may have (sent as `max_tokens`, or "
         "`max_completion_tokens` to OpenAI's own endpoint).",

@@ -327,7 +327,7 @@ def _message_texts(message: dict) -> list[str]:
 
 def _block_texts(block: dict) -> list[str]:
     if block.get("type") == "tool_use":
-        return [block.get("name", ""), json.dumps(block.get("input"))]
+        return [block.get("name", ""), json.dumps(block.get("input"), separators=(",", ":"))]
     inner = block.get("content")
     if block.get("type") == "tool_result" and isinstance(inner, list):
         return [text for item in inner for text in _block_texts(item)]

@@ -10,6 +10,7 @@ from aar.agent._experiments import (
     get_family,
     method_name,
 )
+from aar.agent._model import SessionModel, request_tokens
 from aar.agent._providers import (
     MODEL_CHOICES,
     PROVIDERS,
@@ -34,6 +35,7 @@ from aar.agent._research import (
     run_round,
     start_round,
 )
+from aar.agent._retry import RetryingModel, retry_after_s, retry_wait
 from aar.agent._scripted import choose_families, script_model, scripted_model
 from aar.agent._tokens import (
     TokenizerError,
@@ -59,6 +61,8 @@ __all__ = [
     "ModelSpec",
     "PriceTable",
     "ProviderError",
+    "RetryingModel",
+    "SessionModel",
     "TokenizerError",
     "build_agent",
     "build_model",
@@ -75,6 +79,9 @@ __all__ = [
     "price_table",
     "provider_error_line",
     "redact_secrets",
+    "request_tokens",
+    "retry_after_s",
+    "retry_wait",
     "run_round",
     "script_model",
     "scripted_model",

@@ -48,8 +48,10 @@ _PER_MESSAGE = 3
 """Chat formats wrap each message in a few special tokens (OpenAI's cookbook: 3)."""
 _PER_REQUEST = 3
 """The reply is primed with an assistant header."""
-_PER_TOOL = 8
-"""A tool definition's framing beyond its name, description and schema (an estimate)."""
+_PER_TOOL = 16
+"""A tool definition's framing beyond its name, description and schema: the JSON around them as
+Chat Completions sends it (`{"name": .., "description": .., "parameters": .., "strict": ..}`)
+is 12-18 tokens; rounded up, as an estimate that errs low lets a budget be overrun."""
 _NON_TEXT = 256
 """An image, audio or file part: a flat estimate (the agent sends text only)."""
 

@@ -264,4 +264,4 @@ def test_tool_definitions_count_too() -> None:
     bare = count_message_tokens(history(), "gpt-4o")
     with_tool = count_message_tokens(history(), "gpt-4o", tools=[tool])
     parts = ["run_cell", "Run code in the kernel.", json.dumps(schema, sort_keys=True)]
-    assert with_tool - bare == 8 + sum(count_tokens(p, "gpt-4o") for p in parts)
+    assert with_tool - bare == 16 + sum(count_tokens(p, "gpt-4o") for p in parts)
