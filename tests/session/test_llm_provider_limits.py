@@ -1,0 +1,155 @@
+"""A language-model round against a provider that behaves like a real one: it throttles (429
+with Retry-After), fails (503), bills the input tokens it counts in each request, and is asked
+for a cap on each response. Through the real OpenAI SDK on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aar.agent import experiment_code, run_round, start_round
+from aar.config import get_settings
+from aar.session import Budgets, Session, SessionConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from fake_llm import FakeLLM, RecordedRequest, ToolCall, Usage, request_tokens
+
+pytestmark = pytest.mark.slow
+PAIRS = [("digits-ge5", 42), ("digits-ge5", 43)]
+TOLERANCE = 20
+"""Tokens either way between the session's estimate and the server's count of a request."""
+
+
+def _tool_results(request: RecordedRequest) -> list[Any]:
+    return [json.loads(m["content"]) for m in request.body["messages"] if m.get("role") == "tool"]
+
+
+def _policy(request: RecordedRequest) -> ToolCall:
+    """Baselines, one hypothesis, evaluate, a finding, finish (six requests)."""
+    done = _tool_results(request)
+    usage = Usage(output_tokens=80)
+    code = experiment_code("label_smoothing", method="smooth", pairs=PAIRS)
+    plan = [
+        ("list_tasks", {}),
+        ("propose_hypothesis", {"statement": "smoothing beats naive", "method": "smooth"}),
+        ("run_cell", {"code": code}),
+        ("evaluate", {"method": "smooth"}),
+    ]
+    if len(done) < len(plan):
+        name, args = plan[len(done)]
+        return ToolCall(name=name, args=args, usage=usage)
+    if len(done) == len(plan):
+        naive_ids = done[0]["baselines"]["naive"]["digits-ge5"]["record_ids"]
+        mine = done[3]["tasks"]["digits-ge5"]["record_ids"]
+        finding = {
+            "hypothesis_id": done[1]["id"],
+            "summary": "label smoothing compared with naive",
+            "verdict": "inconclusive",
+            "eval_record_ids": mine + naive_ids,
+        }
+        return ToolCall(name="record_finding", args=finding, usage=usage)
+    return ToolCall(name="finish_round", args={"summary": "one hypothesis tested"}, usage=usage)
+
+
+@dataclass
+class Round:
+    session: Session
+    server: FakeLLM
+    why: str
+    estimates: list[int]
+    """The session's estimate before each request it counted."""
+
+
+def _run(budgets: Budgets, **server_options: Any) -> Round:
+    estimates: list[int] = []
+    original = Session.before_request
+
+    def spy(self: Session, input_tokens: int, usd: float | None) -> None:
+        estimates.append(input_tokens)
+        original(self, input_tokens, usd)
+
+    with FakeLLM(_policy, count_input=True, **server_options) as server:
+        config = SessionConfig(
+            tasks=["digits-ge5"],
+            seeds=[42, 43],
+            hypotheses=1,
+            model="openai:fake-model",
+            base_url=server.openai_base_url,
+            budgets=budgets,
+        )
+        session = Session.create(get_settings().runs_dir, config)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Session, "before_request", spy)
+            try:
+                start_round(session)
+                why = run_round(session)
+            finally:
+                session.shutdown()
+    return Round(session, server, why, estimates)
+
+
+@pytest.fixture(scope="module")
+def throttled(module_workspace: Path) -> Iterator[Round]:
+    from pydantic_ai import models
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models, "ALLOW_MODEL_REQUESTS", True)
+        mp.delenv("OPENAI_API_KEY", raising=False)
+        mp.setenv("AAR_AGENT__RETRY__BACKOFF_S", "0.05")
+        mp.setenv("AAR_AGENT__MAX_TOKENS", "1234")
+        get_settings.cache_clear()
+        yield _run(Budgets(), throttle=2, retry_after=1.0, fail_503=2)
+    get_settings.cache_clear()
+
+
+def test_the_round_completes_through_throttling_and_503s(throttled: Round) -> None:
+    assert throttled.why == "finished by the agent", throttled.why
+    statuses = [throttled.server.statuses[i] for i in range(len(throttled.server.requests))]
+    assert statuses == [429, 429, 503, 503] + [200] * 6
+    first, second = throttled.server.requests[:2]
+    assert second.at - first.at >= 1.0  # Retry-After, not the 0.05 s backoff
+    events = (throttled.session.root / "events.jsonl").read_text()
+    assert events.count("rate limited (HTTP 429)") == 2 and events.count("HTTP 503 on") == 2
+
+
+def test_only_answered_requests_are_counted_and_billed(throttled: Round) -> None:
+    usage = throttled.session.state.usage
+    answered = [r for r in throttled.server.requests if throttled.server.statuses[r.index] == 200]
+    assert usage.requests == len(answered) == 6
+    assert usage.input_tokens == sum(request_tokens(r.body) for r in answered)
+
+
+def test_each_request_carries_max_tokens(throttled: Round) -> None:
+    for request in throttled.server.requests:
+        assert request.body["max_tokens"] == 1234
+        assert "max_completion_tokens" not in request.body
+
+
+def test_the_estimate_is_what_the_server_received(throttled: Round) -> None:
+    answered = [r for r in throttled.server.requests if throttled.server.statuses[r.index] == 200]
+    received = [request_tokens(r.body) for r in answered]
+    assert len(throttled.estimates) == len(received)
+    for estimate, real in zip(throttled.estimates, received, strict=True):
+        assert abs(estimate - real) <= TOLERANCE, (throttled.estimates, received)
+
+
+def test_a_token_budget_the_real_usage_fits_lets_the_round_finish(
+    throttled: Round, module_workspace: Path
+) -> None:
+    """The round needs N tokens by the provider's count; a budget of N plus a little ended it
+    early when the estimate counted the instructions once per earlier request."""
+    from pydantic_ai import models
+
+    needed = throttled.session.state.usage.tokens
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models, "ALLOW_MODEL_REQUESTS", True)
+        mp.delenv("OPENAI_API_KEY", raising=False)
+        again = _run(Budgets(tokens=needed + 2 * TOLERANCE))
+    assert again.why == "finished by the agent", again.why
+    assert again.session.state.usage.tokens <= needed + 2 * TOLERANCE
