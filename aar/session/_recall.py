@@ -76,7 +76,8 @@ def memory_results(hits: Sequence[SearchHit], k: int) -> MemoryResults:
 
 
 def memory_hit(hit: SearchHit) -> MemoryHit:
-    """A finding as the agent may see it: feedback metrics only, never holdout numbers."""
+    """A finding as the agent may see it: feedback metrics only, never holdout numbers, each
+    to 3 decimals as every tool shows them (the memory keeps them whole)."""
     f, m = hit.finding, hit.finding.metrics
     review = f.review.status
     if review == "rejected":  # memory_results leaves them out: a person ruled them wrong
@@ -93,7 +94,16 @@ def memory_hit(hit: SearchHit) -> MemoryHit:
         feedback_pgr_acc=(
             "withheld"
             if m is None
-            else FeedbackPGR(mean=m.pgr_acc_mean, se=m.pgr_acc_se, ci=m.pgr_acc_ci, seeds=m.seeds)
+            else FeedbackPGR(
+                mean=round(m.pgr_acc_mean, 3),
+                se=round(m.pgr_acc_se, 3),
+                ci=_rounded_ci(m.pgr_acc_ci),
+                seeds=m.seeds,
+            )
         ),
         tags=[shown(t) for t in f.tags],
     )
+
+
+def _rounded_ci(ci: tuple[float, float] | None) -> tuple[float, float] | None:
+    return None if ci is None else (round(ci[0], 3), round(ci[1], 3))

@@ -194,3 +194,15 @@ def test_a_findings_metrics_are_answered_rounded_and_stored_whole(fake_round: Ro
             assert shown[key] == [round(v, 3) for v in value], key
         else:
             assert shown[key] == value, key
+
+
+def test_a_memory_search_shows_a_findings_numbers_rounded(fake_round: Round) -> None:
+    receipt = json.loads(fake_round.answers()[6])
+    stored = fake_round.session.state.findings[receipt["id"]].metrics
+    assert stored is not None and stored.pgr_acc_ci is not None
+    found = fake_round.session.views.search_memory("naive on digits-ge5", task="digits-ge5")
+    hit = next(h for h in found.findings if h.id == receipt["id"])
+    assert hit.feedback_pgr_acc != "withheld"
+    assert hit.feedback_pgr_acc.mean == round(stored.pgr_acc_mean, 3)
+    assert hit.feedback_pgr_acc.se == round(stored.pgr_acc_se, 3) != stored.pgr_acc_se
+    assert hit.feedback_pgr_acc.ci == tuple(round(v, 3) for v in stored.pgr_acc_ci)
