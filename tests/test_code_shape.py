@@ -1,5 +1,6 @@
-"""The code stays readable at once: functions under ~60 lines of code (docstrings aside), classes under ~20 methods,
-modules under ~400 lines, unless the module's or class's docstring says why it is longer.
+"""The code stays readable at once: functions under ~60 lines of code (docstrings aside),
+classes under ~20 methods, modules under ~400 lines, unless the module's or class's docstring
+says why it is longer.
 
 The reason must be written where a reader meets the size: a sentence in the docstring that
 starts with "Long because" (module) or "Many methods because" (class).

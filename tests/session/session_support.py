@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,10 +54,34 @@ def tool_outcomes(session: Session, name: str) -> list[Any]:
     return out
 
 
+def run_aar(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """`aar ARGS` in a fresh process (the test's environment, plus `env`)."""
+    full = dict(os.environ) | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "aar", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=full,
+    )
+
+
+def unpack_session(archive: Path, session_id: str, runs: Path) -> Path:
+    """Extract an archived session directory into `runs` (every member checked first)."""
+    runs.mkdir(exist_ok=True)
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        assert all(m.name.startswith(session_id) and ".." not in m.name for m in members)
+        assert all(m.isfile() or m.isdir() for m in members)
+        tar.extractall(runs, members=members)  # names and kinds checked just above
+    return runs / session_id
+
+
 def all_text(root: Path) -> str:
     """Every file of a session directory and every revision of its git history, as text."""
-    import subprocess
-
     parts = []
     for path in root.rglob("*"):
         if path.is_file() and ".git" not in path.parts:

@@ -8,13 +8,10 @@ The fixture is a real session directory written by commit 5673391 (`aar run --ta
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tarfile
 from pathlib import Path
 
 import pytest
+from session_support import run_aar, unpack_session
 
 from aar.session import PROTOCOL, EventLog, replay_session
 
@@ -24,25 +21,7 @@ SESSION = "s-20261207-121425-d6ad70"
 
 @pytest.fixture
 def old_session(workspace: Path) -> Path:
-    runs = workspace / "runs"
-    runs.mkdir()
-    with tarfile.open(FIXTURE) as archive:
-        members = archive.getmembers()
-        assert all(m.name.startswith(SESSION) and ".." not in m.name for m in members)
-        assert all(m.isfile() or m.isdir() for m in members)
-        archive.extractall(runs, members=members)  # names and kinds checked just above
-    return runs / SESSION
-
-
-def _aar(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aar", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=dict(os.environ),
-    )
+    return unpack_session(FIXTURE, SESSION, workspace / "runs")
 
 
 def test_the_log_of_an_old_session_folds_under_protocol_1(old_session: Path) -> None:
@@ -68,16 +47,16 @@ def test_replay_still_finds_a_damaged_old_finding(old_session: Path) -> None:
 
 
 def test_old_sessions_list_show_and_replay_but_do_not_resume(workspace: Path, old_session) -> None:
-    listed = _aar("sessions", "list", "--json", cwd=workspace)
+    listed = run_aar("sessions", "list", "--json", cwd=workspace)
     assert listed.returncode == 0 and SESSION in listed.stdout, listed.stderr
-    shown = _aar("sessions", "show", SESSION, cwd=workspace)
+    shown = run_aar("sessions", "show", SESSION, cwd=workspace)
     assert shown.returncode == 0 and "awaiting_review" in shown.stdout, shown.stderr
-    replayed = _aar("replay", SESSION, cwd=workspace)
+    replayed = run_aar("replay", SESSION, cwd=workspace)
     assert replayed.returncode == 0, replayed.stderr
     assert "not checked: the session ran under protocol 1" in replayed.stdout
     assert "every number matches" not in replayed.stdout
     before = (old_session / "events.jsonl").read_bytes()
-    resumed = _aar("resume", SESSION, cwd=workspace)
+    resumed = run_aar("resume", SESSION, cwd=workspace)
     lines = [ln for ln in resumed.stderr.splitlines() if ln.strip()]
     assert resumed.returncode == 2 and "Traceback" not in resumed.stderr, resumed.stderr
     assert len(lines) == 1 and "made under protocol 1" in lines[0], lines

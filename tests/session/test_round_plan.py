@@ -5,28 +5,18 @@ the round before anything runs, and a round that ends early says so first and in
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from session_support import run_scripted, session_of, small_config
+from session_support import run_aar, run_scripted, session_of, small_config
 
 from aar.bench import list_tasks
 from aar.session import Budgets, SessionConfig, plan_round, sized_budget
 
-AAR = [sys.executable, "-m", "aar"]
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from fake_llm import FakeLLM, MalformedToolCall, RecordedRequest  # noqa: E402
-
-
-def _aar(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full = dict(os.environ) | (env or {})
-    return subprocess.run(
-        [*AAR, *args], capture_output=True, text=True, timeout=300, cwd=cwd, env=full
-    )
+from fake_llm import FakeLLM, MalformedToolCall, RecordedRequest
 
 
 def _sessions(workspace: Path) -> list[Path]:
@@ -63,7 +53,7 @@ def test_sized_budgets_cover_the_round(tasks, seeds, hypotheses) -> None:
 
 
 def test_a_configured_budget_too_small_for_the_round_is_one_line(workspace: Path) -> None:
-    done = _aar(
+    done = run_aar(
         "run", "--seeds", "5", "--hypotheses", "6", cwd=workspace, env={"AAR_SESSION__EVALS": "50"}
     )
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
@@ -81,7 +71,7 @@ def test_a_model_endpoint_with_nothing_listening_is_refused_before_anything_runs
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/v1"
-    done = _aar("run", "--model", "openai:local-model", "--base-url", url, cwd=workspace)
+    done = run_aar("run", "--model", "openai:local-model", "--base-url", url, cwd=workspace)
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert len(lines) == 1 and f"cannot reach the model at {url}" in lines[0], lines
@@ -108,7 +98,7 @@ def test_no_library_default_ends_a_round(workspace: Path) -> None:
 @pytest.mark.slow
 def test_a_budget_the_user_chose_cuts_the_round_and_says_so(workspace: Path) -> None:
     args = ["--task", "digits-ge5", "--seeds", "2", "--hypotheses", "2", "--budget-evals", "5"]
-    done = _aar("run", *args, cwd=workspace)
+    done = run_aar("run", *args, cwd=workspace)
     assert done.returncode == 3, (done.stdout, done.stderr)
     assert "ENDED EARLY (budget)" in done.stdout, done.stdout
     (root,) = _sessions(workspace)
@@ -128,7 +118,7 @@ def test_a_round_the_model_could_not_drive_exits_non_zero_and_says_why(workspace
     with FakeLLM(_malformed) as server:
         args = ["--task", "digits-ge5", "--seeds", "2", "--hypotheses", "1"]
         model = ["--model", "openai:broken", "--base-url", server.openai_base_url]
-        done = _aar("run", *args, *model, cwd=workspace)
+        done = run_aar("run", *args, *model, cwd=workspace)
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert "ENDED EARLY (failed): the model failed" in done.stdout, done.stdout
     (root,) = _sessions(workspace)

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-AAR = [sys.executable, "-m", "aar"]
-
-
-def _aar(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full = dict(os.environ) | (env or {})
-    return subprocess.run(
-        [*AAR, *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=full
-    )
+from session_support import run_aar
 
 
 @pytest.mark.parametrize(
@@ -41,7 +30,7 @@ def _aar(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess
     ],
 )
 def test_bad_run_arguments_are_one_line(workspace: Path, args, env, message) -> None:
-    done = _aar("run", *args, cwd=workspace, env=env)
+    done = run_aar("run", *args, cwd=workspace, env=env)
     assert done.returncode == 2, done.stderr
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr, lines
@@ -72,7 +61,7 @@ def _runs_dir(workspace: Path, kind: str) -> Path:
 def test_unusable_runs_directories_are_one_line(workspace: Path, kind: str, message: str) -> None:
     runs = _runs_dir(workspace, kind)
     before = sorted(p.name for p in workspace.iterdir())
-    done = _aar("run", "--seeds", "1", cwd=workspace, env={"AAR_RUNS_DIR": str(runs)})
+    done = run_aar("run", "--seeds", "1", cwd=workspace, env={"AAR_RUNS_DIR": str(runs)})
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert len(lines) == 1 and message in lines[0], lines
@@ -86,11 +75,11 @@ def test_resume_and_replay_of_unknown_sessions(workspace: Path) -> None:
         ["sessions", "show", "s-nope"],
         ["resume", "../etc"],
     ):
-        done = _aar(*command, cwd=workspace)
+        done = run_aar(*command, cwd=workspace)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_sessions_list_json_when_empty(workspace: Path) -> None:
-    done = _aar("sessions", "list", "--json", cwd=workspace)
+    done = run_aar("sessions", "list", "--json", cwd=workspace)
     assert done.returncode == 0 and json.loads(done.stdout) == []

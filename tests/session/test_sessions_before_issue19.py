@@ -11,14 +11,11 @@ the public export from that key and checks it against the hashes the session log
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import tarfile
 from pathlib import Path
 
 import pytest
+from session_support import run_aar, unpack_session
 
 from aar.session import PROTOCOL, EventLog
 
@@ -27,35 +24,13 @@ SESSION = "s-20261207-143337-b8a10a"
 PROPOSAL = "p-6f10761931ba"
 
 
-def _unpack(workspace: Path) -> Path:
-    runs = workspace / "runs"
-    runs.mkdir(exist_ok=True)
-    with tarfile.open(DATA / "protocol2-session.tar.gz") as archive:
-        members = archive.getmembers()
-        assert all(m.name.startswith(SESSION) and ".." not in m.name for m in members)
-        assert all(m.isfile() or m.isdir() for m in members)
-        archive.extractall(runs, members=members)  # names and kinds checked just above
-    return runs / SESSION
-
-
 @pytest.fixture
 def old_session(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     key = workspace / "fixture-task-key"
     shutil.copyfile(DATA / "protocol2-session.key", key)
     key.chmod(0o600)
     monkeypatch.setenv("AAR_BENCH__KEY_FILE", str(key))  # inherited by the CLI below
-    return _unpack(workspace)
-
-
-def _aar(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aar", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env=dict(os.environ),
-    )
+    return unpack_session(DATA / "protocol2-session.tar.gz", SESSION, workspace / "runs")
 
 
 def test_the_log_folds_under_this_protocol(old_session: Path) -> None:
@@ -68,31 +43,31 @@ def test_the_log_folds_under_this_protocol(old_session: Path) -> None:
 
 
 def test_it_lists_shows_and_replays(workspace: Path, old_session: Path) -> None:
-    listed = _aar("sessions", "list", "--json", cwd=workspace)
+    listed = run_aar("sessions", "list", "--json", cwd=workspace)
     assert listed.returncode == 0 and SESSION in listed.stdout, listed.stderr
-    shown = _aar("sessions", "show", SESSION, cwd=workspace)
+    shown = run_aar("sessions", "show", SESSION, cwd=workspace)
     assert shown.returncode == 0 and "awaiting_review" in shown.stdout, shown.stderr
-    replayed = _aar("replay", SESSION, cwd=workspace)
+    replayed = run_aar("replay", SESSION, cwd=workspace)
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert "every number that could be checked matches" in " ".join(replayed.stdout.split())
 
 
 @pytest.mark.slow
 def test_it_takes_a_decision_and_resumes(workspace: Path, old_session: Path) -> None:
-    pending = _aar("review", "list", "--session", SESSION, "--json", cwd=workspace)
+    pending = run_aar("review", "list", "--session", SESSION, "--json", cwd=workspace)
     (item,) = json.loads(pending.stdout)["items"]
     assert item["id"] == PROPOSAL and item["status"] == "pending"
-    approved = _aar("review", "approve", PROPOSAL, "--sha256", item["sha256"], cwd=workspace)
+    approved = run_aar("review", "approve", PROPOSAL, "--sha256", item["sha256"], cwd=workspace)
     assert approved.returncode == 0, approved.stderr
 
-    resumed = _aar("resume", SESSION, cwd=workspace)
+    resumed = run_aar("resume", SESSION, cwd=workspace)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "round 2 ended" in resumed.stdout
     assert (old_session / "public" / "index.json").is_file()  # rebuilt, hashes checked
     state = EventLog(old_session).state()
     assert [r.number for r in state.rounds] == [1, 2]
     assert state.rounds[1].followups == [PROPOSAL]
-    replayed = _aar("replay", SESSION, cwd=workspace)
+    replayed = run_aar("replay", SESSION, cwd=workspace)
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
 
 
@@ -111,7 +86,7 @@ def test_a_public_export_rebuilt_from_another_key_is_refused(
     events.write_text("".join(lines))
     before = events.read_bytes()
 
-    resumed = _aar("resume", SESSION, cwd=workspace)
+    resumed = run_aar("resume", SESSION, cwd=workspace)
     errors = [ln for ln in resumed.stderr.splitlines() if ln.strip()]
     assert resumed.returncode != 0 and "Traceback" not in resumed.stderr, resumed.stderr
     assert any("differs from the files it logged" in ln for ln in errors), errors
