@@ -45,7 +45,7 @@ from aar.errors import UsageError
 from aar.text import shown as _visible
 
 if TYPE_CHECKING:
-    from aar.review import AuditRecord, Decision, ReviewItem
+    from aar.review import AuditRecord, Decision, ItemStatus, ReviewItem, Verdict
 
 review_app = typer.Typer(
     help="The review gate: decide proposals and findings; verify the audit log.",
@@ -67,7 +67,24 @@ ShaOpt = Annotated[
         help="The sha256 `aar review show ID` printed (at least its first 12 hex digits).",
     ),
 ]
-_STATUSES = ("pending", "approved", "rejected", "expired", "void", "tampered")
+_STATUSES: tuple[ItemStatus, ...] = (
+    "pending",
+    "approved",
+    "rejected",
+    "expired",
+    "void",
+    "tampered",
+)
+
+
+def _item_status(value: str | None) -> ItemStatus | None:
+    """`--status`, one of the statuses the gate gives an item."""
+    if value is None:
+        return None
+    for known in _STATUSES:
+        if value == known:
+            return known
+    raise UsageError(f"--status must be one of {', '.join(_STATUSES)}, got {value!r}")
 
 
 def _runs_dir(option: Path | None) -> Path:
@@ -107,12 +124,11 @@ def list_items(
     """Proposals (and findings) with their review status, oldest first."""
     from aar import review
 
-    if status is not None and status not in _STATUSES:
-        raise UsageError(f"--status must be one of {', '.join(_STATUSES)}, got {status!r}")
+    wanted = _item_status(status)
     runs = _runs_dir(runs_dir)
     store = review.open_findings_store() if findings else None
     damaged: list[tuple[Path, str]] = []
-    items = review.list_items(runs, session_id=session, status=status, store=store, damaged=damaged)  # type: ignore[arg-type]
+    items = review.list_items(runs, session_id=session, status=wanted, store=store, damaged=damaged)
     for path, problem in damaged:
         warn(f"skipped {path.stem}: {problem}")
     for item in items:
@@ -249,7 +265,7 @@ def _history_table(history: list[AuditRecord]) -> Any:
 
 def _decide(
     item_id: str,
-    verdict: str,
+    verdict: Verdict,
     comment: str,
     sha256: str | None,
     as_json: bool,
@@ -258,7 +274,7 @@ def _decide(
     from aar import review
 
     reviewer = _reviewer()
-    review.check_decision_inputs(item_id, verdict, reviewer, comment, sha256)  # type: ignore[arg-type]
+    review.check_decision_inputs(item_id, verdict, reviewer, comment, sha256)
     if verdict == "approve" and sha256 is None and not _on_terminal():
         raise UsageError(
             f"approve needs --sha256 PREFIX, the sha256 `aar review show {item_id}` prints "
@@ -268,7 +284,7 @@ def _decide(
     runs = _runs_dir(runs_dir)
     if verdict == "approve" and sha256 is None:
         sha256 = _confirm_hash(runs, item_id)
-    decision = review.decide(runs, item_id, verdict, reviewer, comment, expected_sha256=sha256)  # type: ignore[arg-type]
+    decision = review.decide(runs, item_id, verdict, reviewer, comment, expected_sha256=sha256)
     _report(decision, as_json)
 
 

@@ -23,8 +23,9 @@ def _cells_and_state(backend: Backend, places: HostPlaces) -> None:
         expect(first.text == "20" and first.unsafe == (not backend.isolating), first)
         expect(sandbox.run_cell("x + 1").text == "21", "state was not kept between cells")
         error = sandbox.run_cell("1 / 0")
-        expect(error.status == "error" and error.error is not None, error)
-        expect(error.error.ename == "ZeroDivisionError", error.error)  # type: ignore[union-attr]
+        raised = error.error
+        expect(error.status == "error" and raised is not None, error)
+        expect(raised is not None and raised.ename == "ZeroDivisionError", raised)
         expect(sandbox.run_cell("x").text == "20", "an error lost the kernel's state")
 
 
