@@ -59,11 +59,17 @@ class MemoryHit(BaseModel):
     tags: list[str]
 
 
+NOTHING_FOUND = "No finding of an earlier session matches this search."
+
+
 class MemoryResults(BaseModel):
-    """The answer of `search_memory`: the notice first, then the findings, most relevant first."""
+    """The answer of `search_memory`: the notice first, then the findings, most relevant first;
+    `note` says so when none matched (absent otherwise), so a model reads "nothing found",
+    never an empty answer it could take for a failure."""
 
     notice: str = MEMORY_NOTICE
     findings: list[MemoryHit] = Field(default_factory=list)
+    note: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 def memory_results(hits: Sequence[SearchHit], k: int) -> MemoryResults:
@@ -72,6 +78,8 @@ def memory_results(hits: Sequence[SearchHit], k: int) -> MemoryResults:
     back however many rejected ones are closer to the query."""
     ordered = sorted(enumerate(hits), key=lambda pair: (-pair[1].score, pair[0]))
     kept = [h for _, h in ordered if h.finding.review.status != "rejected"]
+    if not kept:
+        return MemoryResults(note=NOTHING_FOUND)
     return MemoryResults(findings=[memory_hit(h) for h in kept[:k]])
 
 

@@ -161,6 +161,8 @@ def test_an_empty_memory_search_is_an_object_saying_none_matched(fake_round: Rou
     assert text.strip()
     found = json.loads(text)
     assert found["notice"] == MEMORY_NOTICE and found["findings"] == []
+    assert found["note"] == "No finding of an earlier session matches this search."
+    assert list(found) == ["notice", "findings", "note", "budget_left"]
 
 
 def test_a_failed_cell_answers_a_traceback_at_its_own_line(fake_round: Round) -> None:
