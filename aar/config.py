@@ -347,6 +347,19 @@ class RetrySettings(BaseModel):
     )
 
 
+class HistorySettings(BaseModel):
+    """How long a round's message history may grow: past `max_tokens` input tokens a request,
+    old bulky tool outputs (cell outputs, memory searches, old cells' code) are condensed to a
+    short placeholder, oldest first, keeping the last `keep_turns` requests whole."""
+
+    model_config = _STRICT
+
+    max_tokens: int = Field(
+        default=100_000, ge=1000, description="Input tokens a request may carry before condensing."
+    )
+    keep_turns: int = Field(default=4, ge=1, le=100, description="Recent requests kept whole.")
+
+
 class AgentSettings(BaseModel):
     """The research agent."""
 
@@ -365,6 +378,7 @@ class AgentSettings(BaseModel):
         "`max_completion_tokens` to OpenAI's own endpoint).",
     )
     retry: RetrySettings = RetrySettings()
+    history: HistorySettings = HistorySettings()
 
 
 class SessionSettings(BaseModel):

@@ -23,6 +23,7 @@ from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings, merge_model_settings
 
+from aar.agent._history import condense_history
 from aar.agent._providers import ModelPrice
 from aar.agent._retry import RetryingModel
 from aar.agent._tokens import count_message_tokens
@@ -52,7 +53,9 @@ class SessionModel(WrapperModel):
 
     Between the budget check and the usage, the request goes through `RetryingModel`: a rate
     limit or a transient error is retried there, within the wall-clock budget, and only the
-    attempt that is answered counts as a request (see `aar.agent._retry` for why).
+    attempt that is answered counts as a request (see `aar.agent._retry` for why). A history
+    past `settings.agent.history.max_tokens` is sent condensed (`aar.agent._history`); the
+    saved history stays whole.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class SessionModel(WrapperModel):
         self.price = price
         self.response_settings = ModelSettings(max_tokens=agent_settings.max_tokens)
         """The cap on a response every request carries (a run's own settings win)."""
+        self.history = agent_settings.history
 
     async def request(
         self,
@@ -74,11 +78,17 @@ class SessionModel(WrapperModel):
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
-        estimate = request_tokens(messages, model_request_parameters, self._token_model())
+        token_model = self._token_model()
+
+        def count(history: list[ModelMessage]) -> int:
+            return request_tokens(history, model_request_parameters, token_model)
+
+        sent = condense_history(messages, self.history, count)
+        estimate = count(sent)
         price = self.price
         self.session.before_request(estimate, price.cost(estimate, 0) if price else None)
         settings = merge_model_settings(self.response_settings, model_settings)
-        response = await self.wrapped.request(messages, settings, model_request_parameters)
+        response = await self.wrapped.request(sent, settings, model_request_parameters)
         used_in = response.usage.input_tokens or estimate
         used_out = response.usage.output_tokens or 0
         cost = price.cost(used_in, used_out) if price else None
