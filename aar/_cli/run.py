@@ -219,6 +219,10 @@ def _config(
         )
     except ValidationError as exc:
         raise UsageError(validation_message(exc)) from None
+    if config.scripted:  # an LLM reads any direction; the scripted researcher a vocabulary
+        from aar.agent import direction_families
+
+        direction_families(config.directions)
     return _sized(config, typed={k for k, v in budgets.items() if v is not None})
 
 

@@ -1,5 +1,6 @@
 """The research agent: LLM providers, offline token counts, tools and the scripted researcher."""
 
+from aar.agent._directions import REGIONS, direction_families
 from aar.agent._experiments import (
     BASELINE_FAMILY,
     FAMILIES,
@@ -51,6 +52,7 @@ __all__ = [
     "FAMILIES",
     "MODEL_CHOICES",
     "PROVIDERS",
+    "REGIONS",
     "SCRIPTED",
     "EndpointUnreachableError",
     "ExperimentCodeError",
@@ -70,6 +72,7 @@ __all__ = [
     "choose_families",
     "count_message_tokens",
     "count_tokens",
+    "direction_families",
     "encoding_name",
     "ensure_offline_encodings",
     "experiment_code",

@@ -60,7 +60,9 @@ def build_agent(
     config = session.config
     price = None
     if model is None and config.scripted:
-        model = scripted_model(followup, config.seeds, config.hypotheses, session.round_number)
+        model = scripted_model(
+            followup, config.seeds, config.hypotheses, session.round_number, config.directions
+        )
     elif model is None:
         from aar.agent._providers import build_model, model_price
 

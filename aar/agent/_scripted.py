@@ -30,6 +30,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
+from aar.agent._directions import direction_families
 from aar.agent._experiments import FAMILIES, experiment_code, method_name
 
 Call = tuple[str, dict[str, Any]]
@@ -50,12 +51,18 @@ MEMORY_QUERY = "weak-to-strong training method compared with naive on the same s
 
 
 def scripted_model(
-    followup: bool, seeds: Sequence[int], hypotheses: int, round_number: int
+    followup: bool,
+    seeds: Sequence[int],
+    hypotheses: int,
+    round_number: int,
+    directions: Sequence[str] = (),
 ) -> FunctionModel:
-    """The scripted researcher for a research round (or a follow-up round)."""
+    """The scripted researcher for a research round (or a follow-up round); `directions`
+    put the families they name first (see `aar.agent._directions`)."""
     if followup:
         return script_model(followup_script, round_number)
-    return script_model(lambda: research_script(list(seeds), hypotheses), round_number)
+    preferred = direction_families(directions, strict=False)
+    return script_model(lambda: research_script(list(seeds), hypotheses, preferred), round_number)
 
 
 def script_model(make_script: Callable[[], Script], round_number: int) -> FunctionModel:
@@ -95,8 +102,9 @@ def _completed(messages: list[ModelMessage]) -> list[Any]:
     return out
 
 
-def research_script(seeds: list[int], n_hypotheses: int) -> Script:
-    """One research round: baselines, memory, hypotheses, paired verdicts, a follow-up."""
+def research_script(seeds: list[int], n_hypotheses: int, preferred: Sequence[str] = ()) -> Script:
+    """One research round: baselines, memory, hypotheses (the `preferred` families first),
+    paired verdicts, a follow-up."""
     info = yield ("list_tasks", {})
     tasks = [t["task"] for t in info["tasks"]]
     naive = info["baselines"].get("naive", {})
@@ -105,7 +113,7 @@ def research_script(seeds: list[int], n_hypotheses: int) -> Script:
         hits = yield ("search_memory", {"query": MEMORY_QUERY, "task": task, "k": 50})
         history += memory_findings(hits)
     outcomes: list[dict[str, Any]] = []
-    for family in choose_families(history, tasks, n_hypotheses):
+    for family in choose_families(history, tasks, n_hypotheses, preferred):
         outcomes += yield from _test_family(family, tasks, seeds, naive, info["baselines"])
     proposal = followup_proposal(outcomes, seeds)
     if proposal is not None:
@@ -122,9 +130,12 @@ def memory_findings(result: Any) -> list[dict[str, Any]]:
     return found if isinstance(found, list) else []
 
 
-def choose_families(findings: list[dict[str, Any]], tasks: list[str], n: int) -> list[str]:
-    """`n` families for `tasks`: unsettled before settled, untried before tried, in priority
-    order, with one control among them when there is room."""
+def choose_families(
+    findings: list[dict[str, Any]], tasks: list[str], n: int, preferred: Sequence[str] = ()
+) -> list[str]:
+    """`n` families for `tasks`: those the directions name (`preferred`) first, then unsettled
+    before settled, untried before tried, in priority order, with one control among them when
+    there is room."""
     status: dict[str, tuple[int, int]] = {}
     for f in findings:
         fam = next((t.split(":", 1)[1] for t in f.get("tags", []) if t.startswith("family:")), None)
@@ -133,8 +144,12 @@ def choose_families(findings: list[dict[str, Any]], tasks: list[str], n: int) ->
         settled = status.get(fam, (0, 0))[0]
         status[fam] = (settled or int(f.get("verdict") in SETTLED), 1)  # (settled, tried)
 
+    def rank(name: str) -> tuple[int, ...]:
+        wanted = preferred.index(name) if name in preferred else len(preferred)
+        return (wanted == len(preferred), *status.get(name, (0, 0)), wanted)
+
     def ranked(names: Sequence[str]) -> list[str]:
-        return sorted(names, key=lambda f: (*status.get(f, (0, 0)), names.index(f)))
+        return sorted(names, key=lambda f: (*rank(f), names.index(f)))
 
     methods, controls = ranked(CANDIDATES), ranked(CONTROLS)
     picks = methods[: max(n - 1, 1)] + (controls[:1] if n > 1 else [])

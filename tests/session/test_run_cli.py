@@ -19,6 +19,7 @@ from session_support import run_aar
         (["--goal", "   "], {}, "--goal is blank"),
         (["--direction", "ok", "--direction", ""], {}, "--direction 2 is blank"),
         (["--direction", "x" * 1001], {}, "--direction 1 is longer than 1000 characters"),
+        (["--direction", "quantum annealing"], {}, "names nothing the scripted researcher"),
         (["--base-url", "http://127.0.0.1:9/v1"], {}, "--base-url needs a provider model"),
         (["--model", "gpt-4o"], {}, "unknown model"),
         (["--model", "openai:gpt-4o-mini"], {"OPENAI_API_KEY": ""}, "set OPENAI_API_KEY"),
