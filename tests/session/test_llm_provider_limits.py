@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 PAIRS = [("digits-ge5", 42), ("digits-ge5", 43)]
 TOLERANCE = 20
 """Tokens either way between the session's estimate and the server's count of a request."""
+SLACK = 400
+"""A token budget's room beyond what a first session of the same round used."""
 
 
 def _tool_results(request: RecordedRequest) -> list[Any]:
@@ -143,13 +145,16 @@ def test_a_token_budget_the_real_usage_fits_lets_the_round_finish(
     throttled: Round, module_workspace: Path
 ) -> None:
     """The round needs N tokens by the provider's count; a budget of N plus a little ended it
-    early when the estimate counted the instructions once per earlier request."""
+    early when the estimate counted the instructions once per earlier request (~2,700 tokens
+    too many by the last request). The slack covers what differs between two sessions' texts
+    (ids, timings: tens of tokens)."""
     from pydantic_ai import models
 
     needed = throttled.session.state.usage.tokens
+    assert needed > 15_000  # six requests: the old estimate's excess (~2,700) >> SLACK
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(models, "ALLOW_MODEL_REQUESTS", True)
         mp.delenv("OPENAI_API_KEY", raising=False)
-        again = _run(Budgets(tokens=needed + 2 * TOLERANCE))
+        again = _run(Budgets(tokens=needed + SLACK))
     assert again.why == "finished by the agent", again.why
-    assert again.session.state.usage.tokens <= needed + 2 * TOLERANCE
+    assert again.session.state.usage.tokens <= needed + SLACK
