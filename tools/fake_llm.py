@@ -35,6 +35,9 @@ By hand (a researcher trying the loop without a provider):
 
 `turns.json` is a JSON list of turns, e.g.
 `[{"kind": "tool_call", "name": "list_tasks", "args": {}}, {"kind": "reply", "text": "hi"}]`.
+
+Long because it is one file that runs as a script with no install: two APIs, their error
+bodies, and the failures a provider has (throttling, outages, a context window) in one place.
 """
 
 from __future__ import annotations
