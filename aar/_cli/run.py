@@ -219,10 +219,6 @@ def _config(
         )
     except ValidationError as exc:
         raise UsageError(validation_message(exc)) from None
-    if config.scripted:  # an LLM reads any direction; the scripted researcher a vocabulary
-        from aar.agent import direction_families
-
-        direction_families(config.directions)
     return _sized(config, typed={k for k, v in budgets.items() if v is not None})
 
 
@@ -252,12 +248,16 @@ def _sized(config: SessionConfig, typed: set[str]) -> SessionConfig:
 
 
 def _check_model(config: SessionConfig) -> None:
-    """A real provider needs its key (and a price when a USD budget is set) before we start."""
+    """A real provider needs its key (and a price when a USD budget is set) before we start;
+    the scripted researcher reads only the directions it has words for."""
     from aar.session import SCRIPTED
 
     if config.model == SCRIPTED:
         if config.base_url:
             raise UsageError("--base-url needs a provider model (e.g. --model openai:NAME)")
+        from aar.agent import direction_families
+
+        direction_families(config.directions)
         return
     _check_usd_price(config)
     from aar.agent import ModelSpec, build_model, check_endpoint, model_price, price_table

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from aar.agent import choose_families
-from aar.agent._scripted import compare, followup_proposal, parse_method
+from aar.agent._scripted import compare
+from aar.agent._sweeps import followup_proposal, parse_method
 from aar.sandbox import split_cells
 
 
