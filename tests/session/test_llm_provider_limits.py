@@ -158,3 +158,20 @@ def test_a_token_budget_the_real_usage_fits_lets_the_round_finish(
         again = _run(Budgets(tokens=needed + SLACK))
     assert again.why == "finished by the agent", again.why
     assert again.session.state.usage.tokens <= needed + SLACK
+
+
+def test_a_retry_wait_past_the_wall_clock_ends_the_round_at_once(workspace: Path) -> None:
+    """A Retry-After the round's minutes cannot cover is not slept through: the round ends on
+    its wall-clock budget, named, at the first 429."""
+    import time
+
+    from pydantic_ai import models
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models, "ALLOW_MODEL_REQUESTS", True)
+        mp.delenv("OPENAI_API_KEY", raising=False)
+        started = time.monotonic()
+        ended = _run(Budgets(minutes=1), throttle=5, retry_after=100)
+    assert ended.why.startswith("wall-clock budget of 1 minutes would pass while waiting 100.0 s")
+    assert len(ended.server.requests) == 1 and time.monotonic() - started < 60
+    assert ended.session.state.usage.requests == 0
