@@ -67,24 +67,18 @@ ShaOpt = Annotated[
         help="The sha256 `aar review show ID` printed (at least its first 12 hex digits).",
     ),
 ]
-_STATUSES: tuple[ItemStatus, ...] = (
-    "pending",
-    "approved",
-    "rejected",
-    "expired",
-    "void",
-    "tampered",
-)
 
 
 def _item_status(value: str | None) -> ItemStatus | None:
     """`--status`, one of the statuses the gate gives an item."""
+    from aar.review import ITEM_STATUSES
+
     if value is None:
         return None
-    for known in _STATUSES:
+    for known in ITEM_STATUSES:
         if value == known:
             return known
-    raise UsageError(f"--status must be one of {', '.join(_STATUSES)}, got {value!r}")
+    raise UsageError(f"--status must be one of {', '.join(ITEM_STATUSES)}, got {value!r}")
 
 
 def _runs_dir(option: Path | None) -> Path:
