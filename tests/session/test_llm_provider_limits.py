@@ -4,7 +4,6 @@ for a cap on each response. Through the real OpenAI SDK on 127.0.0.1."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,51 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llm_support import run_fake_round, smoothing_researcher
 
-from aar.agent import experiment_code, run_round, start_round
 from aar.config import get_settings
-from aar.session import Budgets, Session, SessionConfig
+from aar.session import Budgets, Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from fake_llm import FakeLLM, RecordedRequest, ToolCall, Usage, request_tokens
+from fake_llm import FakeLLM, Usage, request_tokens
 
 pytestmark = pytest.mark.slow
-PAIRS = [("digits-ge5", 42), ("digits-ge5", 43)]
 TOLERANCE = 20
 """Tokens either way between the session's estimate and the server's count of a request."""
 SLACK = 400
 """A token budget's room beyond what a first session of the same round used."""
-
-
-def _tool_results(request: RecordedRequest) -> list[Any]:
-    return [json.loads(m["content"]) for m in request.body["messages"] if m.get("role") == "tool"]
-
-
-def _policy(request: RecordedRequest) -> ToolCall:
-    """Baselines, one hypothesis, evaluate, a finding, finish (six requests)."""
-    done = _tool_results(request)
-    usage = Usage(output_tokens=80)
-    code = experiment_code("label_smoothing", method="smooth", pairs=PAIRS)
-    plan = [
-        ("list_tasks", {}),
-        ("propose_hypothesis", {"statement": "smoothing beats naive", "method": "smooth"}),
-        ("run_cell", {"code": code}),
-        ("evaluate", {"method": "smooth"}),
-    ]
-    if len(done) < len(plan):
-        name, args = plan[len(done)]
-        return ToolCall(name=name, args=args, usage=usage)
-    if len(done) == len(plan):
-        naive_ids = done[0]["baselines"]["naive"]["digits-ge5"]["record_ids"]
-        mine = done[3]["tasks"]["digits-ge5"]["record_ids"]
-        finding = {
-            "hypothesis_id": done[1]["id"],
-            "summary": "label smoothing compared with naive",
-            "verdict": "inconclusive",
-            "eval_record_ids": mine + naive_ids,
-        }
-        return ToolCall(name="record_finding", args=finding, usage=usage)
-    return ToolCall(name="finish_round", args={"summary": "one hypothesis tested"}, usage=usage)
 
 
 @dataclass
@@ -76,23 +43,13 @@ def _run(budgets: Budgets, **server_options: Any) -> Round:
         estimates.append(input_tokens)
         original(self, input_tokens, usd)
 
-    with FakeLLM(_policy, count_input=True, **server_options) as server:
-        config = SessionConfig(
-            tasks=["digits-ge5"],
-            seeds=[42, 43],
-            hypotheses=1,
-            model="openai:fake-model",
-            base_url=server.openai_base_url,
-            budgets=budgets,
-        )
-        session = Session.create(get_settings().runs_dir, config)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(Session, "before_request", spy)
-            try:
-                start_round(session)
-                why = run_round(session)
-            finally:
-                session.shutdown()
+    researcher = smoothing_researcher(Usage(output_tokens=80))
+    with (
+        FakeLLM(researcher, count_input=True, **server_options) as server,
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        mp.setattr(Session, "before_request", spy)
+        session, why = run_fake_round(server.openai_base_url, budgets=budgets)
     return Round(session, server, why, estimates)
 
 

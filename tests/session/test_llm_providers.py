@@ -3,70 +3,18 @@ fake provider on 127.0.0.1: the same tools, sandbox, evaluator and memory as off
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from llm_support import run_fake_round, smoothing_researcher
 from session_support import PLANTED_KEY, all_text
 
-from aar.agent import experiment_code, run_round, start_round
-from aar.config import get_settings
-from aar.session import Session, SessionConfig
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from fake_llm import FakeLLM, RecordedRequest, ToolCall, Usage
+from fake_llm import FakeLLM, Usage
 
 pytestmark = pytest.mark.slow
-PAIRS = [("digits-ge5", 42), ("digits-ge5", 43)]
-
-
-def _tool_results(request: RecordedRequest) -> list[Any]:
-    """The tool results the agent has sent back so far, in order (either API)."""
-    out = []
-    for message in request.body.get("messages", []):
-        if message.get("role") == "tool":
-            out.append(json.loads(message["content"]))
-        content = message.get("content")
-        if isinstance(content, list):
-            for block in content:
-                if isinstance(block, dict) and block.get("type") == "tool_result":
-                    text = (
-                        block["content"]
-                        if isinstance(block["content"], str)
-                        else block["content"][0]["text"]
-                    )
-                    out.append(json.loads(text))
-    return out
-
-
-def _policy(request: RecordedRequest) -> ToolCall:
-    """A tiny researcher: baselines, one hypothesis, evaluate, a finding, finish."""
-    done = _tool_results(request)
-    usage = Usage(input_tokens=1200, output_tokens=80)
-    code = experiment_code("label_smoothing", method="smooth", pairs=PAIRS)
-    plan = [
-        ("list_tasks", {}),
-        ("propose_hypothesis", {"statement": "smoothing beats naive", "method": "smooth"}),
-        ("run_cell", {"code": code}),
-        ("evaluate", {"method": "smooth"}),
-    ]
-    if len(done) < len(plan):
-        name, args = plan[len(done)]
-        return ToolCall(name=name, args=args, usage=usage)
-    naive_ids = done[0]["baselines"]["naive"]["digits-ge5"]["record_ids"]
-    mine = done[3]["tasks"]["digits-ge5"]["record_ids"]
-    if len(done) == len(plan):
-        finding = {
-            "hypothesis_id": done[1]["id"],
-            "summary": "label smoothing compared with naive",
-            "verdict": "inconclusive",
-            "eval_record_ids": mine + naive_ids,
-        }
-        return ToolCall(name="record_finding", args=finding, usage=usage)
-    return ToolCall(name="finish_round", args={"summary": "one hypothesis tested"}, usage=usage)
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
@@ -76,21 +24,9 @@ def test_a_provider_model_runs_a_round(workspace: Path, provider: str, monkeypat
     monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)
     monkeypatch.setenv("OPENAI_API_KEY", PLANTED_KEY)
     monkeypatch.setenv("ANTHROPIC_API_KEY", PLANTED_KEY)
-    with FakeLLM(_policy) as server:
+    with FakeLLM(smoothing_researcher(Usage(input_tokens=1200, output_tokens=80))) as server:
         url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
-        config = SessionConfig(
-            tasks=["digits-ge5"],
-            seeds=[42, 43],
-            hypotheses=1,
-            model=f"{provider}:fake-model",
-            base_url=url,
-        )
-        session = Session.create(get_settings().runs_dir, config)
-        try:
-            start_round(session)
-            why = run_round(session)
-        finally:
-            session.shutdown()
+        session, why = run_fake_round(url, model=f"{provider}:fake-model")
     assert why == "finished by the agent", why
     state = session.state
     assert len(state.findings) == 1 and state.usage.requests == len(server.requests) == 6

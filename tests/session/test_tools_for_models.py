@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llm_support import run_fake_round
 from session_support import PLANTED_KEY
 
-from aar.agent import run_round, start_round
-from aar.config import get_settings
-from aar.session import MEMORY_NOTICE, Budgets, Session, SessionConfig
+from aar.session import MEMORY_NOTICE, Budgets, Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from fake_llm import FakeLLM, RecordedRequest, ToolCall, Usage
@@ -93,20 +92,7 @@ def fake_round(module_workspace: Path) -> Iterator[Round]:
         mp.setattr(models, "ALLOW_MODEL_REQUESTS", True)
         mp.setenv("OPENAI_API_KEY", PLANTED_KEY)
         with FakeLLM(_policy) as server:
-            config = SessionConfig(
-                tasks=["digits-ge5"],
-                seeds=[42, 43],
-                hypotheses=1,
-                model="openai:fake-model",
-                base_url=server.openai_base_url,
-                budgets=BUDGETS,
-            )
-            session = Session.create(get_settings().runs_dir, config)
-            try:
-                start_round(session)
-                why = run_round(session)
-            finally:
-                session.shutdown()
+            session, why = run_fake_round(server.openai_base_url, budgets=BUDGETS)
             yield Round(session, list(server.requests), why)
 
 
