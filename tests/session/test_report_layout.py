@@ -14,13 +14,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from records_support import SEEDS, TASK, entries
 from session_support import session_of, small_config
 
-from aar.bench import EvalRecord
 from aar.session import REPORT_LAYOUT, CellRun, Created, EventLog, SessionConfig
 from aar.session._finalize import BASELINES
 from aar.session._models import (
-    EvalEntry,
     Experiment,
     FailedCell,
     Hypothesis,
@@ -29,35 +28,7 @@ from aar.session._models import (
 )
 from aar.session._report import render_markdown, report_data
 
-TASK = "digits-ge5"
-SEEDS = [42, 43, 44, 45, 46]
-NAIVE_PGR = [0.20, 0.35, 0.10, 0.30, 0.25]
 HOSTILE = "# forged heading\n| a | b |\n[link](http://x) <b>bold</b>"
-
-
-def _record(method: str, seed: int, pgr: float, split: str) -> EvalRecord:
-    return EvalRecord(
-        id=f"{method}-{split}-{seed}",
-        task=TASK,
-        seed=seed,
-        split=split,  # type: ignore[arg-type]
-        method=method,
-        metrics={"acc": 0.8, "auroc": 0.9, "pgr_acc": pgr, "pgr_auroc": pgr, "n": 269.0},
-        code_sha256="c" * 64,
-        timestamp=datetime.now(UTC),
-        rounded=split == "test",
-        rounding=0.01 if split == "test" else None,
-        predictions_sha256="p",
-        budget_used=1,
-        budget_total=200,
-    )
-
-
-def _entries(method: str, experiment: str, gains: list[float], split: str) -> list[EvalEntry]:
-    return [
-        EvalEntry(record=_record(method, s, b + g, split), experiment=experiment, round=1)
-        for s, b, g in zip(SEEDS, NAIVE_PGR, gains, strict=True)
-    ]
 
 
 def _state(layout: int) -> SessionState:
@@ -88,14 +59,14 @@ def _state(layout: int) -> SessionState:
         state.experiments[exp] = Experiment(id=exp, round=1, hypothesis_id=hyp, status="done")
     zero = [0.0] * 5
     state.evaluations = [
-        *_entries("naive", "e-01", zero, "test"),
-        *_entries("bagged", "e-02", [0.20, 0.22, 0.21, 0.23, 0.20], "test"),
-        *_entries("smooth", "e-03", [0.10, 0.12, 0.11, 0.13, 0.10], "test"),
+        *entries("naive", "e-01", zero, "test"),
+        *entries("bagged", "e-02", [0.20, 0.22, 0.21, 0.23, 0.20], "test"),
+        *entries("smooth", "e-03", [0.10, 0.12, 0.11, 0.13, 0.10], "test"),
     ]
     state.holdout = [
-        *_entries("naive", "e-01", zero, "holdout"),
-        *_entries("bagged", "e-02", [0.11, 0.10, 0.12, 0.12, 0.11], "holdout"),
-        *_entries("smooth", "e-03", [0.31, 0.30, 0.32, 0.32, 0.31], "holdout"),
+        *entries("naive", "e-01", zero, "holdout"),
+        *entries("bagged", "e-02", [0.11, 0.10, 0.12, 0.12, 0.11], "holdout"),
+        *entries("smooth", "e-03", [0.31, 0.30, 0.32, 0.32, 0.31], "holdout"),
     ]
     state.failed_cells = [
         FailedCell(round=1, experiment="e-02", index=2, status="error", error="KeyError: 'x'"),

@@ -10,44 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from records_support import SEEDS, TASK, entries
 
-from aar.bench import EvalRecord
 from aar.memory import Finding, Metrics, VerdictBasis
 from aar.session import SessionConfig, UnbackedNumberError
 from aar.session._claims import ClaimError, check_rationale, followed_experiment
 from aar.session._finalize import BASELINES
-from aar.session._models import EvalEntry, Experiment, Hypothesis, RoundInfo, SessionState
+from aar.session._models import Experiment, Hypothesis, RoundInfo, SessionState
 from aar.session._report import render_markdown, report_data
 from aar.session._verdicts import decide_finding, round_decisions
-
-TASK = "digits-ge5"
-SEEDS = [42, 43, 44, 45, 46]
-NAIVE_PGR = [0.20, 0.35, 0.10, 0.30, 0.25]
-
-
-def _record(method: str, seed: int, pgr: float, split: str) -> EvalRecord:
-    return EvalRecord(
-        id=f"{method}-{split}-{seed}",
-        task=TASK,
-        seed=seed,
-        split=split,  # type: ignore[arg-type]
-        method=method,
-        metrics={"acc": 0.8, "auroc": 0.9, "pgr_acc": pgr, "pgr_auroc": pgr, "n": 269.0},
-        code_sha256="c" * 64,
-        timestamp=datetime.now(UTC),
-        rounded=split == "test",
-        rounding=0.01 if split == "test" else None,
-        predictions_sha256="p",
-        budget_used=1,
-        budget_total=200,
-    )
-
-
-def _entries(method: str, experiment: str, gains: list[float], split: str) -> list[EvalEntry]:
-    return [
-        EvalEntry(record=_record(method, s, b + g, split), experiment=experiment, round=1)
-        for s, b, g in zip(SEEDS, NAIVE_PGR, gains, strict=True)
-    ]
 
 
 def _state(test_gain: list[float], holdout_gain: list[float]) -> SessionState:
@@ -78,12 +49,12 @@ def _state(test_gain: list[float], holdout_gain: list[float]) -> SessionState:
     zero = [0.0] * 5
     method = "label_smoothing-epsilon-0.1"
     state.evaluations = [
-        *_entries("naive", "e-01", zero, "test"),
-        *_entries(method, "e-02", test_gain, "test"),
-        *_entries("control_hard_labels", "e-03", [0.01, -0.02, 0.0, 0.02, -0.01], "test"),
+        *entries("naive", "e-01", zero, "test"),
+        *entries(method, "e-02", test_gain, "test"),
+        *entries("control_hard_labels", "e-03", [0.01, -0.02, 0.0, 0.02, -0.01], "test"),
     ]
-    state.holdout = [*_entries("naive", "e-01", zero, "holdout")]
-    state.holdout += _entries(method, "e-02", holdout_gain, "holdout")
+    state.holdout = [*entries("naive", "e-01", zero, "holdout")]
+    state.holdout += entries(method, "e-02", holdout_gain, "holdout")
     return state
 
 
