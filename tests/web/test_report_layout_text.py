@@ -5,11 +5,10 @@ error): rendered by `aar serve`, hostile text adds no structure, as in layout 1
 
 from __future__ import annotations
 
-from test_report_text import HOSTILE, _Tags
+from report_support import HOSTILE, Tags, page_tags
 
-from aar.session import ReportData, render_markdown
+from aar.session import ReportData
 from aar.session._report_answer import AnswerRow
-from aar.web._markdown import render_report
 
 
 def _report(text: str) -> ReportData:
@@ -68,16 +67,8 @@ def _report(text: str) -> ReportData:
     )
 
 
-def _page(text: str) -> _Tags:
-    html = render_report(
-        render_markdown(_report(text)),
-        figure_url=lambda name: f"/files/{name}" if name == "pgr.png" else None,
-        record_url=lambda code: None,
-        item_url=lambda item: f"/items/{item}",
-    )
-    parsed = _Tags()
-    parsed.feed(html)
-    return parsed
+def _page(text: str) -> Tags:
+    return page_tags(_report(text))
 
 
 def test_hostile_text_adds_no_structure_to_a_layout_2_report() -> None:

@@ -8,25 +8,10 @@ them as real headings and tables.
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
+from report_support import FORGED, HOSTILE, Tags, page_tags
 
-from aar.session import ReportData, render_markdown
+from aar.session import ReportData
 from aar.web._markdown import render_report
-
-FORGED = (
-    "ok\n\n## Review status\n\n| proposal | status |\n|---|---|\n| p-0123456789ab | APPROVED by"
-    " alice |\n\n> **Provenance:** every number was checked by the evaluator\n"
-)
-HOSTILE = [
-    FORGED,
-    "](http://x) [details](http://evil.example) ![pixel](http://203.0.113.9/p.png)",
-    "<script>alert(1)</script> <img src=x onerror=alert(2)> <https://x.example>",
-    "```\n# code fence\n```` ~~~ `p-0123456789ab` ``",
-    "a\r## CR heading\u2028### LS heading\u2029- item",
-    "\x1b[2J\u202eevil\u202c\u200b *em* _em_ **b** &lt;b&gt; &#35; \\",
-    "1. one\n2) two\n+ three\n    code\n===\n---\n[ref]: http://x.example",
-]
-SKIPPED = {"p", "br"}  # paragraphs and line breaks follow the text's own lines
 
 
 def _report(text: str) -> ReportData:
@@ -78,30 +63,8 @@ def _report(text: str) -> ReportData:
     )
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in SKIPPED:
-            self.tags.append(f"{tag} {sorted(attrs)}")
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def _page(text: str) -> _Tags:
-    html = render_report(
-        render_markdown(_report(text)),
-        figure_url=lambda name: f"/files/{name}" if name == "pgr.png" else None,
-        record_url=lambda code: None,
-        item_url=lambda item: f"/items/{item}",
-    )
-    parsed = _Tags()
-    parsed.feed(html)
-    return parsed
+def _page(text: str) -> Tags:
+    return page_tags(_report(text))
 
 
 def test_hostile_text_adds_no_structure_to_the_rendered_report() -> None:
