@@ -235,10 +235,10 @@ def compare(
 ) -> dict[str, Any] | None:
     """The claimed verdict of `method` against naive on `task`: the paired t-test on the test
     feedback at 5 %, uncorrected, over the seeds where both scores were shown (the scorer
-    shows a score only when it beats the best shown by its ladder step). The session decides
-    the finding's verdict on holdout."""
-    import math
-
+    shows a score only when it beats the best shown by its ladder step). Every number of the
+    summary is taken on those seeds alone, which it names, and the finding cites the records
+    of exactly those seeds (a 1-seed score beside a 5-seed mean would compare nothing). The
+    session decides the finding's verdict on holdout."""
     from aar.bench import paired_difference
 
     if not tested or not naive:
@@ -259,28 +259,44 @@ def compare(
     }
     if not any(_finite(mine[s]) for s in seeds):
         return not_shown
-    d = paired_difference([mine[s] for s in seeds], [by_seed[s] for s in seeds], seeds=seeds)
-    if d.n == 0 or not math.isfinite(d.mean):
+    paired = [s for s in seeds if _finite(mine[s]) and _finite(by_seed[s])]
+    if not paired:
         return not_shown | {
             "summary": f"{method} vs naive on {task} (test feedback): no seed had both scores "
             "shown, so no paired difference is stated; the session decides the verdict on holdout."
         }
-    over = f"over {d.n} seeds" if d.n == len(seeds) else "on the seeds with a shown score"
+    d = paired_difference([mine[s] for s in paired], [by_seed[s] for s in paired], seeds=paired)
     lo, hi = d.ci
     interval = f", 95 % bootstrap CI [{lo:.3f}, {hi:.3f}]" if d.n >= 2 else ""
     summary = (
-        f"{method} vs naive on {task} {over} (test feedback): PGR "
-        f"{_shown_mean(mine.values()):.3f} vs {_shown_mean(by_seed.values()):.3f}; paired "
-        f"difference {d.mean:+.3f}{interval}."
+        f"{method} vs naive on {task} {_on_seeds(paired, all_seeds=paired == seeds)} "
+        f"(test feedback): PGR {_mean(mine[s] for s in paired):.3f} vs "
+        f"{_mean(by_seed[s] for s in paired):.3f}; paired difference {d.mean:+.3f}{interval}."
     )
+    cited = _ids_on(tested, paired) + _ids_on(naive, paired)
     verdict = d.verdict if d.n >= 2 else "inconclusive"
-    return base | {"verdict": verdict, "diff": d.mean, "summary": summary}
+    return base | {"verdict": verdict, "diff": d.mean, "summary": summary, "record_ids": cited}
 
 
-def _shown_mean(values: Any) -> float:
-    """The mean of the shown scores (as the evaluation summary and the evidence take it)."""
-    shown = [v for v in values if _finite(v)]
-    return sum(shown) / len(shown) if shown else float("nan")
+def _on_seeds(seeds: list[int], all_seeds: bool) -> str:
+    """Which seeds a comparison covers: all of them, or the ones the scorer showed, by name."""
+    if all_seeds:
+        return f"over {len(seeds)} seeds"
+    named = ", ".join(map(str, seeds))
+    return f"on {len(seeds)} seed{'s' if len(seeds) > 1 else ''} with a shown score ({named})"
+
+
+def _ids_on(feedback: dict[str, Any], seeds: list[int]) -> list[str]:
+    """The record ids of `feedback` on `seeds` (its ids are in the order of its seeds)."""
+    wanted = set(seeds)
+    return [
+        rid for s, rid in zip(feedback["seeds"], feedback["record_ids"], strict=True) if s in wanted
+    ]
+
+
+def _mean(values: Any) -> float:
+    picked = list(values)
+    return sum(picked) / len(picked)
 
 
 def _finite(value: Any) -> bool:

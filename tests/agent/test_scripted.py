@@ -106,11 +106,81 @@ def test_a_method_the_scorer_showed_no_score_gets_a_finding_with_no_number() -> 
         raise AssertionError("one finding per scored task, then the outcomes")
     one = compare("logconf", "logconf", "t", _feedback([0.5, math.nan, math.nan]), naive)
     assert one is not None and one["verdict"] == "inconclusive"
-    assert "on the seeds with a shown score" in one["summary"] and "CI" not in one["summary"]
-    assert "PGR 0.500 vs 0.250" in one["summary"] and "+0.300" in one["summary"]
+    assert "on 1 seed with a shown score (42)" in one["summary"] and "CI" not in one["summary"]
+    # naive on the same seed (0.20), not its mean over all three (0.25): 0.500 - 0.200 = +0.300
+    assert "PGR 0.500 vs 0.200" in one["summary"] and "+0.300" in one["summary"]
+    assert one["record_ids"] == ["r0", "r0"]  # the records of that seed, the method's and naive's
 
 
 def test_method_names_parse_back() -> None:
     assert parse_method("logconf-aux_coef-0.25") == ("logconf", {"aux_coef": 0.25})
     assert parse_method("bootstrap") == ("bootstrap", {})
     assert parse_method("mine-x-1") == (None, {})
+
+
+def _records(method: str, pgr: list[float]) -> list:
+    from datetime import UTC, datetime
+
+    from aar.bench import EvalRecord
+
+    return [
+        EvalRecord(
+            id=f"{method}-{seed}",
+            task="digits-ge5",
+            seed=seed,
+            split="test",
+            method=method,
+            metrics={"acc": 0.8, "pgr_acc": value, "weak_acc": 0.75, "ceiling_acc": 0.95},
+            code_sha256="x",
+            timestamp=datetime.now(UTC),
+            rounded=True,
+            rounding=0.01,
+            predictions_sha256="y",
+            budget_used=1,
+            budget_total=10,
+        )
+        for seed, value in zip([42, 43, 44, 45, 46], pgr, strict=True)
+    ]
+
+
+def _as_feedback(records: list) -> dict:
+    return {
+        "seeds": [r.seed for r in records],
+        "pgr_acc_by_seed": [r.metrics["pgr_acc"] for r in records],
+        "record_ids": [r.id for r in records],
+    }
+
+
+def test_a_partly_shown_method_is_compared_with_naive_on_its_shown_seeds_only() -> None:
+    """Every number of the summary comes from the seeds the scorer showed for the method, which
+    it names: naive's mean over all five seeds beside the method's one-seed score compared
+    nothing (the new user's 0.500 vs 0.262 with a +0.350 difference). The cited records are
+    those seeds' records, and they back every number (the session's number check)."""
+    from aar.session._evidence import check_numbers, evidence
+
+    nan = math.nan
+    naive = _records("naive", [0.20, 0.35, 0.10, 0.30, 0.25])
+    mine = _records("logconf", [nan, 0.50, 0.30, nan, 0.40])
+    out = compare("logconf", "logconf", "digits-ge5", _as_feedback(mine), _as_feedback(naive))
+    assert out is not None
+    summary = out["summary"]
+    assert "on 3 seeds with a shown score (43, 44, 46)" in summary
+    assert "PGR 0.400 vs 0.233" in summary and "paired difference +0.167" in summary
+    assert "0.240" not in summary  # naive's mean over all five seeds
+    cited = {r.id: r for r in mine + naive}
+    assert sorted(out["record_ids"]) == sorted(
+        ["logconf-43", "logconf-44", "logconf-46", "naive-43", "naive-44", "naive-46"]
+    )
+    backing = evidence([cited[rid] for rid in out["record_ids"]])
+    check_numbers(summary, backing, where="the finding", names=["logconf", "naive", "digits-ge5"])
+    one = compare(
+        "logconf", "logconf", "digits-ge5", _as_feedback(mine[:2]), _as_feedback(naive[:2])
+    )
+    assert one is not None and "on 1 seed with a shown score (43)" in one["summary"]
+    assert "PGR 0.500 vs 0.350; paired difference +0.150." in one["summary"]
+    check_numbers(
+        one["summary"],
+        evidence([cited[rid] for rid in one["record_ids"]]),
+        where="the finding",
+        names=["logconf", "naive", "digits-ge5"],
+    )
