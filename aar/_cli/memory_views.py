@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aar.memory import Finding, Metrics
+    from aar.memory import Finding, Metrics, VerdictBasis
 
 WITHHELD = "withheld"
 """What a finding's feedback shows when the scorer withheld every cited test score."""
@@ -17,7 +17,16 @@ WITHHELD = "withheld"
 
 def _pgr(finding: Finding) -> str:
     m = finding.metrics
-    return WITHHELD if m is None else f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}"
+    return WITHHELD if m is None else _mean_se(m, short=True)
+
+
+def _mean_se(m: Metrics, short: bool = False) -> str:
+    """PGR accuracy as mean ± SE; a mean over one seed has no SE (the stored 0 is a
+    placeholder, and "± 0.000" would read as an exact number), so it says so instead. A
+    hand-written finding may name no seeds: its SE is shown as written."""
+    if len(m.seeds) == 1:
+        return f"{m.pgr_acc_mean:+.3f} (1 seed{'' if short else ', no SE'})"
+    return f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}"
 
 
 def findings_table(
@@ -59,9 +68,7 @@ def _metric_rows(prefix: str, m: Metrics) -> list[tuple[str, str]]:
     def ci(bounds: tuple[float, float] | None) -> str:
         return f" [95% CI {bounds[0]:+.3f}, {bounds[1]:+.3f}]" if bounds else ""
 
-    rows = [
-        (f"{prefix}PGR accuracy", f"{m.pgr_acc_mean:+.3f} ± {m.pgr_acc_se:.3f}{ci(m.pgr_acc_ci)}")
-    ]
+    rows = [(f"{prefix}PGR accuracy", f"{_mean_se(m)}{ci(m.pgr_acc_ci)}")]
     if m.pgr_auroc_mean is not None:
         se = f" ± {m.pgr_auroc_se:.3f}" if m.pgr_auroc_se is not None else ""
         rows.append((f"{prefix}PGR AUROC", f"{m.pgr_auroc_mean:+.3f}{se}{ci(m.pgr_auroc_ci)}"))
@@ -69,6 +76,35 @@ def _metric_rows(prefix: str, m: Metrics) -> list[tuple[str, str]]:
         se = f" ± {m.accuracy_se:.3f}" if m.accuracy_se is not None else ""
         rows.append((f"{prefix}accuracy", f"{m.accuracy_mean:.3f}{se}"))
     return rows
+
+
+def _basis(basis: VerdictBasis | None) -> str:
+    """What decided the verdict, in one paragraph: the data (fresh seeds or the round's own),
+    the difference from the baseline and the corrected p; a hand-written or older finding's
+    verdict is its writer's claim."""
+    if basis is None:
+        return "- (not decided by a session: the writer's claim)"
+    fresh = "fresh " if basis.fresh_seeds else ""
+    seeds = f"{len(basis.seeds)} {fresh}seed{'s' if len(basis.seeds) != 1 else ''}"
+    on = f" on {seeds} ({_seed_span(basis.seeds)})" if basis.seeds else ""
+    parts = [f"{basis.split}{on}"]
+    if basis.mean_difference is not None:
+        parts.append(f"mean PGR difference vs {basis.baseline} {basis.mean_difference:+.3f}")
+    if basis.adjusted_p is not None:
+        parts.append(
+            f"{basis.test}, {basis.correction.capitalize()}-adjusted p {basis.adjusted_p:.3f} "
+            f"over {basis.family_size} comparisons (level {basis.level:g})"
+        )
+    else:
+        parts.append("no confirmation test was run")
+    return "; ".join(parts) + (f". {basis.why}" if basis.why else "")
+
+
+def _seed_span(seeds: list[int]) -> str:
+    ordered = sorted(seeds)
+    if len(ordered) > 2 and ordered[-1] - ordered[0] == len(ordered) - 1:
+        return f"{ordered[0]}–{ordered[-1]}"
+    return ", ".join(map(str, ordered))
 
 
 def finding_details(finding: Finding, dups: list[Finding]) -> Any:
@@ -89,6 +125,7 @@ def finding_details(finding: Finding, dups: list[Finding]) -> Any:
         ("method", finding.method),
         ("tasks", ", ".join(finding.tasks)),
         ("verdict", finding.verdict),
+        ("verdict basis", _basis(finding.verdict_basis)),
         *(
             _metric_rows("", finding.metrics)
             if finding.metrics is not None
