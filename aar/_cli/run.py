@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from aar._cli.drive import drive, report_done
 from aar.errors import UsageError
 from aar.text import shown
 
@@ -21,6 +22,23 @@ if TYPE_CHECKING:
     from aar.session import Session, SessionConfig
 
 SEEDS_FROM = 42
+ROUND_NEEDS = "default: what the round needs"
+BudgetUsd = Annotated[
+    float | None, typer.Option("--budget-usd", help="Model spend in USD (default: none).")
+]
+BudgetTokens = Annotated[
+    int | None,
+    typer.Option("--budget-tokens", help="Model tokens, input + output (default: none)."),
+]
+BudgetEvals = Annotated[
+    int | None, typer.Option("--budget-evals", help=f"Scored test submissions ({ROUND_NEEDS}).")
+]
+BudgetRequests = Annotated[
+    int | None, typer.Option("--budget-requests", help=f"Model requests ({ROUND_NEEDS}).")
+]
+BudgetMinutes = Annotated[
+    float | None, typer.Option("--budget-minutes", help="Wall clock of a round, in minutes.")
+]
 
 
 def run(
@@ -39,11 +57,11 @@ def run(
     ] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per task (42 upwards).")] = 5,
     hypotheses: Annotated[int, typer.Option(help="Hypotheses per round.")] = 3,
-    budget_usd: Annotated[float | None, typer.Option("--budget-usd")] = None,
-    budget_tokens: Annotated[int | None, typer.Option("--budget-tokens")] = None,
-    budget_evals: Annotated[int | None, typer.Option("--budget-evals")] = None,
-    budget_requests: Annotated[int | None, typer.Option("--budget-requests")] = None,
-    budget_minutes: Annotated[float | None, typer.Option("--budget-minutes")] = None,
+    budget_usd: BudgetUsd = None,
+    budget_tokens: BudgetTokens = None,
+    budget_evals: BudgetEvals = None,
+    budget_requests: BudgetRequests = None,
+    budget_minutes: BudgetMinutes = None,
 ) -> None:
     """Launch a research session: one round ending in a report and proposals for review."""
     config = _config(
@@ -72,7 +90,7 @@ def run(
     from aar.session import Session
 
     session = Session.create(runs_dir, config)
-    _drive(session)
+    drive(session)
 
 
 def resume(session_id: Annotated[str, typer.Argument(help="The session to continue.")]) -> None:
@@ -85,7 +103,7 @@ def resume(session_id: Annotated[str, typer.Argument(help="The session to contin
     session = Session.open(get_settings().runs_dir, _check_id(session_id))
     if _finish_torn_end(session):
         return
-    _drive(session)
+    drive(session)
 
 
 def _finish_torn_end(session: Session) -> bool:
@@ -104,7 +122,7 @@ def _finish_torn_end(session: Session) -> bool:
     if why is None:
         return False
     session.shutdown()
-    _report_done(session)
+    report_done(session)
     return True
 
 
@@ -181,11 +199,7 @@ def _config(
     from aar.errors import validation_message
     from aar.session import Budgets, SessionConfig
 
-    if not 1 <= seeds <= 20:
-        raise UsageError(f"--seeds must be between 1 and 20, got {seeds}")
-    for name, value in (("--budget-usd", usd), ("--budget-minutes", minutes)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise UsageError(f"{name} must be a positive number, got {value}")
+    _check_numbers(seeds, hypotheses, (usd, minutes), (tokens, evals, requests))
     if tasks:
         if len(set(tasks)) != len(tasks):
             raise UsageError("a --task is given twice")
@@ -220,6 +234,25 @@ def _config(
     except ValidationError as exc:
         raise UsageError(validation_message(exc)) from None
     return _sized(config, typed={k for k, v in budgets.items() if v is not None})
+
+
+def _check_numbers(
+    seeds: int,
+    hypotheses: int,
+    amounts: tuple[float | None, float | None],
+    counts: tuple[int | None, int | None, int | None],
+) -> None:
+    """Each number in the words of its option (`SessionConfig` would name its own fields)."""
+    for name, number in (("--seeds", seeds), ("--hypotheses", hypotheses)):
+        if not 1 <= number <= 20:
+            raise UsageError(f"{name} must be between 1 and 20, got {number}")
+    for name, value in zip(("--budget-usd", "--budget-minutes"), amounts, strict=True):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{name} must be a positive number, got {value}")
+    names = ("--budget-tokens", "--budget-evals", "--budget-requests")
+    for name, count in zip(names, counts, strict=True):
+        if count is not None and count < 0:
+            raise UsageError(f"{name} must be 0 or more, got {count}")
 
 
 def _sized(config: SessionConfig, typed: set[str]) -> SessionConfig:
@@ -299,57 +332,6 @@ def _check_id(session_id: str) -> str:
     if not session_id or "/" in session_id or session_id.startswith("."):
         raise UsageError(f"not a session id: {session_id!r}")
     return session_id
-
-
-def _drive(session: Session) -> None:
-    """Run the session's next round with live progress; Ctrl-C stops it resumably."""
-    from aar._cli.progress import live_progress
-    from aar.agent import run_round
-
-    console = Console(stderr=True)
-    console.print(f"session [bold]{session.id}[/] in {session.root}", highlight=False)
-    try:
-        with live_progress(session):
-            if session.next_round() == "closed":
-                console.print("no follow-up was approved: the session is closed")
-                return
-            run_round(session)
-    except KeyboardInterrupt:
-        from aar.session import Interrupted
-
-        session.emit(Interrupted(where="keyboard interrupt"))
-        console.print(
-            f"[yellow]interrupted[/]: everything done so far is saved; continue with "
-            f"`aar resume {session.id}`",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
-    finally:
-        session.shutdown()
-    _report_done(session)
-
-
-EXIT_CODES = {"completed": 0, "failed": 1, "budget": 3}
-"""`aar run` / `aar resume` exit codes by how the round ended: a round the model, the sandbox
-or the baselines could not drive is 1, one a budget cut short is 3 (its report still stands)."""
-
-
-def _report_done(session: Session) -> None:
-    end = session.last_round_end()
-    number, outcome = end.number, end.outcome
-    out = Console()
-    why = shown(end.why, keep="")  # may quote the model or an error: text, hidden chars marked
-    if outcome == "completed":
-        out.print(Text(f"round {number} ended: {why}"), highlight=False)
-    else:
-        out.print(Text(f"round {number} ENDED EARLY ({outcome}): {why}"), highlight=False)
-    out.print(f"report: {end.report}", highlight=False)
-    out.print(
-        f"review it: aar review list --session {session.id}   (then: aar resume {session.id})",
-        highlight=False,
-    )
-    if EXIT_CODES[outcome]:
-        raise typer.Exit(EXIT_CODES[outcome])
 
 
 def register(app: typer.Typer) -> None:

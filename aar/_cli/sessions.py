@@ -22,12 +22,27 @@ sessions_app = typer.Typer(help="Research sessions: list them, show one.", no_ar
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable keys).")]
 
 
+STOPPED = "interrupted"
+"""The state shown for a session whose log says "running" while no process runs it."""
+
+
+def _shown_state(root: Path, state: SessionState) -> str:
+    """The log's state, except that a "running" session no process holds (its writer lock is
+    free: stopped by kill -9, a crash, or a signal before aar handled it) is shown as stopped,
+    to be continued with `aar resume`. Reading writes nothing to the session."""
+    from aar.session import writer_running
+
+    if state.state == "running" and not writer_running(root):
+        return STOPPED
+    return state.state
+
+
 def _summary(root: Path, state: SessionState) -> dict[str, Any]:
     """The stable `--json` shape of a session."""
     u = state.usage
     return {
         "id": state.id,
-        "state": state.state,
+        "state": _shown_state(root, state),
         "model": state.config.model,
         "goal": state.config.goal,
         "tasks": state.config.tasks,
@@ -119,7 +134,12 @@ def list_cmd(as_json: JsonOpt = False) -> None:
         )
     for root, problem in damaged:
         table.add_row(root.name, _label(problem), "", "", "", "")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if any(r["state"] == STOPPED for r in rows):
+        console.print(
+            f"{STOPPED}: nothing runs it; continue it with: aar resume ID", soft_wrap=True
+        )
 
 
 @sessions_app.command("show")
@@ -150,11 +170,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
         out.print(Text.assemble(*(p if isinstance(p, tuple) else shown(p, keep="") for p in parts)))
 
     line((summary["id"], "bold"), f" — {summary['state']} — {summary['model']}")
+    if summary["state"] == STOPPED:
+        line(f"nothing runs it now; continue it with: aar resume {summary['id']}")
     line(f"goal: {summary['goal']}")
     line(f"tasks: {', '.join(summary['tasks'])}; seeds {summary['seeds']}")
+    running = STOPPED if summary["state"] == STOPPED else "running"
     for r in summary["rounds"]:
         line(
-            f"round {r['number']} ({r['kind']}): {r['why_ended'] or 'running'}; proposals "
+            f"round {r['number']} ({r['kind']}): {r['why_ended'] or running}; proposals "
             f"{', '.join(r['proposals']) or 'none'}; report {r['report'] or '—'}"
         )
     u = summary["usage"]

@@ -46,5 +46,6 @@ def get_finding(store: FindingsStore, finding_id: str) -> Finding:
         return store.get(finding_id)
     except FindingNotFoundError:
         raise ItemNotFoundError(
-            f"no proposal or finding {finding_id} (findings memory {store.location})"
+            f"no proposal or finding {finding_id} (none in the runs directory or the findings "
+            f"memory at {store.location})"
         ) from None

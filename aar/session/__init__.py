@@ -42,7 +42,7 @@ from aar.session._event_kinds import (
     StateChanged,
     ToolCalled,
 )
-from aar.session._events import EventLog, SessionBusyError, replay
+from aar.session._events import EventLog, SessionBusyError, replay, writer_running
 from aar.session._evidence import UnbackedNumberError
 from aar.session._finalize import BASELINES, finish_logged_end
 from aar.session._models import (
@@ -163,4 +163,5 @@ __all__ = [
     "replay_session",
     "report_data",
     "sized_budget",
+    "writer_running",
 ]

@@ -129,6 +129,27 @@ class WriterLock:
             self._fd = -1
 
 
+def writer_running(session_dir: Path) -> bool:
+    """Whether a process holds the session's writer lock now. A log that says "running" with
+    no writer was stopped (SIGTERM before aar handled it, kill -9, a crash) and waits for
+    `aar resume`. The probe creates and writes nothing, and holds a shared lock only for the
+    instant between taking it and closing the file. A lock that cannot be read (permissions)
+    counts as held: the log's own state is then shown as it is."""
+    try:
+        fd = os.open(session_dir / LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # no process has ever run it (or it was copied without its lock)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the probe's own lock
+    return False
+
+
 def replay(events: list[Event]) -> SessionState:
     """The state the events describe (the first must be `created`)."""
     match events[0].data if events else None:
