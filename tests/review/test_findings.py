@@ -107,8 +107,9 @@ def test_a_finding_edited_after_approval_is_void_and_keeps_its_status(runs, stor
 
 
 def test_unknown_findings_and_a_missing_memory(runs, store, tmp_path, monkeypatch) -> None:
-    with pytest.raises(ItemNotFoundError, match="no proposal or finding f-nope"):
+    with pytest.raises(ItemNotFoundError, match="no proposal or finding f-nope") as unknown:
         approve(runs, "f-nope", "ana", store=store)
+    assert f"findings memory at {store.location})" in str(unknown.value)  # once, not doubled
     from aar.config import get_settings
 
     monkeypatch.setenv("AAR_MEMORY_PATH", str(tmp_path / "no-memory"))

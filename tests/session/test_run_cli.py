@@ -87,3 +87,17 @@ def test_resume_and_replay_of_unknown_sessions(workspace: Path) -> None:
 def test_sessions_list_json_when_empty(workspace: Path) -> None:
     done = run_aar("sessions", "list", "--json", cwd=workspace)
     assert done.returncode == 0 and json.loads(done.stdout) == []
+
+
+def test_every_budget_option_is_described() -> None:
+    """`aar run --help` listed the five budget options with no description."""
+    from typer.testing import CliRunner
+
+    from aar.cli import app
+
+    done = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    for name in ("usd", "tokens", "evals", "requests", "minutes"):
+        row = next(ln for ln in done.stdout.splitlines() if f"--budget-{name} " in ln)
+        described = row.strip("│ ").split(">", 1)[1].strip()
+        assert len(described) > 10, row
