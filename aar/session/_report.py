@@ -16,7 +16,7 @@ from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from aar.files import write_atomic
 from aar.session._models import SessionState
-from aar.session._report_answer import CHOICE_RULE, AnswerRow, answer_rows
+from aar.session._report_answer import CHOICE_RULE, AnswerRow, answer_rows, no_answer_text
 from aar.session._report_sections import (
     NAIVE,
     ProvenanceRow,
@@ -194,7 +194,7 @@ def _answer_section(data: ReportData) -> list[str]:
     ]
     for a in data.answer:
         if a.method == NAIVE:
-            out.append(f"| {a.task} | naive (no method was confirmed better) | — | — | — | — |")
+            out.append(f"| {a.task} | {no_answer_text(a)} | — | — | — | — |")
             continue
         config = "; ".join(x for x in (f"family {a.family}" if a.family else "", a.params) if x)
         effect = "—"

@@ -5,8 +5,10 @@ than naive on a task (screened on test feedback, confirmed on holdout, Holm-corr
 shown by the report's own holdout table), the one with the largest test-feedback edge over
 naive is the answer; with none confirmed, naive stands. Holdout only supplies the effect
 stated next to it: the paired difference from naive and its 95 % t-interval, on the rows of
-the results table that confirmed it (their records are in the provenance appendix). A pure
-function of the session state, so `aar replay` rebuilds it.
+the results table that confirmed it (their records are in the provenance appendix). Where
+naive stands, the row says why, by what happened: no method was tested on the task, none was
+confirmed (or no confirmation could run). A pure function of the session state, so `aar
+replay` rebuilds it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import BaseModel
 
 from aar.bench import Decision
 from aar.session._models import SessionState
-from aar.session._report_sections import NAIVE, ResultRow, shown_verdict
+from aar.session._report_sections import NAIVE, ResultRow, confirmed_by_test, shown_verdict
 from aar.session._verdicts import round_decisions
 
 CHOICE_RULE = (
@@ -47,15 +49,43 @@ class AnswerRow(BaseModel):
     adjusted_p: float | None
     experiment: str | None
     """The experiment whose holdout records give `effect` (see the provenance appendix)."""
+    tested: int = 0
+    """How many methods the session compared with naive on the task this round."""
+    confirmations: int = 0
+    """How many of them went through a confirmation test on holdout."""
 
 
 def answer_rows(state: SessionState, number: int, rows: list[ResultRow]) -> list[AnswerRow]:
     """The best method per task of round `number`, in the session's task order."""
     confirmed: dict[str, list[tuple[str, Decision]]] = {t: [] for t in state.config.tasks}
+    decided: dict[str, list[Decision]] = {t: [] for t in state.config.tasks}
     for (method, task), d in sorted(round_decisions(state, number).items()):
-        if method != NAIVE and shown_verdict(method, task, d, rows) == "supported":
+        if method == NAIVE:
+            continue
+        decided.setdefault(task, []).append(d)
+        if shown_verdict(method, task, d, rows) == "supported":
             confirmed.setdefault(task, []).append((method, d))
-    return [_answer(state, number, task, found, rows) for task, found in confirmed.items()]
+    return [
+        _answer(state, number, task, found, rows).model_copy(
+            update={
+                "tested": len(decided.get(task, [])),
+                "confirmations": sum(map(confirmed_by_test, decided.get(task, []))),
+            }
+        )
+        for task, found in confirmed.items()
+    ]
+
+
+def no_answer_text(row: AnswerRow) -> str:
+    """The best-method cell where no method was confirmed better than naive, saying what
+    happened: nothing was tested (no result at all, not a negative one), no confirmation
+    could run, or the confirmations did not show a gain."""
+    if row.tested == 0:
+        return "none: no method was tested on this task (naive is the baseline)"
+    methods = f"{row.tested} method{'s' if row.tested != 1 else ''} tested"
+    if row.confirmations == 0:
+        return f"naive ({methods}; none could be confirmed: no confirmation test was run)"
+    return f"naive ({methods}; none was confirmed better)"
 
 
 def _answer(

@@ -19,7 +19,7 @@ from aar.session._config import SessionConfig
 from aar.session._evidence import paired_by_seed
 from aar.session._finalize import BASELINES
 from aar.session._models import EvalEntry, RoundInfo, SessionState
-from aar.session._verdicts import round_decisions
+from aar.session._verdicts import RULE, round_decisions
 
 NAIVE = "naive"
 
@@ -334,7 +334,9 @@ def shown_verdict(method: str, task: str, d: Decision, rows: list[ResultRow]) ->
 
 def verdict_lines(state: SessionState, number: int, rows: list[ResultRow]) -> list[dict[str, str]]:
     """Each (method, task) the session decided: the verdict (never one the holdout table
-    contradicts), what the test feedback showed, and what the holdout confirmed."""
+    contradicts), what the test feedback showed, and what the holdout confirmed. From layout 2
+    on, a confirmation that was not run states no adjusted p ("—"): the 1 that Holm counts it
+    with is a placeholder, not a test result."""
     out = []
     for (method, task), d in sorted(round_decisions(state, number).items()):
         verdict = shown_verdict(method, task, d, rows)
@@ -358,7 +360,15 @@ def verdict_lines(state: SessionState, number: int, rows: list[ResultRow]) -> li
                 "verdict": verdict,
                 "screen": screen + ("" if d.screened else ", not screened in"),
                 "confirm": confirm,
-                "adjusted": f"{number_text(d.adjusted_p)} (Holm over {d.family_size})",
+                "adjusted": "— (not run)"
+                if state.report_layout >= 2 and not confirmed_by_test(d)
+                else f"{number_text(d.adjusted_p)} (Holm over {d.family_size})",
             }
         )
     return out
+
+
+def confirmed_by_test(d: Decision) -> bool:
+    """Whether the confirmation test ran: a holdout test on enough seeds (else Holm counts the
+    comparison with p = 1, a placeholder)."""
+    return d.confirm is not None and d.confirm.n >= RULE.min_seeds
