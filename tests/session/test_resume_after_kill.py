@@ -65,6 +65,15 @@ def test_kill_then_resume_loses_nothing(workspace: Path) -> None:
     assert root is not None, run.communicate(timeout=30)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait(timeout=30)
+    listed = subprocess.run(
+        [*AAR, "sessions", "list", "--json"],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(listed.stdout)[0]["state"] == "interrupted", listed  # not "running"
     before = EventLog(root).state()
     charged = before.usage.evals
     running = [e.id for e in before.experiments.values() if e.status == "running"]
