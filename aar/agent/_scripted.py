@@ -268,10 +268,11 @@ def compare(
     d = paired_difference([mine[s] for s in paired], [by_seed[s] for s in paired], seeds=paired)
     lo, hi = d.ci
     interval = f", 95 % bootstrap CI [{lo:.3f}, {hi:.3f}]" if d.n >= 2 else ""
+    on = _on_seeds(paired, all_seeds=paired == seeds)
     summary = (
-        f"{method} vs naive on {task} {_on_seeds(paired, all_seeds=paired == seeds)} "
-        f"(test feedback): PGR {_mean(mine[s] for s in paired):.3f} vs "
-        f"{_mean(by_seed[s] for s in paired):.3f}; paired difference {d.mean:+.3f}{interval}."
+        f"{method} vs naive on {task}, test feedback {on}: PGR "
+        f"{_mean(mine[s] for s in paired):.3f} vs {_mean(by_seed[s] for s in paired):.3f}; "
+        f"paired difference {d.mean:+.3f}{interval}."
     )
     cited = _ids_on(tested, paired) + _ids_on(naive, paired)
     verdict = d.verdict if d.n >= 2 else "inconclusive"

@@ -159,17 +159,23 @@ def finding_lines(state: SessionState, number: int, rows: list[ResultRow]) -> li
                 "method": f.method,
                 "tasks": ", ".join(f.tasks),
                 "summary": f.summary,
-                "feedback": (
-                    mean_se_text(f.metrics.pgr_acc_mean, f.metrics.pgr_acc_se)
-                    if f.metrics
-                    else "withheld"
-                ),
+                "feedback": _feedback_text(f, state.report_layout),
                 "final": mean_se_text(final.pgr_acc_mean, final.pgr_acc_se)
                 if final
                 else "not scored",
             }
         )
     return out
+
+
+def _feedback_text(f: Finding, layout: int) -> str:
+    """A finding's test-feedback PGR; from layout 2 on, one seed's mean states no SE (the
+    stored 0 is a placeholder, and "± 0.000" would read as an exact number)."""
+    if f.metrics is None:
+        return "withheld"
+    if layout >= 2 and len(f.metrics.seeds) == 1:
+        return f"{number_text(f.metrics.pgr_acc_mean)} on 1 seed, no SE"
+    return mean_se_text(f.metrics.pgr_acc_mean, f.metrics.pgr_acc_se)
 
 
 def stated_verdict(state: SessionState, f: Finding, rows: list[ResultRow]) -> tuple[str, str]:

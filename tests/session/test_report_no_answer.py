@@ -1,7 +1,7 @@
 """Layout 2's report says what happened where no method won: a task nothing was tested on has
 no answer (not a negative one), a comparison whose confirmation never ran states no adjusted p
-(the 1 Holm counts it with is a placeholder). A layout-1 session keeps its old wording, so
-`aar replay` still matches its report byte for byte.
+(the 1 Holm counts it with is a placeholder), and a PGR shown on one seed states no SE. A
+layout-1 session keeps its old wording, so `aar replay` still matches its report byte for byte.
 
 Built from evaluator-shaped records (no kernel), as `test_verdicts.py` does.
 """
@@ -68,3 +68,30 @@ def test_a_layout_1_report_keeps_its_wording() -> None:
     md = render_markdown(report_data(_state(1, tested=True), 1, []))
     assert _line(md, f"| {METHOD} | {TASK} |").endswith("| not run | 1.000 (Holm over 1) |")
     assert "## The answer" not in md
+
+
+def _with_one_seed_finding(layout: int) -> SessionState:
+    from aar.memory import Finding, Metrics
+
+    state = _state(layout, tested=True)
+    state.findings["f-1"] = Finding(
+        id="f-1",
+        session_id=state.id,
+        round=1,
+        summary="logconf vs naive",
+        hypothesis="logconf helps",
+        method=METHOD,
+        tasks=[TASK],
+        metrics=Metrics(pgr_acc_mean=0.5, pgr_acc_se=0.0, seeds=[45]),
+        eval_record_ids=[e.record.id for e in state.evaluations if e.record.seed == 45],
+        verdict="inconclusive",
+    )
+    return state
+
+
+def test_a_finding_shown_on_one_seed_states_no_standard_error() -> None:
+    md = render_markdown(report_data(_with_one_seed_finding(2), 1, []))
+    finding = _line(md, "- `f-1`")
+    assert "test feedback 0.500 on 1 seed, no SE;" in finding and "± 0.000" not in finding
+    old = render_markdown(report_data(_with_one_seed_finding(1), 1, []))
+    assert "test feedback 0.500 ± 0.000;" in _line(old, "- `f-1`")  # layout 1 as it was
