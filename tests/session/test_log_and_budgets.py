@@ -94,7 +94,8 @@ def test_sessions_list_shows_a_damaged_session_beside_the_others(tmp_path: Path)
     )
     assert done.returncode == 0, done.stderr
     listed = {row["id"]: row["state"] for row in json.loads(done.stdout)}
-    assert listed == {"s-test": "running", "s-20260101-000001-bbbbbb": "unreadable"}
+    # the readable one's log says running, and no process holds its writer lock: interrupted
+    assert listed == {"s-test": "interrupted", "s-20260101-000001-bbbbbb": "unreadable"}
     assert done.stderr.count("warning: skipped session s-20260101-000001-bbbbbb") == 1
 
 
