@@ -9,6 +9,7 @@ means (and how to recover) differs.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +45,8 @@ def _create(path: Path) -> None:
     """Write a fresh key atomically; a concurrent creator's key wins if it was first."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        # one name per creator: two threads of one process (a web server's) may both create
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(os.urandom(KEY_BYTES))
