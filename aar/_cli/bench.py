@@ -20,7 +20,7 @@ from aar.errors import UsageError
 from aar.files import check_names
 
 if TYPE_CHECKING:
-    from aar.bench import EvalRecord, SuiteResult, Task
+    from aar.bench import EvalRecord, Method, SuiteResult, Task
 
 bench_app = typer.Typer(
     help="Weak-to-strong benchmark: tasks, baselines, student methods, evaluator.",
@@ -100,7 +100,8 @@ MethodOpt = Annotated[
         "--method",
         "-m",
         help="Student method (repeatable): naive, logconf, bootstrap, naive+es, "
-        "logconf+es, bootstrap+es. Default: naive, logconf. weak and ceiling always run.",
+        "logconf+es, bootstrap+es, or a MethodConfig file CONFIG.json (named after the file). "
+        "Default: naive, logconf. weak and ceiling always run.",
     ),
 ]
 
@@ -135,7 +136,7 @@ def run_cmd(
     )
     from aar.config import get_settings
 
-    methods = [m.name for m in parse_methods(method or list(DEFAULT_METHODS))]
+    methods = parse_methods(method or list(DEFAULT_METHODS))
     seed_list = resolve_seeds(seeds)
     check_device(device)
     check_gpu_present(device)
@@ -156,7 +157,7 @@ def run_cmd(
 
 
 def _run_with_progress(
-    tasks: list[Task], methods: list[str], seeds: list[int], device: str
+    tasks: list[Task], methods: list[Method], seeds: list[int], device: str
 ) -> SuiteResult:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -1,12 +1,20 @@
-"""Student method names, parsed without importing torch (the CLI checks them first).
+"""Student methods by name or configuration file, parsed without importing torch (the CLI
+checks them first).
 
-A bench method is a family of the shared method library (`sandbox/kernel/aar_methods`, the
-code the session's kernel runs too) at fixed parameters, optionally with early stopping.
+A bench method is a configuration of the shared method space (`sandbox/kernel/aar_recipes`,
+the code the session's kernel runs too): a built-in family at fixed parameters, optionally
+with early stopping (`logconf+es`), or any `MethodConfig` read from a JSON file
+(`aar bench run --method CONFIG.json`), named after the file.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aar.bench._errors import UnknownMethodError
 
@@ -14,50 +22,85 @@ BASELINES = ("weak", "ceiling")
 BASES = ("naive", "logconf", "bootstrap")
 METHODS = (*BASES, *(f"{b}+es" for b in BASES))
 DEFAULT_METHODS = ("naive", "logconf")
-LOGCONF_AUX_COEF = 0.5
-BOOTSTRAP_STAGES = 2
-"""A linear model, then an MLP of width 16, before the full student."""
+CONFIG_SUFFIX = ".json"
 
 
 class Method(BaseModel):
-    """A parsed student method name, e.g. 'logconf+es'."""
+    """A parsed student method: a name (e.g. 'logconf+es') and its configuration (the
+    `MethodConfig` fields, as a mapping the kernel-side model validates)."""
 
     model_config = ConfigDict(frozen=True)
 
     name: str
-    base: str
-    early_stopping: bool
+    config: dict[str, Any]
+    source: str = "built-in"
+    """'built-in', or the configuration file it was read from."""
 
-    @property
-    def aux_coef(self) -> float:
-        return LOGCONF_AUX_COEF if self.base == "logconf" else 0.0
+    def method_config(self) -> Any:
+        """The configuration as the method space's `MethodConfig` (pydantic only, no torch)."""
+        from aar.bench._train import config_module
 
-    @property
-    def params(self) -> dict[str, float]:
-        """The library family's parameters (the family is `base`)."""
-        if self.base == "logconf":
-            return {"aux_coef": LOGCONF_AUX_COEF}
-        if self.base == "bootstrap":
-            return {"stages": BOOTSTRAP_STAGES}
-        return {}
+        return config_module().MethodConfig.model_validate(self.config)
 
 
-def parse_method(name: str) -> Method:
-    """A student method by name; unknown names list the valid ones."""
+def parse_method(name: str | Method) -> Method:
+    """A student method by name or `.json` configuration file; anything else lists the valid
+    names."""
+    if isinstance(name, Method):
+        return name
+    if name.endswith(CONFIG_SUFFIX):
+        return _from_file(Path(name))
     if name not in METHODS:
         valid = ", ".join((*METHODS, *BASELINES))
-        raise UnknownMethodError(f"unknown method {name!r}; valid methods: {valid}")
+        raise UnknownMethodError(
+            f"unknown method {name!r}; valid methods: {valid}, or a configuration file "
+            f"CONFIG{CONFIG_SUFFIX}"
+        )
+    from aar.bench._train import config_module
+
     base, _, suffix = name.partition("+")
-    return Method(name=name, base=base, early_stopping=suffix == "es")
+    config = config_module().FAMILY_CONFIGS[base]
+    if suffix == "es":
+        config = config.model_copy(
+            update={"training": config.training.model_copy(update={"early_stopping": True})}
+        )
+    return Method(name=name, config=config.model_dump())
 
 
-def parse_methods(names: list[str] | tuple[str, ...]) -> list[Method]:
+def _from_file(path: Path) -> Method:
+    """A `MethodConfig` JSON file; one clear error for a missing, unreadable or invalid one."""
+    from aar.bench._train import config_module
+
+    name = path.name[: -len(CONFIG_SUFFIX)]
+    if name in (*METHODS, *BASELINES) or not name:
+        raise UnknownMethodError(
+            f"{path}: a configuration is named after its file, and {name!r} is a built-in "
+            "name; rename the file"
+        )
+    if not path.is_file():
+        raise UnknownMethodError(f"{path}: no such configuration file (or not a regular file)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        config = config_module().MethodConfig.model_validate(raw)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnknownMethodError(f"{path}: not a readable JSON configuration ({exc})") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise UnknownMethodError(f"{path}: not a valid method configuration: {problems}") from None
+    return Method(name=name, config=config.model_dump(), source=str(path))
+
+
+def parse_methods(names: Sequence[str | Method]) -> list[Method]:
     """Student methods in order, without duplicates; baseline names are accepted and skipped."""
     out: list[Method] = []
     for name in names:
-        if name in BASELINES:
+        if isinstance(name, str) and name in BASELINES:
             continue
         method = parse_method(name)
+        if any(m.name == method.name and m.config != method.config for m in out):
+            raise UnknownMethodError(f"two different methods are named {method.name!r}")
         if method not in out:
             out.append(method)
     return out

@@ -25,7 +25,7 @@ import numpy as np
 
 from aar.bench._method_spec import Method
 from aar.bench._protocol import SCORED_SPLITS, SeedSetup
-from aar.bench._train import library
+from aar.bench._train import library, recipes
 
 Predictions = dict[str, dict[int, dict[str, np.ndarray]]]
 """method -> seed -> split ('test' / 'holdout') -> probabilities [m, n_classes], in the order
@@ -74,21 +74,21 @@ def train_students(
 
     Every model trains alone (`batched=True`: the seeds of a method as one stacked model).
     """
-    lib = library()
+    space = recipes()
     x = setups[0].data.x_strong.astype(np.float32)  # one pool: the seeds can share a batch
 
-    def run(name: str, family: str, params: dict, es: bool, labels: bool) -> None:
+    def run(name: str, config: Any, labels: bool) -> None:
         if on_stage is not None:
             on_stage(name)
         data = [seed_data(st, x, labels=labels) for st in setups]
-        outcomes = lib.train(family, data, params, early_stopping=es, device=device, batch=batched)
+        outcomes = space.train_config(config, data, device=device, batch=batched)
         out[name] = {
             st.seed: {s: _internal(st, s, o.probs[s]) for s in SCORED_SPLITS}
             for st, o in zip(setups, outcomes, strict=True)
         }
 
     out: Predictions = {}
-    run("ceiling", "naive", {}, False, True)
+    run("ceiling", space.MethodConfig(), True)
     for m in methods:
-        run(m.name, m.base, m.params, m.early_stopping, False)
+        run(m.name, m.method_config(), False)
     return out

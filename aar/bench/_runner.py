@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from aar.bench._errors import InvalidDeviceError, InvalidSeedsError
-from aar.bench._method_spec import DEFAULT_METHODS, parse_methods
+from aar.bench._method_spec import DEFAULT_METHODS, Method, parse_methods
 from aar.bench._protocol import SCORED_SPLITS, SeedSetup, setup_seed, validate_data
 from aar.bench._stats import Summary, accuracy, auroc, pgr, summarize
 from aar.bench._task import StudentConfig, Task, TaskData
@@ -195,7 +195,7 @@ def _method_result(
 
 def run_task(
     task: Task,
-    methods: Sequence[str] = DEFAULT_METHODS,
+    methods: Sequence[str | Method] = DEFAULT_METHODS,
     seeds: int | Sequence[int] | None = None,
     device: str = "auto",
     *,
@@ -295,6 +295,8 @@ class SuiteResult(BaseModel):
     git_commit: str | None = None
     excluded_from_means: list[str] = Field(default_factory=list)
     mean_pgr_acc: dict[str, float] = Field(default_factory=dict)
+    method_configs: dict[str, dict] = Field(default_factory=dict)
+    """Each method's `MethodConfig` (what `--method CONFIG.json` reproduces)."""
 
     def to_summary_json(self) -> dict:
         """The `aar bench run --json` layout (plus hyper-parameters, sizes and provenance)."""
@@ -333,13 +335,14 @@ class SuiteResult(BaseModel):
             "split": REPORT_SPLIT,
             "git_commit": self.git_commit,
             "excluded_from_means": self.excluded_from_means,
+            "method_configs": self.method_configs,
             "mean_pgr_acc": self.mean_pgr_acc,
         }
 
 
 def run_suite(
     tasks: Sequence[Task],
-    methods: Sequence[str] = DEFAULT_METHODS,
+    methods: Sequence[str | Method] = DEFAULT_METHODS,
     seeds: int | Sequence[int] | None = None,
     device: str = "auto",
     *,
@@ -348,13 +351,14 @@ def run_suite(
 ) -> SuiteResult:
     """`run_task` for each task; `on_stage(task, stage)` reports progress."""
     start = time.perf_counter()
-    parsed = [m.name for m in parse_methods(list(methods))]
+    chosen = parse_methods(list(methods))
+    parsed = [m.name for m in chosen]
     seed_list = resolve_seeds(seeds)
     dev = device_for(device)
     results: dict[str, TaskResult] = {}
     for task in tasks:
         cb = None if on_stage is None else (lambda stage, t=task.name: on_stage(t, stage))
-        results[task.name] = run_task(task, parsed, seed_list, device, batched=batched, on_stage=cb)
+        results[task.name] = run_task(task, chosen, seed_list, device, batched=batched, on_stage=cb)
     excluded = [name for name, r in results.items() if r.flags]
     kept = [r for name, r in results.items() if name not in excluded]
     means = {
@@ -364,6 +368,7 @@ def run_suite(
     return SuiteResult(
         tasks=results,
         methods=parsed,
+        method_configs={m.name: m.config for m in chosen},
         seeds=seed_list,
         device=str(dev),
         seconds=time.perf_counter() - start,

@@ -18,6 +18,7 @@ from typing import Any
 import aar
 
 LIBRARY_NAME = "aar_methods"
+RECIPES_NAME = "aar_recipes"
 
 
 def library_dir() -> Path:
@@ -29,24 +30,60 @@ def library_dir() -> Path:
 
 @cache
 def library() -> ModuleType:
-    """The `aar_methods` package, imported once per process from `library_dir()`."""
-    root = library_dir()
-    loaded = sys.modules.get(LIBRARY_NAME)
+    """The `aar_methods` package (the trainer and the frozen families), imported once per
+    process from `library_dir()`."""
+    return _load(LIBRARY_NAME)
+
+
+@cache
+def recipes() -> ModuleType:
+    """The `aar_recipes` package (the method space: `MethodConfig`, `train_config`), imported
+    once per process next to `library()`, which it imports."""
+    library()
+    return _load(RECIPES_NAME)
+
+
+@cache
+def config_module() -> ModuleType:
+    """`aar_recipes._config` alone (`MethodConfig` and the family configurations): pydantic
+    only, so the CLI checks a configuration before torch is imported. It is registered under
+    its package name, so `recipes()` later imports this very module (one `MethodConfig`)."""
+    name = f"{RECIPES_NAME}._config"
+    loaded = sys.modules.get(name)
     if loaded is not None:
-        if Path(loaded.__file__ or "").resolve().parent != root:
-            raise ImportError(f"{LIBRARY_NAME} is already imported from {loaded.__file__}")
         return loaded
-    spec = importlib.util.spec_from_file_location(
-        LIBRARY_NAME, root / "__init__.py", submodule_search_locations=[str(root)]
-    )
+    path = library_dir().parent / RECIPES_NAME / "_config.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {LIBRARY_NAME} from {root}")
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[LIBRARY_NAME] = module
+    sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        del sys.modules[LIBRARY_NAME]
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _load(name: str) -> ModuleType:
+    root = library_dir().parent / name
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        if Path(loaded.__file__ or "").resolve().parent != root:
+            raise ImportError(f"{name} is already imported from {loaded.__file__}")
+        return loaded
+    spec = importlib.util.spec_from_file_location(
+        name, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {name} from {root}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
         raise
     return module
 
