@@ -10,7 +10,7 @@ from aar.bench import METHODS, UnknownMethodError, parse_method, run_task, setup
 from aar.bench._method_spec import parse_methods
 from aar.bench._methods import train_students
 from aar.bench._runner import load_data
-from aar.bench._train import library
+from aar.bench._train import library, recipes
 
 lib = library()
 Batch, fit_predict, logconf_coef = lib.Batch, lib.fit_predict, lib.logconf_coef
@@ -92,8 +92,13 @@ def test_logconf_multiclass_hardens_by_argmax() -> None:
 
 
 def test_method_names() -> None:
-    assert parse_method("logconf+es").early_stopping
-    assert parse_method("logconf").aux_coef == 0.5
+    """A built-in name is its family's configuration; `+es` turns early stopping on."""
+    stopped = parse_method("logconf+es").method_config()
+    assert stopped.training.early_stopping is True and stopped.loss.aux_coef == 0.5
+    assert parse_method("logconf").method_config().loss.aux_coef == 0.5
+    assert parse_method("logconf").method_config().training.early_stopping is False
+    assert parse_method("bootstrap").method_config().training.bootstrap_stages == 2
+    assert parse_method("naive").method_config().changes() == {}
     assert [m.name for m in parse_methods(["weak", "naive", "naive", "ceiling"])] == ["naive"]
     with pytest.raises(UnknownMethodError, match="valid methods: naive"):
         parse_method("magic")
@@ -145,20 +150,25 @@ def _exported(task, seed: int, root) -> dict:
 def test_the_bench_trains_exactly_what_the_kernel_trains_from_the_export(
     fixture: str, request: pytest.FixtureRequest, tmp_path
 ) -> None:
-    """One implementation: the bench's predictions are bit for bit those of the library run
-    on the exported files (what a session's kernel does), for plain, logconf and early
-    stopped multi-stage methods; before, rows, order and initialisation all differed."""
+    """One implementation: the bench's predictions are bit for bit those of the method space
+    run on the exported files (`aar_recipes.train_public`, what a session's kernel does) and
+    of the frozen `aar_methods` family of the same name, for plain, logconf and early stopped
+    multi-stage methods; before, rows, order and initialisation all differed."""
     task = request.getfixturevalue(fixture)
     setup = setup_seed(task, load_data(task), 43)
     methods = parse_methods(["naive", "logconf", "bootstrap+es"])
     bench = train_students([setup], methods, device="cpu")
     files = _exported(task, 43, tmp_path / "public")
+    legacy = {"naive": {}, "logconf": {"aux_coef": 0.5}, "bootstrap": {"stages": 2}}
     for m in methods:
         data = [lib.SeedData.from_public(files, 43)]
-        kernel = lib.train(m.base, data, m.params, early_stopping=m.early_stopping)[0]
+        kernel = recipes().train_public(m.config, files, 43)
+        family, _, es = m.name.partition("+")
+        frozen = lib.train(family, data, legacy[family], early_stopping=bool(es))[0]
         for split in ("test", "holdout"):
             mine = setup.to_public(split, bench[m.name][43][split])
             assert np.array_equal(mine, kernel.probs[split]), (m.name, split)
+            assert np.array_equal(mine, frozen.probs[split]), (m.name, split)
 
 
 def test_every_library_method_trains_on_public_files(tiny3, tmp_path) -> None:
