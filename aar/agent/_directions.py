@@ -16,17 +16,22 @@ from collections.abc import Sequence
 from aar.errors import UsageError
 
 REGIONS: dict[str, tuple[str, ...]] = {
-    "confidence": ("logconf", "confidence_filter", "temperature"),
+    "confidence": ("logconf", "confidence_filter", "confidence_weighting", "temperature"),
     "calibration": ("temperature", "label_smoothing"),
     "label noise": ("confidence_filter", "label_smoothing", "control_random_flip"),
     "regularisation": ("early_stopping", "label_smoothing"),
     "regularization": ("early_stopping", "label_smoothing"),
     "early stopping": ("early_stopping",),
-    "self-training": ("bootstrap",),
+    "self-training": ("self_training", "propagation_self_training", "bootstrap", "crossfit"),
     "bootstrapping": ("bootstrap",),
-    "co-training": ("cotrain",),
+    "co-training": ("cotrain", "crossfit"),
     "weak views": ("cotrain",),
-    "controls": ("control_hard_labels", "control_random_flip"),
+    "geometry": ("label_propagation", "knn_smoothing", "propagation_self_training"),
+    "consistency": ("label_propagation", "knn_smoothing", "propagation_logconf"),
+    "label propagation": ("label_propagation", "propagation_self_training"),
+    "ensemble": ("ensemble",),
+    "ensembles": ("ensemble",),
+    "controls": ("control_hard_labels", "control_random_flip", "control_self_distillation"),
 }
 """Each region's words and the families (see `aar.agent._experiments.FAMILIES`) it names."""
 

@@ -26,10 +26,17 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from aar.bench import library_sha256
+from aar.agent._config_families import (
+    CONFIG_FAMILY_TEXT,
+    config_changes,
+    config_delta,
+    family_config,
+)
+from aar.bench import library_sha256, recipes_sha256
 from aar.errors import AarError
 from aar.hashing import join_cells
 
@@ -90,6 +97,9 @@ class Family(BaseModel):
     """A control: it tells whether an effect is more than label noise or hardening."""
     memory_tags: tuple[str, ...] = ()
     """Keys of the findings memory's glossary (`aar/memory/glossary.toml`) it belongs to."""
+    config: dict[str, Any] | None = None
+    """A family of the method space: the `MethodConfig` its script trains (`aar_recipes`);
+    None for the ten original families (`aar_methods`' recipes)."""
 
     def hypothesis(self, tasks: Sequence[str], value: float | None = None) -> str:
         """The hypothesis for `tasks` at `value` of the key parameter (default if None)."""
@@ -211,6 +221,15 @@ def check_saved(pairs):
     print(f"{METHOD}: test and holdout predictions saved for {len(pairs)} (task, seed) pairs")
 
 '''
+
+
+_CONFIG_CELL = '''\
+{changes}
+# Its code is the aar_recipes library (sandbox/kernel/aar_recipes/), which
+# `aar bench run --method CONFIG.json` trains too; RECIPES_SHA256 above pins its files.
+def train_method(t, seed):
+    """{family} on one (task, seed): test and holdout probabilities."""
+    return aar_recipes.train_public(CONFIG, t, seed)'''
 
 
 _METHOD_CELL = '''\
@@ -402,7 +421,20 @@ _FAMILY_LIST = (
     ),
 )
 
-FAMILIES: dict[str, Family] = {f.name: f for f in _FAMILY_LIST}
+_CONFIG_FAMILIES = tuple(
+    Family(
+        name=name,
+        method=method,
+        hypothesis_template=template,
+        param=None,
+        control=name.startswith("control_"),
+        memory_tags=tags,
+        config=family_config(name),
+    )
+    for name, (method, template, tags) in CONFIG_FAMILY_TEXT.items()
+)
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (*_FAMILY_LIST, *_CONFIG_FAMILIES)}
 """Every family by name; the methods, hypotheses and parameters reports and sweeps use."""
 
 
@@ -444,9 +476,15 @@ def experiment_code(
         raise ExperimentCodeError(f"method must match {_NAME.pattern}, got {method!r}")
     values = _check_params(spec, params)
     wanted = None if pairs is None else _check_pairs(pairs)
+    method_cell = _METHOD_CELL.format(family=spec.name)
+    if spec.config is not None:
+        changes = ", ".join(f"{k}={v}" for k, v in config_changes(spec.config).items())
+        said = f"The method: {spec.name}, a configuration of the method space (its fields "
+        said += f"other than naive's: {changes or 'none'})."
+        method_cell = _CONFIG_CELL.format(family=spec.name, changes="\n".join(_wrap_comment(said)))
     cells = [
         _setup_cell(spec, method, values, wanted),
-        _METHOD_CELL.format(family=spec.name),
+        method_cell,
         *_run_cells(wanted),
         "check_saved(PAIRS)",
     ]
@@ -497,11 +535,25 @@ def _setup_cell(
         f"PARAMS = {_literal(values)}",
         f"LIBRARY_SHA256 = {_literal(library_sha256())}",
         "aar_methods.require(LIBRARY_SHA256)  # the library this script was written for",
+        *(
+            []
+            if spec.config is None
+            else [
+                f"RECIPES_SHA256 = {_literal(recipes_sha256())}",
+                "aar_recipes.require(RECIPES_SHA256)  # and the method space's",
+                _config_literal(config_delta(spec.config)),
+            ]
+        ),
         "PAIRS = mounted_pairs(WANTED)",
         "clear_saved()",
         'print(f"{METHOD}: {len(PAIRS)} (task, seed) pairs, parameters {PARAMS}", flush=True)',
     ]
-    return "\n".join([*header, _HELPERS, *constants])  # _HELPERS ends in a blank line
+    helpers = _HELPERS
+    if spec.config is not None:
+        helpers = helpers.replace(
+            "import aar_methods\n", "import aar_methods\nimport aar_recipes\n"
+        )
+    return "\n".join([*header, helpers, *constants])  # _HELPERS ends in a blank line
 
 
 def _wrap_comment(text: str, width: int = 92) -> list[str]:
@@ -519,6 +571,24 @@ def _run_cells(wanted: list[tuple[str, int]] | None) -> list[str]:
         return ["run(PAIRS)"]
     tasks = list(dict.fromkeys(task for task, _ in wanted))
     return [f"run([pair for pair in PAIRS if pair[0] == {_literal(task)}])" for task in tasks]
+
+
+def _config_literal(delta: dict[str, dict[str, Any]]) -> str:
+    """`CONFIG = {...}` as ruff formats it (100 columns): each mapping on one line when it
+    fits, else one entry a line with a trailing comma."""
+    return "CONFIG = " + _fitted(delta, len("CONFIG = "), 0)
+
+
+def _fitted(value: object, column: int, indent: int) -> str:
+    one = _literal(value)
+    if not isinstance(value, dict) or column + len(one) <= 100:
+        return one
+    inner = " " * (indent + 4)
+    lines = [
+        f"{inner}{_literal(k)}: {_fitted(v, len(inner) + len(_literal(k)) + 3, indent + 4)},"
+        for k, v in value.items()
+    ]
+    return "\n".join(["{", *lines, " " * indent + "}"])
 
 
 def _literal(value: object) -> str:

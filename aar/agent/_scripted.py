@@ -38,15 +38,27 @@ Call = tuple[str, dict[str, Any]]
 Script = Generator[Call, Any, None]
 
 CANDIDATES = (
+    "propagation_self_training",
+    "label_propagation",
     "logconf",
+    "self_training",
+    "bootstrap",
+    "propagation_logconf",
+    "knn_smoothing",
+    "ensemble",
+    "crossfit",
+    "confidence_weighting",
     "early_stopping",
     "confidence_filter",
-    "bootstrap",
     "label_smoothing",
     "temperature",
     "cotrain",
 )
-CONTROLS = ("control_hard_labels", "control_random_flip")
+"""The families a round tests, untried and unsettled first, in this order: the method
+space's strong-feature and self-training configurations first (a prior from the bench's
+frontier, the same for every task; which one wins on a task is decided by its test feedback
+and confirmed on fresh seeds' holdout), then the original families."""
+CONTROLS = ("control_hard_labels", "control_random_flip", "control_self_distillation")
 SETTLED = ("supported", "refuted")
 MEMORY_QUERY = "weak-to-strong training method compared with naive on the same seeds"
 

@@ -100,6 +100,19 @@ def library_sha256() -> str:
     return str(module.library_sha256(root))
 
 
+def recipes_sha256() -> str:
+    """The digest a method-space script pins (`aar_recipes.require`): both kernel packages,
+    computed by `aar_recipes/_digest.py` (standard library only)."""
+    kernel = library_dir().parent
+    path = kernel / RECIPES_NAME / "_digest.py"
+    spec = importlib.util.spec_from_file_location("_aar_recipes_digest", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.recipes_sha256(kernel))
+
+
 def resolve_device(device: str) -> Any:
     """'auto' is CUDA when available, else CPU; 'cpu' / 'cuda' / 'cuda:N' as given."""
     return library().resolve_device(device)

@@ -21,13 +21,20 @@ def test_a_direction_names_regions_anywhere_in_its_text() -> None:
     assert direction_families(["confidence-based losses"]) == [
         "logconf",
         "confidence_filter",
+        "confidence_weighting",
         "temperature",
     ]
     assert direction_families(["Try CO-TRAINING on weak views", "early stopping"]) == [
         "cotrain",
+        "crossfit",
         "early_stopping",
     ]
     assert direction_families([]) == []
+    assert direction_families(["the student's feature geometry"]) == [
+        "label_propagation",
+        "knn_smoothing",
+        "propagation_self_training",
+    ]
 
 
 def test_a_word_inside_another_word_names_nothing() -> None:
@@ -49,8 +56,8 @@ def test_preferred_families_come_first_and_a_control_stays() -> None:
     picks = choose_families([], ["digits-ge5"], 3, preferred)
     assert picks == ["logconf", "confidence_filter", "control_hard_labels"]
     assert choose_families([], ["digits-ge5"], 3) == [
-        "logconf",
-        "early_stopping",
+        "propagation_self_training",
+        "label_propagation",
         "control_hard_labels",
     ]
     noisy = choose_families([], ["digits-ge5"], 3, direction_families(["label noise"]))

@@ -61,6 +61,7 @@ def test_registry_holds_every_family_with_a_usable_parameter() -> None:
     assert {n for n, f in FAMILIES.items() if f.control} == {
         "control_random_flip",
         "control_hard_labels",
+        "control_self_distillation",
     }
     for name, family in FAMILIES.items():
         assert family.name == name and get_family(name) is family
@@ -77,19 +78,33 @@ def test_registry_holds_every_family_with_a_usable_parameter() -> None:
 
 
 def test_every_family_is_a_method_of_the_shared_library() -> None:
-    """The training code of every family is `aar_methods` (what `aar bench run` loads too),
-    not a string in the script: a script's method cell only calls the library."""
-    from aar.bench._train import library, library_sha256
+    """The training code of every family is the kernel's library (what `aar bench run` loads
+    too), not a string in the script: a script's method cell only calls the library. The ten
+    original families call `aar_methods`; the method space's call `aar_recipes` with the
+    family's configuration (`FAMILY_CONFIGS`, the one definition), pinning both digests."""
+    from aar.bench._train import library, library_sha256, recipes, recipes_sha256
 
-    assert set(library().METHODS) == set(FAMILIES)
-    for family in FAMILIES:
+    original = {n for n, f in FAMILIES.items() if f.config is None}
+    assert original == set(library().METHODS)
+    assert set(FAMILIES) <= set(recipes().FAMILY_CONFIGS)
+    for family, spec in FAMILIES.items():
         cells = split_cells(experiment_code(family, method=family, pairs=PAIRS))
         assert f'LIBRARY_SHA256 = "{library_sha256()}"' in cells[0]
         assert "aar_methods.require(LIBRARY_SHA256)" in cells[0]
         assert f'FAMILY = "{family}"' in cells[0]
         body = [ln for ln in cells[1].splitlines() if ln and not ln.lstrip().startswith("#")]
-        assert body[-1].strip() == "return aar_methods.train_public(FAMILY, t, seed, PARAMS)"
         assert len(body) == 3, body  # def, docstring, return: no training code of its own
+        if spec.config is None:
+            assert body[-1].strip() == "return aar_methods.train_public(FAMILY, t, seed, PARAMS)"
+            continue
+        assert body[-1].strip() == "return aar_recipes.train_public(CONFIG, t, seed)"
+        assert f'RECIPES_SHA256 = "{recipes_sha256()}"' in cells[0]
+        assert "aar_recipes.require(RECIPES_SHA256)" in cells[0]
+        namespace: dict = {}
+        config_lines = cells[0][cells[0].index("CONFIG = ") :].split("\nPAIRS")[0]
+        exec(config_lines, namespace)
+        held = recipes().MethodConfig.model_validate(namespace["CONFIG"])
+        assert held == recipes().FAMILY_CONFIGS[family]
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -102,7 +117,8 @@ def test_scripts_compile_and_import_nothing_but_the_kernel_allow_list(family: st
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom):
                 imported.add((node.module or "").split(".")[0])
-    assert imported == KERNEL_MODULES
+    space = set() if FAMILIES[family].config is None else {"aar_recipes"}
+    assert imported == KERNEL_MODULES | space
     assert "import aar\n" not in code and "from aar" not in code
 
 

@@ -16,24 +16,26 @@ def _finding(family: str, verdict: str, task: str = "digits-ge5", review: str = 
 
 def test_untried_families_come_first_with_a_control() -> None:
     first = choose_families([], ["digits-ge5"], 3)
-    assert first == ["logconf", "early_stopping", "control_hard_labels"]
+    assert first == ["propagation_self_training", "label_propagation", "control_hard_labels"]
     memory = [_finding(f, "supported") for f in first]
     second = choose_families(memory, ["digits-ge5"], 3)
     assert not set(second) & set(first)
-    assert second == ["confidence_filter", "bootstrap", "control_random_flip"]
+    assert second == ["logconf", "self_training", "control_random_flip"]
 
 
 def test_inconclusive_is_tried_not_settled_and_rejected_is_ignored() -> None:
     memory = [
-        _finding("logconf", "inconclusive"),
-        _finding("early_stopping", "refuted", review="rejected"),
+        _finding("propagation_self_training", "inconclusive"),
+        _finding("label_propagation", "refuted", review="rejected"),
     ]
     picks = choose_families(memory, ["digits-ge5"], 2)
-    assert picks == ["early_stopping", "control_hard_labels"]
+    assert picks == ["label_propagation", "control_hard_labels"]
     other_task = choose_families(
-        [_finding("logconf", "supported", task="breast-cancer")], ["digits-ge5"], 1
+        [_finding("propagation_self_training", "supported", task="breast-cancer")],
+        ["digits-ge5"],
+        1,
     )
-    assert other_task == ["logconf"]
+    assert other_task == ["propagation_self_training"]
 
 
 def _feedback(pgr: list[float]) -> dict:

@@ -254,11 +254,8 @@ def test_out_of_range_and_unknown_fields_are_refused(raw: dict) -> None:
     assert exc.value.errors()[0]["loc"][0] == next(iter(raw))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Relabel.folds accepts 1 (ge=0) but training it fails: np.concatenate of no folds",
-)
 def test_a_single_relabel_fold_is_refused() -> None:
+    """One fold leaves no other folds to train on: refused when the config is read."""
     with pytest.raises(ValidationError):
         MethodConfig.model_validate({"relabel": {"folds": 1}})
 

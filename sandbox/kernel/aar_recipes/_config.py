@@ -50,8 +50,8 @@ class Relabel(_Part):
     rows of their own fold; targets become (1 - weight) * targets + weight * those labels.
     Two folds is cotrain."""
 
-    folds: int = Field(0, ge=0, le=5)
-    """0: off; else 2 to 5."""
+    folds: Literal[0, 2, 3, 4, 5] = 0
+    """0: off; else the number of folds."""
     weight: float = Field(0.5, ge=0.0, le=1.0)
 
 
@@ -152,7 +152,15 @@ FAMILY_CONFIGS: dict[str, MethodConfig] = {
     "control_hard_labels": _config(labels={"kind": "hard"}),
     "knn_smoothing": _config(geometry={"neighbours": 10, "weight": 0.5}),
     "label_propagation": _config(geometry={"neighbours": 10, "weight": 0.9, "steps": 10}),
-    "self_training": _config(training={"self_training_rounds": 1}),
+    "propagation_self_training": _config(
+        geometry={"neighbours": 10, "weight": 0.9, "steps": 10},
+        training={"self_training_rounds": 1},
+    ),
+    "propagation_logconf": _config(
+        geometry={"neighbours": 10, "weight": 0.9, "steps": 10}, loss={"aux_coef": 0.5}
+    ),
+    "self_training": _config(training={"self_training_rounds": 2, "self_training_weight": 1.0}),
+    "crossfit": _config(relabel={"folds": 3, "weight": 0.5}),
     "ensemble": _config(ensemble={"members": 4, "bagging": True}),
     "confidence_weighting": _config(selection={"weighting": "confidence"}),
     "control_self_distillation": _config(

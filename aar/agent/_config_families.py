@@ -1,0 +1,111 @@
+"""The families of the method space: configurations (`MethodConfig`) the kernel trains.
+
+Each is a point of `aar_recipes`' space (`FAMILY_CONFIGS`, the one definition of what it
+trains), with the text a report quotes and a hypothesis template. Their scripts call
+`aar_recipes.train_public(CONFIG, ...)` and pin the digest of both kernel packages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def family_config(name: str) -> dict[str, Any]:
+    """The `MethodConfig` of family `name`, as the mapping a script holds."""
+    from aar.bench._train import config_module
+
+    return dict(config_module().FAMILY_CONFIGS[name].model_dump())
+
+
+def config_delta(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The components of `config` that differ from naive, with only their changed fields:
+    what a script holds (`MethodConfig.model_validate` fills in the rest, pinned with the
+    library by its digest)."""
+    from aar.bench._train import config_module
+
+    base = config_module().MethodConfig().model_dump()
+    full = config_module().MethodConfig.model_validate(config).model_dump()
+    delta: dict[str, dict[str, Any]] = {}
+    for part, fields in full.items():
+        changed = {k: v for k, v in fields.items() if base[part][k] != v}
+        if changed:
+            delta[part] = changed
+    return delta
+
+
+def config_changes(config: dict[str, Any]) -> dict[str, Any]:
+    """`component.field: value` for each field that differs from naive (a config's diff)."""
+    from aar.bench._train import config_module
+
+    return dict(config_module().MethodConfig.model_validate(config).changes())
+
+
+CONFIG_FAMILY_TEXT: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "label_propagation": (
+        "Label propagation of the weak soft labels over a 10-nearest-neighbour graph of the "
+        "standardised strong inputs of transfer (weight 0.9, 10 steps, class mass "
+        "normalised), then cross-entropy on the propagated labels.",
+        "Smoothing the weak labels over the strong features' neighbour graph (label "
+        "propagation) recovers more of the gap than naive training on {tasks}.",
+        ("strong_geometry",),
+    ),
+    "knn_smoothing": (
+        "kNN smoothing: each weak soft label is mixed half and half with the mean of its 10 "
+        "nearest neighbours' in the standardised strong inputs (one propagation step).",
+        "Mixing each weak label with its strong-feature neighbours' (kNN smoothing) recovers "
+        "more of the gap than naive training on {tasks}.",
+        ("strong_geometry",),
+    ),
+    "propagation_self_training": (
+        "Label propagation (as label_propagation), then one round of self-training: the "
+        "student retrains on half the propagated labels and half its own class-balanced "
+        "hardened predictions on transfer.",
+        "Label propagation followed by one round of class-balanced self-training recovers "
+        "more of the gap than naive training on {tasks}.",
+        ("strong_geometry", "self_training", "combination"),
+    ),
+    "propagation_logconf": (
+        "Label propagation (as label_propagation), trained with the auxiliary confidence loss "
+        "(coefficient 0.5).",
+        "Label propagation combined with the auxiliary confidence loss recovers more of the "
+        "gap than naive training on {tasks}.",
+        ("strong_geometry", "logconf", "combination"),
+    ),
+    "self_training": (
+        "Self-training: two rounds in which the student retrains on its own class-balanced "
+        "hardened predictions on transfer (hardening under quotas equal to the weak labels' "
+        "class shares, so no class is swallowed).",
+        "Two rounds of class-balanced self-training recover more of the gap than naive "
+        "training on {tasks}.",
+        ("self_training",),
+    ),
+    "crossfit": (
+        "Cross-fitted relabelling: three students, each trained on two thirds of transfer, "
+        "label the remaining third; the final student learns half weak, half cross-fitted "
+        "labels.",
+        "Mixing in cross-fitted student labels (3 folds) recovers more of the gap than naive "
+        "training on {tasks}.",
+        ("self_training", "multi_view"),
+    ),
+    "ensemble": (
+        "An ensemble of 4 students (different seeds; members after the first on bootstrap "
+        "resamples of transfer), probabilities averaged (EnsemW2S-style bagging).",
+        "Averaging 4 bagged students recovers more of the gap than naive training on {tasks}.",
+        ("seed_variance", "combination"),
+    ),
+    "confidence_weighting": (
+        "Confidence weighting: each transfer row's loss is weighted by its weak label's max "
+        "probability (mean weight 1).",
+        "Weighting rows by the weak supervisor's confidence recovers more of the gap than "
+        "naive training on {tasks}.",
+        ("confidence_filtering",),
+    ),
+    "control_self_distillation": (
+        "Control (strong-to-strong): naive training, then the student retrains on its own soft "
+        "predictions on transfer; tells what a second pass alone adds.",
+        "Distilling the naive student into a fresh one (self-distillation) trains a better "
+        "student than naive on {tasks}.",
+        ("self_training", "naive"),
+    ),
+}
+"""name -> (what it does, hypothesis template, memory glossary keys)."""
