@@ -33,6 +33,18 @@ def config_delta(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return delta
 
 
+def with_params(config: dict[str, Any], params: dict[str, float | int]) -> dict[str, Any]:
+    """`config` with `component.field` parameters set (a family's key parameter), checked
+    by `MethodConfig`."""
+    from aar.bench._train import config_module
+
+    out = {part: dict(fields) for part, fields in config.items()}
+    for path, value in params.items():
+        part, field = path.split(".", 1)
+        out[part][field] = value
+    return dict(config_module().MethodConfig.model_validate(out).model_dump())
+
+
 def config_changes(config: dict[str, Any]) -> dict[str, Any]:
     """`component.field: value` for each field that differs from naive (a config's diff)."""
     from aar.bench._train import config_module
@@ -40,58 +52,117 @@ def config_changes(config: dict[str, Any]) -> dict[str, Any]:
     return dict(config_module().MethodConfig.model_validate(config).changes())
 
 
-CONFIG_FAMILY_TEXT: dict[str, tuple[str, str, tuple[str, ...]]] = {
+ParamSpec = tuple[str, str, float, tuple[float, ...], float, float, bool]
+
+CONFIG_FAMILY_TEXT: dict[str, tuple[str, str, tuple[str, ...], ParamSpec | None]] = {
     "label_propagation": (
         "Label propagation of the weak soft labels over a 10-nearest-neighbour graph of the "
         "standardised strong inputs of transfer (weight 0.9, 10 steps, class mass "
         "normalised), then cross-entropy on the propagated labels.",
         "Smoothing the weak labels over the strong features' neighbour graph (label "
-        "propagation) recovers more of the gap than naive training on {tasks}.",
+        "propagation, weight {value}) recovers more of the gap than naive training on {tasks}.",
         ("strong_geometry",),
+        (
+            "geometry.weight",
+            "share of each label taken from its neighbours at each step",
+            0.9,
+            (0.5, 0.8, 0.9, 0.95),
+            0.0,
+            1.0,
+            False,
+        ),
     ),
     "knn_smoothing": (
         "kNN smoothing: each weak soft label is mixed half and half with the mean of its 10 "
         "nearest neighbours' in the standardised strong inputs (one propagation step).",
-        "Mixing each weak label with its strong-feature neighbours' (kNN smoothing) recovers "
+        "Mixing each weak label with its {value} nearest strong-feature neighbours' (kNN "
+        "smoothing) recovers "
         "more of the gap than naive training on {tasks}.",
         ("strong_geometry",),
+        (
+            "geometry.neighbours",
+            "neighbours each weak label is mixed with",
+            10,
+            (5, 10, 20, 40),
+            1,
+            100,
+            True,
+        ),
     ),
     "propagation_self_training": (
         "Label propagation (as label_propagation), then one round of self-training: the "
         "student retrains on half the propagated labels and half its own class-balanced "
         "hardened predictions on transfer.",
-        "Label propagation followed by one round of class-balanced self-training recovers "
-        "more of the gap than naive training on {tasks}.",
+        "Label propagation followed by one round of class-balanced self-training (weight "
+        "{value}) recovers more of the gap than naive training on {tasks}.",
         ("strong_geometry", "self_training", "combination"),
+        (
+            "training.self_training_weight",
+            "weight of the student's own hardened labels",
+            0.5,
+            (0.25, 0.5, 0.75, 1.0),
+            0.0,
+            1.0,
+            False,
+        ),
     ),
     "propagation_logconf": (
         "Label propagation (as label_propagation), trained with the auxiliary confidence loss "
         "(coefficient 0.5).",
-        "Label propagation combined with the auxiliary confidence loss recovers more of the "
-        "gap than naive training on {tasks}.",
+        "Label propagation combined with the auxiliary confidence loss (coefficient {value}) "
+        "recovers more of the gap than naive training on {tasks}.",
         ("strong_geometry", "logconf", "combination"),
+        (
+            "loss.aux_coef",
+            "weight of the student's own hardened predictions",
+            0.5,
+            (0.25, 0.5, 0.75),
+            0.0,
+            1.0,
+            False,
+        ),
     ),
     "self_training": (
         "Self-training: two rounds in which the student retrains on its own class-balanced "
         "hardened predictions on transfer (hardening under quotas equal to the weak labels' "
         "class shares, so no class is swallowed).",
-        "Two rounds of class-balanced self-training recover more of the gap than naive "
+        "{value} round(s) of class-balanced self-training recover more of the gap than naive "
         "training on {tasks}.",
         ("self_training",),
+        (
+            "training.self_training_rounds",
+            "rounds of retraining on the student's own labels",
+            2,
+            (1, 2, 3),
+            1,
+            3,
+            True,
+        ),
     ),
     "crossfit": (
         "Cross-fitted relabelling: three students, each trained on two thirds of transfer, "
         "label the remaining third; the final student learns half weak, half cross-fitted "
         "labels.",
-        "Mixing in cross-fitted student labels (3 folds) recovers more of the gap than naive "
-        "training on {tasks}.",
+        "Mixing in cross-fitted student labels (3 folds, weight {value}) recovers more of the "
+        "gap than naive training on {tasks}.",
         ("self_training", "multi_view"),
+        (
+            "relabel.weight",
+            "weight of the cross-fitted labels in the targets",
+            0.5,
+            (0.25, 0.5, 0.75, 1.0),
+            0.0,
+            1.0,
+            False,
+        ),
     ),
     "ensemble": (
         "An ensemble of 4 students (different seeds; members after the first on bootstrap "
         "resamples of transfer), probabilities averaged (EnsemW2S-style bagging).",
-        "Averaging 4 bagged students recovers more of the gap than naive training on {tasks}.",
+        "Averaging {value} bagged students recovers more of the gap than naive training on "
+        "{tasks}.",
         ("seed_variance", "combination"),
+        ("ensemble.members", "students averaged", 4, (2, 4, 8), 2, 8, True),
     ),
     "confidence_weighting": (
         "Confidence weighting: each transfer row's loss is weighted by its weak label's max "
@@ -99,6 +170,7 @@ CONFIG_FAMILY_TEXT: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Weighting rows by the weak supervisor's confidence recovers more of the gap than "
         "naive training on {tasks}.",
         ("confidence_filtering",),
+        None,
     ),
     "control_self_distillation": (
         "Control (strong-to-strong): naive training, then the student retrains on its own soft "
@@ -106,6 +178,9 @@ CONFIG_FAMILY_TEXT: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Distilling the naive student into a fresh one (self-distillation) trains a better "
         "student than naive on {tasks}.",
         ("self_training", "naive"),
+        None,
     ),
 }
-"""name -> (what it does, hypothesis template, memory glossary keys)."""
+"""name -> (what it does, hypothesis template with `{value}` of its key parameter, memory
+glossary keys, its key parameter: (`component.field`, description, default, sweep grid,
+minimum, maximum, integer) or None)."""

@@ -35,6 +35,7 @@ from aar.agent._config_families import (
     config_changes,
     config_delta,
     family_config,
+    with_params,
 )
 from aar.bench import library_sha256, recipes_sha256
 from aar.errors import AarError
@@ -426,12 +427,22 @@ _CONFIG_FAMILIES = tuple(
         name=name,
         method=method,
         hypothesis_template=template,
-        param=None,
+        param=None
+        if spec is None
+        else _param(
+            spec[0],
+            spec[1],
+            spec[2],
+            spec[3],
+            minimum=spec[4],
+            maximum=spec[5],
+            integer=spec[6],
+        ),
         control=name.startswith("control_"),
         memory_tags=tags,
         config=family_config(name),
     )
-    for name, (method, template, tags) in CONFIG_FAMILY_TEXT.items()
+    for name, (method, template, tags, spec) in CONFIG_FAMILY_TEXT.items()
 )
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (*_FAMILY_LIST, *_CONFIG_FAMILIES)}
@@ -478,6 +489,8 @@ def experiment_code(
     wanted = None if pairs is None else _check_pairs(pairs)
     method_cell = _METHOD_CELL.format(family=spec.name)
     if spec.config is not None:
+        spec = spec.model_copy(update={"config": with_params(spec.config, values)})
+        assert spec.config is not None
         changes = ", ".join(f"{k}={v}" for k, v in config_changes(spec.config).items())
         said = f"The method: {spec.name}, a configuration of the method space (its fields "
         said += f"other than naive's: {changes or 'none'})."

@@ -186,3 +186,29 @@ def test_a_partly_shown_method_is_compared_with_naive_on_its_shown_seeds_only() 
         where="the finding",
         names=["logconf", "naive", "digits-ge5"],
     )
+
+
+def test_a_configuration_family_is_swept_through_its_config_field() -> None:
+    """The method space's families sweep a `component.field` of their configuration: the
+    follow-up's scripts hold that value in CONFIG, and the names parse back."""
+    from aar.agent._experiments import FAMILIES, experiment_code, method_name
+    from aar.bench._train import config_module
+
+    outcomes = [
+        {"family": "knn_smoothing", "task": "digits-ge5", "verdict": "supported", "diff": 0.2}
+    ]
+    proposal = followup_proposal(outcomes, [42])
+    assert proposal is not None and "geometry.neighbours" in proposal["rationale"]
+    cells = split_cells(proposal["code"])
+    param = FAMILIES["knn_smoothing"].param
+    assert param is not None and param.name == "geometry.neighbours"
+    for value in (v for v in param.grid if v != param.default):
+        name = method_name("knn_smoothing", {param.name: value})
+        assert parse_method(name) == ("knn_smoothing", {param.name: value})
+        assert any(f'METHOD = "{name}"' in cell for cell in cells)
+    code = experiment_code("knn_smoothing", method="k40", params={"geometry.neighbours": 40})
+    namespace: dict = {}
+    setup = split_cells(code)[0]
+    exec(setup[setup.index("CONFIG = ") :].split("\nPAIRS")[0], namespace)
+    config = config_module().MethodConfig.model_validate(namespace["CONFIG"])
+    assert config.geometry.neighbours == 40 and config.geometry.weight == 0.5
