@@ -7,6 +7,7 @@ trains), with the text a report quotes and a hypothesis template. Their scripts 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -184,3 +185,42 @@ CONFIG_FAMILY_TEXT: dict[str, tuple[str, str, tuple[str, ...], ParamSpec | None]
 """name -> (what it does, hypothesis template with `{value}` of its key parameter, memory
 glossary keys, its key parameter: (`component.field`, description, default, sweep grid,
 minimum, maximum, integer) or None)."""
+
+
+def space_summary() -> str:
+    """The method space as a language model reads it: each component and its fields, with
+    type or range, default and description, from `MethodConfig` itself (one definition)."""
+    from aar.bench._train import config_module
+
+    space = config_module().MethodConfig
+    lines = []
+    for part, info in space.model_fields.items():
+        component = info.annotation
+        doc = " ".join((component.__doc__ or "").split())
+        lines.append(f"- {part}: {doc}")
+        for name, field in component.model_fields.items():
+            lines.append(
+                f"    - {name} ({_field_range(field)}, default {json.dumps(field.default)}): "
+                f"{' '.join((field.description or '').split())}"
+            )
+    return "\n".join(lines)
+
+
+def _field_range(field: Any) -> str:
+    """'soft | hard', '0.05 to 20', 'true | false' or the type name of a config field."""
+    from typing import get_args
+
+    choices = get_args(field.annotation)
+    if field.annotation is bool:
+        return "true | false"
+    if choices and all(isinstance(c, str | int) and not isinstance(c, bool) for c in choices):
+        return " | ".join(map(str, choices))
+    low = high = None
+    for m in field.metadata:
+        low = m.ge if getattr(m, "ge", None) is not None else low
+        low = m.gt if getattr(m, "gt", None) is not None else low
+        high = m.le if getattr(m, "le", None) is not None else high
+    kind = "whole number" if "int" in str(field.annotation) else "number"
+    if low is not None and high is not None:
+        return f"{kind} {low} to {high}"
+    return kind

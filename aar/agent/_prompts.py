@@ -3,6 +3,7 @@ directions seed diversity, and the model decides what to try."""
 
 from __future__ import annotations
 
+from aar.agent._config_families import space_summary
 from aar.session import SessionConfig
 
 RULES = """\
@@ -16,6 +17,7 @@ Rules (enforced by the session, outside you):
   as label probing. The holdout split is scored once by the session at the end of the round,
   for people; you never see a holdout number.
 - record_finding takes evaluation record ids, not numbers: the session computes the metrics.
+  A finding is about one task: record one per task, citing that task's records.
   Every number you write in a finding's summary or in finish_round must be one the cited
   records support (a metric, a mean, SE or CI over seeds, a paired difference); anything
   else is refused.
@@ -34,6 +36,12 @@ propose_hypothesis, run_cell to train the strong student on every (task, seed) a
 AND holdout predictions under the hypothesis's method name, evaluate(method), then
 record_finding comparing against the naive baseline on the same seeds (cite both methods'
 record ids); propose_followup for what deserves a next round; finish_round(summary).
+
+Compose methods rather than writing training loops: the kernel's `aar_recipes` trains any
+configuration of the method space below on one (task, seed), with the task's student, as the
+bench does (`outcome = aar_recipes.train_public(config, t, seed)`; `outcome.probs["test"]`,
+`outcome.probs["holdout"]`, `outcome.note`). A config is a JSON object of components; every
+component and field is optional, and the defaults are naive training:
 """
 
 
@@ -45,7 +53,7 @@ def instructions(config: SessionConfig, *, followup: bool) -> str:
         "followups); you cannot run new code. Evaluate their methods, record findings against\n"
         "the naive baseline, propose further follow-ups if warranted, and finish the round.\n"
         if followup
-        else WORKFLOW
+        else f"{WORKFLOW}{space_summary()}\n"
     )
     return (
         "You are an automated alignment researcher studying weak-to-strong generalisation: a\n"

@@ -315,7 +315,10 @@ KERNEL_API = (
     "'holdout', name=METHOD, task=task, seed=seed). Save both splits: test is scored when you "
     "call evaluate(METHOD), holdout only by the session at the end of the round. Loop over "
     "aar_kernel.exports() rather than naming seeds: to confirm a verdict the session re-runs "
-    "your experiment's cells, unchanged, with fresh seeds mounted."
+    "your experiment's cells, unchanged, with fresh seeds mounted. "
+    "import aar_recipes; aar_recipes.train_public(config, t, seed) trains a method-space "
+    "configuration (see the instructions) on one (task, seed) and returns .probs['test'], "
+    ".probs['holdout'] and .note."
 )
 
 

@@ -45,6 +45,7 @@ def build_finding(
         raise ClaimError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     records = _cited(state, eval_record_ids)
     own = [r for r in records if r.method == hypothesis.method] or records
+    _one_task(hypothesis.method, own)
     backing = evidence(records, extra=hypothesis.params.values())
     check_numbers(summary, backing, where="the finding's summary", names=_names(state, records))
     family = hypothesis.family or hypothesis.method
@@ -69,6 +70,21 @@ def build_finding(
         )
     except ValueError as exc:
         raise ClaimError(f"the finding is not valid: {exc}") from None
+
+
+def _one_task(method: str, records: list) -> None:
+    """A finding is about one task: its metrics are that task's (a mean over tasks would be a
+    number no task has, and the memory is searched per task)."""
+    by_task: dict[str, list[str]] = {}
+    for r in records:
+        by_task.setdefault(r.task, []).append(r.id)
+    if len(by_task) > 1:
+        listed = "; ".join(f"{task}: {', '.join(ids)}" for task, ids in sorted(by_task.items()))
+        raise ClaimError(
+            f"a finding is about one task, and the cited records of {method} cover "
+            f"{len(by_task)} ({', '.join(sorted(by_task))}): record one finding per task, "
+            f"citing that task's records ({listed})"
+        )
 
 
 def check_round_summary(state: SessionState, summary: str) -> None:

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Attribute docstrings become field descriptions: the prompt that lists the space to a
+    # language model (and `MethodConfig.model_json_schema()`) reads them from here.
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class Labels(_Part):
@@ -42,7 +44,9 @@ class Geometry(_Part):
     neighbours: int = Field(0, ge=0, le=100)
     """k (0: off)."""
     weight: float = Field(0.5, ge=0.0, le=1.0)
+    """w: the share of each label taken from its neighbours at each step."""
     steps: int = Field(1, ge=1, le=20)
+    """Propagation steps (1: kNN smoothing)."""
 
 
 class Relabel(_Part):
@@ -53,6 +57,7 @@ class Relabel(_Part):
     folds: Literal[0, 2, 3, 4, 5] = 0
     """0: off; else the number of folds."""
     weight: float = Field(0.5, ge=0.0, le=1.0)
+    """The cross-fitted labels' share of the new targets."""
 
 
 class Selection(_Part):
@@ -72,6 +77,7 @@ class Loss(_Part):
     hardening is the trainer's argmax (unbalanced: keep c low on many classes)."""
 
     aux_coef: float = Field(0.0, ge=0.0, le=1.0)
+    """c, the final weight of the student's own hardened predictions (0: plain cross-entropy)."""
 
 
 class Training(_Part):
@@ -81,12 +87,15 @@ class Training(_Part):
     """Train on transfer minus its validation part; keep the epoch that agrees best with the
     weak labels there."""
     patience: int | None = Field(None, ge=1, le=100)
+    """Early stopping ends after this many epochs without a better agreement (None: every
+    epoch is considered)."""
     bootstrap_stages: int = Field(0, ge=0, le=4)
     """Stepping stones (a linear model, MLPs of width 16, 32, ...) before the student, each
     trained on the previous one's soft labels (0: none)."""
     self_training_rounds: int = Field(0, ge=0, le=3)
     """After training, retrain on (1 - w) * targets + w * the student's own transfer labels."""
     self_training_weight: float = Field(0.5, ge=0.0, le=1.0)
+    """w, the student's own labels' share of the new targets."""
     self_training_labels: Literal["balanced_hard", "soft"] = "balanced_hard"
     """`soft` with weight 1 is self-distillation (the strong-to-strong control)."""
 
@@ -95,6 +104,7 @@ class Ensemble(_Part):
     """Combining: average the final students of several seeds (EnsemW2S, arXiv 2410.04571)."""
 
     members: int = Field(1, ge=1, le=8)
+    """Students averaged (1: no ensemble); the first has the protocol seed."""
     bagging: bool = False
     """Each member after the first trains on a resample (with replacement) of its rows."""
 
