@@ -40,6 +40,7 @@ Script = Generator[Call, Any, None]
 CANDIDATES = (
     "propagation_self_training",
     "label_propagation",
+    "cosine_propagation",
     "logconf",
     "self_training",
     "bootstrap",

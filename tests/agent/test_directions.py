@@ -32,6 +32,7 @@ def test_a_direction_names_regions_anywhere_in_its_text() -> None:
     assert direction_families([]) == []
     assert direction_families(["the student's feature geometry"]) == [
         "label_propagation",
+        "cosine_propagation",
         "knn_smoothing",
         "propagation_self_training",
     ]

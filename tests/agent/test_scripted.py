@@ -20,7 +20,7 @@ def test_untried_families_come_first_with_a_control() -> None:
     memory = [_finding(f, "supported") for f in first]
     second = choose_families(memory, ["digits-ge5"], 3)
     assert not set(second) & set(first)
-    assert second == ["logconf", "self_training", "control_random_flip"]
+    assert second == ["cosine_propagation", "logconf", "control_random_flip"]
 
 
 def test_inconclusive_is_tried_not_settled_and_rejected_is_ignored() -> None:

@@ -47,6 +47,9 @@ class Geometry(_Part):
     """w: the share of each label taken from its neighbours at each step."""
     steps: int = Field(1, ge=1, le=20)
     """Propagation steps (1: kNN smoothing)."""
+    metric: Literal["standardised", "raw", "cosine"] = "standardised"
+    """Distances between inputs: Euclidean after standardising each feature, Euclidean on
+    the raw inputs, or cosine (the angle of the raw inputs)."""
 
 
 class Relabel(_Part):
@@ -162,6 +165,9 @@ FAMILY_CONFIGS: dict[str, MethodConfig] = {
     "control_hard_labels": _config(labels={"kind": "hard"}),
     "knn_smoothing": _config(geometry={"neighbours": 10, "weight": 0.5}),
     "label_propagation": _config(geometry={"neighbours": 10, "weight": 0.9, "steps": 10}),
+    "cosine_propagation": _config(
+        geometry={"neighbours": 20, "weight": 0.99, "steps": 20, "metric": "cosine"}
+    ),
     "propagation_self_training": _config(
         geometry={"neighbours": 10, "weight": 0.9, "steps": 10},
         training={"self_training_rounds": 1},

@@ -51,11 +51,15 @@ def balanced_argmax(probs: np.ndarray, shares: np.ndarray) -> np.ndarray:
 
 
 def propagate(x: np.ndarray, targets: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """Label propagation of `targets` over the kNN graph of `x` (standardised, Euclidean)."""
+    """Label propagation of `targets` over the kNN graph of `x` (`geometry.metric`)."""
     k = min(geometry.neighbours, len(x) - 1)
     if k < 1:
         return targets
-    z = (x - x.mean(0)) / np.maximum(x.std(0), 1e-6)
+    z = x.astype(np.float64)
+    if geometry.metric == "standardised":
+        z = (z - z.mean(0)) / np.maximum(z.std(0), 1e-6)
+    elif geometry.metric == "cosine":
+        z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
     sq = (z * z).sum(1)
     dist = sq[:, None] + sq[None, :] - 2.0 * (z @ z.T)
     np.fill_diagonal(dist, np.inf)
