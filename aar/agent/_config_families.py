@@ -46,6 +46,31 @@ def with_params(config: dict[str, Any], params: dict[str, float | int]) -> dict[
     return dict(config_module().MethodConfig.model_validate(out).model_dump())
 
 
+def check_fields(config: dict[str, Any], fields: dict[str, Any]) -> dict[str, float | int]:
+    """`fields` (`component.field: number`) checked as changes to `config`: each a numeric
+    field of `MethodConfig`, the result valid. A `ValueError` says which is not."""
+    from pydantic import ValidationError
+
+    from aar.bench._train import config_module
+
+    space = config_module().MethodConfig
+    out: dict[str, float | int] = {}
+    for path, value in fields.items():
+        part, _, name = path.partition(".")
+        component = space.model_fields.get(part)
+        field = None if component is None else component.annotation.model_fields.get(name)
+        numeric = field is not None and field.annotation in (int, float, int | None)
+        if not numeric or isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{path!r} is not a numeric field of the method space")
+        out[path] = int(value) if field.annotation is not float else float(value)
+    try:
+        with_params(config, out)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(problems) from None
+    return out
+
+
 def config_changes(config: dict[str, Any]) -> dict[str, Any]:
     """`component.field: value` for each field that differs from naive (a config's diff)."""
     from aar.bench._train import config_module

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from aar.agent._config_families import (
     CONFIG_FAMILY_TEXT,
+    check_fields,
     config_changes,
     config_delta,
     family_config,
@@ -44,7 +45,7 @@ from aar.hashing import join_cells
 BASELINE_FAMILY = "naive"
 """The family every comparison is paired against (same tasks, same seeds)."""
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 """What `aar_kernel.save_predictions` accepts as a method or task name."""
 
 
@@ -464,9 +465,11 @@ def method_name(family: str, params: Mapping[str, float] | None = None) -> str:
     e.g. `logconf-aux_coef-0.25` (sweeps save each value under its own name)."""
     spec = get_family(family)
     values = _check_params(spec, params)
-    if spec.param is None or values[spec.param.name] == spec.param.default:
-        return spec.name
-    return f"{spec.name}-{spec.param.name}-{values[spec.param.name]:g}"
+    parts = [spec.name]
+    for name, value in values.items():
+        if spec.param is None or name != spec.param.name or value != spec.param.default:
+            parts += [name, f"{value:g}"]
+    return "-".join(parts)
 
 
 def experiment_code(
@@ -505,7 +508,24 @@ def experiment_code(
 
 
 def _check_params(spec: Family, params: Mapping[str, float] | None) -> dict[str, float | int]:
+    """The key parameter's value (default if absent) and, for a method-space family, any
+    other numeric `component.field` it is composed with (a follow-up's next region), in
+    the order the method name lists them: the key parameter first, the rest sorted."""
     params = dict(params or {})
+    extra: dict[str, float] = {}
+    if spec.config is not None:
+        key = spec.param.name if spec.param else None
+        extra = {k: params.pop(k) for k in sorted(params) if k != key}
+    values = _check_key_param(spec, params)
+    if extra:
+        try:
+            values |= check_fields(spec.config or {}, extra)
+        except ValueError as exc:
+            raise ExperimentCodeError(f"family {spec.name!r}: {exc}") from None
+    return values
+
+
+def _check_key_param(spec: Family, params: dict[str, float]) -> dict[str, float | int]:
     if spec.param is None:
         if params:
             raise ExperimentCodeError(f"family {spec.name!r} takes no parameters, got {params}")

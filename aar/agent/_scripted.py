@@ -30,9 +30,11 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
+from aar.agent._compare import record_verdicts
 from aar.agent._directions import direction_families
 from aar.agent._experiments import FAMILIES, experiment_code, method_name
-from aar.agent._sweeps import followup_proposal, parse_method
+from aar.agent._search import search_family
+from aar.agent._sweeps import followup_proposal, followup_statement, parse_method
 
 Call = tuple[str, dict[str, Any]]
 Script = Generator[Call, Any, None]
@@ -178,6 +180,8 @@ def _test_family(
     baselines: dict[str, Any],
 ) -> Generator[Call, Any, list[dict[str, Any]]]:
     spec = FAMILIES[family]
+    if spec.param is not None and not (family == "logconf" and "logconf" in baselines):
+        return (yield from search_family(spec, tasks, seeds, naive))
     params = {spec.param.name: spec.param.default} if spec.param else {}
     method = method_name(family, params)
     hypothesis = yield (
@@ -198,35 +202,8 @@ def _test_family(
         tested = yield from _run_and_evaluate(family, method, params, tasks, seeds)
         if tested is None:
             return [{"family": family, "task": t, "verdict": "failed"} for t in tasks]
-    outcomes = yield from _record_verdicts(hypothesis["id"], family, method, tested, naive)
+    outcomes = yield from record_verdicts(hypothesis["id"], family, method, tested, naive)
     return [o | {"params": params} for o in outcomes]
-
-
-def _record_verdicts(
-    hypothesis_id: str, family: str, method: str, tested: dict[str, Any], naive: dict[str, Any]
-) -> Generator[Call, Any, list[dict[str, Any]]]:
-    """One finding per task `method` was scored on, whether or not the feedback showed it a
-    score, so the memory learns what was tried (a later session picks other families). Where a
-    score was shown, the claim is the paired verdict; where none was (the scorer answers "not
-    better than the best shown"), the finding says so, states no number and claims
-    `inconclusive`. The session decides every verdict on holdout at the end of the round."""
-    outcomes = []
-    for task, feedback in tested.items():
-        outcome = compare(family, method, task, feedback, naive.get(task))
-        if outcome is None:
-            continue
-        shown = outcome["verdict"] != "not_shown"
-        yield (
-            "record_finding",
-            {
-                "hypothesis_id": hypothesis_id,
-                "summary": outcome.pop("summary"),
-                "verdict": outcome["verdict"] if shown else "inconclusive",
-                "eval_record_ids": outcome.pop("record_ids"),
-            },
-        )
-        outcomes.append(outcome)
-    return outcomes
 
 
 def _run_and_evaluate(
@@ -241,80 +218,6 @@ def _run_and_evaluate(
             return None
     evaluation = yield ("evaluate", {"method": method})
     return None if "error" in evaluation else evaluation["tasks"]
-
-
-def compare(
-    family: str, method: str, task: str, tested: dict[str, Any] | None, naive: dict[str, Any] | None
-) -> dict[str, Any] | None:
-    """The claimed verdict of `method` against naive on `task`: the paired t-test on the test
-    feedback at 5 %, uncorrected, over the seeds where both scores were shown (the scorer
-    shows a score only when it beats the best shown by its ladder step). Every number of the
-    summary is taken on those seeds alone, which it names, and the finding cites the records
-    of exactly those seeds (a 1-seed score beside a 5-seed mean would compare nothing). The
-    session decides the finding's verdict on holdout."""
-    from aar.bench import paired_difference
-
-    if not tested or not naive:
-        return None
-    by_seed = dict(zip(naive["seeds"], naive["pgr_acc_by_seed"], strict=True))
-    seeds = [s for s in tested["seeds"] if s in by_seed]
-    mine = dict(zip(tested["seeds"], tested["pgr_acc_by_seed"], strict=True))
-    record_ids = [*tested["record_ids"], *naive["record_ids"]]
-    base = {"family": family, "method": method, "task": task, "record_ids": record_ids}
-    if not seeds:
-        return None
-    not_shown = base | {
-        "verdict": "not_shown",
-        "diff": None,
-        "summary": f"{method} vs naive on {task} (test feedback): the scorer showed no score of "
-        f"{method} on any seed (none beat the best shown by its step), so no PGR is stated; "
-        "the session decides the verdict on holdout.",
-    }
-    if not any(_finite(mine[s]) for s in seeds):
-        return not_shown
-    paired = [s for s in seeds if _finite(mine[s]) and _finite(by_seed[s])]
-    if not paired:
-        return not_shown | {
-            "summary": f"{method} vs naive on {task} (test feedback): no seed had both scores "
-            "shown, so no paired difference is stated; the session decides the verdict on holdout."
-        }
-    d = paired_difference([mine[s] for s in paired], [by_seed[s] for s in paired], seeds=paired)
-    lo, hi = d.ci
-    interval = f", 95 % bootstrap CI [{lo:.3f}, {hi:.3f}]" if d.n >= 2 else ""
-    on = _on_seeds(paired, all_seeds=paired == seeds)
-    summary = (
-        f"{method} vs naive on {task}, test feedback {on}: PGR "
-        f"{_mean(mine[s] for s in paired):.3f} vs {_mean(by_seed[s] for s in paired):.3f}; "
-        f"paired difference {d.mean:+.3f}{interval}."
-    )
-    cited = _ids_on(tested, paired) + _ids_on(naive, paired)
-    verdict = d.verdict if d.n >= 2 else "inconclusive"
-    return base | {"verdict": verdict, "diff": d.mean, "summary": summary, "record_ids": cited}
-
-
-def _on_seeds(seeds: list[int], all_seeds: bool) -> str:
-    """Which seeds a comparison covers: all of them, or the ones the scorer showed, by name."""
-    if all_seeds:
-        return f"over {len(seeds)} seeds"
-    named = ", ".join(map(str, seeds))
-    return f"on {len(seeds)} seed{'s' if len(seeds) > 1 else ''} with a shown score ({named})"
-
-
-def _ids_on(feedback: dict[str, Any], seeds: list[int]) -> list[str]:
-    """The record ids of `feedback` on `seeds` (its ids are in the order of its seeds)."""
-    wanted = set(seeds)
-    return [
-        rid for s, rid in zip(feedback["seeds"], feedback["record_ids"], strict=True) if s in wanted
-    ]
-
-
-def _mean(values: Any) -> float:
-    picked = list(values)
-    return sum(picked) / len(picked)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and value == value and abs(value) != float("inf")
 
 
 def round_summary(
@@ -358,9 +261,7 @@ def followup_script() -> Script:
             hypothesis = yield (
                 "propose_hypothesis",
                 {
-                    "statement": FAMILIES[family].hypothesis(
-                        list(naive), next(iter(params.values()), None)
-                    ),
+                    "statement": followup_statement(family, params, list(naive)),
                     "method": method,
                     "rationale": f"approved follow-up {followup['proposal']}",
                     "family": family,
@@ -370,7 +271,7 @@ def followup_script() -> Script:
             evaluation = yield ("evaluate", {"method": method})
             if "error" in hypothesis or "error" in evaluation:
                 continue
-            outcomes += yield from _record_verdicts(
+            outcomes += yield from record_verdicts(
                 hypothesis["id"], family, method, evaluation["tasks"], naive
             )
     yield ("finish_round", {"summary": round_summary(outcomes, sorted(naive), [], None)})

@@ -1,21 +1,29 @@
-"""The scripted researcher's follow-ups: a sweep of one family's key hyper-parameter.
+"""The scripted researcher's follow-ups: the next region of the method space.
 
 A follow-up is code the reviewer approves byte for byte, so it is written here from the
-family's declared grid (`FAMILIES[...].param`), and its method names (`family-param-value`)
-are parsed back when the approved sweep runs.
+families' declarations, and its method names (`family-param-value[-param-value]`) are parsed
+back when the approved follow-up runs. The round already searched the key parameter of every
+family it tested but logconf (the session's own baseline), so:
+- when a method-space family won, the follow-up composes its best configuration with one more
+  component each (`EXTENSIONS`), shown to the reviewer as parameter changes from it;
+- when logconf won, it sweeps logconf's coefficient (the round tried only the default).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from aar.agent._config_families import family_config, with_params
 from aar.agent._experiments import FAMILIES, experiment_code, method_name
+
+FOLLOWUP_VARIANTS = 3
+"""Configurations a follow-up tries (the plan's `FOLLOWUP_VALUES`)."""
 
 
 def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[str, str] | None:
     """Sweep the best family's key hyper-parameter. The sweep runs on every mounted (task,
     seed), so the session can re-run it, byte for byte, on fresh seeds to confirm it."""
-    tunable = [o for o in outcomes if o["verdict"] != "failed" and FAMILIES[o["family"]].param]
+    tunable = [o for o in outcomes if o["verdict"] != "failed" and _extendable(o["family"])]
     helped = [o for o in tunable if o["verdict"] == "supported"]
     if not helped:
         helped = [o for o in tunable if (o.get("diff") or 0) > 0]
@@ -23,6 +31,8 @@ def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[
         return _exploratory_sweep(tunable)
     best = max(helped, key=lambda o: o["diff"])
     family = best["family"]
+    if FAMILIES[family].config is not None:
+        return _composition(best, helped)
     param = FAMILIES[family].param
     assert param is not None
     tasks = sorted({o["task"] for o in helped if o["family"] == family})
@@ -36,6 +46,58 @@ def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[
         f"see whether the effect depends on it: {param.description}"
     )
     return {"rationale": rationale, "code": code}
+
+
+EXTENSIONS: tuple[tuple[str, float], ...] = (
+    ("loss.aux_coef", 0.25),
+    ("training.self_training_rounds", 1),
+    ("ensemble.members", 4),
+    ("training.bootstrap_stages", 1),
+    ("selection.keep_fraction", 0.8),
+)
+"""One more component at a modest setting: the next region around a winning configuration
+(the same list for every task; which helps is for the follow-up's feedback to say)."""
+
+
+def _extendable(family: str) -> bool:
+    """A family a follow-up can take further: a method-space family (composed), or logconf
+    (swept: the round tried its default only)."""
+    spec = FAMILIES[family]
+    return spec.config is not None or (family == "logconf" and spec.param is not None)
+
+
+def _composition(best: dict[str, Any], helped: list[dict[str, Any]]) -> dict[str, str] | None:
+    """The winner's configuration with one more component each: up to three variants."""
+    spec = FAMILIES[best["family"]]
+    assert spec.config is not None
+    params = dict(best.get("params") or {})
+    base = with_params(spec.config, params)
+    naive = family_config("naive")
+    added = [(p, v) for p, v in EXTENSIONS if _field(base, p) == _field(naive, p)]
+    added = added[:FOLLOWUP_VARIANTS]
+    if not added:
+        return None
+    variants = [params | {path: value} for path, value in added]
+    code = "".join(
+        experiment_code(spec.name, method=method_name(spec.name, p), params=p, pairs=None)
+        for p in variants
+    )
+    tasks = sorted({o["task"] for o in helped if o["family"] == spec.name})
+    winner = method_name(spec.name, params)
+    changes = "; ".join(f"+ {path} = {value:g}" for path, value in added)
+    rationale = (
+        f"{winner} had the largest gain over naive on test feedback, on {', '.join(tasks)} "
+        f"(paired PGR difference {best['diff']:+.3f} on {best['task']}; the session confirms "
+        "verdicts on holdout when the round ends). Next region: the same configuration with "
+        f"one more component each, as changes from it: {changes} (on every task), to see "
+        "whether the gain stacks."
+    )
+    return {"rationale": rationale, "code": code}
+
+
+def _field(config: dict[str, Any], path: str) -> Any:
+    part, name = path.split(".", 1)
+    return config[part][name]
 
 
 def _sweep(family: str) -> tuple[list[float], str]:
@@ -70,13 +132,27 @@ def _exploratory_sweep(tunable: list[dict[str, Any]]) -> dict[str, str] | None:
     return {"rationale": rationale, "code": code}
 
 
+def followup_statement(family: str, params: dict[str, float], tasks: list[str]) -> str:
+    """The hypothesis of one follow-up method: the family's at its key parameter's value,
+    and the components it was composed with."""
+    spec = FAMILIES[family]
+    key = spec.param.name if spec.param else None
+    statement = spec.hypothesis(tasks, params.get(key) if key else None)
+    extra = [f"{k} = {v:g}" for k, v in params.items() if k != key]
+    return statement if not extra else f"{statement[:-1]}, with {', '.join(extra)} added."
+
+
 def parse_method(method: str) -> tuple[str | None, dict[str, float]]:
-    """`logconf-aux_coef-0.25` -> ("logconf", {"aux_coef": 0.25}); unknown -> (None, {})."""
-    parts = method.split("-", 2)
-    family = parts[0] if parts[0] in FAMILIES else None
-    if family is None or len(parts) != 3:
-        return family, {}
-    try:
-        return family, {parts[1]: float(parts[2])}
-    except ValueError:
+    """`logconf-aux_coef-0.25` -> ("logconf", {"aux_coef": 0.25}); a composition
+    `label_propagation-geometry.weight-0.8-loss.aux_coef-0.25` -> both parameters;
+    unknown -> (None, {})."""
+    family, *rest = method.split("-")
+    if family not in FAMILIES or len(rest) % 2:
         return None, {}
+    params: dict[str, float] = {}
+    for name, value in zip(rest[::2], rest[1::2], strict=True):
+        try:
+            params[name] = float(value)
+        except ValueError:
+            return None, {}
+    return family, params

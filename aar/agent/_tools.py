@@ -204,7 +204,7 @@ def propose_hypothesis(
             0.8 raises PGR over naive on every task").
         method: The name the experiment saves its predictions under
             (`save_predictions(..., name=method)`) and that evaluate(method) scores: letters,
-            digits, '_', '.', '-', at most 64 characters, e.g. "confidence_filter-0.8".
+            digits, '_', '.', '-', at most 128 characters, e.g. "confidence_filter-0.8".
         rationale: Why you expect it: the baselines, memory findings or literature it rests
             on (reviewers read it), at most 4000 characters.
         family: The kind of method, one short name shared by all its variants (e.g.
@@ -228,15 +228,20 @@ def run_cell(ctx: RunContext[ResearchDeps], code: str) -> CellOutcome:
     return ctx.deps.session.research.run_cell(code)
 
 
-def evaluate(ctx: RunContext[ResearchDeps], method: str) -> EvaluationSummary:
-    """Score every saved test prediction of `method` (all tasks and seeds): rounded PGR mean
-    ± SE per task, probe flags, record ids to cite. Costs one evaluation per (task, seed).
+def evaluate(
+    ctx: RunContext[ResearchDeps], method: str, seeds: list[int] | None = None
+) -> EvaluationSummary:
+    """Score every saved test prediction of `method` (all tasks; all seeds, or `seeds`):
+    rounded PGR mean ± SE per task, probe flags, record ids to cite. Costs one evaluation per
+    (task, seed) scored; re-scoring an unchanged prediction is free.
 
     Args:
         method: The name the predictions were saved under (`save_predictions(...,
             name=method)`), usually the current hypothesis's method.
+        seeds: Only these of the session's seeds (e.g. screen several configurations on a
+            few seeds, then evaluate the best on all); omit for every seed.
     """
-    return ctx.deps.session.research.evaluate(method)
+    return ctx.deps.session.research.evaluate(method, seeds)
 
 
 def record_finding(

@@ -76,9 +76,10 @@ class ResearchActions:
             self.session.guard.before_cell()
         return self.session.experiments.run_cell(code)
 
-    def evaluate(self, method: str) -> EvaluationSummary:
-        """Score every saved test prediction of `method` in the current experiment."""
-        return self.session.experiments.evaluate(method)
+    def evaluate(self, method: str, seeds: list[int] | None = None) -> EvaluationSummary:
+        """Score every saved test prediction of `method` in the current experiment (of
+        `seeds` only, when given)."""
+        return self.session.experiments.evaluate(method, seeds)
 
     def record_finding(
         self, hypothesis_id: str, summary: str, verdict: str, eval_record_ids: list[str]

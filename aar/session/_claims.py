@@ -44,8 +44,9 @@ def build_finding(
     if claimed is None:
         raise ClaimError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     records = _cited(state, eval_record_ids)
-    own = [r for r in records if r.method == hypothesis.method] or records
-    _one_task(hypothesis.method, own)
+    method = _finding_method(state, hypothesis, records)
+    own = [r for r in records if r.method == method] or records
+    _one_task(method, own)
     backing = evidence(records, extra=hypothesis.params.values())
     check_numbers(summary, backing, where="the finding's summary", names=_names(state, records))
     family = hypothesis.family or hypothesis.method
@@ -57,7 +58,7 @@ def build_finding(
             round=hypothesis.round,
             summary=summary,
             hypothesis=hypothesis.statement,
-            method=_method_text(hypothesis.method, hypothesis.params),
+            method=_method_text(method, hypothesis.params if method == hypothesis.method else {}),
             tasks=sorted({r.task for r in own}),
             metrics=metrics,
             eval_record_ids=[r.id for r in records],
@@ -70,6 +71,25 @@ def build_finding(
         )
     except ValueError as exc:
         raise ClaimError(f"the finding is not valid: {exc}") from None
+
+
+def _finding_method(state: SessionState, hypothesis: Any, records: list[Any]) -> str:
+    """The method a finding is about: the hypothesis's, or, when it cites none of those, the
+    one other method it cites besides naive whose records this hypothesis's own experiments
+    scored (a search inside a hypothesis tries several configurations and reports the best
+    one per task). Anything else stays the hypothesis's method, as before."""
+    if any(r.method == hypothesis.method for r in records):
+        return str(hypothesis.method)
+    mine = {
+        e.record.id
+        for e in state.evaluations
+        if (exp := state.experiments.get(e.experiment)) is not None
+        and exp.hypothesis_id == hypothesis.id
+    }
+    others = {r.method for r in records if r.method != NAIVE}
+    if len(others) == 1 and all(r.id in mine for r in records if r.method in others):
+        return str(others.pop())
+    return str(hypothesis.method)
 
 
 def _one_task(method: str, records: list) -> None:

@@ -32,7 +32,7 @@ class Hypothesis(BaseModel):
     id: str
     round: int
     statement: str = Field(min_length=1, max_length=2000)
-    method: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    method: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
     rationale: str = Field(default="", max_length=4000)
     family: str | None = None
     params: dict[str, float] = Field(default_factory=dict)

@@ -8,8 +8,9 @@ budget from the configuration file that cannot cover them is refused before anyt
 and a smaller budget the user typed is respected and the report says what it cut.
 
 The estimate follows the round's procedure: the session's own baselines (naive and logconf on
-every (task, seed), first round only), then each hypothesis's method on every pair, and room for
-one follow-up sweep in the next round. Requests follow the scripted researcher's steps (an LLM
+every (task, seed), first round only), then each hypothesis's search (up to
+`CONFIGS_PER_HYPOTHESIS` configurations on every pair), and room for one follow-up sweep in the
+next round. Requests follow the scripted researcher's steps (an LLM
 researcher takes at least as many), with a margin for retries.
 """
 
@@ -28,6 +29,10 @@ CELLS_PER_EXPERIMENT = 4
 """Cells of one experiment script of the method library (each a model request to run)."""
 FOLLOWUP_VALUES = 3
 """Methods a follow-up sweep tries (a key parameter's grid less its default)."""
+CONFIGS_PER_HYPOTHESIS = 4
+"""Configurations the scripted researcher's search tries inside a hypothesis (a key
+parameter's grid). Screened on 3 seeds and the better half promoted to all, they cost at most
+this many evaluations per pair; the estimate takes that bound, so the budget covers it."""
 EVALS_MARGIN = 1.25
 REQUESTS_MARGIN = 2.0
 """An LLM researcher reads, retries and corrects itself: twice the scripted steps."""
@@ -68,10 +73,12 @@ def round_needs(config: SessionConfig, *, first: bool = True) -> tuple[int, int]
     """(evaluations, requests) of one research round of `config`, follow-up room included."""
     pairs, tasks, hyps = len(config.pairs), len(config.tasks), config.hypotheses
     baselines = BASELINE_METHODS * pairs if first else 0
-    evaluations = baselines + hyps * pairs + FOLLOWUP_VALUES * pairs
-    # list_tasks, one memory search per task, then per hypothesis: propose, run its cells,
-    # evaluate, one finding per task; then a follow-up proposal and finish_round.
-    steps = 1 + tasks + hyps * (1 + CELLS_PER_EXPERIMENT + 1 + tasks) + 2
+    k = CONFIGS_PER_HYPOTHESIS
+    evaluations = baselines + hyps * k * pairs + FOLLOWUP_VALUES * pairs
+    # list_tasks, one memory search per task, then per hypothesis: propose, run the cells of
+    # its configurations, screen each, evaluate the promoted, one finding per task; then a
+    # follow-up proposal and finish_round.
+    steps = 1 + tasks + hyps * (1 + k * CELLS_PER_EXPERIMENT + 2 * k + tasks) + 2
     return evaluations, steps
 
 

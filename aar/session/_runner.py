@@ -82,14 +82,23 @@ class ExperimentRunner:
         session.commit(f"{exp.id}: cell {cells} ({result.status})")
         return CellOutcome.of(result)
 
-    def evaluate(self, method: str) -> EvaluationSummary:
+    def evaluate(self, method: str, seeds: list[int] | None = None) -> EvaluationSummary:
         """Score every saved test prediction of `method` in the round's latest experiment that
-        saved some; an identical resubmission is answered again without a charge."""
+        saved some (only those of `seeds`, when given: a search screens on a few seeds and
+        promotes the best to all); an identical resubmission is answered again without a
+        charge."""
         from aar.bench import InvalidPredictionsError
         from aar.sandbox import read_scratch_file
 
         session = self.session
         exp, found = self._predictions_of(method)
+        if seeds is not None:
+            unknown = sorted(set(seeds) - set(session.config.seeds))
+            if unknown or not seeds:
+                raise ToolError(
+                    f"seeds must be some of the session's seeds {session.config.seeds}, got {seeds}"
+                )
+            found = {pair: rel for pair, rel in found.items() if pair[1] in seeds}
         commit = session.commit(f"{exp.id}: evaluate {method}")
         code_sha = cells_sha256(exp.cells)
         entries, invalid = [], []
@@ -111,7 +120,7 @@ class ExperimentRunner:
                     )
                 )
             entries.append(record)
-        pairs = session.config.pairs
+        pairs = [p for p in session.config.pairs if seeds is None or p[1] in seeds]
         missing = [f"{task} seed {seed}" for task, seed in pairs if (task, seed) not in found]
         return evaluation_summary(method, entries, missing, invalid, session.ledger.remaining())
 

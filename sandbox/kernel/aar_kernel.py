@@ -19,7 +19,7 @@ TASK_DIR = Path(os.environ.get("SANDBOX_TASK_DIR", "/task"))
 SCRATCH_DIR = Path(os.environ.get("SANDBOX_SCRATCH_DIR", "/scratch"))
 PREDICTIONS_DIR = "predictions"
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 class TaskFiles(dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from aar.agent import choose_families
-from aar.agent._scripted import compare
+from aar.agent._compare import compare
 from aar.agent._sweeps import followup_proposal, parse_method
 from aar.sandbox import split_cells
 
@@ -89,14 +89,14 @@ def test_a_method_the_scorer_showed_no_score_gets_a_finding_with_no_number() -> 
     """The scorer's ladder shows a score only when it beats the best shown: a method with no
     shown score has no number to cite, so its finding states none and claims inconclusive
     (the memory still learns it was tried; the session decides the verdict on holdout)."""
-    from aar.agent._scripted import _record_verdicts
+    from aar.agent._compare import record_verdicts
 
     naive = _feedback([0.20, 0.30, 0.25])
     unseen = compare("logconf", "logconf", "t", _feedback([math.nan] * 3), naive)
     assert unseen is not None and unseen["verdict"] == "not_shown"
     assert "no score" in unseen["summary"] and not any(c.isdigit() for c in unseen["summary"])
     tested = {"t": _feedback([math.nan] * 3)}
-    script = _record_verdicts("h1", "logconf", "logconf", tested, {"t": naive})
+    script = record_verdicts("h1", "logconf", "logconf", tested, {"t": naive})
     name, args = next(script)
     assert name == "record_finding" and args["verdict"] == "inconclusive"
     assert args["eval_record_ids"] and "no score" in args["summary"]
@@ -188,24 +188,18 @@ def test_a_partly_shown_method_is_compared_with_naive_on_its_shown_seeds_only() 
     )
 
 
-def test_a_configuration_family_is_swept_through_its_config_field() -> None:
-    """The method space's families sweep a `component.field` of their configuration: the
-    follow-up's scripts hold that value in CONFIG, and the names parse back."""
+def test_a_configuration_family_takes_its_key_parameter_through_its_config_field() -> None:
+    """The method space's families vary a `component.field` of their configuration (the
+    search inside a hypothesis tries its grid): the scripts hold that value in CONFIG, and the
+    method names parse back."""
     from aar.agent._experiments import FAMILIES, experiment_code, method_name
     from aar.bench._train import config_module
 
-    outcomes = [
-        {"family": "knn_smoothing", "task": "digits-ge5", "verdict": "supported", "diff": 0.2}
-    ]
-    proposal = followup_proposal(outcomes, [42])
-    assert proposal is not None and "geometry.neighbours" in proposal["rationale"]
-    cells = split_cells(proposal["code"])
     param = FAMILIES["knn_smoothing"].param
     assert param is not None and param.name == "geometry.neighbours"
     for value in (v for v in param.grid if v != param.default):
         name = method_name("knn_smoothing", {param.name: value})
         assert parse_method(name) == ("knn_smoothing", {param.name: value})
-        assert any(f'METHOD = "{name}"' in cell for cell in cells)
     code = experiment_code("knn_smoothing", method="k40", params={"geometry.neighbours": 40})
     namespace: dict = {}
     setup = split_cells(code)[0]

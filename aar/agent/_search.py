@@ -1,0 +1,133 @@
+"""The search inside a hypothesis: successive halving over a family's configurations.
+
+A hypothesis is a family (an idea); the search tries its configurations, the key parameter's
+grid with the default first, in one script that trains each on every mounted (task, seed). All
+are screened on the test feedback of the first `SCREEN_SEEDS` seeds; per task, the better half
+(by the paired difference from naive on the seeds the scorer showed) is promoted and scored on
+every seed (the screened seeds again, free: an unchanged prediction is not charged twice). The
+best promoted configuration per task becomes that task's finding. Everything here reads test
+feedback only, through `evaluate`, under the scorer's ladder and the session's budget; the
+session confirms each verdict on fresh seeds' holdout and corrects across every configuration
+scored (each is a comparison), so trying more configurations costs power, not honesty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+from aar.agent._compare import compare, record_verdicts
+from aar.agent._experiments import Family, experiment_code, method_name
+
+Call = tuple[str, dict[str, Any]]
+SCREEN_SEEDS = 3
+"""Seeds a configuration is screened on (the verdict rule's minimum for a paired test)."""
+
+
+def search_family(
+    spec: Family, tasks: list[str], seeds: list[int], naive: dict[str, Any]
+) -> Generator[Call, Any, list[dict[str, Any]]]:
+    """Propose `spec` as a hypothesis, search its configurations, record one finding per
+    task for the best; the outcomes (per task) feed the round's summary and follow-up."""
+    from aar.sandbox import split_cells
+
+    variants = configurations(spec)
+    screen = seeds[:SCREEN_SEEDS] if len(seeds) > SCREEN_SEEDS else None
+    hypothesis = yield ("propose_hypothesis", _hypothesis_args(spec, tasks, variants, screen))
+    if "error" in hypothesis:
+        return []
+    code = "".join(experiment_code(spec.name, method=m, params=p) for m, p in variants)
+    for cell in split_cells(code):
+        result = yield ("run_cell", {"code": cell})
+        if result.get("status") != "ok":
+            return [{"family": spec.name, "task": t, "verdict": "failed"} for t in tasks]
+    methods = [m for m, _ in variants]
+    promoted = {task: methods for task in tasks}
+    if screen is not None:
+        screened = yield from _scores(methods, screen)
+        promoted = {t: _better_half(t, methods, screened, naive) for t in tasks}
+    full = yield from _scores(
+        sorted({m for ms in promoted.values() for m in ms}, key=methods.index)
+    )
+    params = dict(variants)
+    outcomes = []
+    for task in tasks:
+        best = _best(task, [m for m in promoted[task] if m in full], full, naive)
+        if best is None:
+            continue
+        tested = {task: full[best][task]}
+        found = yield from record_verdicts(hypothesis["id"], spec.name, best, tested, naive)
+        outcomes += [o | {"params": params[best]} for o in found]
+    return outcomes
+
+
+def configurations(spec: Family) -> list[tuple[str, dict[str, float]]]:
+    """(method name, parameters) of each configuration the search tries: the default first,
+    then the rest of the key parameter's grid."""
+    if spec.param is None:
+        return [(spec.name, {})]
+    p = spec.param
+    values = [p.default, *(v for v in p.grid if v != p.default)]
+    return [(method_name(spec.name, {p.name: v}), {p.name: v}) for v in values]
+
+
+def _hypothesis_args(
+    spec: Family, tasks: list[str], variants: list[tuple[str, dict]], screen: list[int] | None
+) -> dict[str, Any]:
+    method, params = variants[0]
+    rationale = spec.method
+    if len(variants) > 1 and spec.param is not None:
+        values = ", ".join(f"{next(iter(p.values())):g}" for _, p in variants)
+        how = (
+            f"screened on seeds {', '.join(map(str, screen))}, the better half per task "
+            "promoted to every seed"
+            if screen
+            else "each on every seed"
+        )
+        rationale += f" The search tries {spec.param.name} = {values} ({how})."
+    return {
+        "statement": spec.hypothesis(tasks),
+        "method": method,
+        "rationale": rationale,
+        "family": spec.name,
+        "params": params,
+    }
+
+
+def _scores(
+    methods: list[str], seeds: list[int] | None = None
+) -> Generator[Call, Any, dict[str, dict[str, Any]]]:
+    """Each method's per-task test feedback (on `seeds`, or all); a failed evaluation is
+    left out."""
+    out = {}
+    for method in methods:
+        args: dict[str, Any] = {"method": method}
+        if seeds is not None:
+            args["seeds"] = seeds
+        evaluation = yield ("evaluate", args)
+        if "error" not in evaluation:
+            out[method] = evaluation["tasks"]
+    return out
+
+
+def _edge(task: str, method: str, scores: dict[str, Any], naive: dict[str, Any]) -> float:
+    """The paired test-feedback difference from naive on `task` (-inf: none shown)."""
+    claim = compare("", method, task, scores.get(method, {}).get(task), naive.get(task))
+    diff = None if claim is None else claim.get("diff")
+    return float(diff) if diff is not None and math.isfinite(diff) else -math.inf
+
+
+def _better_half(
+    task: str, methods: list[str], screened: dict[str, Any], naive: dict[str, Any]
+) -> list[str]:
+    """The ceil(half) of `methods` with the largest screened edge on `task` (ties: earlier
+    first, so the default wins a tie)."""
+    ranked = sorted(methods, key=lambda m: (-_edge(task, m, screened, naive), methods.index(m)))
+    return ranked[: math.ceil(len(methods) / 2)]
+
+
+def _best(task: str, methods: list[str], full: dict[str, Any], naive: dict[str, Any]) -> str | None:
+    if not methods:
+        return None
+    return max(methods, key=lambda m: (_edge(task, m, full, naive), -methods.index(m)))

@@ -1,0 +1,108 @@
+"""The search inside a hypothesis (`aar.agent._search`): every configuration screened on 3
+seeds, the better half per task promoted to every seed, the best promoted one per task
+recorded; and the follow-up that composes the winner with one more component.
+
+The search is a generator of tool calls; these drive it with scripted tool answers shaped as
+the real tools answer (`evaluate`'s per-task feedback), so each decision is checked exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aar.agent._experiments import FAMILIES
+from aar.agent._search import SCREEN_SEEDS, configurations, search_family
+from aar.agent._sweeps import followup_proposal, parse_method
+
+SEEDS = [42, 43, 44, 45, 46]
+TASKS = ["a", "b"]
+NAIVE = [0.20, 0.30, 0.25, 0.22, 0.28]
+
+
+def _feedback(seeds: list[int], gain: float) -> dict[str, Any]:
+    """Feedback a `gain` above naive on every seed (NaN gain: withheld by the scorer)."""
+    by_seed = {s: p for s, p in zip(SEEDS, NAIVE, strict=True)}
+    pgr = [by_seed[s] + gain for s in seeds]
+    return {"seeds": seeds, "pgr_acc_by_seed": pgr, "record_ids": [f"r{s}" for s in seeds]}
+
+
+def _drive(gains: dict[str, dict[str, float]]) -> tuple[list[tuple[str, dict]], list[dict]]:
+    """Run the search for knn_smoothing with `gains[method][task]`; every call it made and
+    its outcomes."""
+    naive = {t: _feedback(SEEDS, 0.0) for t in TASKS}
+    script = search_family(FAMILIES["knn_smoothing"], TASKS, SEEDS, naive)
+    calls: list[tuple[str, dict]] = []
+    answer: Any = None
+    try:
+        while True:
+            name, args = script.send(answer) if calls else next(script)
+            calls.append((name, args))
+            if name == "propose_hypothesis":
+                answer = {"id": "h1-1"}
+            elif name == "run_cell":
+                answer = {"status": "ok"}
+            elif name == "evaluate":
+                seeds = args.get("seeds", SEEDS)
+                answer = {"tasks": {t: _feedback(seeds, gains[args["method"]][t]) for t in TASKS}}
+            else:
+                answer = {"id": f"f-{len(calls)}"}
+    except StopIteration as done:
+        return calls, done.value
+
+
+def test_screen_on_three_seeds_promote_the_better_half_record_the_best_per_task() -> None:
+    methods = [m for m, _ in configurations(FAMILIES["knn_smoothing"])]
+    assert len(methods) == 4 and methods[0] == "knn_smoothing"
+    gains = {
+        methods[0]: {"a": 0.05, "b": 0.30},
+        methods[1]: {"a": 0.20, "b": 0.01},
+        methods[2]: {"a": 0.10, "b": 0.02},
+        methods[3]: {"a": math.nan, "b": 0.03},
+    }
+    calls, outcomes = _drive(gains)
+    evaluations = [args for name, args in calls if name == "evaluate"]
+    screens = [a for a in evaluations if "seeds" in a]
+    assert [a["method"] for a in screens] == methods
+    assert all(a["seeds"] == SEEDS[:SCREEN_SEEDS] for a in screens)
+    promoted = [a["method"] for a in evaluations if "seeds" not in a]
+    # task a keeps methods 1 and 2; task b keeps 0 and 3; withheld (NaN) ranks last
+    assert promoted == methods
+    findings = [args for name, args in calls if name == "record_finding"]
+    assert len(findings) == 2
+    best = {o["task"]: o["method"] for o in outcomes}
+    assert best == {"a": methods[1], "b": methods[0]}
+    assert all(o["params"] for o in outcomes)
+
+
+def test_a_withheld_configuration_is_never_promoted_over_a_shown_one() -> None:
+    methods = [m for m, _ in configurations(FAMILIES["knn_smoothing"])]
+    gains = {m: {"a": math.nan, "b": math.nan} for m in methods}
+    gains[methods[2]] = {"a": 0.1, "b": 0.1}
+    gains[methods[3]] = {"a": 0.05, "b": 0.05}
+    calls, outcomes = _drive(gains)
+    promoted = [a["method"] for n, a in calls if n == "evaluate" and "seeds" not in a]
+    assert promoted == [methods[2], methods[3]]
+    assert {o["method"] for o in outcomes} == {methods[2]}
+
+
+def test_the_follow_up_composes_the_winner_with_one_more_component() -> None:
+    outcome = {
+        "family": "knn_smoothing",
+        "task": "a",
+        "verdict": "supported",
+        "diff": 0.2,
+        "method": "knn_smoothing-geometry.neighbours-20",
+        "params": {"geometry.neighbours": 20},
+    }
+    proposal = followup_proposal([outcome], SEEDS)
+    assert proposal is not None
+    assert "+ loss.aux_coef = 0.25" in proposal["rationale"]
+    names = [
+        line.split('"')[1] for line in proposal["code"].splitlines() if line.startswith("METHOD = ")
+    ]
+    assert len(names) == 3
+    for name in names:
+        family, params = parse_method(name)
+        assert family == "knn_smoothing" and params["geometry.neighbours"] == 20
+        assert len(params) == 2
