@@ -59,8 +59,12 @@ def check_fields(config: dict[str, Any], fields: dict[str, Any]) -> dict[str, fl
         part, _, name = path.partition(".")
         component = space.model_fields.get(part)
         field = None if component is None else component.annotation.model_fields.get(name)
-        numeric = field is not None and field.annotation in (int, float, int | None)
-        if not numeric or isinstance(value, bool) or not isinstance(value, int | float):
+        if (
+            field is None
+            or field.annotation not in (int, float, int | None)
+            or isinstance(value, bool)
+            or not isinstance(value, int | float)
+        ):
             raise ValueError(f"{path!r} is not a numeric field of the method space")
         out[path] = int(value) if field.annotation is not float else float(value)
     try:
