@@ -78,6 +78,12 @@ def grid() -> dict[str, Any]:
     }
     for name, parts in combos.items():
         raw[name] = {"geometry": LP, **parts}
+    cosine = {"neighbours": 20, "weight": 0.99, "steps": 20, "metric": "cosine"}
+    raw["cos k20 w0.99 s20"] = {"geometry": cosine}
+    raw["cos k10 w0.9 s10"] = {"geometry": {**LP, "metric": "cosine"}}
+    raw["raw k10 w0.9 s10"] = {"geometry": {**LP, "metric": "raw"}}
+    raw["cos+self1"] = {"geometry": cosine, "training": {"self_training_rounds": 1}}
+    raw["cos+logconf"] = {"geometry": cosine, "loss": {"aux_coef": 0.5}}
     raw["self1"] = {"training": {"self_training_rounds": 1}}
     raw["self2 w1.0"] = {"training": {"self_training_rounds": 2, "self_training_weight": 1.0}}
     raw["crossfit3"] = {"relabel": {"folds": 3, "weight": 0.5}}
