@@ -107,6 +107,16 @@ def _seed_span(seeds: list[int]) -> str:
     return ", ".join(map(str, ordered))
 
 
+def _configuration(config: dict[str, Any]) -> str:
+    """A finding's `MethodConfig` as its diff from naive (what to set to train it again), or
+    its JSON where the current method space no longer reads it."""
+    import json
+
+    from aar.session._method_config import changes_text
+
+    return changes_text(config) or json.dumps(config, separators=(",", ":"))
+
+
 def finding_details(finding: Finding, dups: list[Finding]) -> Any:
     """Every field as plain text: a finding's words are a model's or a person's, so rich markup
     in them (`[link=...]`, `[conceal]`) is shown, not obeyed, and each hidden character (ESC,
@@ -123,6 +133,7 @@ def finding_details(finding: Finding, dups: list[Finding]) -> Any:
         ("summary", finding.summary),
         ("hypothesis", finding.hypothesis),
         ("method", finding.method),
+        *([("configuration", _configuration(finding.config))] if finding.config else []),
         ("tasks", ", ".join(finding.tasks)),
         ("verdict", finding.verdict),
         ("verdict basis", _basis(finding.verdict_basis)),

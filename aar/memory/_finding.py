@@ -24,6 +24,17 @@ Number = Annotated[float, Strict()]
 careless writer's `"pgr_acc_mean": true` was stored as a PGR of 1.0). Integers are numbers."""
 Count = Annotated[int, Strict()]
 """A JSON integer: `true` is not 1."""
+ConfigValue = (
+    Annotated[bool, Strict()]
+    | Annotated[int, Strict()]
+    | Annotated[float, Strict()]
+    | Annotated[str, Strict(), Field(max_length=200)]
+    | None
+)
+"""One field of a method configuration: JSON scalars as written, never coerced."""
+MethodConfigData = dict[str, dict[str, ConfigValue]]
+"""A `MethodConfig` as `model_dump()` writes it: component -> field -> value. The memory does
+not check it against the method space (that changes over time); readers validate it."""
 
 
 def new_finding_id() -> str:
@@ -148,6 +159,13 @@ class Finding(_Strict):
     tags: list[str] = Field(default_factory=list)
     duplicate_of: str | None = Field(
         default=None, description="Set by the store: the earlier finding this one near-duplicates."
+    )
+    config: MethodConfigData | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The method's full `MethodConfig` (`model_dump()`), where the session could "
+        "read it from the experiment's script; None (and absent from the JSON, so findings "
+        "written before it stay byte for byte the same) when it could not.",
     )
 
     @model_validator(mode="before")

@@ -15,6 +15,7 @@ from typing import Any
 from aar.errors import AarError
 from aar.memory import Finding, Verdict, new_finding_id
 from aar.session._evidence import check_numbers, evidence, feedback_metrics, numbers_in_code
+from aar.session._method_config import records_config
 from aar.session._models import SessionState
 
 VERDICTS: tuple[Verdict, ...] = ("supported", "refuted", "inconclusive")
@@ -68,6 +69,9 @@ def build_finding(
             claimed_verdict=claimed,
             git_commit=git_commit,
             tags=[f"family:{family}", f"model:{state.config.model}", "split:test-feedback"],
+            # the script's MethodConfig, where it says it plainly (`own is records`: no cited
+            # record is of the finding's method, so none says how it was trained)
+            config=None if own is records else records_config(state, own),
         )
     except ValueError as exc:
         raise ClaimError(f"the finding is not valid: {exc}") from None

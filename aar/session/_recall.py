@@ -13,10 +13,11 @@ cited test scores the scorer all withheld shows `"withheld"`, never a number.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from aar.session._method_config import config_changes
 from aar.text import shown
 
 if TYPE_CHECKING:
@@ -57,6 +58,13 @@ class MemoryHit(BaseModel):
         "(none beat the best shown by its step); its verdict was decided on holdout."
     )
     tags: list[str]
+    config: dict[str, Any] | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The method's configuration as its fields other than naive's "
+        "(`component.field: value`), checked against the method space; absent where the "
+        "finding holds none (older findings, code the session could not read).",
+    )
 
 
 NOTHING_FOUND = "No finding of an earlier session matches this search."
@@ -110,6 +118,7 @@ def memory_hit(hit: SearchHit) -> MemoryHit:
             )
         ),
         tags=[shown(t) for t in f.tags],
+        config=config_changes(f.config),
     )
 
 

@@ -196,7 +196,7 @@ def _answer_section(data: ReportData) -> list[str]:
         if a.method == NAIVE:
             out.append(f"| {a.task} | {no_answer_text(a)} | — | — | — | — |")
             continue
-        config = "; ".join(x for x in (f"family {a.family}" if a.family else "", a.params) if x)
+        config = a.configuration()
         effect = "—"
         if a.effect is not None:
             mean, low, high = a.effect

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from aar.bench import Decision
+from aar.session._method_config import changes_text
 from aar.session._models import SessionState
 from aar.session._report_sections import NAIVE, ResultRow, confirmed_by_test, shown_verdict
 from aar.session._verdicts import round_decisions
@@ -53,6 +54,18 @@ class AnswerRow(BaseModel):
     """How many methods the session compared with naive on the task this round."""
     confirmations: int = 0
     """How many of them went through a confirmation test on holdout."""
+    changes: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Its `MethodConfig`'s fields other than naive's (`component.field=value, ...`), where
+    its finding holds the configuration (None, and absent from `report.json`, elsewhere: the
+    reports of sessions whose findings hold none stay as they were)."""
+
+    def configuration(self) -> str:
+        """The answer table's configuration cell: the configuration's diff from naive where
+        it is known, else the hypothesis's family and parameters."""
+        if self.changes is not None:
+            return self.changes
+        family = f"family {self.family}" if self.family else ""
+        return "; ".join(x for x in (family, self.params) if x)
 
 
 def answer_rows(state: SessionState, number: int, rows: list[ResultRow]) -> list[AnswerRow]:
@@ -131,7 +144,20 @@ def _answer(
         effect_seeds=row.seeds if row else [],
         adjusted_p=d.adjusted_p,
         experiment=row.experiment if row else None,
+        changes=_changes(state, number, method, task),
     )
+
+
+def _changes(state: SessionState, number: int, method: str, task: str) -> str | None:
+    """The configuration (as its diff from naive) that the round's latest finding of `method`
+    on `task` holds; None when none holds one."""
+    configs = [
+        f.config
+        for f in state.findings.values()
+        if f.round == number and f.method.split(" (")[0] == method and task in f.tasks
+    ]
+    known = [c for c in configs if c is not None]
+    return changes_text(known[-1]) if known else None
 
 
 def _edge(d: Decision) -> float:

@@ -1,0 +1,277 @@
+"""The `MethodConfig` a method's predictions were trained with, read from its experiment's cells.
+
+A finding keeps its method's full configuration so that a later session (or a person) can
+continue the search from exactly that point of the method space. The session only knows it
+where the script says it plainly: aar's experiment library writes `METHOD = "..."` next to a
+literal `CONFIG = {...}` that `aar_recipes.train_public(CONFIG, ...)` trains (method-space
+families), or `FAMILY` and `PARAMS` that `aar_methods.train_public(FAMILY, t, seed, PARAMS)`
+trains (the ten legacy families, each a `FAMILY_CONFIGS` entry). Scripts may be concatenated
+sweeps, so each section (from a cell that assigns `METHOD` to the next) is read on its own.
+
+The cells are parsed with `ast`, never executed. Anything else (code a language model wrote,
+a configuration built at run time or changed after it is assigned, two trainings under one
+name, a cell that does not parse) is unknown: None, never a guess and never an exception.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aar.session._models import SessionState
+
+LEGACY_PARAMS: dict[str, dict[str, str]] = {
+    "naive": {},
+    "logconf": {"aux_coef": "loss.aux_coef"},
+    "bootstrap": {"stages": "training.bootstrap_stages"},
+    "early_stopping": {"patience": "training.patience"},
+    "confidence_filter": {"keep_fraction": "selection.keep_fraction"},
+    "cotrain": {"agreement_weight": "relabel.weight"},
+    "label_smoothing": {"epsilon": "labels.smoothing"},
+    "temperature": {"temperature": "labels.temperature"},
+    "control_random_flip": {"flip_scale": "control.random_flip"},
+    "control_hard_labels": {},
+}
+"""The legacy (`aar_methods`) families: each parameter's `component.field` in `MethodConfig`
+(the family's `FAMILY_CONFIGS` entry trains what the legacy recipe trains)."""
+
+_UNKNOWN = object()
+"""A name assigned something that is not a literal."""
+
+
+def method_config(
+    state: SessionState, method: str, records: Iterable[str] | None = None
+) -> dict[str, Any] | None:
+    """The full `MethodConfig` (`model_dump()`) that `method`'s evaluated predictions were
+    trained with, or None when the scripts do not say it plainly. Every experiment whose
+    predictions were evaluated under `method` (only those behind `records`, record ids, when
+    given) must say the same configuration: a name re-used for other code is unknown."""
+    try:
+        wanted = None if records is None else set(records)
+        entries = [*state.evaluations, *state.holdout]
+        experiments = list(
+            dict.fromkeys(
+                e.experiment
+                for e in entries
+                if e.record.method == method and (wanted is None or e.record.id in wanted)
+            )
+        )
+        configs = []
+        for exp_id in experiments:
+            exp = state.experiments.get(exp_id)
+            configs.append(script_config(exp.cells, method) if exp is not None else None)
+    except Exception:  # never let odd state stop a finding from being recorded
+        return None
+    return _agreed(configs)
+
+
+def records_config(state: SessionState, records: Sequence[Any]) -> dict[str, Any] | None:
+    """The configuration of the one method `records` (evaluation records) score, from the
+    experiments that scored them; None when they score several methods or none."""
+    methods = {r.method for r in records}
+    if len(methods) != 1:
+        return None
+    return method_config(state, methods.pop(), [r.id for r in records])
+
+
+def script_config(cells: Sequence[str], method: str) -> dict[str, Any] | None:
+    """The configuration a script's section for `method` trains (see the module docstring)."""
+    try:
+        trees = [ast.parse(cell) for cell in cells]
+        sections = _sections(trees)
+        return _agreed([_section_config(s) for s in sections if _method_of(s) == method])
+    except Exception:  # SyntaxError, RecursionError, a config out of range: unknown
+        return None
+
+
+def config_changes(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`component.field: value` for each field of `config` that differs from naive
+    (`MethodConfig.changes()`); None when there is none or the current method space no longer
+    reads it (a finding outlives the space it was found in)."""
+    if config is None:
+        return None
+    try:
+        from aar.bench._train import config_module
+
+        return dict(config_module().MethodConfig.model_validate(config).changes())
+    except Exception:
+        return None
+
+
+def changes_text(config: dict[str, Any] | None) -> str | None:
+    """`component.field=value, ...` (what the report and `aar memory show` print); None where
+    `config_changes` is None, "naive (no field changed)" for naive's own configuration."""
+    changes = config_changes(config)
+    if changes is None:
+        return None
+    return ", ".join(f"{k}={v}" for k, v in changes.items()) or "naive (no field changed)"
+
+
+def _agreed(configs: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The one configuration every source says, else None."""
+    if not configs or configs[0] is None or any(c != configs[0] for c in configs[1:]):
+        return None
+    return configs[0]
+
+
+def _sections(trees: list[ast.Module]) -> list[list[ast.stmt]]:
+    """Top-level statements split into sections, each starting where `METHOD` is assigned;
+    statements of a cell before its first such assignment belong to the section it starts
+    (a setup cell may set CONFIG before METHOD). Statements before any section are dropped."""
+    sections: list[list[ast.stmt]] = []
+    for tree in trees:
+        starts = [i for i, stmt in enumerate(tree.body) if "METHOD" in _assigned(stmt)]
+        if not starts:
+            if sections:
+                sections[-1].extend(tree.body)
+            continue
+        cuts = [0, *starts[1:], len(tree.body)]
+        sections.extend(list(tree.body[a:b]) for a, b in itertools.pairwise(cuts))
+    return sections
+
+
+def _assigned(stmt: ast.stmt) -> list[str]:
+    """The plain names a top-level assignment binds (`X = ...`, `X: T = ...`)."""
+    if isinstance(stmt, ast.Assign):
+        return [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
+        return [stmt.target.id]
+    return []
+
+
+def _literals(section: list[ast.stmt]) -> dict[str, Any]:
+    """Each top-level name's literal value (`_UNKNOWN` when it is not a literal, or is bound
+    more than once anywhere in the section, or changed in place: then it says nothing)."""
+    values: dict[str, Any] = {}
+    for stmt in section:
+        value = getattr(stmt, "value", None)
+        for name in _assigned(stmt):
+            try:
+                values[name] = ast.literal_eval(value) if value is not None else _UNKNOWN
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                values[name] = _UNKNOWN
+    return {k: (_UNKNOWN if _touched(section, k) else v) for k, v in values.items()}
+
+
+def _touched(section: list[ast.stmt], name: str) -> bool:
+    """Whether `name` is bound more than once, deleted, used as a parameter or changed in
+    place (`name[...] = `, `name.update(...)`) anywhere in the section."""
+    nodes = [n for stmt in section for n in ast.walk(stmt)]
+    binds = sum(
+        isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load) for n in nodes
+    )
+    return binds != 1 or any(_changes(n, name) for n in nodes)
+
+
+def _changes(node: ast.AST, name: str) -> bool:
+    """`node` may change what `name` holds without rebinding it."""
+    if isinstance(node, ast.arg):
+        return node.arg == name
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return name in node.names
+    if isinstance(node, ast.Attribute):  # name.update(...), name.x = ...: conservative
+        return _base(node.value) == name
+    if isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
+        return _base(node.value) == name
+    return False
+
+
+def _base(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Subscript | ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _method_of(section: list[ast.stmt]) -> Any:
+    return _literals(section).get("METHOD", _UNKNOWN)
+
+
+def _section_config(section: list[ast.stmt]) -> dict[str, Any] | None:
+    """The configuration the section's `train_public` calls train (all must agree)."""
+    values = _literals(section)
+    calls = [
+        node
+        for stmt in section
+        for node in ast.walk(stmt)
+        if isinstance(node, ast.Call) and _callee(node.func)[1] == "train_public"
+    ]
+    return _agreed([_call_config(call, values) for call in calls])
+
+
+def _callee(func: ast.expr) -> tuple[str | None, str | None]:
+    """(module, function) of `module.function`; (None, name) of a bare name."""
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return func.value.id, func.attr
+    if isinstance(func, ast.Name):
+        return None, func.id
+    return None, None
+
+
+def _call_config(call: ast.Call, values: dict[str, Any]) -> dict[str, Any] | None:
+    from aar.bench._train import config_module
+
+    module, _ = _callee(call.func)
+    space = config_module()
+    if module == "aar_recipes":
+        config = _argument(call, 0, "config", values)
+        if not isinstance(config, dict):
+            return None
+        return dict(space.MethodConfig.model_validate(config).model_dump())
+    if module == "aar_methods":
+        family = _argument(call, 0, "method", values)
+        params = _argument(call, 3, "params", values, default=None)
+        return _legacy_config(family, {} if params is None else params)
+    return None
+
+
+def _argument(
+    call: ast.Call, index: int, keyword: str, values: dict[str, Any], default: Any = _UNKNOWN
+) -> Any:
+    """A call argument's literal value: written in place, or a name bound to a literal
+    (`default` when it is not given; `_UNKNOWN` when it cannot be known)."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return _UNKNOWN  # *args / **kwargs: which argument is which is not written down
+    node = next((k.value for k in call.keywords if k.arg == keyword), None)
+    if node is None and len(call.args) > index:
+        node = call.args[index]
+    if node is None:
+        return default
+    if isinstance(node, ast.Name):
+        return values.get(node.id, _UNKNOWN)
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return _UNKNOWN
+
+
+def _legacy_config(family: Any, params: Any) -> dict[str, Any] | None:
+    """A legacy family's `FAMILY_CONFIGS` entry with its parameter mapped (None: unknown
+    family or parameter)."""
+    from aar.bench._train import config_module
+
+    fields = LEGACY_PARAMS.get(family) if isinstance(family, str) else None
+    if fields is None or not isinstance(params, dict) or set(params) - set(fields):
+        return None
+    space = config_module()
+    config = {
+        part: dict(values) for part, values in space.FAMILY_CONFIGS[family].model_dump().items()
+    }
+    for name, value in params.items():
+        part, field = fields[name].split(".", 1)
+        config[part][field] = value
+    return dict(space.MethodConfig.model_validate(config).model_dump())
+
+
+__all__ = [
+    "LEGACY_PARAMS",
+    "changes_text",
+    "config_changes",
+    "method_config",
+    "records_config",
+    "script_config",
+]
