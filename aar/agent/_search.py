@@ -4,8 +4,9 @@ A hypothesis is a family (an idea); the search tries its configurations, the key
 grid with the default first, in one script that trains each on every mounted (task, seed). All
 are screened on the test feedback of the first `SCREEN_SEEDS` seeds; per task, the better half
 (by the paired difference from naive on the seeds the scorer showed) is promoted and scored on
-every seed (the screened seeds again, free: an unchanged prediction is not charged twice). The
-best promoted configuration per task becomes that task's finding. Everything here reads test
+every seed (the screened seeds again, free: an unchanged prediction is not charged twice). Every
+configuration scored gets a finding per task (the memory learns what was tried), the best
+promoted one first. Everything here reads test
 feedback only, through `evaluate`, under the scorer's ladder and the session's budget; the
 session confirms each verdict on fresh seeds' holdout and corrects across every configuration
 scored (each is a comparison), so trying more configurations costs power, not honesty.
@@ -28,8 +29,9 @@ SCREEN_SEEDS = 3
 def search_family(
     spec: Family, tasks: list[str], seeds: list[int], naive: dict[str, Any]
 ) -> Generator[Call, Any, list[dict[str, Any]]]:
-    """Propose `spec` as a hypothesis, search its configurations, record one finding per
-    task for the best; the outcomes (per task) feed the round's summary and follow-up."""
+    """Propose `spec` as a hypothesis, search its configurations, record a finding per task
+    for each configuration scored, the search's choice first; the outcomes feed the round's
+    summary and follow-up."""
     from aar.sandbox import split_cells
 
     variants = configurations(spec)
@@ -44,6 +46,7 @@ def search_family(
             return [{"family": spec.name, "task": t, "verdict": "failed"} for t in tasks]
     methods = [m for m, _ in variants]
     promoted = {task: methods for task in tasks}
+    screened: dict[str, dict[str, Any]] = {}
     if screen is not None:
         screened = yield from _scores(methods, screen)
         promoted = {t: _better_half(t, methods, screened, naive) for t in tasks}
@@ -53,12 +56,10 @@ def search_family(
     params = dict(variants)
     outcomes = []
     for task in tasks:
-        best = _best(task, [m for m in promoted[task] if m in full], full, naive)
-        if best is None:
-            continue
-        tested = {task: full[best][task]}
-        found = yield from record_verdicts(hypothesis["id"], spec.name, best, tested, naive)
-        outcomes += [o | {"params": params[best]} for o in found]
+        for method in _ranked(task, methods, promoted[task], full, screened, naive):
+            tested = {task: (full if method in full else screened)[method][task]}
+            found = yield from record_verdicts(hypothesis["id"], spec.name, method, tested, naive)
+            outcomes += [o | {"params": params[method]} for o in found]
     return outcomes
 
 
@@ -127,7 +128,19 @@ def _better_half(
     return ranked[: math.ceil(len(methods) / 2)]
 
 
-def _best(task: str, methods: list[str], full: dict[str, Any], naive: dict[str, Any]) -> str | None:
-    if not methods:
-        return None
-    return max(methods, key=lambda m: (_edge(task, m, full, naive), -methods.index(m)))
+def _ranked(
+    task: str,
+    methods: list[str],
+    promoted: list[str],
+    full: dict[str, Any],
+    screened: dict[str, Any],
+    naive: dict[str, Any],
+) -> list[str]:
+    """Every configuration scored on `task`, best first: the promoted ones by their edge on
+    every seed, then the rest by their screened edge. Each gets a finding (the memory learns
+    what was tried, and the first is the search's choice)."""
+    kept = [m for m in promoted if m in full]
+    kept.sort(key=lambda m: (-_edge(task, m, full, naive), methods.index(m)))
+    rest = [m for m in methods if m not in kept and m in screened]
+    rest.sort(key=lambda m: (-_edge(task, m, screened, naive), methods.index(m)))
+    return kept + rest
