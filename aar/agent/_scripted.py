@@ -41,10 +41,10 @@ Script = Generator[Call, Any, None]
 
 CANDIDATES = (
     "propagation_self_training",
-    "label_propagation",
-    "cosine_propagation",
-    "logconf",
     "self_training",
+    "cosine_propagation",
+    "label_propagation",
+    "logconf",
     "bootstrap",
     "propagation_logconf",
     "knn_smoothing",
@@ -58,9 +58,10 @@ CANDIDATES = (
     "cotrain",
 )
 """The families a round tests, untried and unsettled first, in this order: the method
-space's strong-feature and self-training configurations first (a prior from the bench's
-frontier, the same for every task; which one wins on a task is decided by its test feedback
-and confirmed on fresh seeds' holdout), then the original families."""
+space's configurations first, alternating the two kinds of idea that helped on different
+tasks of the bench's frontier (strong-feature propagation, self-training); a prior, the same
+for every task: which one wins on a task is decided by its test feedback and confirmed on
+fresh seeds' holdout. Then the original families."""
 CONTROLS = ("control_hard_labels", "control_random_flip", "control_self_distillation")
 SETTLED = ("supported", "refuted")
 MEMORY_QUERY = "weak-to-strong training method compared with naive on the same seeds"

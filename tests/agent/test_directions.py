@@ -58,7 +58,7 @@ def test_preferred_families_come_first_and_a_control_stays() -> None:
     assert picks == ["logconf", "confidence_filter", "control_hard_labels"]
     assert choose_families([], ["digits-ge5"], 3) == [
         "propagation_self_training",
-        "label_propagation",
+        "self_training",
         "control_hard_labels",
     ]
     noisy = choose_families([], ["digits-ge5"], 3, direction_families(["label noise"]))

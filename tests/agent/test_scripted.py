@@ -16,20 +16,20 @@ def _finding(family: str, verdict: str, task: str = "digits-ge5", review: str = 
 
 def test_untried_families_come_first_with_a_control() -> None:
     first = choose_families([], ["digits-ge5"], 3)
-    assert first == ["propagation_self_training", "label_propagation", "control_hard_labels"]
+    assert first == ["propagation_self_training", "self_training", "control_hard_labels"]
     memory = [_finding(f, "supported") for f in first]
     second = choose_families(memory, ["digits-ge5"], 3)
     assert not set(second) & set(first)
-    assert second == ["cosine_propagation", "logconf", "control_random_flip"]
+    assert second == ["cosine_propagation", "label_propagation", "control_random_flip"]
 
 
 def test_inconclusive_is_tried_not_settled_and_rejected_is_ignored() -> None:
     memory = [
         _finding("propagation_self_training", "inconclusive"),
-        _finding("label_propagation", "refuted", review="rejected"),
+        _finding("self_training", "refuted", review="rejected"),
     ]
     picks = choose_families(memory, ["digits-ge5"], 2)
-    assert picks == ["label_propagation", "control_hard_labels"]
+    assert picks == ["self_training", "control_hard_labels"]
     other_task = choose_families(
         [_finding("propagation_self_training", "supported", task="breast-cancer")],
         ["digits-ge5"],
