@@ -284,7 +284,8 @@ def render(state: SessionState, number: int, seconds: float | None, rc: int | No
         "fresh seeds",
         f"- **Wall time:** {num(seconds, 0)} s"
         + (f" (exit status {rc})" if rc is not None else ""),
-        f"- **Commit:** {commit()}",
+        f"- **Commit:** {commit()}"
+        + (" (HEAD when analysed; the session may have run earlier code)" if rc is None else ""),
         f"- **Caveat:** {CAVEAT}",
         "",
         "Uniform candidates (methods with holdout on every task), best on test first:",
