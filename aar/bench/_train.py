@@ -52,18 +52,7 @@ def config_module() -> ModuleType:
     loaded = sys.modules.get(name)
     if loaded is not None:
         return loaded
-    path = library_dir().parent / RECIPES_NAME / "_config.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return _exec_module(name, library_dir().parent / RECIPES_NAME / "_config.py", register=True)
 
 
 def _load(name: str) -> ModuleType:
@@ -73,17 +62,26 @@ def _load(name: str) -> ModuleType:
         if Path(loaded.__file__ or "").resolve().parent != root:
             raise ImportError(f"{name} is already imported from {loaded.__file__}")
         return loaded
-    spec = importlib.util.spec_from_file_location(
-        name, root / "__init__.py", submodule_search_locations=[str(root)]
-    )
+    return _exec_module(name, root / "__init__.py", register=True, package=root)
+
+
+def _exec_module(
+    name: str, path: Path, *, register: bool, package: Path | None = None
+) -> ModuleType:
+    """Import the file `path` as module `name` (a package when `package` is its folder),
+    registered in `sys.modules` when `register` (and unregistered if it fails)."""
+    locations = None if package is None else [str(package)]
+    spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=locations)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {name} from {root}")
+        raise ImportError(f"cannot load {name} from {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    if register:
+        sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        del sys.modules[name]
+        if register:
+            del sys.modules[name]
         raise
     return module
 
@@ -92,11 +90,7 @@ def library_sha256() -> str:
     """The digest an experiment script pins (`aar_methods.require`), computed by the
     library's own `_digest.py` (standard library only: torch is not imported for it)."""
     root = library_dir()
-    spec = importlib.util.spec_from_file_location("_aar_methods_digest", root / "_digest.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {root / '_digest.py'}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _exec_module("_aar_methods_digest", root / "_digest.py", register=False)
     return str(module.library_sha256(root))
 
 
@@ -105,12 +99,7 @@ def recipes_sha256() -> str:
     computed by `aar_recipes/_digest.py` (standard library only)."""
     kernel = library_dir().parent
     path = kernel / RECIPES_NAME / "_digest.py"
-    spec = importlib.util.spec_from_file_location("_aar_recipes_digest", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.recipes_sha256(kernel))
+    return str(_exec_module("_aar_recipes_digest", path, register=False).recipes_sha256(kernel))
 
 
 def resolve_device(device: str) -> Any:
