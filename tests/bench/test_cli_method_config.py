@@ -54,7 +54,12 @@ def test_a_configuration_file_runs_as_a_method_named_after_it(tmp_path: Path) ->
     assert set(task["methods"]) == {"naive", "lp-self"}
     assert len(task["methods"]["lp-self"]["seeds"]) == 2
     configs = data["method_configs"]
-    assert configs["lp-self"]["geometry"] == {"neighbours": 10, "weight": 0.9, "steps": 10}
+    assert configs["lp-self"]["geometry"] == {
+        "neighbours": 10,
+        "weight": 0.9,
+        "steps": 10,
+        "metric": "standardised",
+    }
     assert configs["lp-self"]["training"]["self_training_rounds"] == 1
     assert configs["naive"]["geometry"]["neighbours"] == 0  # every field, defaults included
     assert configs["lp-self"]["labels"] == configs["naive"]["labels"]
