@@ -33,8 +33,13 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from aar.agent._compare import record_verdicts
 from aar.agent._directions import direction_families
 from aar.agent._experiments import FAMILIES, experiment_code, method_name
-from aar.agent._search import search_family
-from aar.agent._sweeps import followup_proposal, followup_statement, parse_method
+from aar.agent._search import continue_search, search_family
+from aar.agent._sweeps import (
+    followup_proposal,
+    followup_statement,
+    parse_method,
+    starting_point,
+)
 
 Call = tuple[str, dict[str, Any]]
 Script = Generator[Call, Any, None]
@@ -121,7 +126,8 @@ def _completed(messages: list[ModelMessage]) -> list[Any]:
 
 def research_script(seeds: list[int], n_hypotheses: int, preferred: Sequence[str] = ()) -> Script:
     """One research round: baselines, memory, hypotheses (the `preferred` families first),
-    paired verdicts, a follow-up."""
+    paired verdicts, a follow-up. A configuration an earlier session confirmed on these
+    tasks is continued first (`starting_point`): its compositions are one hypothesis."""
     info = yield ("list_tasks", {})
     tasks = [t["task"] for t in info["tasks"]]
     naive = info["baselines"].get("naive", {})
@@ -130,6 +136,10 @@ def research_script(seeds: list[int], n_hypotheses: int, preferred: Sequence[str
         hits = yield ("search_memory", {"query": MEMORY_QUERY, "task": task, "k": 50})
         history += memory_findings(hits)
     outcomes: list[dict[str, Any]] = []
+    start = starting_point(history, tasks) if n_hypotheses > 1 else None
+    if start is not None:  # continue what an earlier session confirmed
+        outcomes += yield from continue_search(FAMILIES[start[0]], start[1], tasks, seeds, naive)
+        n_hypotheses -= 1
     for family in choose_families(history, tasks, n_hypotheses, preferred):
         outcomes += yield from _test_family(family, tasks, seeds, naive, info["baselines"])
     proposal = followup_proposal(outcomes, seeds)

@@ -19,6 +19,7 @@ from collections.abc import Generator
 from typing import Any
 
 from aar.agent._compare import compare, record_verdicts
+from aar.agent._config_families import family_config, with_params
 from aar.agent._experiments import Family, experiment_code, method_name
 
 Call = tuple[str, dict[str, Any]]
@@ -29,14 +30,54 @@ SCREEN_SEEDS = 3
 def search_family(
     spec: Family, tasks: list[str], seeds: list[int], naive: dict[str, Any]
 ) -> Generator[Call, Any, list[dict[str, Any]]]:
-    """Propose `spec` as a hypothesis, search its configurations, record a finding per task
-    for each configuration scored, the search's choice first; the outcomes feed the round's
-    summary and follow-up."""
-    from aar.sandbox import split_cells
-
+    """Propose `spec` as a hypothesis and search its key parameter's grid."""
     variants = configurations(spec)
     screen = seeds[:SCREEN_SEEDS] if len(seeds) > SCREEN_SEEDS else None
-    hypothesis = yield ("propose_hypothesis", _hypothesis_args(spec, tasks, variants, screen))
+    args = _hypothesis_args(spec, tasks, variants, screen)
+    return (yield from search(spec, args, variants, tasks, seeds, naive))
+
+
+def continue_search(
+    spec: Family,
+    params: dict[str, float],
+    tasks: list[str],
+    seeds: list[int],
+    naive: dict[str, Any],
+) -> Generator[Call, Any, list[dict[str, Any]]]:
+    """Take a configuration an earlier session confirmed further: propose its compositions
+    with one more component each (`compositions`) as one hypothesis and search them."""
+    variants = compositions(spec, params, limit=4)
+    base = method_name(spec.name, params)
+    added = "; ".join(
+        f"+ {k} = {v:g}" for _, p in variants for k, v in p.items() if k not in params
+    )
+    args = {
+        "statement": f"{spec.hypothesis(tasks, _key_value(spec, params))[:-1]}, and adding "
+        "one more component to it recovers more still.",
+        "method": variants[0][0],
+        "rationale": f"An earlier session confirmed {base} better than naive (the memory's "
+        f"finding); this continues the search from it with one more component each: {added}.",
+        "family": spec.name,
+        "params": variants[0][1],
+    }
+    return (yield from search(spec, args, variants, tasks, seeds, naive))
+
+
+def search(
+    spec: Family,
+    hypothesis_args: dict[str, Any],
+    variants: list[tuple[str, dict[str, float]]],
+    tasks: list[str],
+    seeds: list[int],
+    naive: dict[str, Any],
+) -> Generator[Call, Any, list[dict[str, Any]]]:
+    """Propose the hypothesis, train every configuration of `variants` in one script, screen,
+    promote, and record a finding per task for each configuration scored, the search's choice
+    first; the outcomes feed the round's summary and follow-up."""
+    from aar.sandbox import split_cells
+
+    screen = seeds[:SCREEN_SEEDS] if len(seeds) > SCREEN_SEEDS else None
+    hypothesis = yield ("propose_hypothesis", hypothesis_args)
     if "error" in hypothesis:
         return []
     code = "".join(experiment_code(spec.name, method=m, params=p) for m, p in variants)
@@ -61,6 +102,44 @@ def search_family(
             found = yield from record_verdicts(hypothesis["id"], spec.name, method, tested, naive)
             outcomes += [o | {"params": params[method]} for o in found]
     return outcomes
+
+
+EXTENSIONS: tuple[tuple[str, float], ...] = (
+    ("loss.aux_coef", 0.25),
+    ("training.self_training_rounds", 1),
+    ("ensemble.members", 4),
+    ("training.bootstrap_stages", 1),
+    ("selection.keep_fraction", 0.8),
+)
+"""One more component at a modest setting: the next region around a winning configuration
+(the same list for every task; which helps is for the feedback to say)."""
+
+
+def compositions(
+    spec: Family, params: dict[str, float], limit: int
+) -> list[tuple[str, dict[str, float]]]:
+    """(method name, parameters) of `spec` at `params` with one more component each, for the
+    components `EXTENSIONS` names that its configuration leaves at naive's setting."""
+    assert spec.config is not None
+    base = with_params(spec.config, params)
+    naive = family_config("naive")
+    added = [(p, v) for p, v in EXTENSIONS if _field(base, p) == _field(naive, p)][:limit]
+    return [(method_name(spec.name, params | {p: v}), params | {p: v}) for p, v in added]
+
+
+def changes_text(variants: list[tuple[str, dict[str, float]]], params: dict[str, float]) -> str:
+    """What each composition adds to `params`, as a reviewer reads it: `+ loss.aux_coef =
+    0.25; + ensemble.members = 4`."""
+    return "; ".join(f"+ {k} = {v:g}" for _, p in variants for k, v in p.items() if k not in params)
+
+
+def _field(config: dict[str, Any], path: str) -> Any:
+    part, name = path.split(".", 1)
+    return config[part][name]
+
+
+def _key_value(spec: Family, params: dict[str, float]) -> float | None:
+    return params.get(spec.param.name) if spec.param else None
 
 
 def configurations(spec: Family) -> list[tuple[str, dict[str, float]]]:

@@ -5,16 +5,18 @@ families' declarations, and its method names (`family-param-value[-param-value]`
 back when the approved follow-up runs. The round already searched the key parameter of every
 family it tested but logconf (the session's own baseline), so:
 - when a method-space family won, the follow-up composes its best configuration with one more
-  component each (`EXTENSIONS`), shown to the reviewer as parameter changes from it;
+  component each (`aar.agent._search.EXTENSIONS`), shown to the reviewer as parameter changes
+  from it;
 - when logconf won, it sweeps logconf's coefficient (the round tried only the default).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from aar.agent._config_families import family_config, with_params
 from aar.agent._experiments import FAMILIES, experiment_code, method_name
+from aar.agent._search import changes_text, compositions
 
 FOLLOWUP_VARIANTS = 3
 """Configurations a follow-up tries (the plan's `FOLLOWUP_VALUES`)."""
@@ -48,17 +50,6 @@ def followup_proposal(outcomes: list[dict[str, Any]], seeds: list[int]) -> dict[
     return {"rationale": rationale, "code": code}
 
 
-EXTENSIONS: tuple[tuple[str, float], ...] = (
-    ("loss.aux_coef", 0.25),
-    ("training.self_training_rounds", 1),
-    ("ensemble.members", 4),
-    ("training.bootstrap_stages", 1),
-    ("selection.keep_fraction", 0.8),
-)
-"""One more component at a modest setting: the next region around a winning configuration
-(the same list for every task; which helps is for the follow-up's feedback to say)."""
-
-
 def _extendable(family: str) -> bool:
     """A family a follow-up can take further: a method-space family (composed), or logconf
     (swept: the round tried its default only)."""
@@ -69,22 +60,16 @@ def _extendable(family: str) -> bool:
 def _composition(best: dict[str, Any], helped: list[dict[str, Any]]) -> dict[str, str] | None:
     """The winner's configuration with one more component each: up to three variants."""
     spec = FAMILIES[best["family"]]
-    assert spec.config is not None
     params = dict(best.get("params") or {})
-    base = with_params(spec.config, params)
-    naive = family_config("naive")
-    added = [(p, v) for p, v in EXTENSIONS if _field(base, p) == _field(naive, p)]
-    added = added[:FOLLOWUP_VARIANTS]
-    if not added:
+    variants = compositions(spec, params, limit=FOLLOWUP_VARIANTS)
+    if not variants:
         return None
-    variants = [params | {path: value} for path, value in added]
     code = "".join(
-        experiment_code(spec.name, method=method_name(spec.name, p), params=p, pairs=None)
-        for p in variants
+        experiment_code(spec.name, method=method, params=p, pairs=None) for method, p in variants
     )
     tasks = sorted({o["task"] for o in helped if o["family"] == spec.name})
     winner = method_name(spec.name, params)
-    changes = "; ".join(f"+ {path} = {value:g}" for path, value in added)
+    changes = changes_text(variants, params)
     rationale = (
         f"{winner} had the largest gain over naive on test feedback, on {', '.join(tasks)} "
         f"(paired PGR difference {best['diff']:+.3f} on {best['task']}; the session confirms "
@@ -93,11 +78,6 @@ def _composition(best: dict[str, Any], helped: list[dict[str, Any]]) -> dict[str
         "whether the gain stacks."
     )
     return {"rationale": rationale, "code": code}
-
-
-def _field(config: dict[str, Any], path: str) -> Any:
-    part, name = path.split(".", 1)
-    return config[part][name]
 
 
 def _sweep(family: str) -> tuple[list[float], str]:
@@ -156,3 +136,30 @@ def parse_method(method: str) -> tuple[str | None, dict[str, float]]:
         except ValueError:
             return None, {}
     return family, params
+
+
+def starting_point(
+    findings: list[dict[str, Any]], tasks: list[str]
+) -> tuple[str, dict[str, float]] | None:
+    """Where a later session continues the search: the method-space configuration an earlier
+    session's finding on one of `tasks` was decided `supported` for (not rejected by a
+    person), with the highest test-feedback PGR, whose compositions no finding has tried yet;
+    None when there is none (the round then starts from untried families)."""
+    tried = {str(f.get("method", "")).split(" (")[0] for f in findings}
+    best: tuple[float, str, dict[str, float]] | None = None
+    for f in findings:
+        if f.get("verdict") != "supported" or f.get("review") == "rejected":
+            continue
+        if not set(f.get("tasks", [])) & set(tasks):
+            continue
+        family, params = parse_method(str(f.get("method", "")).split(" (")[0])
+        if family is None or FAMILIES[family].config is None:
+            continue
+        variants = compositions(FAMILIES[family], params, limit=4)
+        if not variants or all(m in tried for m, _ in variants):
+            continue
+        shown = f.get("feedback_pgr_acc")
+        score = float(shown["mean"]) if isinstance(shown, dict) else -math.inf
+        if best is None or score > best[0]:
+            best = (score, family, params)
+    return None if best is None else (best[1], best[2])

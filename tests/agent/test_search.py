@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from aar.agent._experiments import FAMILIES
-from aar.agent._search import SCREEN_SEEDS, configurations, search_family
+from aar.agent._search import SCREEN_SEEDS, compositions, configurations, search_family
 from aar.agent._sweeps import followup_proposal, parse_method
 
 SEEDS = [42, 43, 44, 45, 46]
@@ -108,3 +108,51 @@ def test_the_follow_up_composes_the_winner_with_one_more_component() -> None:
         family, params = parse_method(name)
         assert family == "knn_smoothing" and params["geometry.neighbours"] == 20
         assert len(params) == 2
+
+
+def _hit(
+    method: str, verdict: str, mean: float | None, *, task: str = "a", review: str = "pending"
+):
+    shown = "withheld" if mean is None else {"mean": mean, "se": 0.01, "ci": [mean, mean]}
+    return {
+        "method": method,
+        "verdict": verdict,
+        "review": review,
+        "tasks": [task],
+        "feedback_pgr_acc": shown,
+        "tags": [f"family:{method.split('-')[0]}"],
+    }
+
+
+def test_a_later_session_continues_from_the_best_confirmed_configuration() -> None:
+    from aar.agent._sweeps import starting_point
+
+    best = "knn_smoothing-geometry.neighbours-20 (geometry.neighbours=20)"
+    memory = [
+        _hit("label_propagation", "supported", 0.5),
+        _hit(best, "supported", 0.6),
+        _hit("cosine_propagation", "supported", 0.9, review="rejected"),
+        _hit("self_training", "supported", 0.95, task="elsewhere"),
+        _hit("logconf", "supported", 0.99),  # not a method-space family: nothing to compose
+        _hit("crossfit", "refuted", 0.97),
+    ]
+    assert starting_point(memory, TASKS) == ("knn_smoothing", {"geometry.neighbours": 20.0})
+    assert starting_point([], TASKS) is None
+    # once its compositions are in the memory, the search moves on
+    family, params = starting_point(memory, TASKS) or ("", {})
+    tried = [_hit(m, "inconclusive", None) for m, _ in compositions(FAMILIES[family], params, 4)]
+    assert starting_point(memory + tried, TASKS) == ("label_propagation", {})
+
+
+def test_continuing_searches_the_compositions_as_one_hypothesis() -> None:
+    from aar.agent._search import continue_search
+
+    naive = {t: _feedback(SEEDS, 0.0) for t in TASKS}
+    params = {"geometry.neighbours": 20.0}
+    script = continue_search(FAMILIES["knn_smoothing"], params, TASKS, SEEDS, naive)
+    name, args = next(script)
+    assert name == "propose_hypothesis"
+    variants = compositions(FAMILIES["knn_smoothing"], params, limit=4)
+    assert args["method"] == variants[0][0] and len(variants) == 4
+    assert "+ loss.aux_coef = 0.25" in args["rationale"] and "earlier session" in args["rationale"]
+    assert all(p["geometry.neighbours"] == 20.0 and len(p) == 2 for _, p in variants)
