@@ -20,6 +20,7 @@ from pydantic_ai.messages import (
     ModelResponse,
 )
 from pydantic_ai.models import ModelRequestParameters
+from pydantic_ai.models.function import FunctionModel
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings, merge_model_settings
 
@@ -71,6 +72,10 @@ class SessionModel(WrapperModel):
         self.response_settings = ModelSettings(max_tokens=agent_settings.max_tokens)
         """The cap on a response every request carries (a run's own settings win)."""
         self.history = agent_settings.history
+        self.condense = not isinstance(wrapped, FunctionModel)
+        """A function of the message history (the scripted researcher replays every result
+        it got to choose its next call) has no context window: its history is never
+        condensed (a 7-task round of 4 searched hypotheses outgrew the limit and lost them)."""
 
     async def request(
         self,
@@ -83,7 +88,7 @@ class SessionModel(WrapperModel):
         def count(history: list[ModelMessage]) -> int:
             return request_tokens(history, model_request_parameters, token_model)
 
-        sent = condense_history(messages, self.history, count)
+        sent = condense_history(messages, self.history, count) if self.condense else messages
         estimate = count(sent)
         price = self.price
         self.session.before_request(estimate, price.cost(estimate, 0) if price else None)

@@ -17,6 +17,7 @@ is a pure function of the history: a killed run resumes exactly where it stopped
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
@@ -115,13 +116,24 @@ def _completed(messages: list[ModelMessage]) -> list[Any]:
     for message in messages:
         for part in message.parts:
             if isinstance(part, ToolReturnPart):
-                content = part.content
-                out.append(
-                    content.model_dump(mode="json") if isinstance(content, BaseModel) else content
-                )
+                out.append(_as_json(part.content))
             elif isinstance(part, RetryPromptPart) and part.tool_name:
                 out.append({"error": str(part.content)})
     return out
+
+
+def _as_json(content: Any) -> Any:
+    """A tool's answer as the JSON object a model reads: a model dumped; text (an error the
+    toolset answered as text) as `{"error": text}` unless it is a JSON object itself."""
+    if isinstance(content, BaseModel):
+        return content.model_dump(mode="json")
+    if isinstance(content, str):
+        try:
+            parsed = json.loads(content)
+        except ValueError:
+            return {"error": content}
+        return parsed if isinstance(parsed, dict) else {"error": content}
+    return content
 
 
 def research_script(seeds: list[int], n_hypotheses: int, preferred: Sequence[str] = ()) -> Script:
