@@ -243,32 +243,42 @@ def _run_and_evaluate(
     return None if "error" in evaluation else evaluation["tasks"]
 
 
+SUMMARY_LIMIT = 3900
+"""The round summary's length (its field takes 4,000 characters): a 7-task search scores dozens
+of configurations, so each verdict's line names fewer methods, then counts the rest."""
+_SAID = {
+    "supported": "Above naive on test feedback",
+    "refuted": "Below naive on test feedback",
+    "inconclusive": "No clear difference on test feedback",
+    "not_shown": "No score shown on test feedback (not better than the best shown)",
+    "failed": "Failed to run",
+}
+
+
 def round_summary(
     outcomes: list[dict[str, Any]], tasks: list[str], seeds: list[int], proposal: Any
 ) -> str:
-    by: dict[str, list[str]] = {
-        "supported": [],
-        "refuted": [],
-        "inconclusive": [],
-        "not_shown": [],
-        "failed": [],
-    }
+    """What the round did, per claimed verdict: each method with the tasks it got it on."""
+    by: dict[str, dict[str, list[str]]] = {v: {} for v in _SAID}
     for o in outcomes:
-        by[o["verdict"]].append(f"{o.get('method', o['family'])} on {o['task']}")
-    parts = [f"Compared each family with naive on {', '.join(tasks)}, paired over the seeds."]
-    said = {
-        "supported": "Above naive on test feedback",
-        "refuted": "Below naive on test feedback",
-        "inconclusive": "No clear difference on test feedback",
-        "not_shown": "No score shown on test feedback (not better than the best shown)",
-        "failed": "Failed to run",
-    }
-    for verdict, items in by.items():
-        if items:
-            parts.append(f"{said[verdict]}: {'; '.join(items)}.")
-    parts.append("The session decides each verdict on holdout.")
-    parts.append("A follow-up sweep is proposed." if proposal else "No follow-up is proposed.")
-    return " ".join(parts)
+        by[o["verdict"]].setdefault(o.get("method", o["family"]), []).append(o["task"])
+    head = f"Compared each family with naive on {', '.join(tasks)}, paired over the seeds."
+    tail = "The session decides each verdict on holdout. " + (
+        "A follow-up is proposed." if proposal else "No follow-up is proposed."
+    )
+    for shown in (12, 6, 3, 1, 0):
+        lines = [_verdict_line(v, methods, shown) for v, methods in by.items() if methods]
+        text = " ".join([head, *lines, tail])
+        if len(text) <= SUMMARY_LIMIT:
+            break
+    return text
+
+
+def _verdict_line(verdict: str, methods: dict[str, list[str]], shown: int) -> str:
+    items = [f"{m} on {', '.join(ts)}" for m, ts in list(methods.items())[:shown]]
+    if len(methods) > shown:  # no count: every number in a summary must be a record's
+        items.append(f"{'and ' if items else ''}other configurations (see the findings)")
+    return f"{_SAID[verdict]}: {'; '.join(items)}."
 
 
 def followup_script() -> Script:

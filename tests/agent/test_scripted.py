@@ -206,3 +206,27 @@ def test_a_configuration_family_takes_its_key_parameter_through_its_config_field
     exec(setup[setup.index("CONFIG = ") :].split("\nPAIRS")[0], namespace)
     config = config_module().MethodConfig.model_validate(namespace["CONFIG"])
     assert config.geometry.neighbours == 40 and config.geometry.weight == 0.5
+
+
+def test_a_search_rounds_summary_fits_its_field_and_states_no_count() -> None:
+    """A 7-task search scores dozens of configurations: the summary names fewer of them per
+    verdict until it fits the 4,000 characters finish_round takes, and never counts the rest
+    (a count is a number no record backs)."""
+    from aar.agent._scripted import SUMMARY_LIMIT, round_summary
+
+    tasks = [f"synthetic-gap-medium-{i}" for i in "abcdefg"]
+    outcomes = [
+        {
+            "verdict": v,
+            "method": f"label_propagation-geometry.weight-0.{k}",
+            "family": "x",
+            "task": t,
+        }
+        for v in ("supported", "refuted", "inconclusive", "not_shown")
+        for k in range(30)
+        for t in tasks
+    ]
+    text = round_summary(outcomes, tasks, [], None)
+    assert len(text) <= SUMMARY_LIMIT < 4000
+    assert "other configurations (see the findings)" in text
+    assert "label_propagation-geometry.weight-0.0 on" in text
