@@ -112,7 +112,7 @@ def _configuration(config: dict[str, Any]) -> str:
     its JSON where the current method space no longer reads it."""
     import json
 
-    from aar.session._method_config import changes_text
+    from aar.session import changes_text
 
     return changes_text(config) or json.dumps(config, separators=(",", ":"))
 

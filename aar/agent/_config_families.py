@@ -13,19 +13,19 @@ from typing import Any
 
 def family_config(name: str) -> dict[str, Any]:
     """The `MethodConfig` of family `name`, as the mapping a script holds."""
-    from aar.bench._train import config_module
+    from aar.bench import method_space
 
-    return dict(config_module().FAMILY_CONFIGS[name].model_dump())
+    return dict(method_space().FAMILY_CONFIGS[name].model_dump())
 
 
 def config_delta(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The components of `config` that differ from naive, with only their changed fields:
     what a script holds (`MethodConfig.model_validate` fills in the rest, pinned with the
     library by its digest)."""
-    from aar.bench._train import config_module
+    from aar.bench import method_space
 
-    base = config_module().MethodConfig().model_dump()
-    full = config_module().MethodConfig.model_validate(config).model_dump()
+    base = method_space().MethodConfig().model_dump()
+    full = method_space().MethodConfig.model_validate(config).model_dump()
     delta: dict[str, dict[str, Any]] = {}
     for part, fields in full.items():
         changed = {k: v for k, v in fields.items() if base[part][k] != v}
@@ -37,13 +37,13 @@ def config_delta(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def with_params(config: dict[str, Any], params: dict[str, float | int]) -> dict[str, Any]:
     """`config` with `component.field` parameters set (a family's key parameter), checked
     by `MethodConfig`."""
-    from aar.bench._train import config_module
+    from aar.bench import method_space
 
     out = {part: dict(fields) for part, fields in config.items()}
     for path, value in params.items():
         part, field = path.split(".", 1)
         out[part][field] = value
-    return dict(config_module().MethodConfig.model_validate(out).model_dump())
+    return dict(method_space().MethodConfig.model_validate(out).model_dump())
 
 
 def check_fields(config: dict[str, Any], fields: dict[str, Any]) -> dict[str, float | int]:
@@ -51,9 +51,9 @@ def check_fields(config: dict[str, Any], fields: dict[str, Any]) -> dict[str, fl
     field of `MethodConfig`, the result valid. A `ValueError` says which is not."""
     from pydantic import ValidationError
 
-    from aar.bench._train import config_module
+    from aar.bench import method_space
 
-    space = config_module().MethodConfig
+    space = method_space().MethodConfig
     out: dict[str, float | int] = {}
     for path, value in fields.items():
         part, _, name = path.partition(".")
@@ -77,9 +77,9 @@ def check_fields(config: dict[str, Any], fields: dict[str, Any]) -> dict[str, fl
 
 def config_changes(config: dict[str, Any]) -> dict[str, Any]:
     """`component.field: value` for each field that differs from naive (a config's diff)."""
-    from aar.bench._train import config_module
+    from aar.bench import method_space
 
-    return dict(config_module().MethodConfig.model_validate(config).changes())
+    return dict(method_space().MethodConfig.model_validate(config).changes())
 
 
 ParamSpec = tuple[str, str, float, tuple[float, ...], float, float, bool]
@@ -236,9 +236,9 @@ minimum, maximum, integer) or None)."""
 def space_summary() -> str:
     """The method space as a language model reads it: each component and its fields, with
     type or range, default and description, from `MethodConfig` itself (one definition)."""
-    from aar.bench._train import config_module
+    from aar.bench import method_space
 
-    space = config_module().MethodConfig
+    space = method_space().MethodConfig
     lines = []
     for part, info in space.model_fields.items():
         component = info.annotation

@@ -105,7 +105,7 @@ if TYPE_CHECKING:
         t_interval,
     )
     from aar.bench._task import LabelSource, StudentConfig, Task, TaskData, WeakModel
-    from aar.bench._train import library_sha256, recipes_sha256
+    from aar.bench._train import library_sha256, method_space, recipes_sha256
     from aar.bench.tasks import make_synthetic_task
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -208,7 +208,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TaskData",
         "WeakModel",
     ),
-    "aar.bench._train": ("library_sha256", "recipes_sha256"),
+    "aar.bench._train": ("library_sha256", "method_space", "recipes_sha256"),
     "aar.bench.tasks": ("make_synthetic_task",),
 }
 """Public name -> the private module defining it, imported on first use."""
@@ -282,6 +282,7 @@ __all__ = [
     "load_predictions",
     "make_splits",
     "make_synthetic_task",
+    "method_space",
     "paired_difference",
     "paired_t",
     "parse_method",

@@ -38,9 +38,9 @@ class Method(BaseModel):
 
     def method_config(self) -> Any:
         """The configuration as the method space's `MethodConfig` (pydantic only, no torch)."""
-        from aar.bench._train import config_module
+        from aar.bench._train import method_space
 
-        return config_module().MethodConfig.model_validate(self.config)
+        return method_space().MethodConfig.model_validate(self.config)
 
 
 def parse_method(name: str | Method) -> Method:
@@ -56,10 +56,10 @@ def parse_method(name: str | Method) -> Method:
             f"unknown method {name!r}; valid methods: {valid}, or a configuration file "
             f"CONFIG{CONFIG_SUFFIX}"
         )
-    from aar.bench._train import config_module
+    from aar.bench._train import method_space
 
     base, _, suffix = name.partition("+")
-    config = config_module().FAMILY_CONFIGS[base]
+    config = method_space().FAMILY_CONFIGS[base]
     if suffix == "es":
         config = config.model_copy(
             update={"training": config.training.model_copy(update={"early_stopping": True})}
@@ -69,7 +69,7 @@ def parse_method(name: str | Method) -> Method:
 
 def _from_file(path: Path) -> Method:
     """A `MethodConfig` JSON file; one clear error for a missing, unreadable or invalid one."""
-    from aar.bench._train import config_module
+    from aar.bench._train import method_space
 
     name = path.name[: -len(CONFIG_SUFFIX)]
     if name in (*METHODS, *BASELINES) or not name:
@@ -81,7 +81,7 @@ def _from_file(path: Path) -> Method:
         raise UnknownMethodError(f"{path}: no such configuration file (or not a regular file)")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        config = config_module().MethodConfig.model_validate(raw)
+        config = method_space().MethodConfig.model_validate(raw)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UnknownMethodError(f"{path}: not a readable JSON configuration ({exc})") from None
     except ValidationError as exc:

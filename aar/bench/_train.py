@@ -44,7 +44,7 @@ def recipes() -> ModuleType:
 
 
 @cache
-def config_module() -> ModuleType:
+def method_space() -> ModuleType:
     """`aar_recipes._config` alone (`MethodConfig` and the family configurations): pydantic
     only, so the CLI checks a configuration before torch is imported. It is registered under
     its package name, so `recipes()` later imports this very module (one `MethodConfig`)."""

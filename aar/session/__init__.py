@@ -45,6 +45,7 @@ from aar.session._event_kinds import (
 from aar.session._events import EventLog, SessionBusyError, replay, writer_running
 from aar.session._evidence import UnbackedNumberError
 from aar.session._finalize import BASELINES, finish_logged_end
+from aar.session._method_config import changes_text
 from aar.session._models import (
     EvalEntry,
     Experiment,
@@ -155,6 +156,7 @@ __all__ = [
     "ToolError",
     "UnbackedNumberError",
     "Usage",
+    "changes_text",
     "check_configured",
     "finish_logged_end",
     "plan_round",

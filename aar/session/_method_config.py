@@ -94,9 +94,9 @@ def config_changes(config: dict[str, Any] | None) -> dict[str, Any] | None:
     if config is None:
         return None
     try:
-        from aar.bench._train import config_module
+        from aar.bench import method_space
 
-        return dict(config_module().MethodConfig.model_validate(config).changes())
+        return dict(method_space().MethodConfig.model_validate(config).changes())
     except Exception:
         return None
 
@@ -211,10 +211,10 @@ def _callee(func: ast.expr) -> tuple[str | None, str | None]:
 
 
 def _call_config(call: ast.Call, values: dict[str, Any]) -> dict[str, Any] | None:
-    from aar.bench._train import config_module
+    from aar.bench import method_space
 
     module, _ = _callee(call.func)
-    space = config_module()
+    space = method_space()
     if module == "aar_recipes":
         config = _argument(call, 0, "config", values)
         if not isinstance(config, dict):
@@ -252,12 +252,12 @@ def _argument(
 def _legacy_config(family: Any, params: Any) -> dict[str, Any] | None:
     """A legacy family's `FAMILY_CONFIGS` entry with its parameter mapped (None: unknown
     family or parameter)."""
-    from aar.bench._train import config_module
+    from aar.bench import method_space
 
     fields = LEGACY_PARAMS.get(family) if isinstance(family, str) else None
     if fields is None or not isinstance(params, dict) or set(params) - set(fields):
         return None
-    space = config_module()
+    space = method_space()
     config = {
         part: dict(values) for part, values in space.FAMILY_CONFIGS[family].model_dump().items()
     }

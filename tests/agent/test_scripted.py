@@ -193,7 +193,7 @@ def test_a_configuration_family_takes_its_key_parameter_through_its_config_field
     search inside a hypothesis tries its grid): the scripts hold that value in CONFIG, and the
     method names parse back."""
     from aar.agent._experiments import FAMILIES, experiment_code, method_name
-    from aar.bench._train import config_module
+    from aar.bench._train import method_space
 
     param = FAMILIES["knn_smoothing"].param
     assert param is not None and param.name == "geometry.neighbours"
@@ -204,7 +204,7 @@ def test_a_configuration_family_takes_its_key_parameter_through_its_config_field
     namespace: dict = {}
     setup = split_cells(code)[0]
     exec(setup[setup.index("CONFIG = ") :].split("\nPAIRS")[0], namespace)
-    config = config_module().MethodConfig.model_validate(namespace["CONFIG"])
+    config = method_space().MethodConfig.model_validate(namespace["CONFIG"])
     assert config.geometry.neighbours == 40 and config.geometry.weight == 0.5
 
 

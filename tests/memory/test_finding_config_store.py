@@ -13,14 +13,14 @@ import pytest
 from memory_support import minimal, run
 from typer.testing import CliRunner
 
-from aar.bench._train import config_module
+from aar.bench._train import method_space
 from aar.memory import Finding, FindingFilter, FindingsStore, InvalidFindingError, parse_findings
 from aar.memory._records import decode_record
 
 
 def _config() -> dict:
     """A real point of the method space: label propagation with a swept weight."""
-    dump = config_module().FAMILY_CONFIGS["label_propagation"].model_dump()
+    dump = method_space().FAMILY_CONFIGS["label_propagation"].model_dump()
     dump["geometry"]["weight"] = 0.8
     return dump
 

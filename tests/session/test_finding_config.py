@@ -20,7 +20,7 @@ from records_support import SEEDS, TASK, entries
 from aar.agent._config_families import family_config, with_params
 from aar.agent._experiments import experiment_code, method_name
 from aar.agent._sweeps import _sweep
-from aar.bench._train import config_module
+from aar.bench._train import method_space
 from aar.memory import SearchHit
 from aar.sandbox import split_cells
 from aar.session import SessionConfig
@@ -70,7 +70,7 @@ def test_a_config_family_script_gives_its_config_with_the_swept_value() -> None:
     config = script_config(_config_script("knn-20", 20), "knn-20")
     assert config == _expected("knn_smoothing", {"geometry.neighbours": 20})
     assert config is not None and config["geometry"]["neighbours"] == 20  # not the default 10
-    assert config_module().MethodConfig.model_validate(config).model_dump() == config  # full
+    assert method_space().MethodConfig.model_validate(config).model_dump() == config  # full
     # weight 0.5 is Geometry's own default: only the neighbours differ from naive
     assert changes_text(config) == "geometry.neighbours=20"
     assert script_config(_config_script("knn-20", 20), "other-method") is None
@@ -79,7 +79,7 @@ def test_a_config_family_script_gives_its_config_with_the_swept_value() -> None:
 def test_a_legacy_family_script_maps_its_parameter_into_the_config() -> None:
     cells = split_cells(experiment_code("logconf", method="lc-25", params={"aux_coef": 0.25}))
     config = script_config(cells, "lc-25")
-    expected = config_module().FAMILY_CONFIGS["logconf"].model_dump()
+    expected = method_space().FAMILY_CONFIGS["logconf"].model_dump()
     expected["loss"]["aux_coef"] = 0.25
     assert config == expected and expected["loss"]["aux_coef"] != 0.5  # the default is 0.5
     cells = split_cells(experiment_code("early_stopping", method="es", params={"patience": 5}))
@@ -88,7 +88,7 @@ def test_a_legacy_family_script_maps_its_parameter_into_the_config() -> None:
         "training.patience": 5,
     }
     naive = split_cells(experiment_code("naive", method="naive"))
-    assert script_config(naive, "naive") == config_module().MethodConfig().model_dump()
+    assert script_config(naive, "naive") == method_space().MethodConfig().model_dump()
 
 
 @pytest.mark.parametrize(
@@ -221,7 +221,7 @@ def test_a_finding_records_the_full_config_of_its_experiments_script() -> None:
     state = _state(_ensemble_cells())
     expected = _expected("ensemble", {"ensemble.members": 6})
     assert method_config(state, "bagged") == expected
-    assert method_config(state, "naive") == config_module().MethodConfig().model_dump()
+    assert method_config(state, "naive") == method_space().MethodConfig().model_dump()
     finding = _record(state)
     assert finding.config == expected
     assert config_changes(finding.config) == {"ensemble.members": 6, "ensemble.bagging": True}
