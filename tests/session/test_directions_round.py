@@ -21,4 +21,4 @@ def _families(directions: list[str]) -> list[str | None]:
 @pytest.mark.slow
 def test_a_direction_picks_the_round_s_families(workspace: Path) -> None:
     assert _families(["label noise"]) == ["confidence_filter", "control_random_flip"]
-    assert _families([]) == ["logconf", "control_hard_labels"]
+    assert _families([]) == ["propagation_self_training", "control_hard_labels"]

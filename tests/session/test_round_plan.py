@@ -59,8 +59,8 @@ def test_a_configured_budget_too_small_for_the_round_is_one_line(workspace: Path
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert len(lines) == 1 and "evals = 50 cannot cover this round" in lines[0], lines
-    # 10 pairs x (2 baselines + 6 hypotheses + 3 follow-up values)
-    assert "needs about 110 evaluations" in lines[0], lines
+    # 10 pairs x (2 baselines + 6 hypotheses x 4 searched configurations + 3 follow-up values)
+    assert "needs about 290 evaluations" in lines[0], lines
     assert _sessions(workspace) == []
 
 

@@ -31,7 +31,8 @@ CALLS = [
         },
     ),
     ("run_cell", {"code": "print('hello')"}),
-    ("evaluate", {"method": "never-saved"}),  # an error the model can fix: logged all the same
+    # an error the model can fix: logged all the same
+    ("evaluate", {"method": "never-saved", "seeds": None}),
     (
         "record_finding",
         {
