@@ -15,12 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from aar_methods import SPLITS, Fit, Fitted, Outcome, SeedData, derived_seed, fitter
-from aar_methods._families import final_fit, stepping_stones
+from aar_methods._families import FitFn, final_fit, stepping_stones
 
 from ._config import MethodConfig
 from ._targets import balanced_argmax, label_targets, one_hot, propagate, random_flip, selected
-
-FitFn = object  # aar_methods' FitFn: list[Fit] -> list[Fitted]
 
 
 def train_config(
@@ -71,7 +69,13 @@ def _first_targets(config: MethodConfig, d: SeedData, note: list[str]) -> np.nda
     return targets
 
 
-def _crossfit(config, data, targets, fit, notes) -> list[np.ndarray]:
+def _crossfit(
+    config: MethodConfig,
+    data: list[SeedData],
+    targets: list[np.ndarray],
+    fit: FitFn,
+    notes: list[list[str]],
+) -> list[np.ndarray]:
     """Each fold labelled by a student trained on the other folds (two folds: cotrain's
     halves and seeds, numbered from the last fold)."""
     folds, w = config.relabel.folds, config.relabel.weight
@@ -98,7 +102,13 @@ def _crossfit(config, data, targets, fit, notes) -> list[np.ndarray]:
     return [o.astype(np.float32) for o in out]
 
 
-def _bootstrap(config, data, targets, fit, notes) -> list[np.ndarray]:
+def _bootstrap(
+    config: MethodConfig,
+    data: list[SeedData],
+    targets: list[np.ndarray],
+    fit: FitFn,
+    notes: list[list[str]],
+) -> list[np.ndarray]:
     """Stepping stones, each trained on the previous one's soft labels on transfer."""
     stones = stepping_stones(config.training.bootstrap_stages)
     labels = list(targets)
@@ -113,7 +123,13 @@ def _bootstrap(config, data, targets, fit, notes) -> list[np.ndarray]:
     return labels
 
 
-def _member(config, data, targets, fit, member: int) -> list[Fitted]:
+def _member(
+    config: MethodConfig,
+    data: list[SeedData],
+    targets: list[np.ndarray],
+    fit: FitFn,
+    member: int,
+) -> list[Fitted]:
     """One ensemble member's final students (self-trained for the configured rounds)."""
     training = config.training
     rounds = training.self_training_rounds
@@ -141,7 +157,9 @@ def _own_labels(fitted: Fitted, d: SeedData, kind: str) -> np.ndarray:
     return one_hot(balanced_argmax(own, d.weak.mean(0)), d.n_classes)
 
 
-def _final_fit(config: MethodConfig, d: SeedData, targets: np.ndarray, member: int, last: bool):
+def _final_fit(
+    config: MethodConfig, d: SeedData, targets: np.ndarray, member: int, last: bool
+) -> Fit:
     """The final student's `Fit`: selected rows, its loss and stopping; a bagged resample of
     its rows for members after the first; transfer predictions too when self-training."""
     training = config.training
