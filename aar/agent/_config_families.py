@@ -19,18 +19,15 @@ def family_config(name: str) -> dict[str, Any]:
 
 
 def config_delta(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The components of `config` that differ from naive, with only their changed fields:
-    what a script holds (`MethodConfig.model_validate` fills in the rest, pinned with the
-    library by its digest)."""
+    """The components of `config` that differ from naive, with only their changed fields
+    (`MethodConfig.changes()` nested by component): what a script holds
+    (`MethodConfig.model_validate` fills in the rest, pinned with the library by its digest)."""
     from aar.bench import method_space
 
-    base = method_space().MethodConfig().model_dump()
-    full = method_space().MethodConfig.model_validate(config).model_dump()
     delta: dict[str, dict[str, Any]] = {}
-    for part, fields in full.items():
-        changed = {k: v for k, v in fields.items() if base[part][k] != v}
-        if changed:
-            delta[part] = changed
+    for path, value in method_space().MethodConfig.model_validate(config).changes().items():
+        part, name = path.split(".", 1)
+        delta.setdefault(part, {})[name] = value
     return delta
 
 
@@ -73,13 +70,6 @@ def check_fields(config: dict[str, Any], fields: dict[str, Any]) -> dict[str, fl
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ValueError(problems) from None
     return out
-
-
-def config_changes(config: dict[str, Any]) -> dict[str, Any]:
-    """`component.field: value` for each field that differs from naive (a config's diff)."""
-    from aar.bench import method_space
-
-    return dict(method_space().MethodConfig.model_validate(config).changes())
 
 
 ParamSpec = tuple[str, str, float, tuple[float, ...], float, float, bool]

@@ -33,7 +33,6 @@ from pydantic import BaseModel, ConfigDict
 from aar.agent._config_families import (
     CONFIG_FAMILY_TEXT,
     check_fields,
-    config_changes,
     config_delta,
     family_config,
     with_params,
@@ -41,6 +40,7 @@ from aar.agent._config_families import (
 from aar.bench import library_sha256, recipes_sha256
 from aar.errors import AarError
 from aar.hashing import join_cells
+from aar.session import changes_text
 
 BASELINE_FAMILY = "naive"
 """The family every comparison is paired against (same tasks, same seeds)."""
@@ -494,9 +494,9 @@ def experiment_code(
     if spec.config is not None:
         spec = spec.model_copy(update={"config": with_params(spec.config, values)})
         assert spec.config is not None
-        changes = ", ".join(f"{k}={v}" for k, v in config_changes(spec.config).items())
+        changes = changes_text(spec.config)
         said = f"The method: {spec.name}, a configuration of the method space (its fields "
-        said += f"other than naive's: {changes or 'none'})."
+        said += f"other than naive's: {changes})."
         method_cell = _CONFIG_CELL.format(family=spec.name, changes="\n".join(_wrap_comment(said)))
     cells = [
         _setup_cell(spec, method, values, wanted),
