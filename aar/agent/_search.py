@@ -32,8 +32,7 @@ def search_family(
 ) -> Generator[Call, Any, list[dict[str, Any]]]:
     """Propose `spec` as a hypothesis and search its key parameter's grid."""
     variants = configurations(spec)
-    screen = seeds[:SCREEN_SEEDS] if len(seeds) > SCREEN_SEEDS else None
-    args = _hypothesis_args(spec, tasks, variants, screen)
+    args = _hypothesis_args(spec, tasks, variants, _screen(seeds))
     return (yield from search(spec, args, variants, tasks, seeds, naive))
 
 
@@ -76,7 +75,7 @@ def search(
     first; the outcomes feed the round's summary and follow-up."""
     from aar.sandbox import split_cells
 
-    screen = seeds[:SCREEN_SEEDS] if len(seeds) > SCREEN_SEEDS else None
+    screen = _screen(seeds)
     hypothesis = yield ("propose_hypothesis", hypothesis_args)
     if "error" in hypothesis:
         return []
@@ -150,6 +149,11 @@ def configurations(spec: Family) -> list[tuple[str, dict[str, float]]]:
     p = spec.param
     values = [p.default, *(v for v in p.grid if v != p.default)]
     return [(method_name(spec.name, {p.name: v}), {p.name: v}) for v in values]
+
+
+def _screen(seeds: list[int]) -> list[int] | None:
+    """The seeds configurations are screened on; None when there are too few to screen."""
+    return seeds[:SCREEN_SEEDS] if len(seeds) > SCREEN_SEEDS else None
 
 
 def _hypothesis_args(
