@@ -23,6 +23,8 @@ BASES = ("naive", "logconf", "bootstrap")
 METHODS = (*BASES, *(f"{b}+es" for b in BASES))
 DEFAULT_METHODS = ("naive", "logconf")
 CONFIG_SUFFIX = ".json"
+MAX_CONFIG_BYTES = 65_536
+"""A configuration is a few hundred bytes; a larger file is refused before it is read."""
 
 
 class Method(BaseModel):
@@ -80,6 +82,12 @@ def _from_file(path: Path) -> Method:
     if not path.is_file():
         raise UnknownMethodError(f"{path}: no such configuration file (or not a regular file)")
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise UnknownMethodError(
+                f"{path}: {size} bytes is not a method configuration (at most "
+                f"{MAX_CONFIG_BYTES} bytes)"
+            )
         raw = json.loads(path.read_text(encoding="utf-8"))
         config = method_space().MethodConfig.model_validate(raw)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -108,3 +108,14 @@ def test_a_missing_file_a_directory_and_a_built_in_name_are_refused(tmp_path: Pa
     shadow = tmp_path / "naive.json"
     shadow.write_text(json.dumps(LP_SELF))  # valid, but would pass for the built-in naive
     assert "built-in name" in _refused(tmp_path, str(shadow))
+
+
+def test_a_huge_configuration_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from aar.bench import UnknownMethodError, parse_method
+    from aar.bench._method_spec import MAX_CONFIG_BYTES
+
+    big = tmp_path / "big.json"
+    big.write_text('{"labels": {}' + " " * MAX_CONFIG_BYTES + "}")
+    with pytest.raises(UnknownMethodError, match="is not a method configuration") as caught:
+        parse_method(str(big))
+    assert "\n" not in str(caught.value)
