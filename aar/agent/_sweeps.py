@@ -59,23 +59,30 @@ def _extendable(family: str) -> bool:
 
 def _composition(best: dict[str, Any], helped: list[dict[str, Any]]) -> dict[str, str] | None:
     """The winner's configuration with one more component each: up to three variants."""
-    spec = FAMILIES[best["family"]]
-    params = dict(best.get("params") or {})
+    tasks = sorted({o["task"] for o in helped if o["family"] == best["family"]})
+    winner = method_name(best["family"], dict(best.get("params") or {}))
+    lead = (
+        f"{winner} had the largest gain over naive on test feedback, on {', '.join(tasks)} "
+        f"(paired PGR difference {best['diff']:+.3f} on {best['task']}; the session confirms "
+        "verdicts on holdout when the round ends)."
+    )
+    return _next_region(best, lead, "to see whether the gain stacks")
+
+
+def _next_region(outcome: dict[str, Any], lead: str, why: str) -> dict[str, str] | None:
+    """`lead`, then the outcome's configuration with one more component each (up to three
+    variants, as parameter changes from it), and one script that runs them."""
+    spec = FAMILIES[outcome["family"]]
+    params = dict(outcome.get("params") or {})
     variants = compositions(spec, params, limit=FOLLOWUP_VARIANTS)
     if not variants:
         return None
     code = "".join(
         experiment_code(spec.name, method=method, params=p, pairs=None) for method, p in variants
     )
-    tasks = sorted({o["task"] for o in helped if o["family"] == spec.name})
-    winner = method_name(spec.name, params)
-    changes = changes_text(variants, params)
     rationale = (
-        f"{winner} had the largest gain over naive on test feedback, on {', '.join(tasks)} "
-        f"(paired PGR difference {best['diff']:+.3f} on {best['task']}; the session confirms "
-        "verdicts on holdout when the round ends). Next region: the same configuration with "
-        f"one more component each, as changes from it: {changes} (on every task), to see "
-        "whether the gain stacks."
+        f"{lead} Next region: the same configuration with one more component each, as changes "
+        f"from it: {changes_text(variants, params)} (on every task), {why}."
     )
     return {"rationale": rationale, "code": code}
 
@@ -96,11 +103,18 @@ def _sweep(family: str) -> tuple[list[float], str]:
 
 
 def _exploratory_sweep(tunable: list[dict[str, Any]]) -> dict[str, str] | None:
-    """No family showed a gain on test feedback: sweep the first tried family's parameter to
-    look for one (said as such; no claim)."""
+    """No family showed a gain on test feedback: take the first tried family further to look
+    for one (said as such; no claim): a method-space family (its grid already searched) with
+    one more component each, logconf by sweeping its coefficient."""
     if not tunable:
         return None
     family = tunable[0]["family"]
+    if FAMILIES[family].config is not None:  # its grid was searched this round: go further
+        lead = (
+            "No family showed a gain over naive on test feedback in this round, and the round "
+            f"already searched {family}'s {_param_name(family)}."
+        )
+        return _next_region(tunable[0], lead, "to look for a setting that does")
     param = FAMILIES[family].param
     assert param is not None
     values, code = _sweep(family)
@@ -110,6 +124,11 @@ def _exploratory_sweep(tunable: list[dict[str, Any]]) -> dict[str, str] | None:
         f"a setting that does: {param.description}"
     )
     return {"rationale": rationale, "code": code}
+
+
+def _param_name(family: str) -> str:
+    param = FAMILIES[family].param
+    return "configuration" if param is None else param.name
 
 
 def followup_statement(family: str, params: dict[str, float], tasks: list[str]) -> str:

@@ -156,3 +156,24 @@ def test_continuing_searches_the_compositions_as_one_hypothesis() -> None:
     assert args["method"] == variants[0][0] and len(variants) == 4
     assert "+ loss.aux_coef = 0.25" in args["rationale"] and "earlier session" in args["rationale"]
     assert all(p["geometry.neighbours"] == 20.0 and len(p) == 2 for _, p in variants)
+
+
+def test_with_no_gain_the_follow_up_goes_further_than_the_searched_grid() -> None:
+    """When nothing showed a gain, the follow-up does not re-propose the grid the round just
+    searched: it takes the first tried configuration further with one more component."""
+    outcome = {
+        "family": "label_propagation",
+        "task": "a",
+        "verdict": "not_shown",
+        "diff": None,
+        "method": "label_propagation-geometry.weight-0.8",
+        "params": {"geometry.weight": 0.8},
+    }
+    proposal = followup_proposal([outcome], SEEDS)
+    assert proposal is not None and "already searched" in proposal["rationale"]
+    searched = {m for m, _ in configurations(FAMILIES["label_propagation"])}
+    names = [
+        line.split('"')[1] for line in proposal["code"].splitlines() if line.startswith("METHOD = ")
+    ]
+    assert names and not set(names) & searched
+    assert all(len(parse_method(n)[1]) == 2 for n in names)
