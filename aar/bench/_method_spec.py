@@ -74,7 +74,9 @@ def _from_file(path: Path) -> Method:
     from aar.bench._train import method_space
 
     name = path.name[: -len(CONFIG_SUFFIX)]
-    if name in (*METHODS, *BASELINES) or not name:
+    if not name:
+        raise UnknownMethodError(f"{path}: a configuration is named after its file; name it")
+    if name in (*METHODS, *BASELINES):
         raise UnknownMethodError(
             f"{path}: a configuration is named after its file, and {name!r} is a built-in "
             "name; rename the file"
