@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from aar import __version__
 from aar._cli.bench import bench_app
+from aar._cli.leaderboard import register as register_leaderboard
 from aar._cli.memory import memory_app
 from aar._cli.review import review_app
 from aar._cli.run import register as register_run
@@ -116,6 +117,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(sessions_app, name="sessions")
 register_run(app)
 register_serve(app)
+register_leaderboard(app)
 
 
 @app.command()

@@ -36,6 +36,7 @@ def serve(
     settings = get_settings()
     runs = check_runs_dir(runs_dir if runs_dir is not None else settings.runs_dir)
     from aar.net import is_loopback
+    from aar.team import leaderboard
     from aar.web import WebConfig, bind
     from aar.web import serve as run_server
 
@@ -58,6 +59,7 @@ def serve(
         reviewers=dict(reviewers),
         login_seconds=settings.serve.login_hours * 3600,
         allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]"] if is_loopback(host) else None,
+        leaderboard=leaderboard,
     )
 
     def ready() -> None:

@@ -86,6 +86,9 @@ class WebConfig:
         allowed_hosts: Host headers to answer (None: any). A server on loopback answers only
             its loopback names, so a page of another site whose name was pointed at 127.0.0.1
             (DNS rebinding) cannot read it.
+        leaderboard: builds the leaderboard of a runs directory (`aar.team.leaderboard`,
+            passed in by `aar serve`: the web layer sits below the team package); None: the
+            page says the app has none.
     """
 
     runs_dir: Path
@@ -94,6 +97,7 @@ class WebConfig:
     key_file: Path | None = None
     open_store: Callable[[], FindingsStore] | None = None
     allowed_hosts: list[str] | None = None
+    leaderboard: Callable[[Path], Any] | None = None
 
 
 class PageError(Exception):

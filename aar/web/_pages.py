@@ -301,6 +301,19 @@ def audit_log(request: Request, page: int = 1) -> Response:
     )
 
 
+# -- the leaderboard ---------------------------------------------------------------------
+@router.get("/leaderboard", response_class=HTMLResponse)
+def leaderboard(request: Request, task: str = "") -> Response:
+    """Confirmed holdout results across every session (built by `aar.team`, which `aar serve`
+    passes in); each row links its session, finding and code (the record page shows it)."""
+    web = _web(request)
+    viewer = web.viewer(request)
+    build = web.config.leaderboard
+    board = build(web.config.runs_dir) if build is not None else None
+    boards = [b for b in board.tasks if not task or b.task == task] if board else []
+    return web.page(request, "leaderboard.html", viewer, board=board, boards=boards, task=task)
+
+
 # -- the findings memory -----------------------------------------------------------------
 @router.get("/memory", response_class=HTMLResponse)
 def memory(
