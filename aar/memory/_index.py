@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from aar.memory._errors import CorruptStoreError
 from aar.memory._finding import Finding
+from aar.memory._lexical import Postings, terms
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,8 +44,12 @@ if TYPE_CHECKING:
 
 INDEX_NAME = "aar-index.sqlite3"
 INDEX_FILES = {INDEX_NAME, f"{INDEX_NAME}-wal", f"{INDEX_NAME}-shm", f"{INDEX_NAME}-journal"}
-_FORMAT = "2"
-FAMILY_WEIGHT = 1.0  # recall@5 on both labelled sets is flat (within 0.01) from 1.0 to 2.0 (README)
+_FORMAT = "3"
+# Weights of the bonuses beside the channels' cosines, chosen on the mean recall@5 of the four
+# development sets (issue, held-out, blind A/B dev; tools/bench/bench_memory.py), a plateau:
+FAMILY_WEIGHT = 1.0  # 1.0-1.5 within 0.01
+TASK_WEIGHT = 0.5  # 0.3-1.0 within 0.01; 0 loses 0.1 on blind B dev
+LEXICAL_WEIGHT = 0.1  # z-scored BM25; 0.05 and 0.2 lose ~0.02
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,9 +64,14 @@ CREATE TABLE IF NOT EXISTS bad (id TEXT PRIMARY KEY, problem TEXT NOT NULL);
 """
 
 
+def _words(finding: Finding) -> str:
+    """What a finding is tagged and lexically matched on: its text, tags and tasks."""
+    return f"{finding.embedding_text()}\n{' '.join(finding.tags)}\n{' '.join(finding.tasks)}"
+
+
 def _facts(finding: Finding, families: Sequence[str]) -> str:
     """One JSON list per row (one column to read: loading 10,000 rows is ~3x faster than with
-    a column per field)."""
+    a column per field); the hashed terms of the lexical channel, then the families, last."""
     return json.dumps(
         [
             finding.method_key,
@@ -72,6 +82,7 @@ def _facts(finding: Finding, families: Sequence[str]) -> str:
             finding.session_id,
             finding.created_at.timestamp(),
             finding.duplicate_of or "",
+            [[b, c] for b, c in terms(_words(finding)).items()],
             list(families),
         ]
     )
@@ -112,6 +123,7 @@ class _Snapshot:
     vectors: np.ndarray  # (n, sum of channel dims) float32: every channel's vector, side by side
     primary_dim: int
     families: np.ndarray  # (n, n_families): 0.0 where a finding has the family, else -inf
+    postings: Postings  # the lexical channel
     method_keys: np.ndarray
     tasks: list[frozenset[str]]
     tags: list[frozenset[str]]
@@ -148,7 +160,13 @@ class SearchIndex:
         self.path = path
         self.channels = tuple(channels)
         self.glossary = glossary
-        self._family_vectors = list(family_vectors)
+        self._family_vectors = list(family_vectors)  # per channel: every description's vector
+        owners = glossary.owners  # descriptions are grouped by family, in family order
+        self._starts = [i for i, j in enumerate(owners) if i == 0 or owners[i - 1] != j]
+        self._kinds = {
+            kind: [j for j, f in enumerate(glossary.families) if f.kind == kind]
+            for kind in ("family", "task")
+        }
         self.config = json.dumps(
             {
                 "format": _FORMAT,
@@ -234,7 +252,7 @@ class SearchIndex:
 
         blob = b"".join(np.asarray(v, dtype="<f4").tobytes() for v in vectors)
         if families is None:
-            families = self.glossary.tag(f"{finding.embedding_text()}\n{' '.join(finding.tags)}")
+            families = self.glossary.tag(_words(finding))
         return finding.id, finding.model_dump_json(), _facts(finding, families), blob
 
     def rows(
@@ -329,14 +347,14 @@ class SearchIndex:
 
     # -- ranking ---------------------------------------------------------------------------
     def search(
-        self, queries: Sequence[np.ndarray], filters: FindingFilter, k: int
+        self, queries: Sequence[np.ndarray], filters: FindingFilter, k: int, text: str = ""
     ) -> list[tuple[Finding, float, float]]:
         """The top `k` (finding, fused score, primary cosine) among rows matching `filters`.
 
-        Score: the sum over channels of cosine(query, finding) plus FAMILY_WEIGHT times the best
-        of the finding's families' closeness to the query (centred over all families, so a
-        finding without a family is neither helped nor hurt). One pass over all vectors (the
-        channels side by side: memory-bound, ~30 MB at 10,000 findings), then the filter.
+        Score: the sum over channels of cosine(query, finding), plus the family and task
+        bonuses (`_bonus`), plus LEXICAL_WEIGHT times the z-scored BM25 of `text`. One pass
+        over all vectors (the channels side by side: memory-bound, ~30 MB at 10,000 findings),
+        then the filter.
         """
         import numpy as np
 
@@ -347,11 +365,9 @@ class SearchIndex:
         # einsum: one thread. BLAS spreads this matrix-vector product over both cores, and on a
         # busy machine its threads wait for each other (measured 2-10 ms against a steady 4 ms)
         total = np.einsum("ij,j->i", snap.vectors, np.concatenate(queries))
-        for fam, query in zip(self._family_vectors, queries, strict=True):
-            closeness = fam @ query
-            closeness -= closeness.mean()
-            bonus = (snap.families + closeness).max(axis=1)
-            total += FAMILY_WEIGHT * np.where(np.isfinite(bonus), bonus, 0.0)
+        total += self._bonus(snap, queries)
+        if text and LEXICAL_WEIGHT:
+            total += LEXICAL_WEIGHT * snap.postings.scores(text, len(snap.ids))
         scores = total[keep]
         top = np.argpartition(-scores, k - 1)[:k] if len(keep) > k else np.arange(len(keep))
         rows = keep[top[np.lexsort((keep[top], -scores[top]))]]  # by score, ties by age
@@ -361,6 +377,25 @@ class SearchIndex:
             (found[int(snap.rowids[r])], round(float(total[r]), 6), round(float(sim), 6))
             for r, sim in zip(rows, similarity, strict=True)
         ]
+
+    def _bonus(self, snap: _Snapshot, queries: Sequence[np.ndarray]) -> np.ndarray:
+        """Per channel and per kind (method families, tasks): each family's closeness to the
+        query is its best description's cosine, centred over the families of that kind (so a
+        finding without one is neither helped nor hurt); a finding earns the weight times the
+        best closeness among its families."""
+        import numpy as np
+
+        out = np.zeros(len(snap.ids), dtype=np.float64)
+        for fam, query in zip(self._family_vectors, queries, strict=True):
+            closeness = np.maximum.reduceat(fam @ query, self._starts)
+            for kind, weight in (("family", FAMILY_WEIGHT), ("task", TASK_WEIGHT)):
+                columns = self._kinds[kind]
+                if not columns or not weight:
+                    continue
+                near = closeness[columns] - closeness[columns].mean()
+                bonus = (snap.families[:, columns] + near).max(axis=1)
+                out += weight * np.where(np.isfinite(bonus), bonus, 0.0)
+        return out
 
     def nearest_original(self, finding: Finding, vector: np.ndarray) -> tuple[str, float] | None:
         """The stored original (not itself a duplicate) most similar to `finding` with the same
@@ -394,7 +429,7 @@ def _read_snapshot(
     column = {key: j for j, key in enumerate(glossary.keys)}
     families = np.full((n, len(column)), -np.inf, dtype=np.float32)
     for i, fact in enumerate(facts):
-        for key in fact[8]:
+        for key in fact[-1]:
             if key in column:
                 families[i, column[key]] = 0.0
     return _Snapshot(
@@ -404,6 +439,7 @@ def _read_snapshot(
         vectors=np.ascontiguousarray(flat),
         primary_dim=dims[0],
         families=families,
+        postings=Postings.build([f[8] for f in facts]),
         method_keys=np.array([f[0] for f in facts], dtype=object),
         tasks=[frozenset(f[1]) for f in facts],
         tags=[frozenset(f[2]) for f in facts],

@@ -226,7 +226,7 @@ class FindingsStore:
         for fid, problem in index.bad_records():
             self.bad_records.setdefault(fid, BadRecord(id=fid, problem=problem))
         queries = [e.embed([text])[0] for e in self._embedders]
-        hits = index.search(queries, filters or FindingFilter(), k)
+        hits = index.search(queries, filters or FindingFilter(), k, text)
         return [SearchHit(finding=f, score=s, similarity=sim) for f, s, sim in hits]
 
     def get(self, finding_id: str) -> Finding:

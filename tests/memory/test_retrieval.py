@@ -3,10 +3,11 @@
 `tests/memory/data` (57 findings, 27 queries) is the issue's set; `tests/memory/data/heldout`
 (70 findings, 37 queries) was written later, blind to the embedders, with most queries
 paraphrased away from the findings' words. The default search (MiniLM fused with the static
-table, plus the method-family bonus of `glossary.toml`) measures recall@5 0.941 and 0.758 on
-them (MiniLM alone: 0.910 and 0.606; tools/bench/bench_memory.py). The held-out set was used
+table, the family and task bonuses of `glossary.toml` with several descriptions per family, and
+a small BM25 term) measures recall@5 0.941 and 0.868 on them (MiniLM alone: 0.910 and 0.606;
+blind sets in tests/memory/data/blind: tools/bench/bench_memory.py). The held-out set was used
 while building the glossary, so it is a development set, not a blind one: its test is a
-regression floor just under the measured value; the issue's target 0.9 is asserted as is.
+regression floor under the measured value; the issue's target 0.9 is asserted as is.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def test_sets_share_no_ids() -> None:
 
 @pytest.mark.parametrize(
     ("subset", "min_recall_at_5"),
-    [("", 0.9), (HELDOUT, 0.74)],  # the issue's target; a floor under the measured 0.758
+    [("", 0.9), (HELDOUT, 0.84)],  # the issue's target; a floor under the measured 0.868
 )
 def test_recall_at_5(local_store: FindingsStore, subset: str, min_recall_at_5: float) -> None:
     local_store.add_many(labelled_findings(subset))

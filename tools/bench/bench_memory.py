@@ -74,13 +74,26 @@ QUERIES = [
     "results too noisy across seeds",
     "label probing by flipping predictions",
 ]
-SETS = {"issue": "", "heldout": "heldout"}
+# name -> (corpus folder, query file). The blind sets (tests/memory/data/blind, written by
+# someone who never saw the search code or glossary): *_dev may guide tuning; *_test only
+# with --blind-test, once, for the final number.
+SETS = {
+    "issue": ("", "queries.json"),
+    "heldout": ("heldout", "queries.json"),
+    "blind_A_dev": ("", "blind/A_dev.json"),
+    "blind_B_dev": ("heldout", "blind/B_dev.json"),
+}
+TEST_SETS = {
+    "blind_A_test": ("", "blind/A_test.json"),
+    "blind_B_test": ("heldout", "blind/B_test.json"),
+}
 
 
-def labelled(subset: str = "") -> tuple[list[Finding], list[dict]]:
+def labelled(subset: str = "", queries: str = "queries.json") -> tuple[list[Finding], list[dict]]:
     with (DATA / subset / "findings.jsonl").open() as fh:
         findings = [Finding.model_validate_json(line) for line in fh if line.strip()]
-    return findings, json.loads((DATA / subset / "queries.json").read_text())
+    path = DATA / queries if queries.startswith("blind/") else DATA / subset / queries
+    return findings, json.loads(path.read_text())
 
 
 def cache_dir() -> Path:
@@ -106,22 +119,26 @@ def recall(rank: dict[str, list[str]], queries: list[dict], k: int) -> float:
     )
 
 
-def store_ranking(channels: list, subset: str, root: Path, family_weight: float) -> dict:
-    """Every query's top 10 through the real store (labelled findings only)."""
-    findings, queries = labelled(subset)
-    saved = _index.FAMILY_WEIGHT
-    _index.FAMILY_WEIGHT = family_weight
+def store_ranking(channels: list, data: tuple[str, str], root: Path, weights: tuple) -> dict:
+    """Every query's top 10 through the real store (labelled findings only); `weights`:
+    family, task and lexical weights for this configuration."""
+    findings, queries = labelled(*data)
+    names = ("FAMILY_WEIGHT", "TASK_WEIGHT", "LEXICAL_WEIGHT")
+    saved = [getattr(_index, n) for n in names]
+    for n, w in zip(names, weights, strict=True):
+        setattr(_index, n, w)
     try:
         store = make_store(Path(tempfile.mkdtemp(dir=root)), channels, dedup=1.01)
         store.add_many(findings)
         return {q["query"]: [h.finding.id for h in store.search(q["query"], k=10)] for q in queries}
     finally:
-        _index.FAMILY_WEIGHT = saved
+        for n, w in zip(names, saved, strict=True):
+            setattr(_index, n, w)
 
 
-def bm25_ranking(subset: str) -> dict[str, list[str]]:
+def bm25_ranking(data: tuple[str, str]) -> dict[str, list[str]]:
     """SQLite FTS5 bm25 (porter stemming) over the findings' text: the lexical lever."""
-    findings, queries = labelled(subset)
+    findings, queries = labelled(*data)
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='porter unicode61')")
     db.executemany(
@@ -147,21 +164,32 @@ def rrf(*rankings: dict[str, list[str]], k: int = 60) -> dict[str, list[str]]:
     return fused
 
 
-def retrieval(root: Path) -> dict:
+DEFAULT = "default (minilm + static + families + tasks + bm25)"
+
+
+def retrieval(root: Path, sets: dict[str, tuple[str, str]], full: bool = True) -> dict:
     minilm, static = load_embedder("minilm", cache_dir()), load_embedder("static", cache_dir())
-    configs: dict[str, tuple[list, float]] = {
-        "minilm (default: + static, + families)": ([minilm, static], _index.FAMILY_WEIGHT),
-        "static (+ families)": ([static], _index.FAMILY_WEIGHT),
-        "minilm + static, no families": ([minilm, static], 0.0),
-        "minilm + families, no static": ([minilm], _index.FAMILY_WEIGHT),
-        "minilm alone (the previous default)": ([minilm], 0.0),
-        "static alone": ([static], 0.0),
+    fam, task, lex = _index.FAMILY_WEIGHT, _index.TASK_WEIGHT, _index.LEXICAL_WEIGHT
+    configs: dict[str, tuple[list, tuple]] = {
+        DEFAULT: ([minilm, static], (fam, task, lex)),
+        "no bm25": ([minilm, static], (fam, task, 0.0)),
+        "no tasks": ([minilm, static], (fam, 0.0, lex)),
+        "families only (no tasks, no bm25)": ([minilm, static], (fam, 0.0, 0.0)),
+        "static (+ families, tasks, bm25)": ([static], (fam, task, lex)),
+        "minilm + static, no bonus, no bm25": ([minilm, static], (0.0, 0.0, 0.0)),
+        "minilm alone": ([minilm], (0.0, 0.0, 0.0)),
+        "static alone": ([static], (0.0, 0.0, 0.0)),
     }
+    if not full:
+        configs = {DEFAULT: configs[DEFAULT]}
     out: dict = {}
-    for name, subset in SETS.items():
-        queries = labelled(subset)[1]
-        ranks = {c: store_ranking(ch, subset, root, w) for c, (ch, w) in configs.items()}
-        ranks["bm25 alone (FTS5)"] = bm25_ranking(subset)
+    for name, data in sets.items():
+        queries = labelled(*data)[1]
+        ranks = {c: store_ranking(ch, data, root, w) for c, (ch, w) in configs.items()}
+        if not full:
+            out[name] = {DEFAULT: {"recall_at5": recall(ranks[DEFAULT], queries, 5)}}
+            continue
+        ranks["bm25 alone (FTS5)"] = bm25_ranking(data)
         ranks["default RRF-fused with bm25"] = rrf(
             ranks[next(iter(configs))], ranks["bm25 alone (FTS5)"]
         )
@@ -220,8 +248,8 @@ def fill(store: FindingsStore, findings: list[Finding], add_n: int, vectors: lis
     rate = add_n / (time.perf_counter() - started) if add_n else float("nan")
     rest = findings[add_n:]
     if rest:
-        with store._writing() as col:  # the internal write path: vectors already computed
-            store._write(col, rest, [v[add_n:] for v in vectors])
+        with store._sync.writing() as writer:  # the internal write path: vectors computed
+            store._write(writer, rest, [v[add_n:] for v in vectors])
     assert store.count() == len(findings)
     return rate
 
@@ -469,7 +497,7 @@ def run_embedder(kind: str, args: argparse.Namespace, root: Path) -> dict:
 
 
 def verdicts(results: dict, kinds: list[str]) -> list[str]:
-    default = "minilm (default: + static, + families)"
+    default = DEFAULT
     lines = []
     for name, ok in [
         (
@@ -502,6 +530,14 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=300, help="distinct texts for the fill")
     parser.add_argument("--embedding", nargs="+", default=["minilm", "static"])
     parser.add_argument(
+        "--retrieval-only", action="store_true", help="recall only (no latency or import)"
+    )
+    parser.add_argument(
+        "--blind-test",
+        action="store_true",
+        help="the default's recall@5 on the blind *_test sets only (run once, at the end)",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("MODE", "EXPORT", "STORE"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -516,7 +552,13 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="aar-bench-memory-") as tmp:
         root = Path(tmp)
-        results["retrieval"] = retrieval(root)
+        if args.blind_test:  # the aggregate only: no per-query output to tune on
+            print(json.dumps(retrieval(root, TEST_SETS, full=False), indent=2))
+            return
+        results["retrieval"] = retrieval(root, SETS)
+        if args.retrieval_only:
+            print(json.dumps(results, indent=2, default=lambda x: round(x, 4)))
+            return
         for kind in args.embedding:
             results[kind] = run_embedder(kind, args, root)
             results[f"load_avg_1m_after_{kind}"] = round(os.getloadavg()[0], 2)
