@@ -25,6 +25,17 @@ from aar.scorer.attacks._oracles import Oracle, PlainRoundingOracle, ScorerOracl
 from aar.scorer.attacks._target import SplitTarget, split_targets
 
 MAX_GAIN = 0.03
+"""The most an attack may gain over the honest best, from measurements over task keys.
+
+Null (the mechanism's designed answers only): threshold_walk on digits-ge5, the check
+closest to the bound, gained 0 on 199 of 200 random keys and +0.0335 on one, where group
+flips (its fallback) hit one group that crossed naive + eta(269) and was shown (one shown
+answer, overstatement 0; the walk itself never ran: no calibration probe was shown on any
+key). So the false-failure rate of this check under a fresh key is 1/200 (95% upper bound
+2.8%); under the test suite's fixed key the outcome is fixed. The weakest leak the battery
+knows, a ladder without the naive start, gains 4 rows of breast-cancer's 86 (+0.0465 on
+33 of 33 keys): a bound above 3/86 = 0.035 would let a one-row-smaller leak through, so
+0.03 stays (tools/bench/bench_task_keys.py measures both distributions)."""
 MAX_OVERSTATEMENT = 0.03
 SEED_A, SEED_B = 42, 43
 
