@@ -2,13 +2,35 @@
 
 Sits above `aar.bench` (whose `Evaluator` holds the labels and computes exact metrics) and
 below `aar.session` (whose ledger scores through it). See `_mechanism` for the guarantee and
-`aar.scorer.attacks` for the battery that measures it.
+`aar.scorer.attacks` for the battery that measures it. In a team the scorer is a service
+(`ScorerService`, `aar scorer serve`) and researchers score through `RemoteScorer`.
 """
 
+from typing import Any
+
+from aar.scorer._client import (
+    RemoteScorer,
+    ScorerAuthError,
+    ScorerRequestError,
+    ScorerUnavailableError,
+)
 from aar.scorer._mechanism import Answer, Decision, Policy, Prior, decide
-from aar.scorer._models import PoolStatus, ScoreRequest, ScoreResponse
+from aar.scorer._models import PoolStatus, ScoreRequest, ScoreResponse, ScorerHealth, TeamBudget
 from aar.scorer._scorer import Scorer, scorer_dir, shown_metrics
 from aar.scorer._store import LedgerEntry, LedgerStore, ScorerLockError
+from aar.scorer._token import read_token, token_path
+
+_SERVICE = ("ScorerService", "TeamLedgerStore", "scorer_app")
+"""Imported on first use: the service needs FastAPI, which a researcher's worker does not."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SERVICE:
+        from aar.scorer import _service
+
+        return getattr(_service, name)
+    raise AttributeError(f"module 'aar.scorer' has no attribute {name!r}")
+
 
 __all__ = [
     "Answer",
@@ -18,11 +40,22 @@ __all__ = [
     "Policy",
     "PoolStatus",
     "Prior",
+    "RemoteScorer",
     "ScoreRequest",
     "ScoreResponse",
     "Scorer",
+    "ScorerAuthError",
+    "ScorerHealth",
     "ScorerLockError",
+    "ScorerRequestError",
+    "ScorerService",
+    "ScorerUnavailableError",
+    "TeamBudget",
+    "TeamLedgerStore",
     "decide",
+    "read_token",
+    "scorer_app",
     "scorer_dir",
     "shown_metrics",
+    "token_path",
 ]

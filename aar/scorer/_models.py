@@ -57,3 +57,39 @@ class PoolStatus(BaseModel):
     submissions: int
     answers_used: int
     answers_total: int
+
+
+class TeamBudget(BaseModel):
+    """The budget a scorer service enforces for everyone who scores through it (never trusted
+    to the clients): test submissions per account and in total for the team.
+
+    The total counts the charged test submissions of every account that ever scored through a
+    service with this `team` name on the ledger, read from the ledger itself, so it survives a
+    restart of the service.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    total_evals: int | None = Field(
+        default=None,
+        ge=0,
+        description="Charged test submissions for the whole team (None: no cap).",
+    )
+    per_account_evals: int | None = Field(
+        default=None, ge=0, description="Charged test submissions per account (None: no cap)."
+    )
+    team: str = Field(
+        default="team",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="The name the team's accounts are recorded under in the ledger.",
+    )
+
+
+class ScorerHealth(BaseModel):
+    """The scorer service's health answer: alive, which ledger, and the task key's id (so a
+    worker holding no key can name the key its results were scored under)."""
+
+    status: Literal["ok"] = "ok"
+    ledger: str
+    key_id: str
+    budgets: TeamBudget | None = None
