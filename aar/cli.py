@@ -24,6 +24,7 @@ from aar._cli.sandbox import sandbox_app
 from aar._cli.scorer import scorer_app
 from aar._cli.serve import register as register_serve
 from aar._cli.sessions import sessions_app
+from aar._cli.team import team_app
 from aar.errors import AarError
 from aar.text import one_line
 
@@ -116,6 +117,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(memory_app, name="memory")
 app.add_typer(review_app, name="review")
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(team_app, name="team")
 app.add_typer(scorer_app, name="scorer")
 register_run(app)
 register_serve(app)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -163,6 +163,28 @@ class ScorerSettings(BaseModel):
     lock_timeout: float = Field(
         default=60.0, gt=0, description="Seconds to wait for the ledger's lock."
     )
+    url: str | None = Field(
+        default=None,
+        description="A scorer service (`aar scorer serve`, or a team's) to score through "
+        "instead of the local ledger. A process with it set never loads labels: it gets public "
+        "exports and the task key's id from the service, and loading a task's data fails.",
+    )
+    token_file: Path | None = Field(
+        default=None, description="The scorer service's token (required with `url`)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, url: str | None) -> str | None:
+        return _http_url(url)
+
+    @model_validator(mode="after")
+    def _token_with_url(self) -> ScorerSettings:
+        if self.url is not None and self.token_file is None:
+            raise ValueError(
+                "scorer.url needs scorer.token_file (the service refuses anonymous calls)"
+            )
+        return self
 
 
 class SandboxSettings(BaseModel):
@@ -230,19 +252,23 @@ class MemorySettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _url_is_http(cls, url: str | None) -> str | None:
-        """Checked here so a bad URL fails when settings load, not deep inside chromadb."""
-        if url is None:
-            return None
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"not a usable URL ({exc})") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must look like http://HOST:PORT")
-        if port == 0:
-            raise ValueError("port must be between 1 and 65535")
-        return url
+        return _http_url(url)
+
+
+def _http_url(url: str | None) -> str | None:
+    """Checked when settings load, so a bad URL fails there, not deep inside a client."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a usable URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must look like http://HOST:PORT")
+    if port == 0:
+        raise ValueError("port must be between 1 and 65535")
+    return url
 
 
 def _default_review_key_file() -> Path:

@@ -7,6 +7,7 @@ but loopback fail loudly, so an accidental download is a test failure, not a slo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import tempfile
@@ -25,7 +26,16 @@ for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
 # A task key of the test run's own (inherited by subprocesses): tests never read or create the
 # user's key, and no key of a user is in the repository (tests/session/data holds one made only
 # for an archived session fixture, which no installed aar or sandbox reads).
-os.environ["AAR_BENCH__KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "key")
+#
+# The test run's task key is fixed, so a test of a keyed task's statistics (a naive PGR, an
+# attack's gain, a split's balance) has one outcome, not a pass rate over random keys: those
+# distributions over keys are measured by tools/bench/bench_task_keys.py. AAR_TEST_TASK_KEY=random
+# draws a fresh key instead, to try the suite under another key.
+_TEST_KEY_FILE = Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "key"
+if os.environ.get("AAR_TEST_TASK_KEY") != "random":
+    _TEST_KEY_FILE.write_bytes(hashlib.sha256(b"aar test suite task key, v1").digest())
+    _TEST_KEY_FILE.chmod(0o600)
+os.environ["AAR_BENCH__KEY_FILE"] = str(_TEST_KEY_FILE)
 os.environ["AAR_REVIEW__KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="aar-test-key-")) / "review")
 # The installation's scorer ledger (aar.scorer) of the test run; `_own_scorer` below gives each
 # test its own, so one test's submissions never move another's ladder or pool budget.

@@ -13,7 +13,7 @@ from pathlib import Path
 import aar
 
 ROOT = Path(aar.__file__).parent
-SHARED = {"config", "errors", "files", "hashing", "jsonl", "keys", "net", "text"}
+SHARED = {"config", "errors", "files", "hashing", "jsonl", "keys", "net", "procs", "text"}
 # Each package, and the packages it may import (besides itself and the shared helpers).
 MAY_IMPORT = {
     "bench": set(),
@@ -24,6 +24,7 @@ MAY_IMPORT = {
     "session": {"bench", "scorer", "sandbox", "memory", "review"},
     "agent": {"bench", "scorer", "sandbox", "memory", "review", "session"},
     "web": {"memory", "review", "session"},
+    "team": {"bench", "scorer", "sandbox", "memory", "review", "session", "agent"},
 }
 
 

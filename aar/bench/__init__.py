@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         InvalidDeviceError,
         InvalidPredictionsError,
         InvalidSeedsError,
+        LabelsElsewhereError,
         OutputDirError,
         UnknownMethodError,
     )
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         Submission,
         check_label,
         load_predictions,
+        predictions_sha256,
         read_submission,
     )
     from aar.bench._protocol import (
@@ -115,6 +117,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "InvalidDeviceError",
         "InvalidPredictionsError",
         "InvalidSeedsError",
+        "LabelsElsewhereError",
         "OutputDirError",
         "UnknownMethodError",
     ),
@@ -140,6 +143,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Submission",
         "check_label",
         "load_predictions",
+        "predictions_sha256",
         "read_submission",
     ),
     "aar.bench._public_ids": ("recall_public_ids", "remember_public_ids"),
@@ -236,6 +240,7 @@ __all__ = [
     "InvalidSeedsError",
     "InvalidTaskError",
     "LabelSource",
+    "LabelsElsewhereError",
     "Method",
     "MethodResult",
     "OutputDirError",
@@ -288,6 +293,7 @@ __all__ = [
     "parse_method",
     "parse_methods",
     "pgr",
+    "predictions_sha256",
     "prepare_out_dir",
     "read_submission",
     "recall_public_ids",

@@ -31,3 +31,8 @@ class OutputDirError(AarError):
 
 class InvalidDeviceError(AarError):
     """A device name torch does not take, or CUDA asked for where there is none."""
+
+
+class LabelsElsewhereError(AarError):
+    """This process scores through a scorer service, so it must never load a task's data or
+    the task key: the service holds them (a team's researcher, on a worker)."""

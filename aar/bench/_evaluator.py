@@ -9,12 +9,11 @@ and holdout is never scored during a session.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from aar.bench._predictions import (
     Submission,
     check_label,
     load_predictions,
+    predictions_sha256,
 )
 from aar.bench._protocol import PUBLIC_SPLITS, SeedSetup, setup_seed
 from aar.bench._stats import accuracy, auroc, pgr
@@ -44,10 +44,6 @@ def _round(value: float, step: float) -> float:
     if not math.isfinite(value):
         return value
     return round(round(value / step) * step, 10)
-
-
-def _hash_array(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
 def _check_export_dir(directory: Path) -> None:
@@ -134,11 +130,17 @@ def export_public(task: Task | str, seed: int, directory: str | os.PathLike[str]
 
 
 def export_public_many(
-    pairs: Iterable[tuple[Task | str, int]], directory: str | os.PathLike[str]
+    pairs: Iterable[tuple[Task | str, int]],
+    directory: str | os.PathLike[str],
+    *,
+    export: Callable[[Task, int, Path], object] | None = None,
 ) -> Path:
     """One directory holding the public files of several (task, seed) pairs, so one
     experiment's code covers them all: `<task>/seed-<seed>/` each, as `export_public` writes
-    it, plus `index.json` listing the pairs. `aar_kernel.load_task(task, seed)` reads it."""
+    it, plus `index.json` listing the pairs. `aar_kernel.load_task(task, seed)` reads it.
+
+    `export` writes one pair's directory (default `export_public`, from the labels here; a
+    scorer service's client fetches it instead, in a process that has no labels)."""
     from aar.bench._runner import resolve_task
 
     directory = Path(directory)
@@ -147,7 +149,7 @@ def export_public_many(
     for task, seed in pairs:
         resolved = resolve_task(task)
         name = resolved.name
-        export_public(resolved, seed, directory / name / f"seed-{seed}")
+        (export or export_public)(resolved, seed, directory / name / f"seed-{seed}")
         index.append({"task": name, "seed": seed, "path": f"{name}/seed-{seed}"})
     try:
         (directory / "index.json").write_text(json.dumps({"exports": index}, indent=2))
@@ -225,7 +227,7 @@ class Evaluator:
     ) -> str:
         """The `predictions_sha256` a submission's record would carry (validated, no score)."""
         probs = load_predictions(predictions, self.ids(split), self.task.n_classes)
-        return _hash_array(probs)
+        return predictions_sha256(probs)
 
     def ids(self, split: Split = "test") -> np.ndarray:
         """The opaque ids predictions must align with."""
@@ -287,7 +289,7 @@ class Evaluator:
             rounded=rounded,
             rounding=self.rounding if rounded else None,
             flags=flags,
-            predictions_sha256=_hash_array(probs),
+            predictions_sha256=predictions_sha256(probs),
             budget_used=self.used,
             budget_total=self.budget,
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aar.bench._errors import LabelsElsewhereError
 from aar.errors import AarError
 from aar.keys import KeyFileProblem, key_bytes
 
@@ -36,8 +37,23 @@ def key_file() -> Path:
 
 
 def task_key() -> bytes:
-    """The 32-byte key of this installation, created on first use."""
+    """The 32-byte key of this installation, created on first use.
+
+    Refused in a process that scores through a scorer service: with the key and a bundled
+    data set, a worker could rebuild what the service keeps from it."""
+    labels_here("the task key")
     return _read_or_create(key_file().expanduser().resolve())
+
+
+def labels_here(what: str) -> None:
+    """Fail closed where ground truth must not be: a process configured with `scorer.url`."""
+    from aar.config import get_settings
+
+    url = get_settings().scorer.url
+    if url is not None:
+        raise LabelsElsewhereError(
+            f"this process scores through the scorer service at {url}: it never reads {what}"
+        )
 
 
 def key_id() -> str:

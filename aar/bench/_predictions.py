@@ -10,6 +10,7 @@ file (so the CLI checks it before loading a task); `load_predictions` aligns it 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -350,3 +351,9 @@ def _check_values(probs: np.ndarray) -> np.ndarray:
             raise _bad(f"rows must sum to 1 (one sums to {worst:.4g})")
         return probs
     return np.stack([1 - probs, probs], axis=1)
+
+
+def predictions_sha256(probs: np.ndarray) -> str:
+    """The `predictions_sha256` of validated probabilities: the one hash a record, the
+    scorer's ledger and a session's repeat check all compare."""
+    return hashlib.sha256(np.ascontiguousarray(probs).tobytes()).hexdigest()

@@ -34,7 +34,11 @@ _DATA_CACHE: dict[int, tuple[Task, str, TaskData]] = {}
 
 
 def load_data(task: Task) -> TaskData:
-    """`task.load()` once per process and `data_token()` (text tasks embed their inputs)."""
+    """`task.load()` once per process and `data_token()` (text tasks embed their inputs).
+    Refused where a scorer service holds the labels (`LabelsElsewhereError`)."""
+    from aar.bench._key import labels_here
+
+    labels_here(f"task {task.name}'s data")
     token = task.data_token()
     hit = _DATA_CACHE.get(id(task))
     if hit is not None and hit[0] is task and hit[1] == token:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -49,20 +50,28 @@ def method_space() -> ModuleType:
     only, so the CLI checks a configuration before torch is imported. It is registered under
     its package name, so `recipes()` later imports this very module (one `MethodConfig`)."""
     name = f"{RECIPES_NAME}._config"
-    loaded = sys.modules.get(name)
-    if loaded is not None:
-        return loaded
-    return _exec_module(name, library_dir().parent / RECIPES_NAME / "_config.py", register=True)
+    with _IMPORTING:
+        loaded = sys.modules.get(name)
+        if loaded is not None:
+            return loaded
+        path = library_dir().parent / RECIPES_NAME / "_config.py"
+        return _exec_module(name, path, register=True)
+
+
+_IMPORTING = threading.RLock()
+"""A package is in `sys.modules` before its code has run: without the lock, a second thread
+(the scorer service scores requests in a thread pool) took a half-imported `aar_methods`."""
 
 
 def _load(name: str) -> ModuleType:
-    root = library_dir().parent / name
-    loaded = sys.modules.get(name)
-    if loaded is not None:
-        if Path(loaded.__file__ or "").resolve().parent != root:
-            raise ImportError(f"{name} is already imported from {loaded.__file__}")
-        return loaded
-    return _exec_module(name, root / "__init__.py", register=True, package=root)
+    with _IMPORTING:
+        root = library_dir().parent / name
+        loaded = sys.modules.get(name)
+        if loaded is not None:
+            if Path(loaded.__file__ or "").resolve().parent != root:
+                raise ImportError(f"{name} is already imported from {loaded.__file__}")
+            return loaded
+        return _exec_module(name, root / "__init__.py", register=True, package=root)
 
 
 def _exec_module(

@@ -47,7 +47,7 @@ from aar.memory._models import (
 )
 from aar.memory._open import check_local_dir, check_store, open_store, server_address
 from aar.memory._records import BadRecord
-from aar.memory._serve import serve_chroma
+from aar.memory._serve import chroma_server, serve_chroma
 from aar.memory._store import FindingsStore
 from aar.memory._transfer import (
     EXPORT_FORMAT,
@@ -101,6 +101,7 @@ __all__ = [
     "VerdictBasis",
     "check_local_dir",
     "check_store",
+    "chroma_server",
     "load_embedder",
     "load_glossary",
     "load_static_embedder",

@@ -6,6 +6,7 @@ Clients point `AAR_MEMORY_URL=http://HOST:PORT` at it (server mode, `_open.py`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,11 +14,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from aar.memory._errors import MemoryServerError
 from aar.memory._open import check_local_dir
+from aar.procs import die_with_parent
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -49,16 +51,8 @@ def serve_chroma(
     """Serve the store in `directory` on `host:port` until stopped; `on_ready` is called once
     the server answers, `warn` with anything the caller should show (a server killed because
     it did not stop). A server that cannot start or stops by itself is a `MemoryServerError`."""
-    check_local_dir(directory)
-    check_listen(host, port)
-    chroma = _chroma_command()
-    directory.mkdir(parents=True, exist_ok=True)
     _stop_like_ctrl_c()
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(directory), "--host", host, "--port", str(port)],
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        stdout=subprocess.DEVNULL,
-    )
+    proc = _start(directory, host, port)
     try:
         _wait_ready(proc, host, port)
         on_ready()
@@ -67,6 +61,39 @@ def serve_chroma(
         code = _stop(proc, warn)
     if code not in _STOPPED_CODES:
         raise MemoryServerError(f"the Chroma server stopped with exit code {code}")
+
+
+@contextlib.contextmanager
+def chroma_server(directory: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """A Chroma server on the store in `directory`, on a free port, for as long as the block
+    runs (a team's shared memory); yields its URL. Stopped (killed if it must be) after."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port = sock.getsockname()[1]
+    proc = _start(directory, host, port, quiet=True)
+    try:
+        _wait_ready(proc, host, port)
+        yield f"http://{host}:{port}"
+    finally:
+        if proc.poll() is None:
+            _stop(proc, lambda message: None)
+
+
+def _start(
+    directory: Path, host: str, port: int, *, quiet: bool = False
+) -> subprocess.Popen[bytes]:
+    check_local_dir(directory)
+    check_listen(host, port)
+    chroma = _chroma_command()
+    directory.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [str(chroma), "run", "--path", str(directory), "--host", host, "--port", str(port)],
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if quiet else None,
+        preexec_fn=die_with_parent if quiet else None,  # a team lead's server dies with it
+    )
 
 
 def _chroma_command() -> Path:

@@ -14,6 +14,13 @@ from aar.scorer._client import (
     ScorerRequestError,
     ScorerUnavailableError,
 )
+from aar.scorer._installation import (
+    ScorerClient,
+    export_public_many,
+    installation_scorer,
+    key_id,
+    remote_scorer,
+)
 from aar.scorer._mechanism import Answer, Decision, Policy, Prior, decide
 from aar.scorer._models import PoolStatus, ScoreRequest, ScoreResponse, ScorerHealth, TeamBudget
 from aar.scorer._scorer import Scorer, scorer_dir, shown_metrics
@@ -45,6 +52,7 @@ __all__ = [
     "ScoreResponse",
     "Scorer",
     "ScorerAuthError",
+    "ScorerClient",
     "ScorerHealth",
     "ScorerLockError",
     "ScorerRequestError",
@@ -53,7 +61,11 @@ __all__ = [
     "TeamBudget",
     "TeamLedgerStore",
     "decide",
+    "export_public_many",
+    "installation_scorer",
+    "key_id",
     "read_token",
+    "remote_scorer",
     "scorer_app",
     "scorer_dir",
     "shown_metrics",

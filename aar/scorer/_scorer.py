@@ -9,7 +9,6 @@ answer (`_mechanism.decide`); holdout submissions get exact numbers for trusted 
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
 import os
 import uuid
@@ -20,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from aar.bench import BudgetExceededError, EvalRecord, Evaluator, check_label
+from aar.bench import (
+    BudgetExceededError,
+    EvalRecord,
+    Evaluator,
+    check_label,
+    predictions_sha256,
+)
 from aar.scorer._mechanism import Decision, Policy, Prior, decide
 from aar.scorer._models import PoolStatus, ScoreRequest, ScoreResponse
 from aar.scorer._store import LedgerEntry, LedgerStore
@@ -86,7 +91,7 @@ class Scorer:
         # outside the lock (may train a ceiling); AUROC is computed only when it is shown
         exact = ev.exact_metrics(probs, request.split, with_auroc=request.split == "holdout")
         hard = probs.argmax(axis=1).astype(np.uint8)
-        sha = _sha(probs)
+        sha = predictions_sha256(probs)
         task = ev.task.name
         with self.store.locked():
             entries = self.store.entries(task)
@@ -184,7 +189,7 @@ class Scorer:
             shown["acc"], shown["auroc"] = f(exact["acc"]), f(auroc(probs))
             shown["pgr_acc"] = _pgr(shown["acc"], shown["weak_acc"], shown["ceiling_acc"])
             shown["pgr_auroc"] = _pgr(shown["auroc"], shown["weak_auroc"], shown["ceiling_auroc"])
-        elif decision.repeat_of == NAIVE and sha == _sha(naive_probs()):
+        elif decision.repeat_of == NAIVE and sha == predictions_sha256(naive_probs()):
             # the harness's own naive predictions: numbers every answer already implies
             shown["acc"], shown["auroc"] = f(exact["acc"]), f(auroc(probs))
             shown["pgr_acc"] = _pgr(shown["acc"], shown["weak_acc"], shown["ceiling_acc"])
@@ -284,8 +289,3 @@ def shown_metrics(
     if naive_acc is not None and "naive_acc" in record.metrics:
         out["naive_acc"] = policy.floor(naive_acc)
     return out
-
-
-def _sha(probs: np.ndarray) -> str:
-    """`predictions_sha256` of validated probabilities (as `Evaluator` computes it)."""
-    return hashlib.sha256(np.ascontiguousarray(probs).tobytes()).hexdigest()

@@ -80,7 +80,7 @@ def confirm_round(session: Session, number: int) -> None:
 
 
 def _export(session: Session, number: int, pairs: list[tuple[str, int]]) -> str:
-    from aar.bench import export_public_many
+    from aar.scorer import export_public_many
 
     rel = f"{CONFIRM_DIR}/round-{number}"
     target = session.root / rel

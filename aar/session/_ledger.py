@@ -17,8 +17,8 @@ from typing import Literal
 
 import numpy as np
 
-from aar.bench import EvalRecord, Evaluator
-from aar.scorer import Scorer, ScoreRequest
+from aar.bench import EvalRecord, load_predictions, predictions_sha256
+from aar.scorer import ScorerClient, ScoreRequest, installation_scorer
 from aar.session._budget import BudgetExhausted
 from aar.session._models import SessionState
 
@@ -33,18 +33,23 @@ class EvaluationLedger:
     def __init__(
         self,
         state: Callable[[], SessionState],
+        public_ids: Callable[[str, int, Split], tuple[np.ndarray, int]],
         *,
         near_duplicate_max_diff: int,
         device: str = "cpu",
-        scorer: Scorer | None = None,
+        scorer: ScorerClient | None = None,
     ) -> None:
         self._state = state
+        self._public_ids = public_ids
         self._max_diff = near_duplicate_max_diff  # the scorer's repeat radius starts here
-        self._scorer = Scorer(device=device) if scorer is None else scorer
+        self._scorer = installation_scorer(device) if scorer is None else scorer
 
-    def evaluator(self, task: str, seed: int) -> Evaluator:
-        """The (cached) evaluator of a pair: for ids and validation, never for a score."""
-        return self._scorer.evaluator(task, seed)
+    def load(
+        self, task: str, seed: int, predictions: np.ndarray | str | os.PathLike[str], split: Split
+    ) -> np.ndarray:
+        """Validated probabilities aligned with the pair's public ids (no labels here)."""
+        ids, n_classes = self._public_ids(task, seed, split)
+        return load_predictions(predictions, ids, n_classes)
 
     def remaining(self) -> int:
         state = self._state()
@@ -62,9 +67,8 @@ class EvaluationLedger:
     ) -> tuple[EvalRecord, str]:
         """The scorer's answer to a test submission (the record and its hardened predictions,
         base64). Invalid predictions raise `InvalidPredictionsError` and cost nothing."""
-        ev = self.evaluator(task, seed)
-        probs = ev.load(predictions, "test")
-        sha = ev.predictions_sha256(probs)
+        probs = self.load(task, seed, predictions, "test")
+        sha = predictions_sha256(probs)
         state = self._state()
         again = self._already_scored(state, task, seed, method, sha)
         if again is not None:
@@ -134,8 +138,7 @@ class EvaluationLedger:
     ) -> EvalRecord:
         """The exact holdout score of a submission: for the round's report, never the agent.
         Recorded in the installation's ledger like every score."""
-        ev = self.evaluator(task, seed)
-        probs = ev.load(predictions, "holdout")
+        probs = self.load(task, seed, predictions, "holdout")
         state = self._state()
         return self._scorer.score(
             ScoreRequest(

@@ -9,9 +9,12 @@ the logged hashes prove the rebuilt files are the ones its experiments saw.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+
+import numpy as np
 
 from aar.errors import AarError
 
@@ -35,7 +38,7 @@ def restore_public_export(
     Fails closed: the rebuilt files must hash to exactly what the session logged at creation
     (another task key, or another aar's export format, would give other files, and the
     session's numbers would no longer be about the data its experiments read)."""
-    from aar.bench import export_public_many
+    from aar.scorer import export_public_many
 
     target = root / PUBLIC
     if target.exists() or not logged:
@@ -52,3 +55,18 @@ def restore_public_export(
         )
     staging.rename(target)
     return True
+
+
+def public_ids(root: Path, task: str, seed: int, split: str) -> tuple[np.ndarray, int]:
+    """A pair's public ids of `split` and its class count, from the session's own exports
+    (`public/`, or a round's confirmation export): what a submission must align with.
+
+    Read from the session's files, never from the task, so a session scoring through a
+    scorer service validates its submissions without labels; the scorer checks again."""
+    for base in (root / PUBLIC, *sorted(root.glob("confirm/round-*"))):
+        pair = base / task / f"seed-{seed}"
+        if (pair / "manifest.json").is_file():
+            manifest = json.loads((pair / "manifest.json").read_text())
+            ids = np.load(pair / f"{split}_ids.npy", allow_pickle=False)
+            return ids, int(manifest["n_classes"])
+    raise AarError(f"session {root.name} has no public export of {task} seed {seed}")

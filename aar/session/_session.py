@@ -44,7 +44,7 @@ from aar.session._ledger import EvaluationLedger
 from aar.session._models import RoundKind, RoundOutcome, SessionState
 from aar.session._plan import plan_round
 from aar.session._progress import Progress
-from aar.session._public import PUBLIC, file_hashes, restore_public_export
+from aar.session._public import PUBLIC, file_hashes, public_ids, restore_public_export
 from aar.session._runner import ExperimentRunner
 from aar.session._views import SessionViews
 from aar.session._workspace import Workspace
@@ -77,6 +77,7 @@ class Session:
         self.guard = BudgetGuard(self.state.config.budgets, self.state.usage)
         self.ledger = EvaluationLedger(
             lambda: self.state,
+            lambda task, seed, split: public_ids(root, task, seed, split),
             near_duplicate_max_diff=self.settings.bench.near_duplicate_max_diff,
         )
         self.progress = Progress()
@@ -89,8 +90,8 @@ class Session:
     @classmethod
     def create(cls, runs_dir: Path, config: SessionConfig) -> Session:
         """A new session directory with its repository, public export and first event."""
-        from aar.bench import export_public_many, key_id
         from aar.sandbox import load_policy
+        from aar.scorer import export_public_many, key_id
 
         runs_dir.mkdir(parents=True, exist_ok=True)
         session_id = new_session_id()
@@ -119,7 +120,7 @@ class Session:
     @classmethod
     def open(cls, runs_dir: Path, session_id: str) -> Session:
         """An existing session, for resuming it (one process at a time)."""
-        from aar.bench import key_id
+        from aar.scorer import key_id
 
         root = runs_dir / session_id
         if not (root / "events.jsonl").is_file():

@@ -1,6 +1,11 @@
 """A research team: many sessions at once, and what they found together (the leaderboard of
-confirmed holdout results across every session of a runs directory)."""
+confirmed holdout results across every session of a runs directory).
 
+The lead process holds the labels and serves the scorer (`aar.scorer.ScorerService`); each
+researcher is a session run by `aar resume` on a Dask worker, scoring through the service.
+"""
+
+from aar.team._lead import drive_team, researcher_budgets, start_team
 from aar.team._leaderboard import (
     Effect,
     Leaderboard,
@@ -9,12 +14,49 @@ from aar.team._leaderboard import (
     TaskBoard,
     leaderboard,
 )
+from aar.team._models import (
+    MAX_MOVES,
+    MAX_RESEARCHERS,
+    Researcher,
+    TeamBudgets,
+    TeamConfig,
+    TeamEvent,
+    TeamRecord,
+)
+from aar.team._report import Diversity, team_diversity, write_report
+from aar.team._status import ResearcherStatus, TeamStatus, resumable, team_status
+from aar.team._store import Team, TeamNotFoundError, open_team, team_ids
+from aar.team._worker import ResearcherJob, ResearcherResult, run_researcher
 
 __all__ = [
+    "MAX_MOVES",
+    "MAX_RESEARCHERS",
+    "Diversity",
     "Effect",
     "Leaderboard",
     "LeaderboardEntry",
+    "Researcher",
+    "ResearcherJob",
+    "ResearcherResult",
+    "ResearcherStatus",
     "SkipNote",
     "TaskBoard",
+    "Team",
+    "TeamBudgets",
+    "TeamConfig",
+    "TeamEvent",
+    "TeamNotFoundError",
+    "TeamRecord",
+    "TeamStatus",
+    "drive_team",
     "leaderboard",
+    "open_team",
+    "researcher_budgets",
+    "resumable",
+    "run_researcher",
+    "start_team",
+    "team_diversity",
+    "team_ids",
+    "team_status",
+    "write_report",
 ]

@@ -1,0 +1,175 @@
+"""`aar team start | status | resume | stop`: a research team of sessions on Dask.
+
+The lead (`start`, `resume`) holds the labels and serves the scorer; each researcher's session
+runs on a worker and scores through it. `status` and `stop` only read and flag files, so they
+work from any terminal while a lead runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from aar._cli.run import (
+    BudgetEvals,
+    BudgetTokens,
+    BudgetUsd,
+    _check_model,
+    _config,
+)
+from aar.errors import UsageError
+from aar.text import shown
+
+if TYPE_CHECKING:
+    from aar.team import Team, TeamStatus
+
+team_app = typer.Typer(help="A research team: many sessions at once on Dask.", no_args_is_help=True)
+TeamId = Annotated[str | None, typer.Argument(help="The team (default: the latest).")]
+
+
+@team_app.command("start")
+def start(
+    researchers: Annotated[int, typer.Option("--researchers", "-n", help="How many.")] = 2,
+    direction: Annotated[
+        list[str] | None,
+        typer.Option("--direction", "-d", help="One researcher's direction (repeatable)."),
+    ] = None,
+    task: Annotated[
+        list[str] | None, typer.Option("--task", "-t", help="Task (repeatable).")
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="scripted | openai:NAME | anthropic:NAME.")
+    ] = "scripted",
+    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible.")] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per task (42 upwards).")] = 5,
+    hypotheses: Annotated[int, typer.Option(help="Hypotheses per round.")] = 3,
+    budget_usd: BudgetUsd = None,
+    budget_tokens: BudgetTokens = None,
+    budget_evals: BudgetEvals = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="A Dask scheduler, tcp://HOST:PORT (default: $AAR_DASK_SCHEDULER, "
+            "else a LocalCluster on this machine)."
+        ),
+    ] = None,
+) -> None:
+    """Start a team: one session per researcher, each on a Dask worker, one scorer."""
+    from aar.team import MAX_RESEARCHERS, TeamBudgets, TeamConfig, start_team
+
+    if not 1 <= researchers <= MAX_RESEARCHERS:
+        raise UsageError(
+            f"--researchers must be between 1 and {MAX_RESEARCHERS}, got {researchers}"
+        )
+    given = direction or []
+    if len(given) > researchers:
+        raise UsageError(f"{len(given)} --direction options for {researchers} researcher(s)")
+    session = _config(
+        None, task, given, model, base_url, seeds, hypotheses, None, None, None, None, None
+    )
+    _check_model(session)
+    scheduler = scheduler or os.environ.get("AAR_DASK_SCHEDULER") or None
+    config = TeamConfig(
+        researchers=researchers,
+        directions=given,
+        session=session.model_copy(update={"directions": []}),
+        budgets=TeamBudgets(evals=budget_evals, usd=budget_usd, tokens=budget_tokens),
+        scheduler=scheduler,
+    )
+    runs_dir = _runs_dir()
+    team = start_team(runs_dir, config)
+    Console(stderr=True).print(f"team [bold]{team.id}[/] in {team.root}", highlight=False)
+    _drive(team, runs_dir, None)
+
+
+@team_app.command("resume")
+def resume(team_id: TeamId = None) -> None:
+    """Continue every researcher whose session can go on (after a crash of anything)."""
+    from aar.team import open_team, resumable
+
+    runs_dir = _runs_dir()
+    team = open_team(runs_dir, team_id)
+    indexes = resumable(team, runs_dir)
+    if not indexes:
+        Console().print(f"team {team.id}: no session can go on (each is closed or awaits review)")
+        return
+    _drive(team, runs_dir, indexes)
+
+
+@team_app.command("stop")
+def stop(team_id: TeamId = None) -> None:
+    """Ask every researcher to stop cleanly (resumable with `aar team resume`)."""
+    from aar.team import open_team
+
+    team = open_team(_runs_dir(), team_id)
+    team.request_stop()
+    Console().print(f"team {team.id}: stop requested; each session stops within a second")
+
+
+@team_app.command("status")
+def status(
+    team_id: TeamId = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Each researcher's session, round, latest hypothesis and budget."""
+    from aar.team import open_team, team_status
+
+    runs_dir = _runs_dir()
+    team = open_team(runs_dir, team_id)
+    now = team_status(team, runs_dir)
+    if as_json:
+        print(json.dumps(now.model_dump(mode="json"), indent=2))
+        return
+    Console().print(status_table(now))
+
+
+def status_table(now: TeamStatus) -> Table:
+    """The live view's table: researcher text is shown as text, hidden characters marked."""
+    title = f"team {now.id}" + (" (finished)" if now.finished else "")
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "session", "state", "round", "latest hypothesis", "evals", "moved"):
+        table.add_column(column)
+    for r in now.researchers:
+        hypothesis = shown(r.hypothesis or "-", keep="")[:70]
+        table.add_row(
+            str(r.index),
+            r.session_id,
+            r.state + (f" ({r.outcome})" if r.outcome else ""),
+            str(r.round),
+            Text(hypothesis),
+            f"{r.evals_used}/{r.evals_budget}",
+            str(r.moves),
+        )
+    return table
+
+
+def _drive(team: Team, runs_dir: Path, indexes: list[int] | None) -> None:
+    from aar.team import drive_team, team_status
+
+    console = Console(stderr=True)
+    with Live(status_table(team_status(team, runs_dir)), console=console) as live:
+        drive_team(
+            team,
+            runs_dir,
+            indexes,
+            on_tick=lambda: live.update(status_table(team_status(team, runs_dir))),
+        )
+        live.update(status_table(team_status(team, runs_dir)))
+    Console().print(f"team report: {team.report_path}", highlight=False, soft_wrap=True)
+
+
+def _runs_dir() -> Path:
+    from aar.config import get_settings
+    from aar.files import check_dir_or_creatable
+
+    runs_dir = get_settings().runs_dir
+    check_dir_or_creatable(runs_dir, "runs directory")
+    return runs_dir
