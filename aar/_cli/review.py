@@ -112,6 +112,9 @@ def list_items(
     findings: Annotated[
         bool, typer.Option("--findings", help="Also list findings (opens the findings memory).")
     ] = False,
+    team: Annotated[
+        str | None, typer.Option("--team", help="Only this team's sessions (a team id).")
+    ] = None,
     as_json: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
@@ -123,6 +126,11 @@ def list_items(
     store = review.open_findings_store() if findings else None
     damaged: list[tuple[Path, str]] = []
     items = review.list_items(runs, session_id=session, status=wanted, store=store, damaged=damaged)
+    if team is not None:
+        from aar.team import open_team
+
+        members = {r.session_id for r in open_team(runs, team).record.researchers}
+        items = [item for item in items if item.session_id in members]
     for path, problem in damaged:
         warn(f"skipped {path.stem}: {problem}")
     for item in items:

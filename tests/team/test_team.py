@@ -3,6 +3,7 @@ two scripted researchers, end to end to a team report and a leaderboard (offline
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,10 +19,12 @@ from aar.config import get_settings
 from aar.scorer import LedgerStore
 from aar.session import EventLog, SessionConfig
 from aar.team import (
+    Team,
     TeamConfig,
     drive_team,
     leaderboard,
     open_team,
+    resumable,
     start_team,
     team_status,
 )
@@ -46,42 +49,6 @@ def _charged(account: str) -> int:
     )
 
 
-def test_two_researchers_run_a_round_each_to_a_team_report(team_workspace: Path) -> None:
-    runs = team_workspace / "runs"
-    team = start_team(runs, _config(directions=["geometry: label propagation"]))
-    ticks = []
-    drive_team(team, runs, on_tick=lambda: ticks.append(time.monotonic()))
-
-    status = team_status(team, runs)
-    assert status.finished
-    assert [r.state for r in status.researchers] == ["awaiting_review", "awaiting_review"]
-    assert [r.outcome for r in status.researchers] == ["round_ended", "round_ended"]
-    # directed seeding: the given direction first, then a region no one has
-    directions = [r.direction for r in team.record.researchers]
-    assert directions[0] == "geometry: label propagation"
-    assert not team.record.researchers[1].direction_given
-    families = []
-    for r in team.record.researchers:
-        state = EventLog(runs / r.session_id).state()
-        families.append({h.family for h in state.hypotheses.values()} - {"control_hard_labels"})
-        # every submission went through the team's scorer, charged once to its session
-        assert state.usage.evals == _charged(f"session:{r.session_id}") > 0
-        assert (runs / r.session_id / "rounds" / "1" / "report.md").is_file()
-    assert families[0] and families[1] and not families[0] & families[1]
-    report = team.report_path.read_text()
-    for r in team.record.researchers:
-        assert f"../../{r.session_id}/rounds/1/report.md" in report
-    assert "distinct method families" in report
-    assert "No session was moved" in report
-    assert ticks  # the live view was refreshed while researchers ran
-    # the leaderboard reads the same sessions; the report shows the team's confirmed rows
-    board = leaderboard(runs)
-    assert board.sessions_read == 2 and not board.skipped
-    assert "## Leaderboard" in report
-    for entry in board.entries():
-        assert f"| {entry.task} | {markdown_inline(entry.method)} |" in report
-
-
 def _researcher_process(session_id: str) -> psutil.Process | None:
     """The `aar resume SESSION` process a worker runs, if it runs now."""
     for proc in psutil.process_iter(["cmdline"]):
@@ -101,10 +68,19 @@ def _wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_worker_killed_mid_experiment_moves_its_researcher(team_workspace: Path) -> None:
+def test_a_team_on_a_local_cluster_survives_a_killed_worker(team_workspace: Path) -> None:
+    """Two researchers on two workers; researcher 1's worker is killed (`kill -9`) during its
+    first experiment. Its session is moved, resumes, and both rounds end: a team report, a
+    leaderboard, each evaluation charged once, and one review list for the team."""
     runs = team_workspace / "runs"
-    team = start_team(runs, _config())
-    lead = threading.Thread(target=drive_team, args=(team, runs), daemon=True)
+    team = start_team(runs, _config(directions=["geometry: label propagation"]))
+    ticks: list[float] = []
+    lead = threading.Thread(
+        target=drive_team,
+        args=(team, runs),
+        kwargs={"on_tick": lambda: ticks.append(time.monotonic())},
+        daemon=True,
+    )
     lead.start()
     first = team.record.researchers[0].session_id
 
@@ -119,20 +95,59 @@ def test_a_worker_killed_mid_experiment_moves_its_researcher(team_workspace: Pat
     os.kill(worker.pid, signal.SIGKILL)
     lead.join(timeout=600)
     assert not lead.is_alive()
+    assert not child.is_running()
 
     events = team.events()
     assert [e.researcher for e in events if e.kind == "moved"] == [1]
     status = team_status(team, runs)
+    assert status.finished and ticks
     assert [r.state for r in status.researchers] == ["awaiting_review", "awaiting_review"]
-    assert status.researchers[0].moves == 1
-    # the session resumed on another worker and finished its round, nothing charged twice
+    assert [r.outcome for r in status.researchers] == ["round_ended", "round_ended"]
+    assert [r.moves for r in status.researchers] == [1, 0]
+    _check_sessions(team, runs)
+    _check_report(team, runs)
+    _review_the_team(team, runs)
+
+
+def _check_sessions(team: Team, runs: Path) -> None:
+    """Directed seeding, and every submission charged once by the team's scorer."""
+    assert team.record.researchers[0].direction == "geometry: label propagation"
+    assert not team.record.researchers[1].direction_given
+    families = []
     for r in team.record.researchers:
         state = EventLog(runs / r.session_id).state()
-        assert state.rounds[-1].ended
-        assert state.usage.evals == _charged(f"session:{r.session_id}")
-    assert not child.is_running()
+        assert len(state.rounds) == 1 and state.rounds[0].ended
+        families.append({h.family for h in state.hypotheses.values()} - {"control_hard_labels"})
+        assert state.usage.evals == _charged(f"session:{r.session_id}") > 0
+    assert families[0] and families[1] and not families[0] & families[1]
+
+
+def _check_report(team: Team, runs: Path) -> None:
     report = team.report_path.read_text()
+    for r in team.record.researchers:
+        assert f"../../{r.session_id}/rounds/1/report.md" in report
     assert "## Moved sessions" in report and "- researcher 1," in report
+    assert "distinct method families" in report
+    board = leaderboard(runs)
+    assert board.sessions_read == 2 and not board.skipped
+    assert "## Leaderboard" in report
+    for entry in board.entries():
+        assert f"| {entry.task} | {markdown_inline(entry.method)} |" in report
+
+
+def _review_the_team(team: Team, runs: Path) -> None:
+    """One list holds the whole team's pending proposals; approving researcher 1's (bound to
+    the exact code it shows) and rejecting researcher 2's makes only researcher 1 resumable."""
+    listed = _aar("review", "list", "--team", team.id, "--status", "pending", "--json")
+    out, _ = listed.communicate(timeout=120)
+    items = json.loads(out)["items"]
+    sessions = [r.session_id for r in team.record.researchers]
+    assert {i["session_id"] for i in items} == set(sessions)
+    for item in items:
+        verdict = "approve" if item["session_id"] == sessions[0] else "reject"
+        decided = _aar("review", verdict, item["id"], "--sha256", item["sha256"], "-m", "ok")
+        assert decided.wait(timeout=120) == 0
+    assert resumable(team, runs) == [1]
 
 
 def _aar(*args: str) -> subprocess.Popen[str]:
