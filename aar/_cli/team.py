@@ -18,18 +18,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from aar._cli.run import (
-    BudgetEvals,
-    BudgetTokens,
-    BudgetUsd,
-    _check_model,
-    _config,
-)
+from aar._cli.run import _check_model, _config
 from aar.errors import UsageError
 from aar.text import shown
 
 if TYPE_CHECKING:
-    from aar.team import Team, TeamStatus
+    from aar.session import SessionConfig
+    from aar.team import Team, TeamConfig, TeamStatus
 
 team_app = typer.Typer(help="A research team: many sessions at once on Dask.", no_args_is_help=True)
 TeamId = Annotated[str | None, typer.Argument(help="The team (default: the latest).")]
@@ -51,9 +46,20 @@ def start(
     base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible.")] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per task (42 upwards).")] = 5,
     hypotheses: Annotated[int, typer.Option(help="Hypotheses per round.")] = 3,
-    budget_usd: BudgetUsd = None,
-    budget_tokens: BudgetTokens = None,
-    budget_evals: BudgetEvals = None,
+    budget_usd: Annotated[
+        float | None, typer.Option("--budget-usd", help="Model spend in USD, the whole team.")
+    ] = None,
+    budget_tokens: Annotated[
+        int | None, typer.Option("--budget-tokens", help="Model tokens, the whole team.")
+    ] = None,
+    budget_evals: Annotated[
+        int | None,
+        typer.Option(
+            "--budget-evals",
+            help="Scored test submissions, the whole team (the scorer enforces it; each "
+            "researcher gets an equal share, at most what its round needs).",
+        ),
+    ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(
@@ -61,28 +67,51 @@ def start(
             "else a LocalCluster on this machine)."
         ),
     ] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Where the lead serves the scorer and memory; a non-loopback address only for "
+            "workers on other machines (with --scheduler)."
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Start a team: one session per researcher, each on a Dask worker, one scorer."""
-    from aar.team import MAX_RESEARCHERS, TeamBudgets, TeamConfig, start_team
+    from aar.team import MAX_RESEARCHERS, start_team
 
     if not 1 <= researchers <= MAX_RESEARCHERS:
         raise UsageError(
             f"--researchers must be between 1 and {MAX_RESEARCHERS}, got {researchers}"
         )
+    for name, value in (("--budget-evals", budget_evals), ("--budget-tokens", budget_tokens)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be 1 or more, got {value}")
     given = direction or []
     if len(given) > researchers:
         raise UsageError(f"{len(given)} --direction options for {researchers} researcher(s)")
+    # the team's USD and token budgets pass through the session checks (a priced model);
+    # each session gets its share when the team is made
     session = _config(
-        None, task, given, model, base_url, seeds, hypotheses, None, None, None, None, None
+        None,
+        task,
+        given,
+        model,
+        base_url,
+        seeds,
+        hypotheses,
+        budget_usd,
+        budget_tokens,
+        None,
+        None,
+        None,
     )
     _check_model(session)
-    scheduler = scheduler or os.environ.get("AAR_DASK_SCHEDULER") or None
-    config = TeamConfig(
-        researchers=researchers,
-        directions=given,
-        session=session.model_copy(update={"directions": []}),
-        budgets=TeamBudgets(evals=budget_evals, usd=budget_usd, tokens=budget_tokens),
-        scheduler=scheduler,
+    config = _team_config(
+        researchers,
+        given,
+        session.model_copy(update={"directions": []}),
+        (budget_evals, budget_usd, budget_tokens),
+        scheduler or os.environ.get("AAR_DASK_SCHEDULER") or None,
+        host,
     )
     runs_dir = _runs_dir()
     team = start_team(runs_dir, config)
@@ -173,3 +202,30 @@ def _runs_dir() -> Path:
     runs_dir = get_settings().runs_dir
     check_dir_or_creatable(runs_dir, "runs directory")
     return runs_dir
+
+
+def _team_config(
+    researchers: int,
+    directions: list[str],
+    session: SessionConfig,
+    budgets: tuple[int | None, float | None, int | None],
+    scheduler: str | None,
+    host: str,
+) -> TeamConfig:
+    from pydantic import ValidationError
+
+    from aar.errors import validation_message
+    from aar.team import TeamBudgets, TeamConfig
+
+    evals, usd, tokens = budgets
+    try:
+        return TeamConfig(
+            researchers=researchers,
+            directions=directions,
+            session=session,
+            budgets=TeamBudgets(evals=evals, usd=usd, tokens=tokens),
+            scheduler=scheduler,
+            host=host,
+        )
+    except ValidationError as exc:
+        raise UsageError(validation_message(exc)) from None

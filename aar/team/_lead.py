@@ -195,13 +195,16 @@ def _outcome(result: ResearcherResult) -> Outcome:
 @contextlib.contextmanager
 def _scorer_service(team: Team) -> Iterator[str]:
     """The installation's scorer, served to the team with its budgets and its own token."""
+    from aar.net import is_loopback
     from aar.scorer import Scorer, ScorerService, TeamBudget, read_token
 
     config = team.record.config
     share = researcher_budgets(config)
     budgets = TeamBudget(total_evals=config.budgets.evals, per_account_evals=share.evals)
     token = read_token(team.token_file, create=True)
-    with ScorerService(Scorer(), token, budgets) as service:
+    host = config.host
+    remote = not is_loopback(host)
+    with ScorerService(Scorer(), token, budgets, host=host, allow_remote=remote) as service:
         yield service.url
 
 
@@ -215,7 +218,7 @@ def _memory(team: Team) -> Iterator[str | None]:
     if settings.url is not None:
         yield settings.url
         return
-    with chroma_server(settings.path) as url:
+    with chroma_server(settings.path, host=team.record.config.host) as url:
         yield url
 
 

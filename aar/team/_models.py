@@ -47,6 +47,11 @@ class TeamConfig(BaseModel):
     scheduler: str | None = Field(
         default=None, description="tcp://HOST:PORT; None: a LocalCluster."
     )
+    host: str = Field(
+        default="127.0.0.1",
+        description="Where the lead serves the scorer and the memory: loopback, unless workers "
+        "on other machines must reach them (`--scheduler` with `--host`).",
+    )
 
 
 class Researcher(BaseModel):
