@@ -17,8 +17,8 @@ Local mode keeps the file in the store directory and writes it under the store's
 same critical section as chromadb; server mode keeps it in the cache directory and checks the
 server's token before every search.
 
-Long because the SQLite layout, the in-memory snapshot and the ranking all read one row format
-(`_facts` and the side-by-side vector blob); apart, each would have to restate it.
+This module owns the SQLite layout and its row format (`_facts` and the side-by-side vector
+blob), and loads it into a `Snapshot`; the scoring over a snapshot is `_ranking.py`.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from aar.memory._errors import CorruptStoreError
 from aar.memory._finding import Finding
 from aar.memory._lexical import Postings, terms
+from aar.memory._ranking import Ranker, Snapshot, nearest_original
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,11 +46,6 @@ if TYPE_CHECKING:
 INDEX_NAME = "aar-index.sqlite3"
 INDEX_FILES = {INDEX_NAME, f"{INDEX_NAME}-wal", f"{INDEX_NAME}-shm", f"{INDEX_NAME}-journal"}
 _FORMAT = "3"
-# Weights of the bonuses beside the channels' cosines, chosen on the mean recall@5 of the four
-# development sets (issue, held-out, blind A/B dev; tools/bench/bench_memory.py), a plateau:
-FAMILY_WEIGHT = 1.0  # 1.0-1.5 within 0.01
-TASK_WEIGHT = 0.5  # 0.3-1.0 within 0.01; 0 loses 0.1 on blind B dev
-LEXICAL_WEIGHT = 0.1  # z-scored BM25; 0.05 and 0.2 lose ~0.02
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -113,40 +109,6 @@ class IndexState:
     version: int
 
 
-@dataclass
-class _Snapshot:
-    """The whole index as numpy arrays, for one committed `version`."""
-
-    version: int
-    rowids: np.ndarray
-    ids: list[str]
-    vectors: np.ndarray  # (n, sum of channel dims) float32: every channel's vector, side by side
-    primary_dim: int
-    families: np.ndarray  # (n, n_families): 0.0 where a finding has the family, else -inf
-    postings: Postings  # the lexical channel
-    method_keys: np.ndarray
-    tasks: list[frozenset[str]]
-    tags: list[frozenset[str]]
-    verdicts: np.ndarray
-    statuses: np.ndarray
-    sessions: np.ndarray
-    created: np.ndarray
-    duplicate: np.ndarray
-    by_method: dict[str, np.ndarray] = field(default_factory=dict)  # filled on first use
-
-    def same_method(self, method_key: str) -> np.ndarray:
-        """Rows of originals (not duplicates) with this method, for duplicate detection."""
-        import numpy as np
-
-        if not self.by_method and len(self.ids):
-            groups: dict[str, list[int]] = {}
-            for i, (key, dup) in enumerate(zip(self.method_keys, self.duplicate, strict=True)):
-                if not dup:
-                    groups.setdefault(key, []).append(i)
-            self.by_method = {key: np.array(rows, dtype=np.int64) for key, rows in groups.items()}
-        return self.by_method.get(method_key, np.empty(0, dtype=np.int64))
-
-
 class SearchIndex:
     """The SQLite file plus an in-memory snapshot that is reloaded when the file changes."""
 
@@ -160,13 +122,7 @@ class SearchIndex:
         self.path = path
         self.channels = tuple(channels)
         self.glossary = glossary
-        self._family_vectors = list(family_vectors)  # per channel: every description's vector
-        owners = glossary.owners  # descriptions are grouped by family, in family order
-        self._starts = [i for i, j in enumerate(owners) if i == 0 or owners[i - 1] != j]
-        self._kinds = {
-            kind: [j for j, f in enumerate(glossary.families) if f.kind == kind]
-            for kind in ("family", "task")
-        }
+        self.ranker = Ranker(glossary, family_vectors)
         self.config = json.dumps(
             {
                 "format": _FORMAT,
@@ -174,7 +130,7 @@ class SearchIndex:
                 "glossary": glossary.sha256,
             }
         )
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
         try:
             self._db = _connect(path)
             columns = [r[1] for r in self._db.execute("PRAGMA table_info(findings)")]
@@ -210,51 +166,21 @@ class SearchIndex:
         raw = self.state().config
         return json.loads(raw) if raw else None
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _bump(self, db: sqlite3.Connection, generation: str) -> None:
-        version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        _set_meta(
-            db,
-            generation=generation,
-            state="clean",
-            config=self.config,
-            version=str(int(version[0]) + 1 if version else 1),
-        )
-
     def store_stamp(self) -> str:
         """The store file's stamp recorded when the index was last known to match it."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'store_stamp'").fetchone()
         return str(row[0]) if row else ""
 
     def set_store_stamp(self, stamp: str) -> None:
-        with self._transaction() as db:
+        with _transaction(self._db) as db:
             _set_meta(db, store_stamp=stamp)
 
     def begin_write(self) -> None:
         """Mark the index as mid-write before the store changes: a crash leaves it untrusted."""
-        with self._transaction() as db:
+        with _transaction(self._db) as db:
             _set_meta(db, state="writing")
 
     # -- writing ---------------------------------------------------------------------------
-    def _row(
-        self, finding: Finding, vectors: Sequence[np.ndarray], families: list[str] | None = None
-    ) -> tuple[Any, ...]:
-        import numpy as np
-
-        blob = b"".join(np.asarray(v, dtype="<f4").tobytes() for v in vectors)
-        if families is None:
-            families = self.glossary.tag(_words(finding))
-        return finding.id, finding.model_dump_json(), _facts(finding, families), blob
-
     def rows(
         self,
         findings: Sequence[Finding],
@@ -265,14 +191,12 @@ class SearchIndex:
         computed unless given (an export made under the same glossary carries them; tagging
         costs ~0.2 ms a finding)."""
         known = set(self.glossary.keys)
-        return [
-            self._row(
-                f,
-                [v[i] for v in vectors],
-                [k for k in families[i] if k in known] if families else None,
-            )
-            for i, f in enumerate(findings)
-        ]
+        tags = (
+            [[k for k in fams if k in known] for fams in families]
+            if families
+            else [self.glossary.tag(_words(f)) for f in findings]
+        )
+        return [_row(f, [v[i] for v in vectors], tags[i]) for i, f in enumerate(findings)]
 
     def apply(
         self,
@@ -287,11 +211,11 @@ class SearchIndex:
         """One transaction: add/replace findings with their vectors (`upsert`, or `rows` made
         by `rows()`), rewrite findings whose vectors are unchanged, drop ids; `bad` replaces
         the list of unreadable store records."""
-        with self._transaction() as db:
+        with _transaction(self._db) as db:
             db.executemany(
                 "INSERT OR REPLACE INTO findings (id, finding_json, facts, vectors) "
                 "VALUES (?, ?, ?, ?)",
-                [*rows, *(self._row(f, v) for f, v in upsert)],
+                [*rows, *(_row(f, v, self.glossary.tag(_words(f))) for f, v in upsert)],
             )
             for f in update:  # same text, so the same vectors and families
                 old = db.execute("SELECT facts FROM findings WHERE id = ?", (f.id,)).fetchone()
@@ -304,7 +228,7 @@ class SearchIndex:
             if bad is not None:
                 db.execute("DELETE FROM bad")
                 db.executemany("INSERT INTO bad VALUES (?, ?)", list(bad))
-            self._bump(db, generation)
+            _bump(db, generation, self.config)
 
     # -- reading ---------------------------------------------------------------------------
     def known(self) -> dict[str, str]:
@@ -337,7 +261,7 @@ class SearchIndex:
             for r, raw in self._db.execute(sql, [int(r) for r in rowids])
         }
 
-    def snapshot(self) -> _Snapshot:
+    def snapshot(self) -> Snapshot:
         """The committed index as arrays; reloaded only when another commit happened."""
         version = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         version_n = int(version[0]) if version else 0
@@ -345,80 +269,65 @@ class SearchIndex:
             self._snapshot = _read_snapshot(self._db, self.channels, self.glossary, version_n)
         return self._snapshot
 
-    # -- ranking ---------------------------------------------------------------------------
+    # -- ranking (`_ranking.py`) -----------------------------------------------------------
     def search(
         self, queries: Sequence[np.ndarray], filters: FindingFilter, k: int, text: str = ""
     ) -> list[tuple[Finding, float, float]]:
-        """The top `k` (finding, fused score, primary cosine) among rows matching `filters`.
-
-        Score: the sum over channels of cosine(query, finding), plus the family and task
-        bonuses (`_bonus`), plus LEXICAL_WEIGHT times the z-scored BM25 of `text`. One pass
-        over all vectors (the channels side by side: memory-bound, ~30 MB at 10,000 findings),
-        then the filter.
-        """
-        import numpy as np
-
+        """The top `k` (finding, fused score, primary cosine) among rows matching `filters`
+        (`Ranker.top`), read back from the file."""
         snap = self.snapshot()
-        keep = np.flatnonzero(_mask(snap, filters))
-        if not len(keep):
+        hits = self.ranker.top(snap, queries, filters, k, text)
+        if not hits:
             return []
-        # einsum: one thread. BLAS spreads this matrix-vector product over both cores, and on a
-        # busy machine its threads wait for each other (measured 2-10 ms against a steady 4 ms)
-        total = np.einsum("ij,j->i", snap.vectors, np.concatenate(queries))
-        total += self._bonus(snap, queries)
-        if text and LEXICAL_WEIGHT:
-            total += LEXICAL_WEIGHT * snap.postings.scores(text, len(snap.ids))
-        scores = total[keep]
-        top = np.argpartition(-scores, k - 1)[:k] if len(keep) > k else np.arange(len(keep))
-        rows = keep[top[np.lexsort((keep[top], -scores[top]))]]  # by score, ties by age
-        similarity = snap.vectors[rows, : snap.primary_dim] @ queries[0]
-        found = self.findings(snap.rowids[rows].tolist())
-        return [
-            (found[int(snap.rowids[r])], round(float(total[r]), 6), round(float(sim), 6))
-            for r, sim in zip(rows, similarity, strict=True)
-        ]
-
-    def _bonus(self, snap: _Snapshot, queries: Sequence[np.ndarray]) -> np.ndarray:
-        """Per channel and per kind (method families, tasks): each family's closeness to the
-        query is its best description's cosine, centred over the families of that kind (so a
-        finding without one is neither helped nor hurt); a finding earns the weight times the
-        best closeness among its families."""
-        import numpy as np
-
-        out = np.zeros(len(snap.ids), dtype=np.float64)
-        for fam, query in zip(self._family_vectors, queries, strict=True):
-            closeness = np.maximum.reduceat(fam @ query, self._starts)
-            for kind, weight in (("family", FAMILY_WEIGHT), ("task", TASK_WEIGHT)):
-                columns = self._kinds[kind]
-                if not columns or not weight:
-                    continue
-                near = closeness[columns] - closeness[columns].mean()
-                bonus = (snap.families[:, columns] + near).max(axis=1)
-                out += weight * np.where(np.isfinite(bonus), bonus, 0.0)
-        return out
+        found = self.findings([int(snap.rowids[r]) for r, _, _ in hits])
+        return [(found[int(snap.rowids[r])], score, sim) for r, score, sim in hits]
 
     def nearest_original(self, finding: Finding, vector: np.ndarray) -> tuple[str, float] | None:
-        """The stored original (not itself a duplicate) most similar to `finding` with the same
-        method and at least its tasks, by the primary channel's cosine."""
-        import numpy as np
-
-        snap = self.snapshot()
-        wanted = set(finding.tasks)
-        rows = [r for r in snap.same_method(finding.method_key) if wanted <= snap.tasks[r]]
-        if not rows:
-            return None
-        sims = snap.vectors[rows, : snap.primary_dim] @ vector
-        best = int(np.argmax(sims))
-        return snap.ids[rows[best]], float(sims[best])
+        """The stored original most like `finding` (`_ranking.nearest_original`)."""
+        return nearest_original(self.snapshot(), finding, vector)
 
 
 def _set_meta(db: sqlite3.Connection, **values: str) -> None:
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
 
 
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken at once (IMMEDIATE), so concurrent writers queue on SQLite's
+    lock instead of failing mid-way on an upgrade from a read lock."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _bump(db: sqlite3.Connection, generation: str, config: str) -> None:
+    """Mark the index clean at `generation` under `config`, as a new committed version (which
+    tells every reader's snapshot to reload)."""
+    version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+    _set_meta(
+        db,
+        generation=generation,
+        state="clean",
+        config=config,
+        version=str(int(version[0]) + 1 if version else 1),
+    )
+
+
+def _row(finding: Finding, vectors: Sequence[np.ndarray], families: list[str]) -> tuple[Any, ...]:
+    """One `findings` row: id, JSON, facts and every channel's vector side by side."""
+    import numpy as np
+
+    blob = b"".join(np.asarray(v, dtype="<f4").tobytes() for v in vectors)
+    return finding.id, finding.model_dump_json(), _facts(finding, families), blob
+
+
 def _read_snapshot(
     db: sqlite3.Connection, channels: Sequence[Embedder], glossary: Glossary, version: int
-) -> _Snapshot:
+) -> Snapshot:
     """The index's rows as arrays (`version`: the commit they belong to)."""
     import numpy as np
 
@@ -432,7 +341,7 @@ def _read_snapshot(
         for key in fact[-1]:
             if key in column:
                 families[i, column[key]] = 0.0
-    return _Snapshot(
+    return Snapshot(
         version=version,
         rowids=np.array([r[0] for r in rows], dtype=np.int64),
         ids=[r[1] for r in rows],
@@ -449,27 +358,3 @@ def _read_snapshot(
         created=np.array([f[6] for f in facts], dtype=np.float64),
         duplicate=np.array([bool(f[7]) for f in facts], dtype=bool),
     )
-
-
-def _mask(snap: _Snapshot, filters: FindingFilter) -> np.ndarray:
-    import numpy as np
-
-    n = len(snap.ids)
-    mask = np.ones(n, dtype=bool)
-    if not filters.include_duplicates:
-        mask &= ~snap.duplicate
-    for column, value in (
-        (snap.verdicts, filters.verdict),
-        (snap.statuses, filters.status),
-        (snap.sessions, filters.session_id),
-    ):
-        if value is not None:
-            mask &= column == value
-    if filters.since is not None:
-        mask &= snap.created >= filters.since.timestamp()
-    if filters.until is not None:
-        mask &= snap.created < filters.until.timestamp()
-    for sets, value in ((snap.tasks, filters.task), (snap.tags, filters.tag)):
-        if value:
-            mask &= np.fromiter((value in s for s in sets), dtype=bool, count=n)
-    return mask

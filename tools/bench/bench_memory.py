@@ -41,6 +41,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -52,18 +53,22 @@ BIN = Path(sys.executable).parent
 import numpy as np  # noqa: E402
 
 from aar.config import MemorySettings, Settings, get_settings  # noqa: E402
-from aar.memory import (  # noqa: E402  (_index, _open, _store: internals the bench times)
+from aar.memory import (  # noqa: E402  (_collection, _index, _open, _ranking: internals)
     Finding,
     FindingFilter,
     FindingsStore,
+    Metrics,
+    _collection,
     _index,
     _open,
-    _store,
+    _ranking,
     load_embedder,
     open_store,
     read_export,
 )
 from aar.memory._records import record_metadata  # noqa: E402
+
+Kind = Literal["minilm", "static"]  # MemorySettings.embedding
 
 TASKS = ["sentiment", "tweets_sentiment", "news_topic", "breast_cancer", "wine", "digits_parity"]
 QUERIES = [
@@ -124,16 +129,16 @@ def store_ranking(channels: list, data: tuple[str, str], root: Path, weights: tu
     family, task and lexical weights for this configuration."""
     findings, queries = labelled(*data)
     names = ("FAMILY_WEIGHT", "TASK_WEIGHT", "LEXICAL_WEIGHT")
-    saved = [getattr(_index, n) for n in names]
+    saved = [getattr(_ranking, n) for n in names]
     for n, w in zip(names, weights, strict=True):
-        setattr(_index, n, w)
+        setattr(_ranking, n, w)
     try:
         store = make_store(Path(tempfile.mkdtemp(dir=root)), channels, dedup=1.01)
         store.add_many(findings)
         return {q["query"]: [h.finding.id for h in store.search(q["query"], k=10)] for q in queries}
     finally:
         for n, w in zip(names, saved, strict=True):
-            setattr(_index, n, w)
+            setattr(_ranking, n, w)
 
 
 def bm25_ranking(data: tuple[str, str]) -> dict[str, list[str]]:
@@ -169,7 +174,7 @@ DEFAULT = "default (minilm + static + families + tasks + bm25)"
 
 def retrieval(root: Path, sets: dict[str, tuple[str, str]], full: bool = True) -> dict:
     minilm, static = load_embedder("minilm", cache_dir()), load_embedder("static", cache_dir())
-    fam, task, lex = _index.FAMILY_WEIGHT, _index.TASK_WEIGHT, _index.LEXICAL_WEIGHT
+    fam, task, lex = _ranking.FAMILY_WEIGHT, _ranking.TASK_WEIGHT, _ranking.LEXICAL_WEIGHT
     configs: dict[str, tuple[list, tuple]] = {
         DEFAULT: ([minilm, static], (fam, task, lex)),
         "no bm25": ([minilm, static], (fam, task, 0.0)),
@@ -218,7 +223,7 @@ def synthetic(n: int, base: list[Finding], seed: int = 0) -> list[Finding]:
                 hypothesis=b.hypothesis,
                 method=rng.choice(methods),
                 tasks=[rng.choice(TASKS)],
-                metrics={"pgr_acc_mean": mean, "pgr_acc_se": round(rng.uniform(0.01, 0.2), 3)},
+                metrics=Metrics(pgr_acc_mean=mean, pgr_acc_se=round(rng.uniform(0.01, 0.2), 3)),
                 eval_record_ids=[f"ev-{i}-{s}" for s in range(3)],
                 verdict=rng.choice(["supported", "refuted", "inconclusive"]),
                 created_at=t0 + timedelta(minutes=i),
@@ -287,7 +292,7 @@ def raw_chroma_add(
     from chromadb import HnswIndexConfig, VectorIndexConfig
     from chromadb.config import Settings as ChromaSettings
 
-    schema = _store._collection_schema()
+    schema = _collection._collection_schema()
     if light:
         hnsw = HnswIndexConfig(ef_construction=20, max_neighbors=12, ef_search=400)
         schema.create_index(
@@ -321,7 +326,7 @@ def direct_recall(col: object, vectors: np.ndarray, n: int = 200) -> float:
     )
 
 
-def transfer(store: FindingsStore, kind: str, root: Path, n: int) -> dict:
+def transfer(store: FindingsStore, kind: Kind, root: Path, n: int) -> dict:
     """Export, then import into fresh stores the way `aar memory import` runs: each run a new
     process, interleaved with chromadb's own `add` of the same vectors and metadata, the floor."""
     path = root / f"{kind}-export.jsonl"
@@ -350,14 +355,14 @@ def transfer(store: FindingsStore, kind: str, root: Path, n: int) -> dict:
     }
 
 
-def child(mode: str, kind: str, export: Path, store: Path) -> dict:
+def child(mode: str, kind: Kind, export: Path, store: Path) -> dict:
     """One timed import (`mode` import) or raw chromadb add (raw, raw-light) in a new process."""
     cmd = [sys.executable, __file__, "--child", mode, str(export), str(store), "--embedding", kind]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def run_child(mode: str, kind: str, export: Path, path: Path) -> dict:
+def run_child(mode: str, kind: Kind, export: Path, path: Path) -> dict:
     """The child side of `child`: read the file (untimed), then time the one operation."""
     channels = _open.channels(MemorySettings(path=path, embedding=kind))
     lines = export.read_text(encoding="utf-8").splitlines()
@@ -369,7 +374,7 @@ def run_child(mode: str, kind: str, export: Path, path: Path) -> dict:
     return raw_chroma_add(path, vectors, metadatas, light=mode == "raw-light")
 
 
-def cli_import(kind: str, export: Path, root: Path) -> float:
+def cli_import(kind: Kind, export: Path, root: Path) -> float:
     """`aar memory import FILE` into a new store, process start to exit: median of 3."""
     runs = []
     for r in range(3):
@@ -392,20 +397,20 @@ def timed_import(lines: list[str], channels: list, path: Path, n: int) -> dict:
     target = make_store(path, channels)
     target.count()  # connect first: opening chromadb is not part of the import
     in_chromadb = [0.0]
-    add = _store._Writer.add
+    add = _collection.Writer.add
 
-    def timed_add(self: _store._Writer, **kwargs: object) -> None:
+    def timed_add(self: _collection.Writer, **kwargs: object) -> None:
         t = time.perf_counter()
         add(self, **kwargs)
         in_chromadb[0] += time.perf_counter() - t
 
-    _store._Writer.add = timed_add  # type: ignore[method-assign]
+    _collection.Writer.add = timed_add  # type: ignore[method-assign]
     try:
         t = time.perf_counter()
         result = target.import_jsonl(lines, reembed=False)
         import_s = time.perf_counter() - t
     finally:
-        _store._Writer.add = add  # type: ignore[method-assign]
+        _collection.Writer.add = add  # type: ignore[method-assign]
     assert result.added == n and result.embedded == 0
     return {"s": import_s, "chromadb_s": in_chromadb[0]}
 
@@ -461,7 +466,7 @@ def cli_e2e(env: dict[str, str]) -> dict:
     }
 
 
-def run_embedder(kind: str, args: argparse.Namespace, root: Path) -> dict:
+def run_embedder(kind: Kind, args: argparse.Namespace, root: Path) -> dict:
     settings = Settings(memory=MemorySettings(path=root / f"{kind}-local", embedding=kind))
     channels = _open.channels(settings.memory)
     syn = synthetic(args.n, labelled()[0])
@@ -528,7 +533,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="findings in the latency store")
     parser.add_argument("--add-n", type=int, default=None, help="findings added via add_many")
     parser.add_argument("--pool", type=int, default=300, help="distinct texts for the fill")
-    parser.add_argument("--embedding", nargs="+", default=["minilm", "static"])
+    parser.add_argument(
+        "--embedding", nargs="+", choices=["minilm", "static"], default=["minilm", "static"]
+    )
     parser.add_argument(
         "--retrieval-only", action="store_true", help="recall only (no latency or import)"
     )
