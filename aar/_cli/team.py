@@ -30,80 +30,72 @@ team_app = typer.Typer(help="A research team: many sessions at once on Dask.", n
 TeamId = Annotated[str | None, typer.Argument(help="The team (default: the latest).")]
 
 
+Researchers = Annotated[int, typer.Option("--researchers", "-n", help="How many.")]
+Directions = Annotated[
+    list[str] | None,
+    typer.Option("--direction", "-d", help="One researcher's direction (repeatable)."),
+]
+Tasks = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task (repeatable).")]
+Model = Annotated[str, typer.Option(help="scripted | openai:NAME | anthropic:NAME.")]
+BaseUrl = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible.")]
+Seeds = Annotated[int, typer.Option(help="Seeds per task (42 upwards).")]
+Hypotheses = Annotated[int, typer.Option(help="Hypotheses per round.")]
+TeamUsd = Annotated[
+    float | None, typer.Option("--budget-usd", help="Model spend in USD, the whole team.")
+]
+TeamTokens = Annotated[
+    int | None, typer.Option("--budget-tokens", help="Model tokens, the whole team.")
+]
+TeamEvals = Annotated[
+    int | None,
+    typer.Option(
+        "--budget-evals",
+        help="Scored test submissions, the whole team (the scorer enforces it; each "
+        "researcher gets an equal share, at most what its round needs).",
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="A Dask scheduler, tcp://HOST:PORT (default: $AAR_DASK_SCHEDULER, "
+        "else a LocalCluster on this machine)."
+    ),
+]
+Host = Annotated[
+    str,
+    typer.Option(
+        help="Where the lead serves the scorer and memory; a non-loopback address only for "
+        "workers on other machines (with --scheduler)."
+    ),
+]
+
+
 @team_app.command("start")
 def start(
-    researchers: Annotated[int, typer.Option("--researchers", "-n", help="How many.")] = 2,
-    direction: Annotated[
-        list[str] | None,
-        typer.Option("--direction", "-d", help="One researcher's direction (repeatable)."),
-    ] = None,
-    task: Annotated[
-        list[str] | None, typer.Option("--task", "-t", help="Task (repeatable).")
-    ] = None,
-    model: Annotated[
-        str, typer.Option(help="scripted | openai:NAME | anthropic:NAME.")
-    ] = "scripted",
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible.")] = None,
-    seeds: Annotated[int, typer.Option(help="Seeds per task (42 upwards).")] = 5,
-    hypotheses: Annotated[int, typer.Option(help="Hypotheses per round.")] = 3,
-    budget_usd: Annotated[
-        float | None, typer.Option("--budget-usd", help="Model spend in USD, the whole team.")
-    ] = None,
-    budget_tokens: Annotated[
-        int | None, typer.Option("--budget-tokens", help="Model tokens, the whole team.")
-    ] = None,
-    budget_evals: Annotated[
-        int | None,
-        typer.Option(
-            "--budget-evals",
-            help="Scored test submissions, the whole team (the scorer enforces it; each "
-            "researcher gets an equal share, at most what its round needs).",
-        ),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="A Dask scheduler, tcp://HOST:PORT (default: $AAR_DASK_SCHEDULER, "
-            "else a LocalCluster on this machine)."
-        ),
-    ] = None,
-    host: Annotated[
-        str,
-        typer.Option(
-            help="Where the lead serves the scorer and memory; a non-loopback address only for "
-            "workers on other machines (with --scheduler)."
-        ),
-    ] = "127.0.0.1",
+    researchers: Researchers = 2,
+    direction: Directions = None,
+    task: Tasks = None,
+    model: Model = "scripted",
+    base_url: BaseUrl = None,
+    seeds: Seeds = 5,
+    hypotheses: Hypotheses = 3,
+    budget_usd: TeamUsd = None,
+    budget_tokens: TeamTokens = None,
+    budget_evals: TeamEvals = None,
+    scheduler: Scheduler = None,
+    host: Host = "127.0.0.1",
 ) -> None:
     """Start a team: one session per researcher, each on a Dask worker, one scorer."""
-    from aar.team import MAX_RESEARCHERS, start_team
+    from aar.team import start_team
 
-    if not 1 <= researchers <= MAX_RESEARCHERS:
-        raise UsageError(
-            f"--researchers must be between 1 and {MAX_RESEARCHERS}, got {researchers}"
-        )
-    for name, value in (("--budget-evals", budget_evals), ("--budget-tokens", budget_tokens)):
-        if value is not None and value < 1:
-            raise UsageError(f"{name} must be 1 or more, got {value}")
     given = direction or []
-    if len(given) > researchers:
-        raise UsageError(f"{len(given)} --direction options for {researchers} researcher(s)")
+    _check_counts(researchers, len(given), budget_evals, budget_tokens)
     # the team's USD and token budgets pass through the session checks (a priced model);
     # each session gets its share when the team is made
     session = _config(
-        None,
-        task,
-        given,
-        model,
-        base_url,
-        seeds,
-        hypotheses,
-        budget_usd,
-        budget_tokens,
-        None,
-        None,
-        None,
-    )
+        None, task, given, model, base_url, seeds, hypotheses, budget_usd, budget_tokens,
+        None, None, None,
+    )  # fmt: skip
     _check_model(session)
     config = _team_config(
         researchers,
@@ -117,6 +109,20 @@ def start(
     team = start_team(runs_dir, config)
     Console(stderr=True).print(f"team [bold]{team.id}[/] in {team.root}", highlight=False)
     _drive(team, runs_dir, None)
+
+
+def _check_counts(researchers: int, directions: int, evals: int | None, tokens: int | None) -> None:
+    from aar.team import MAX_RESEARCHERS
+
+    if not 1 <= researchers <= MAX_RESEARCHERS:
+        raise UsageError(
+            f"--researchers must be between 1 and {MAX_RESEARCHERS}, got {researchers}"
+        )
+    for name, value in (("--budget-evals", evals), ("--budget-tokens", tokens)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be 1 or more, got {value}")
+    if directions > researchers:
+        raise UsageError(f"{directions} --direction options for {researchers} researcher(s)")
 
 
 @team_app.command("resume")

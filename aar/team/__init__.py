@@ -24,8 +24,8 @@ from aar.team._models import (
     TeamRecord,
 )
 from aar.team._report import Diversity, team_diversity, write_report
-from aar.team._status import ResearcherStatus, TeamStatus, resumable, team_status
-from aar.team._store import Team, TeamNotFoundError, open_team, team_ids
+from aar.team._status import ResearcherStatus, TeamStatus, can_continue, resumable, team_status
+from aar.team._store import Team, TeamBusyError, TeamNotFoundError, open_team, team_ids
 from aar.team._worker import ResearcherJob, ResearcherResult, run_researcher
 
 __all__ = [
@@ -43,11 +43,13 @@ __all__ = [
     "TaskBoard",
     "Team",
     "TeamBudgets",
+    "TeamBusyError",
     "TeamConfig",
     "TeamEvent",
     "TeamNotFoundError",
     "TeamRecord",
     "TeamStatus",
+    "can_continue",
     "drive_team",
     "leaderboard",
     "open_team",

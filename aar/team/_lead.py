@@ -104,13 +104,14 @@ def drive_team(
     from aar.team._report import write_report
 
     indexes = [r.index for r in team.record.researchers] if researchers is None else researchers
-    team.clear_stop()
-    team.emit(TeamEvent(kind="started", detail=f"researchers {indexes}"))
     with (
+        team.leading(),
         _scorer_service(team) as scorer_url,
         _memory(team) as memory_url,
         _cluster(team.record.config, len(indexes)) as client,
     ):
+        team.clear_stop()
+        team.emit(TeamEvent(kind="started", detail=f"researchers {indexes}"))
         jobs = {
             i: ResearcherJob(
                 team_dir=team.root,
@@ -187,6 +188,8 @@ def _settle(team: Team, future: Future, job: ResearcherJob) -> ResearcherJob | N
 
 
 def _outcome(result: ResearcherResult) -> Outcome:
+    if result.skipped:
+        return "skipped"
     if result.stopped or result.exit_code in (130, 143):
         return "interrupted"
     return "round_ended" if result.exit_code in (0, 3) else "failed"

@@ -102,27 +102,28 @@ def _researcher(
 
 
 def resumable(team: Team, runs_dir: Path) -> list[int]:
-    """The researchers `aar team resume` runs: a session a dead process left mid-round (or
-    never began), or one whose reviewers approved a follow-up. Not one that is closed, waits
-    for a decision, or had every proposal rejected (resuming would only close it)."""
+    """The researchers `aar team resume` runs (see `can_continue`)."""
+    return [r.index for r in team.record.researchers if can_continue(runs_dir, r.session_id)]
+
+
+def can_continue(runs_dir: Path, session_id: str) -> bool:
+    """A session mid-round (left by a dead process, or still run by an orphaned one, which
+    the worker waits for), one that never began, or one whose reviewers approved a follow-up.
+    Not one that is closed, waits for a decision, or had every proposal rejected (resuming
+    would only close it)."""
     from aar.errors import AarError
     from aar.review import followups_to_run
-    from aar.session import EventLog, writer_running
+    from aar.session import EventLog
 
-    indexes = []
-    for r in team.record.researchers:
-        root = runs_dir / r.session_id
+    try:
+        state = EventLog(runs_dir / session_id).state()
+    except (AarError, OSError):
+        return False
+    if state.state == "running":
+        return True
+    if state.state == "awaiting_review" and state.round is not None:
         try:
-            state = EventLog(root).state()
-        except (AarError, OSError):
-            continue
-        if state.state == "running" and not writer_running(root):
-            indexes.append(r.index)
-        elif state.state == "awaiting_review" and state.round is not None:
-            try:
-                approved = followups_to_run(runs_dir, r.session_id, state.round.number)
-            except AarError:  # a proposal is pending, tampered or void: the reviewer's turn
-                continue
-            if approved:
-                indexes.append(r.index)
-    return indexes
+            return bool(followups_to_run(runs_dir, session_id, state.round.number))
+        except AarError:  # a proposal is pending, tampered or void: the reviewer's turn
+            return False
+    return False

@@ -7,13 +7,15 @@ the researchers' own session logs, so a lead process killed at any point loses n
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from aar.errors import AarError, validation_message
-from aar.files import write_atomic
+from aar.files import held_lock, write_atomic
 from aar.jsonl import JsonlLog
 from aar.team._models import TeamEvent, TeamRecord
 from aar.team._worker import STOP_FILE
@@ -24,6 +26,10 @@ _ID = re.compile(r"t-\d{8}-\d{6}-[0-9a-f]{6}")
 
 class TeamNotFoundError(AarError):
     """No team of that id under the runs directory."""
+
+
+class TeamBusyError(AarError):
+    """Another lead process drives the team."""
 
 
 class Team:
@@ -68,6 +74,17 @@ class Team:
         except OSError as exc:
             raise AarError(f"cannot read {path}: {exc.strerror}") from None
         return cls(root, record)
+
+    @contextlib.contextmanager
+    def leading(self) -> Iterator[None]:
+        """Be the team's one lead for the block: a second `aar team start/resume` of the same
+        team is refused while one runs (the lock goes with the process, even on kill -9)."""
+        busy = TeamBusyError(
+            f"team {self.id} is driven by another lead process now; stop it with "
+            f"`aar team stop {self.id}` or wait for it to end"
+        )
+        with held_lock(self.root / "lead.lock", 0.5, busy=busy, what=f"team {self.id}"):
+            yield
 
     def emit(self, event: TeamEvent) -> None:
         self.log.append(event)

@@ -52,10 +52,23 @@ class ResearcherResult(BaseModel):
     exit_code: int
     worker: str
     stopped: bool
+    skipped: bool = False
+    """The session had nothing left to run (another process ended its round first)."""
 
 
 def run_researcher(job: ResearcherJob) -> ResearcherResult:
-    """Run the session's next round (or finish a killed one) until it ends or a stop comes."""
+    """Run the session's next round (or finish a killed one) until it ends or a stop comes.
+
+    A session another process still runs (a researcher process orphaned by a lead that died,
+    on a cluster that outlived it) is waited for first; if that process ended the round, there
+    is nothing left to run and the result says so (`skipped`)."""
+    from aar.team._status import can_continue
+
+    stop_file = job.team_dir / STOP_FILE
+    if _wait_while_busy(job.runs_dir / job.session_id, stop_file):
+        return _result(job, exit_code=143, stopped=True)
+    if not can_continue(job.runs_dir, job.session_id):
+        return _result(job, exit_code=0, skipped=True)
     log_dir = job.team_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / f"researcher-{job.index}.log", "ab") as log:
@@ -69,14 +82,32 @@ def run_researcher(job: ResearcherJob) -> ResearcherResult:
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
         )
-        stopped = _wait(child, job.team_dir / STOP_FILE)
+        stopped = _wait(child, stop_file)
+    return _result(job, exit_code=child.returncode, stopped=stopped)
+
+
+def _result(
+    job: ResearcherJob, *, exit_code: int, stopped: bool = False, skipped: bool = False
+) -> ResearcherResult:
     return ResearcherResult(
         index=job.index,
         session_id=job.session_id,
-        exit_code=child.returncode,
+        exit_code=exit_code,
         worker=_worker_address(),
         stopped=stopped,
+        skipped=skipped,
     )
+
+
+def _wait_while_busy(root: Path, stop_file: Path) -> bool:
+    """Wait while another process holds the session's writer lock; True if a stop came."""
+    from aar.session import writer_running
+
+    while writer_running(root):
+        if stop_file.exists():
+            return True
+        time.sleep(POLL_S * 5)
+    return False
 
 
 def researcher_env(job: ResearcherJob) -> dict[str, str]:
