@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 
 def _config(researchers: int = 2, directions: list[str] | None = None) -> TeamConfig:
-    session = SessionConfig(tasks=["digits-ge5"], seeds=[42, 43], hypotheses=2)
+    session = SessionConfig(tasks=["digits-ge5"], seeds=[42, 43], hypotheses=1)
     return TeamConfig(researchers=researchers, directions=directions or [], session=session)
 
 
@@ -175,7 +175,7 @@ def test_the_lead_killed_then_stopped_then_resumed(team_workspace: Path) -> None
     """`kill -9` of `aar team start` itself, `aar team resume`, `aar team stop` while it runs,
     and a last `aar team resume`: every session ends its round, each evaluation charged once."""
     runs = team_workspace / "runs"
-    lead = _aar("team", "start", "-n", "2", "-t", "digits-ge5", "--seeds", "2", "--hypotheses", "2")
+    lead = _aar("team", "start", "-n", "2", "-t", "digits-ge5", "--seeds", "2", "--hypotheses", "1")
     team_dir = _wait_for(lambda: list((runs / "teams").glob("t-*")), 120, "the team directory")[0]
     _wait_for(
         lambda: _experiments_running(runs, team_dir.name), 300, "both researchers' experiments"
