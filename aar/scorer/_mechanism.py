@@ -142,17 +142,44 @@ def decide(
             d = int((prior.hard != hard).sum())
             if nearest is None or d < nearest[0]:
                 nearest = (d, prior)
+    shown = [p.exact_acc for p in priors if p.informative]
+    return decide_on(
+        policy,
+        None if nearest is None else (nearest[0], nearest[1].record_id),
+        max(shown) if shown else None,
+        pool_used,
+        exact_acc,
+        n,
+        reference,
+    )
+
+
+def decide_on(
+    policy: Policy,
+    nearest: tuple[int, str] | None,
+    best_shown: float | None,
+    pool_used: int,
+    exact_acc: float,
+    n: int,
+    reference: float,
+) -> Decision:
+    """`decide` on what it reads of the priors: the first nearest one with n rows (rows that
+    differ, record id) and the highest shown exact accuracy (None: none shown), so a ledger
+    that keeps these up to date decides without a scan of every earlier submission."""
     if nearest is not None and nearest[0] <= policy.radius(n):
-        return Decision("repeat", False, repeat_of=nearest[1].record_id, distance=nearest[0])
+        return Decision("repeat", False, repeat_of=nearest[1], distance=nearest[0])
     if pool_used >= policy.pool_answers:  # before the ladder: its bit is information too
         return Decision("exhausted", False)
-    shown = [p.exact_acc for p in priors if p.informative]
     step, eta = policy.step, policy.eta(n)
-    if not shown and not policy.from_reference:  # the classic ladder: the first sets the best
-        return Decision("improved", True)
+    if best_shown is None and not policy.from_reference:  # the classic ladder: the first sets
+        return Decision("improved", True)  # the best
     # the naive student's accuracy counts as shown (every answer shows it as `naive_acc`), so
     # even a split's first shown score certifies a gain of eta over naive: no lucky first shot
-    best = max([reference, *shown]) if policy.from_reference else max(shown)
+    if policy.from_reference:
+        best = reference if best_shown is None else max(reference, best_shown)
+    else:
+        assert best_shown is not None
+        best = best_shown
     if exact_acc < best + eta - 1e-12:
         # an upper bound from shown numbers only: best < floor(best) + step
         bound = policy.ceil(policy.floor(best) + step + eta)

@@ -26,9 +26,9 @@ from aar.bench import (
     check_label,
     predictions_sha256,
 )
-from aar.scorer._mechanism import Decision, Policy, Prior, decide
+from aar.scorer._mechanism import Decision, Policy, decide_on
 from aar.scorer._models import PoolStatus, ScoreRequest, ScoreResponse
-from aar.scorer._store import LedgerEntry, LedgerStore
+from aar.scorer._store import LedgerEntry, LedgerStore, PoolIndex, SeedIndex
 
 _SHOWN = ("acc", "auroc", "pgr_acc", "pgr_auroc")
 NAIVE = "harness-naive"
@@ -94,11 +94,11 @@ class Scorer:
         sha = predictions_sha256(probs)
         task = ev.task.name
         with self.store.locked():
-            entries = self.store.entries(task)
+            pool = self.store.pool(task)
             if request.request_id is not None:
-                for e in entries:
-                    if e.request_id == request.request_id and e.account == request.account:
-                        return self._response(e, charged=False, entries=entries)
+                answered = pool.requests.get((request.account, request.request_id))
+                if answered is not None:
+                    return self._response(answered, charged=False, pool_used=pool.used)
             used = self.store.account_used(request.account)
             if request.budget is not None and used >= request.budget:
                 raise BudgetExceededError(
@@ -106,7 +106,8 @@ class Scorer:
                     f"(account {request.account})"
                 )
             used += request.budget is not None
-            record, informative = self._answer(request, ev, exact, probs, sha, entries, used)
+            record, informative = self._answer(request, ev, exact, probs, sha, pool, used)
+            pool_used = pool.used + informative  # with this entry (`pool` is kept up to date)
             entry = LedgerEntry(
                 record=record,
                 account=request.account,
@@ -116,7 +117,7 @@ class Scorer:
                 informative=informative,
             )
             self.store.append(entry, charge=request.budget is not None)
-            return self._response(entry, charged=True, entries=[*entries, entry])
+            return self._response(entry, charged=True, pool_used=pool_used)
 
     def _answer(
         self,
@@ -125,7 +126,7 @@ class Scorer:
         exact: dict[str, float],
         probs: np.ndarray,
         sha: str,
-        entries: list[LedgerEntry],
+        pool: PoolIndex,
         used: int,
     ) -> tuple[EvalRecord, bool]:
         hard = probs.argmax(axis=1).astype(np.uint8)
@@ -134,14 +135,18 @@ class Scorer:
         if request.split == "holdout":
             metrics = {**exact, "n": float(len(hard))}
             return EvalRecord(**base, metrics=metrics, rounded=False), False
-        same = [e for e in entries if e.record.seed == request.seed and e.record.split == "test"]
-        priors = [Prior(e.record.id, e.hard_array(), e.exact_acc, e.informative) for e in same]
-        pool_used = sum(e.informative for e in entries)
+        same = pool.seeds.get(request.seed, SeedIndex())
         reference = ev.reference_acc("test")
+        nearest = same.nearest(hard)
         if self.policy.from_reference:  # the harness's naive submission, as if shown first
-            naive = ev.reference_probs("test")
-            priors.insert(0, Prior(NAIVE, naive.argmax(axis=1).astype(np.uint8), reference, False))
-        decision = decide(self.policy, priors, pool_used, exact["acc"], hard, reference)
+            naive = ev.reference_probs("test").argmax(axis=1).astype(np.uint8)
+            if len(naive) == len(hard):  # first in the scan: an entry replaces it if nearer
+                d_naive = int(np.count_nonzero(naive != hard))
+                if nearest is None or d_naive <= nearest[0]:
+                    nearest = (d_naive, NAIVE)
+        decision = decide_on(
+            self.policy, nearest, same.best_shown, pool.used, exact["acc"], len(hard), reference
+        )
         small = decision.distance is not None and decision.distance <= self.policy.radius_min
         if decision.repeat_of not in (None, NAIVE) and small:  # the probe signature reports flag
             kind = "duplicate" if decision.distance == 0 else "near_duplicate"
@@ -175,7 +180,7 @@ class Scorer:
         self,
         exact: dict[str, float],
         decision: Decision,
-        same: list[LedgerEntry],
+        same: SeedIndex,
         probs: np.ndarray,
         auroc: Callable[[np.ndarray], float],
         sha: str,
@@ -195,7 +200,7 @@ class Scorer:
             shown["pgr_acc"] = _pgr(shown["acc"], shown["weak_acc"], shown["ceiling_acc"])
             shown["pgr_auroc"] = _pgr(shown["auroc"], shown["weak_auroc"], shown["ceiling_auroc"])
         else:
-            earlier = next((e.record for e in same if e.record.id == decision.repeat_of), None)
+            earlier = None if decision.repeat_of is None else same.records.get(decision.repeat_of)
             if earlier is not None and earlier.predictions_sha256 != sha:
                 earlier = None  # only identical predictions show the earlier answer's numbers
             for k in _SHOWN:
@@ -203,26 +208,24 @@ class Scorer:
         shown["n"] = float(len(probs))
         return shown
 
-    def _response(
-        self, entry: LedgerEntry, *, charged: bool, entries: list[LedgerEntry]
-    ) -> ScoreResponse:
-        used = sum(e.informative for e in entries)
+    def _response(self, entry: LedgerEntry, *, charged: bool, pool_used: int) -> ScoreResponse:
         return ScoreResponse(
             record=entry.record,
             hard=entry.hard,
             charged=charged,
             account_used=self.store.account_used(entry.account),
-            pool_answers_left=max(self.policy.pool_answers - used, 0),
+            pool_answers_left=max(self.policy.pool_answers - pool_used, 0),
         )
 
     def pool_status(self, task: str) -> PoolStatus:
         """What a task pool has revealed so far."""
         with self.store.locked():
-            entries = self.store.entries(task)
+            pool = self.store.pool(task)
+            submissions, used = len(pool.entries), pool.used
         return PoolStatus(
             task=task,
-            submissions=len(entries),
-            answers_used=sum(e.informative for e in entries),
+            submissions=submissions,
+            answers_used=used,
             answers_total=self.policy.pool_answers,
         )
 

@@ -58,6 +58,91 @@ class Charge(BaseModel):
     task: str
 
 
+class HardRows:
+    """The hardened predictions of one (task, seed, test split) and row count, as one matrix
+    grown in place, so the nearest earlier submission is one vectorised comparison."""
+
+    def __init__(self, n: int) -> None:
+        self.rows = np.empty((8, n), dtype=np.uint8)
+        self.ids: list[str] = []
+
+    def add(self, hard: np.ndarray, record_id: str) -> None:
+        count = len(self.ids)
+        if count == len(self.rows):
+            grown = np.empty((2 * count, self.rows.shape[1]), dtype=np.uint8)
+            grown[:count] = self.rows
+            self.rows = grown
+        self.rows[count] = hard
+        self.ids.append(record_id)
+
+    def nearest(self, hard: np.ndarray) -> tuple[int, str] | None:
+        """(rows that differ, record id) of the first earlier submission nearest to `hard`."""
+        if not self.ids:
+            return None
+        distances = np.count_nonzero(self.rows[: len(self.ids)] != hard, axis=1)
+        i = int(np.argmin(distances))  # the first of equals, as a scan in ledger order
+        return int(distances[i]), self.ids[i]
+
+
+class SeedIndex:
+    """The test entries of one seed of a pool: what a decision on that split reads."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, EvalRecord] = {}
+        self.best_shown: float | None = None
+        """The highest exact accuracy among informative entries (None: none shown)."""
+        self.hards: dict[int, HardRows] = {}
+
+    def add(self, entry: LedgerEntry) -> None:
+        self.records.setdefault(entry.record.id, entry.record)
+        if entry.informative and (self.best_shown is None or entry.exact_acc > self.best_shown):
+            self.best_shown = entry.exact_acc  # as max() over the shown accuracies in order
+        hard = entry.hard_array()
+        if len(hard) not in self.hards:
+            self.hards[len(hard)] = HardRows(len(hard))
+        self.hards[len(hard)].add(hard, entry.record.id)
+
+    def nearest(self, hard: np.ndarray) -> tuple[int, str] | None:
+        """The first nearest earlier entry with as many rows as `hard` (others never are)."""
+        rows = self.hards.get(len(hard))
+        return None if rows is None else rows.nearest(hard)
+
+
+class PoolIndex:
+    """A task pool's entries in ledger order and what each decision reads of them, kept
+    up to date entry by entry (so a decision costs the same at 0 and at 5000 entries)."""
+
+    def __init__(self) -> None:
+        self.entries: list[LedgerEntry] = []
+        self.used = 0
+        """Informative answers the pool has given (every seed and split)."""
+        self.requests: dict[tuple[str, str], LedgerEntry] = {}
+        """(account, request id) -> the first entry that answered it."""
+        self.test_ids: set[str] = set()
+        self.ids: set[str] = set()
+        self.seeds: dict[int, SeedIndex] = {}
+
+    def add(self, entry: LedgerEntry) -> None:
+        self.entries.append(entry)
+        self.used += entry.informative
+        if entry.request_id is not None:
+            self.requests.setdefault((entry.account, entry.request_id), entry)
+        self.ids.add(entry.record.id)
+        if entry.record.split == "test":
+            self.test_ids.add(entry.record.id)
+            self.seeds.setdefault(entry.record.seed, SeedIndex()).add(entry)
+
+
+class ChargeIndex:
+    """The charges in ledger order, by account."""
+
+    def __init__(self) -> None:
+        self.by_account: dict[str, list[Charge]] = {}
+
+    def add(self, charge: Charge) -> None:
+        self.by_account.setdefault(charge.account, []).append(charge)
+
+
 def _pool_file(task: str) -> str:
     if re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,80}", task):
         return f"{task}.jsonl"
@@ -74,7 +159,9 @@ class LedgerStore:
         self.lock_timeout = lock_timeout
         self.fsync = fsync
         self._ready = False
-        self._cache: dict[Path, tuple[tuple[int, int] | None, list[Any]]] = {}
+        self._cache: dict[Path, tuple[Stamp | None, PoolIndex | ChargeIndex]] = {}
+        self.generation = 0
+        """Full re-reads of a log so far (another process wrote it, or first use)."""
         self._logs: dict[Path, JsonlLog[Any]] = {}
 
     def _prepare(self) -> None:
@@ -115,30 +202,52 @@ class LedgerStore:
         return self._logs[path]
 
     def entries(self, task: str) -> list[LedgerEntry]:
-        """Every scored submission of a task pool (call under `locked` to decide on it)."""
-        return list(self._read(self._pool(task)))
+        """Every scored submission of a task pool, as a copy (a decision reads `pool`)."""
+        return list(self.pool(task).entries)
+
+    def pool(self, task: str) -> PoolIndex:
+        """A task pool's entries and the indexes a decision reads (call under `locked`; do
+        not modify it: it is this store's cache, kept up to date by `append`)."""
+        index = self._view(self._pool(task))
+        assert isinstance(index, PoolIndex)
+        return index
+
+    def _charges(self) -> ChargeIndex:
+        index = self._view(self._accounts())
+        assert isinstance(index, ChargeIndex)
+        return index
 
     def account_used(self, account: str) -> int:
-        return sum(1 for c in self._read(self._accounts()) if c.account == account)
+        return len(self._charges().by_account.get(account, ()))
+
+    def account_charges(self, account: str) -> list[Charge]:
+        """An account's charges in ledger order (the store's list: do not modify it)."""
+        return self._charges().by_account.get(account, [])
 
     def charged(self, account: str) -> set[str]:
         """Ids of the records an account paid for."""
-        return {c.record_id for c in self._read(self._accounts()) if c.account == account}
+        return {c.record_id for c in self.account_charges(account)}
 
-    def _read(self, log: JsonlLog[Any]) -> list[Any]:
-        """A log's records, parsed again only when another writer changed the file (its
-        size and mtime differ from what this process last read or wrote)."""
+    def _view(self, log: JsonlLog[Any]) -> PoolIndex | ChargeIndex:
+        """A log's records and indexes, parsed again only when another writer changed the
+        file (its size, mtime or inode differ from what this process last read or wrote);
+        each such re-read bumps `generation`, so caches derived from several logs can tell."""
         stamp = _stamp(log.path)
         cached = self._cache.get(log.path)
         if cached is None or cached[0] != stamp:
-            cached = (stamp, log.read())
+            index: PoolIndex | ChargeIndex = ChargeIndex() if log.model is Charge else PoolIndex()
+            for record in log.read():
+                index.add(record)
+            cached = (stamp, index)
             self._cache[log.path] = cached
+            self.generation += 1
         return cached[1]
 
     def _append(self, log: JsonlLog[Any], record: BaseModel) -> None:
-        records = self._read(log)
+        index = self._view(log)
         log.append(record)
-        self._cache[log.path] = (_stamp(log.path), [*records, record])
+        index.add(record)  # type: ignore[arg-type]
+        self._cache[log.path] = (_stamp(log.path), index)
 
     def append(self, entry: LedgerEntry, *, charge: bool) -> None:
         """The pool entry first: a crash between the two leaves an uncharged answer (fail
@@ -151,9 +260,12 @@ class LedgerStore:
             self._append(self._accounts(), charge_line)
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+Stamp = tuple[int, int, int, int]
+
+
+def _stamp(path: Path) -> Stamp | None:
     try:
         st = path.stat()
     except FileNotFoundError:
         return None
-    return (st.st_size, st.st_mtime_ns)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)

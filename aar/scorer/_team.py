@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aar.bench import BudgetExceededError
 from aar.scorer._models import TeamBudget
-from aar.scorer._store import LedgerEntry, LedgerStore, ScorerLockError
+from aar.scorer._store import Charge, LedgerEntry, LedgerStore, ScorerLockError
 
 
 class TeamLedgerStore(LedgerStore):
@@ -27,6 +27,10 @@ class TeamLedgerStore(LedgerStore):
         super().__init__(base.dir, lock_timeout=base.lock_timeout, fsync=base.fsync)
         self.budgets = budgets
         self._thread_lock = threading.Lock()
+        self._counted: dict[str, tuple[int, int, list[Charge]]] = {}
+        """account -> (its charges counted, how many were of test entries, charges of
+        records not in their pool yet), valid while `generation` is `_counted_generation`."""
+        self._counted_generation = -1
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -50,18 +54,36 @@ class TeamLedgerStore(LedgerStore):
             return set()
 
     def team_used(self) -> int:
-        """The team's charged test submissions (call under `locked`)."""
+        """The team's charged test submissions (call under `locked`): each member's charges
+        whose record is a test entry of its pool, counted once per charge and cached, so a
+        check costs the members and the new charges, not the whole charge log."""
         members = self.members()
-        tasks: dict[str, set[str]] = {}
-        used = 0
-        for charge in self._read(self._accounts()):
-            if charge.account not in members:
-                continue
-            if charge.task not in tasks:
-                entries = self.entries(charge.task)
-                tasks[charge.task] = {e.record.id for e in entries if e.record.split == "test"}
-            used += charge.record_id in tasks[charge.task]
-        return used
+        for _ in range(3):
+            generation = self.generation
+            if self._counted_generation != generation:  # another process rewrote a log
+                self._counted.clear()
+                self._counted_generation = generation
+            used = sum(self._account_test_charges(account) for account in members)
+            if self.generation == generation:  # no log was re-read while counting
+                return used
+        self._counted.clear()
+        return sum(self._account_test_charges(account) for account in members)
+
+    def _account_test_charges(self, account: str) -> int:
+        """An account's charges of test entries. A charge of a record its pool holds is
+        settled for good (the logs are append-only); one of a record the pool does not hold
+        (yet) is looked at again next time, as a count from scratch would."""
+        charges = self.account_charges(account)
+        seen, count, open_ = self._counted.get(account, (0, 0, []))
+        pending = []
+        for charge in [*open_, *charges[seen:]]:
+            pool = self.pool(charge.task)
+            if charge.record_id in pool.test_ids:
+                count += 1
+            elif charge.record_id not in pool.ids:
+                pending.append(charge)
+        self._counted[account] = (len(charges), count, pending)
+        return count
 
     def append(self, entry: LedgerEntry, *, charge: bool) -> None:
         """Refuse a charge past the team's total; record a new member before its charge."""

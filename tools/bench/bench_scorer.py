@@ -5,12 +5,14 @@ each is new) from 1, 4 and 16 client threads against one `ScorerService` (in its
 as in a team) on a throw-away ledger, with the team's budgets on (the per-account cap and
 the team total are checked on every charge), with fsync as in production and with fsync off.
 The same N through the in-process `Scorer` on a fresh ledger is the baseline, measured in
-the same run. Each cell starts from an empty ledger, since a decision reads the pool's
-earlier entries (its cost per submission grows with the pool: about 1.4 ms at 0 entries and
-25-35 ms at 1000-2000 on a loaded 2-core machine).
+the same run. Each cell starts from an empty ledger; `--ledger-sizes` measures the cost per
+submission against a pool that already holds entries (indexed per (task, seed): 8.0 / 26.4 /
+48.2 ms at 0 / 500 / 2000 entries before, 3.7 / 4.1 / 1.5 ms after, on a loaded 2-core box).
 
     .venv/bin/python tools/bench/bench_scorer.py [--n 400] [--threads 1 4 16] [--task T]
         [--profile]   # cProfile of the in-process baseline (where a submission's time goes)
+        [--ledger-sizes 0 500 2000 [--per-size 100]]   # only the cost per submission against a
+                      # pool that already holds that many entries (in-process, fsync off)
 """
 
 from __future__ import annotations
@@ -141,6 +143,34 @@ def local_cell(
         return result
 
 
+def ledger_size_cells(
+    ev: Evaluator,
+    seed: int,
+    sizes: list[int],
+    per_size: int,
+    cache: dict[tuple[str, int], Evaluator],
+) -> None:
+    """Cost per submission as the pool grows: one ledger (fsync off, in-process) filled
+    through the scorer itself to each size in turn, then `per_size` new submissions timed."""
+    naive = ev.reference_probs("test")
+    total = max(sizes) + per_size * len(sizes)
+    reqs = requests(ev.task.name, seed, total, naive)
+    print(f"{'entries':>7} {'evals/s':>8} {'ms/eval':>8} {'p95 ms':>7}   (in-process, fsync off)")
+    with tempfile.TemporaryDirectory(prefix="aar-bench-scorer-") as ledger:
+        scorer = Scorer(ledger, evaluators=cache, fsync=False)
+        done = 0
+        for size in sorted(sizes):
+            while len(scorer.store.entries(ev.task.name)) < size:
+                scorer.score(reqs[done])
+                done += 1
+            cell = run_cell(scorer.score, reqs[done : done + per_size], 1)
+            done += per_size
+            print(
+                f"{size:>7} {cell['evals_per_s']:>8.1f} {1000 / cell['evals_per_s']:>8.2f} "
+                f"{cell['p95_ms']:>7.1f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=400)
@@ -148,6 +178,8 @@ def main() -> None:
     parser.add_argument("--task", default="breast-cancer")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--ledger-sizes", type=int, nargs="+")
+    parser.add_argument("--per-size", type=int, default=100)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--no-fsync", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -163,6 +195,8 @@ def main() -> None:
         f"task {ev.task.name} seed {args.seed}: {len(naive)} test rows, N={args.n}, "
         f"evaluator ready in {time.perf_counter() - t0:.1f} s"
     )
+    if args.ledger_sizes:
+        return ledger_size_cells(ev, args.seed, args.ledger_sizes, args.per_size, cache)
     print(
         f"{'fsync':>5} {'where':>12} {'threads':>7} {'evals/s':>8} {'p50 ms':>7} "
         f"{'p95 ms':>7} {'vs local':>8}"
