@@ -114,12 +114,12 @@ def drive_team(
         team.emit(TeamEvent(kind="started", detail=f"researchers {indexes}"))
         jobs = {
             i: ResearcherJob(
-                team_dir=team.root,
-                runs_dir=runs_dir,
+                team_dir=team.root.resolve(),  # workers may run elsewhere
+                runs_dir=runs_dir.resolve(),
                 index=i,
                 session_id=team.record.researchers[i - 1].session_id,
                 scorer_url=scorer_url,
-                token_file=team.token_file,
+                token_file=team.token_file.resolve(),
                 memory_url=memory_url,
             )
             for i in indexes
