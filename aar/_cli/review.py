@@ -16,7 +16,8 @@ nothing is decided on top of it.
   "history": [{"seq", "outcome": "recorded"|"refused", "reason", "decision": DECISION,
   "prev_mac", "mac"}, ...]}`;
 - `approve|reject ID --json`: DECISION = `{"item", "item_id", "session_id", "sha256",
-  "decision": "approve"|"reject", "reviewer", "comment", "decided_at"}`;
+  "decision": "approve"|"reject", "reviewer", "comment", "decided_at"}`; with several ids,
+  `[DECISION, ...]` of those recorded (each refused one is a warning; exit 1);
 - `verify --json`: `{"ok", "path", "records", "bad_line", "problem", "torn_tail"}` (exit 1
   when `ok` is false).
 Times are ISO 8601 in UTC; new keys may be added, existing ones keep their meaning.
@@ -59,14 +60,6 @@ RunsDirOpt = Annotated[
     typer.Option("--runs-dir", help="The runs directory (default: the runs_dir setting)."),
 ]
 CommentOpt = Annotated[str | None, typer.Option("--comment", "-m", help="Why.")]
-ShaOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--sha256",
-        metavar="PREFIX",
-        help="The sha256 `aar review show ID` printed (at least its first 12 hex digits).",
-    ),
-]
 
 
 def _item_status(value: str | None) -> ItemStatus | None:
@@ -178,12 +171,22 @@ def _status_text(item: ReviewItem) -> Text:
 
 
 @review_app.command("show")
-def show(item_id: IdArg, as_json: JsonOpt = False, runs_dir: RunsDirOpt = None) -> None:
-    """One item: rationale, exact code, sha256, estimates, expiry and its decision history."""
+def show(
+    item_id: IdArg,
+    code: Annotated[
+        bool, typer.Option("--code", help="Also print the exact code (a pager on a terminal).")
+    ] = False,
+    as_json: JsonOpt = False,
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """One item, what a reviewer judges first: for a proposal the parameters it changes against
+    the experiment it follows, its rationale, estimates and the findings it rests on; sha256,
+    expiry and decision history. --code prints the exact code too (the hash binds all of it)."""
     from aar import review
 
     review.item_kind(item_id)
-    item, subject, history = review.show_item(_runs_dir(runs_dir), item_id)
+    runs = _runs_dir(runs_dir)
+    item, subject, history = review.show_item(runs, item_id)
     if as_json:
         data = subject.model_dump(mode="json")
         _print_json(
@@ -196,19 +199,98 @@ def show(item_id: IdArg, as_json: JsonOpt = False, runs_dir: RunsDirOpt = None) 
         )
         return
     console = _console()
-    console.print(_details(item, subject))
-    if isinstance(subject, review.Proposal):
-        console.print(Text("rationale", style="bold"))
-        console.print(Text(_visible(subject.rationale)))
+    paged = code and sys.stdout.isatty()
+    with console.pager(styles=True) if paged else _nothing():
+        console.print(_details(item, subject))
+        if isinstance(subject, review.Proposal):
+            _print_proposal(console, runs, subject, code)
+        console.print(_history_table(history))
+        _print_next(console, runs, item)
+
+
+def _nothing() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def _print_proposal(console: Console, runs: Path, p: Any, code: bool) -> None:
+    """Parameter changes (or the size of the code diff), rationale, findings; code on request."""
+    digest, diff = _digest(runs, p)
+    console.print(Text("what it changes", style="bold"))
+    for line in _change_lines(digest, diff, p):
+        console.print(Text("  " + _visible(line)))
+    console.print(Text("rationale", style="bold"))
+    console.print(Text(_visible(p.rationale)))
+    if digest.findings:
+        console.print(Text("rests on", style="bold"))
+        for f in digest.findings:
+            console.print(Text(f"  {f.id} ({f.verdict}): {_visible(f.summary)}"))
+    if code:
+        console.print(Text(f"code ({len(p.code)} characters, exactly as it will run)", "bold"))
+        console.print(Text(_visible(p.code)))
+    else:
+        from aar.text import hidden_count
+
+        hidden = hidden_count(p.code)
+        if hidden:
+            console.print(
+                Text(
+                    f"the code holds {hidden} invisible character(s): read it with --code",
+                    "bold red",
+                )
+            )
+        lines = p.code.count("\n") + 1
         console.print(
-            Text(f"code ({len(subject.code)} characters, exactly as it will run)", "bold")
+            Text(f"code: {lines} lines, not shown: aar review show {p.id} --code", style="dim")
         )
-        console.print(Text(_visible(subject.code)))
-    console.print(_history_table(history))
+
+
+def _digest(runs: Path, p: Any) -> tuple[Any, tuple[int, int] | None]:
+    """The proposal's digest and (+added, -removed) lines against the experiment it follows."""
+    import difflib
+
+    from aar.errors import AarError
+    from aar.hashing import join_cells
+    from aar.session import EventLog, proposal_digest
+
+    try:
+        state = EventLog(runs / p.session_id).state()
+    except (AarError, OSError, ValueError):
+        state = None
+    exp = state.experiments.get(p.follows) if state is not None and p.follows else None
+    digest = proposal_digest(state, p, exp.cells if exp is not None else None)
+    if exp is None:
+        return digest, None
+    old, new = join_cells(exp.cells).split("\n"), p.code.split("\n")
+    ops = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    added = sum(j2 - j1 for tag, _, _, j1, j2 in ops if tag != "equal")
+    removed = sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag != "equal")
+    return digest, (added, removed)
+
+
+def _change_lines(digest: Any, diff: tuple[int, int] | None, p: Any) -> list[str]:
+    lines = []
+    if digest.known:
+        lines.append(f"methods {', '.join(digest.methods)} against {digest.base} of {p.follows}:")
+        by_method: dict[str, list[str]] = {}
+        for c in digest.changes:
+            by_method.setdefault(c.method, []).append(f"{c.field} {c.before} -> {c.after}")
+        for method in digest.methods:
+            lines.append(f"{method}: " + (", ".join(by_method.get(method, [])) or "no field"))
+    else:
+        lines.append("no literal configuration to compare: read the code (--code)")
+    if diff is not None:
+        lines.append(f"code against {p.follows}: +{diff[0]} -{diff[1]} lines")
+    return lines
+
+
+def _print_next(console: Console, runs: Path, item: ReviewItem) -> None:
     if item.status == "pending":
-        console.print(
-            Text(f"approve exactly this: aar review approve {item.id} --sha256 {item.sha256[:16]}")
-        )
+        sha = item.sha256[:16]
+        console.print(Text(f"approve exactly this: aar review approve {item.id} --sha256 {sha}"))
+    else:
+        console.print(Text("next: " + next_step(runs, item.session_id)))
 
 
 def _details(item: ReviewItem, subject: Any) -> Any:
@@ -266,28 +348,100 @@ def _history_table(history: list[AuditRecord]) -> Any:
 
 
 def _decide(
-    item_id: str,
+    item_ids: list[str],
     verdict: Verdict,
     comment: str,
-    sha256: str | None,
+    sha256: list[str] | None,
     as_json: bool,
     runs_dir: Path | None,
 ) -> None:
+    """Decide each id in turn, each its own audit record; every input is checked before the
+    first decision, and one refusal does not stop the others (exit 1 when any was refused)."""
     from aar import review
 
     reviewer = _reviewer()
-    review.check_decision_inputs(item_id, verdict, reviewer, comment, sha256)
+    hashes: list[str | None] = list(sha256) if sha256 else [None] * len(item_ids)
+    if len(hashes) != len(item_ids):
+        raise UsageError(
+            f"{len(item_ids)} id(s) but {len(hashes)} --sha256: give one --sha256 per id, "
+            "in the same order"
+        )
+    for item_id, sha in zip(item_ids, hashes, strict=True):
+        review.check_decision_inputs(item_id, verdict, reviewer, comment, sha)
     if verdict == "approve" and sha256 is None and not _on_terminal():
         raise UsageError(
-            f"approve needs --sha256 PREFIX, the sha256 `aar review show {item_id}` prints "
-            "(12 or more hex digits), so the approval binds what you read; there is no "
-            "terminal to confirm on"
+            f"approve needs --sha256 PREFIX (one per id), the sha256 `aar review show ID` "
+            f"prints for {' '.join(item_ids)} (12 or more hex digits), so the approval binds "
+            "what you read; there is no terminal to confirm on"
         )
     runs = _runs_dir(runs_dir)
+    store = _store_for(item_ids)
     if verdict == "approve" and sha256 is None:
-        sha256 = _confirm_hash(runs, item_id)
-    decision = review.decide(runs, item_id, verdict, reviewer, comment, expected_sha256=sha256)
-    _report(decision, as_json)
+        hashes = list(_confirm_hashes(runs, item_ids, store))
+    decided = _decide_each(runs, item_ids, hashes, verdict, reviewer, comment, store, as_json)
+    if as_json:
+        dumped = [d.model_dump(mode="json") for d in decided]
+        _print_json(dumped if len(item_ids) > 1 else dumped[0])
+    else:
+        for session_id in dict.fromkeys(d.session_id for d in decided):
+            _console().print(Text("next: " + next_step(runs, session_id)))
+    if len(decided) < len(item_ids):
+        raise typer.Exit(1)
+
+
+def _decide_each(
+    runs: Path,
+    item_ids: list[str],
+    hashes: list[str | None],
+    verdict: Verdict,
+    reviewer: str,
+    comment: str,
+    store: Any,
+    as_json: bool,
+) -> list[Decision]:
+    """The decisions recorded; a refused item is a warning (one id alone: its error)."""
+    from aar import review
+
+    refusals = _item_refusals()
+    decided = []
+    for item_id, sha in zip(item_ids, hashes, strict=True):
+        try:
+            decision = review.decide(
+                runs, item_id, verdict, reviewer, comment, expected_sha256=sha, store=store
+            )
+        except refusals as exc:
+            if len(item_ids) == 1:
+                raise
+            warn(f"{item_id}: {exc}")
+            continue
+        decided.append(decision)
+        if not as_json:
+            _report(decision)
+    return decided
+
+
+def _item_refusals() -> tuple[type[Exception], ...]:
+    """Refusals of one item that leave the others of a batch decidable (a broken audit log,
+    key or lock stops the batch)."""
+    from aar import review
+
+    return (
+        review.AlreadyDecidedError,
+        review.ProposalExpiredError,
+        review.HashMismatchError,
+        review.ItemNotFoundError,
+        review.ProposalFileError,
+        review.MemorySyncError,
+    )
+
+
+def _store_for(item_ids: list[str]) -> Any:
+    """The findings memory, opened once, when any id is a finding's."""
+    from aar import review
+
+    if all(review.item_kind(i) == "proposal" for i in item_ids):
+        return None
+    return review.open_findings_store()
 
 
 def _on_terminal() -> bool:
@@ -295,24 +449,26 @@ def _on_terminal() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def _confirm_hash(runs: Path, item_id: str) -> str:
-    """Show the item's hash and status, ask, and return the hash the reviewer agreed to."""
+def _confirm_hashes(runs: Path, item_ids: list[str], store: Any) -> list[str]:
+    """Show each item's hash and status, ask once, and return the hashes agreed to."""
     from aar import review
 
-    item, _, _ = review.show_item(runs, item_id)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    err.print(Text(f"{item.kind} {item.id} ({item.status}): {_visible(item.summary)}"))
-    err.print(Text(f"sha256 {item.sha256}"))
-    if not typer.confirm(f"approve exactly this content (sha256 {item.sha256[:16]}…)?", err=True):
+    hashes = []
+    for item_id in item_ids:
+        item, _, _ = review.show_item(runs, item_id, store=store)
+        err.print(Text(f"{item.kind} {item.id} ({item.status}): {_visible(item.summary)}"))
+        err.print(Text(f"sha256 {item.sha256}"))
+        hashes.append(item.sha256)
+    what = "this content" if len(hashes) == 1 else f"the content of these {len(hashes)} items"
+    first = f" (sha256 {hashes[0][:16]}…)" if len(hashes) == 1 else ""
+    if not typer.confirm(f"approve exactly {what}{first}?", err=True):
         err.print(Text("not approved: nothing was recorded"))
         raise typer.Exit(1)
-    return item.sha256
+    return hashes
 
 
-def _report(decision: Decision, as_json: bool) -> None:
-    if as_json:
-        _print_json(decision.model_dump(mode="json"))
-        return
+def _report(decision: Decision) -> None:
     verb = "approved" if decision.decision == "approve" else "rejected"
     _console().print(
         Text(
@@ -322,32 +478,105 @@ def _report(decision: Decision, as_json: bool) -> None:
     )
 
 
+def next_step(runs: Path, session_id: str) -> str:
+    """The command that moves `session_id` on (`aar.review.next_step`, with its team)."""
+    from aar import review
+
+    return review.next_step(runs, session_id, team_of(runs, session_id))
+
+
+def team_of(runs: Path, session_id: str) -> str | None:
+    """The team whose `team.json` lists `session_id` as a researcher's session, if any (read
+    as JSON: a team directory this version cannot read is no team of this session)."""
+    base = Path(runs) / "teams"
+    if not base.is_dir():
+        return None
+    for path in sorted(base.glob("*/team.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            sessions = {r.get("session_id") for r in record.get("researchers", [])}
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue
+        if session_id in sessions:
+            return path.parent.name
+    return None
+
+
+IdsArg = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="ID...", help="Proposal (p-...) or finding ids; several at once."),
+]
+ShasOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sha256",
+        metavar="PREFIX",
+        help="The sha256 `aar review show ID` printed (12+ hex digits); one per id, in order.",
+    ),
+]
+SessionOpt = Annotated[
+    str | None, typer.Option("--session", help="With --round: all its pending findings.")
+]
+RoundOpt = Annotated[
+    int | None, typer.Option("--round", help="With --session: decide its round's findings.")
+]
+
+
+def _ids(
+    item_ids: list[str] | None, session: str | None, round: int | None, runs_dir: Path | None
+) -> list[str]:
+    """The ids given, or every pending finding of `--session`'s round `--round`."""
+    from aar import review
+
+    if item_ids and (session or round is not None):
+        raise UsageError("give ids, or --session with --round, not both")
+    if item_ids:
+        return list(dict.fromkeys(item_ids))
+    if session is None or round is None:
+        raise UsageError("name what to decide: ID ..., or --session S --round N (its findings)")
+    runs = _runs_dir(runs_dir)
+    items = review.list_items(
+        runs, session_id=session, status="pending", store=review.open_findings_store()
+    )
+    found = [i.id for i in items if i.kind == "finding" and i.round == round]
+    if not found:
+        raise UsageError(f"no pending finding in round {round} of {session}")
+    return found
+
+
 @review_app.command("approve")
 def approve(
-    item_id: IdArg,
+    item_ids: IdsArg = None,
     comment: CommentOpt = None,
-    sha256: ShaOpt = None,
+    sha256: ShasOpt = None,
+    session: SessionOpt = None,
+    round: RoundOpt = None,
     as_json: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Approve a proposal (its exact code, by hash) or a finding; the first decision counts.
-    --sha256 names the hash you read (`aar review show ID`); without it a terminal asks."""
-    _decide(item_id, "approve", comment or "", sha256, as_json, runs_dir)
+    """Approve proposals (their exact code, by hash) or findings; the first decision counts,
+    and each is its own audit record. --sha256 names the hash you read (one per id); without
+    it a terminal shows every hash and asks once. --session S --round N: that round's findings."""
+    ids = _ids(item_ids, session, round, runs_dir)
+    _decide(ids, "approve", comment or "", sha256, as_json, runs_dir)
 
 
 @review_app.command("reject")
 def reject(
-    item_id: IdArg,
+    item_ids: IdsArg = None,
     comment: CommentOpt = None,
-    sha256: ShaOpt = None,
+    sha256: ShasOpt = None,
+    session: SessionOpt = None,
+    round: RoundOpt = None,
     as_json: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Reject a proposal or a finding; -m says why (required). --sha256 is checked when given
-    (not required: a rejection runs nothing)."""
+    """Reject proposals or findings, each its own audit record; -m says why (required).
+    --sha256 is checked when given (not required: a rejection runs nothing)."""
     if comment is None or not comment.strip():
         raise UsageError("reject needs a comment saying why: -m 'why'")
-    _decide(item_id, "reject", comment, sha256, as_json, runs_dir)
+    ids = _ids(item_ids, session, round, runs_dir)
+    _decide(ids, "reject", comment, sha256, as_json, runs_dir)
 
 
 @review_app.command("token")

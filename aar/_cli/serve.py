@@ -35,6 +35,7 @@ def serve(
 
     settings = get_settings()
     runs = check_runs_dir(runs_dir if runs_dir is not None else settings.runs_dir)
+    from aar._cli.review import team_of
     from aar.net import is_loopback
     from aar.team import leaderboard
     from aar.web import WebConfig, bind
@@ -60,6 +61,7 @@ def serve(
         login_seconds=settings.serve.login_hours * 3600,
         allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]"] if is_loopback(host) else None,
         leaderboard=leaderboard,
+        team_of=team_of,
     )
 
     def ready() -> None:

@@ -70,6 +70,7 @@ from aar.review._models import (
     new_proposal,
     new_proposal_id,
 )
+from aar.review._next import next_step, next_step_text
 from aar.review._proposals import (
     PROPOSALS_DIR,
     check_runs_dir,
@@ -134,6 +135,8 @@ __all__ = [
     "list_items",
     "new_proposal",
     "new_proposal_id",
+    "next_step",
+    "next_step_text",
     "open_findings_store",
     "pending",
     "proposal_item",

@@ -68,6 +68,7 @@ from aar.session._progress import Progress
 from aar.session._recall import MEMORY_NOTICE, FeedbackPGR, MemoryHit, MemoryResults
 from aar.session._replay import ReplayResult, replay_session
 from aar.session._report import ReportData, render_markdown, report_data
+from aar.session._review_digest import ParamChange, ProposalDigest, proposal_digest
 from aar.session._runner import ExperimentRunner
 from aar.session._session import RoundEnd, Session
 from aar.session._views import (
@@ -128,7 +129,9 @@ __all__ = [
     "MemoryResults",
     "ModelUsage",
     "Note",
+    "ParamChange",
     "Progress",
+    "ProposalDigest",
     "ProposalReceipt",
     "Proposed",
     "ReplayResult",
@@ -160,6 +163,7 @@ __all__ = [
     "check_configured",
     "finish_logged_end",
     "plan_round",
+    "proposal_digest",
     "render_markdown",
     "replay",
     "replay_session",

@@ -98,6 +98,9 @@ class WebConfig:
     open_store: Callable[[], FindingsStore] | None = None
     allowed_hosts: list[str] | None = None
     leaderboard: Callable[[Path], Any] | None = None
+    team_of: Callable[[Path, str], str | None] | None = None
+    """The team a session researches in (read from `runs/teams/*/team.json` by `aar serve`;
+    the web layer sits below the team package): its next step is `aar team resume TEAM`."""
 
 
 class PageError(Exception):

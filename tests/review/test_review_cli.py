@@ -95,10 +95,13 @@ def test_list_shows_status_and_filters(runs) -> None:
 
 def test_show_prints_everything_a_reviewer_needs(runs) -> None:
     p = make_proposal(runs, code=CODE + "x = 1\u202e # reversed\n", estimated_usd=0.5)
-    out = aar(runs, "show", p.id).stdout
+    out = aar(runs, "show", p.id, "--code").stdout
     for needle in (p.id, p.sha256, "logconf helped", "10 evaluations, 2000 tokens, USD 0.50",
                    "sweep aux_coef", "\\u{202e}", "no decision yet", "expires"):  # fmt: skip
         assert needle in out, needle
+    compact = aar(runs, "show", p.id).stdout  # the code only on request, its hidden chars said
+    assert "sweep aux_coef" not in compact and f"aar review show {p.id} --code" in compact
+    assert "1 invisible character(s)" in compact and p.sha256 in compact
     assert "\u202e" not in out  # a bidi override is shown escaped, never applied
     aar(runs, "approve", p.id, "--sha256", p.sha256[:12], "-m", "ok")
     aar(runs, "reject", p.id, "-m", "changed my mind", reviewer="bob")
