@@ -228,11 +228,13 @@ def create_app(config: WebConfig) -> FastAPI:
     """The app (see the module doc)."""
     from aar.web._actions import router as actions
     from aar.web._pages import router as pages
+    from aar.web._pages_more import router as pages_more
 
     app = FastAPI(title="aar review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = Web(config)
     app.mount("/static", StaticFiles(directory=str(files("aar.web") / "static")), name="static")
     app.include_router(pages)
+    app.include_router(pages_more)  # experiments, transcripts, record ids, comparison
     app.include_router(actions)
     _add_error_pages(app)
     if config.allowed_hosts is not None:
