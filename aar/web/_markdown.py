@@ -23,6 +23,7 @@ from markdown_it import MarkdownIt
 from aar.web._text import visible
 
 FIGURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.png$")
+_NOTEBOOK = re.compile(r"experiments/(e-[A-Za-z0-9][A-Za-z0-9._-]{0,100})/notebook\.ipynb")
 _ITEM = re.compile(r"^(p-[0-9a-f]{12}|f-[0-9a-f]{12})$")
 
 
@@ -32,14 +33,16 @@ def render_report(
     figure_url: Callable[[str], str | None],
     record_url: Callable[[str], str | None],
     item_url: Callable[[str], str],
+    experiment_url: Callable[[str], str | None] | None = None,
 ) -> str:
     """HTML of `text`. `figure_url(name)` is the URL of a round file (None: not served);
-    `record_url(code)` the URL of the record a code span names (None: not a record)."""
+    `record_url(code)` the URL of the record a code span names (None: not a record);
+    `experiment_url(id)` the page of the experiment a notebook path in the text names."""
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
     md.add_render_rule("image", _image_rule(figure_url))
     md.add_render_rule("link_open", _link_open)
     md.add_render_rule("code_inline", _code_rule(record_url, item_url))
-    md.add_render_rule("text", _text)
+    md.add_render_rule("text", _text_rule(experiment_url) if experiment_url else _text)
     md.add_render_rule("code_block", _code_block)
     md.add_render_rule("fence", _code_block)
     return md.render(text)
@@ -47,6 +50,31 @@ def render_report(
 
 def _text(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
     return str(visible(tokens[idx].content))
+
+
+def _text_rule(experiment_url: Callable[[str], str | None]) -> Callable[..., str]:
+    """Text whose notebook paths (`experiments/e-.../notebook.ipynb`, the provenance table's
+    column) link their experiment's page; the rest as `_text`. Inside a link, text stays text."""
+
+    def text(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        content = tokens[idx].content
+        in_link = any(t.type == "link_open" for t in tokens[:idx]) and not any(
+            t.type == "link_close" for t in tokens[:idx]
+        )
+        if in_link or "experiments/" not in content:
+            return str(visible(content))
+        out, last = [], 0
+        for match in _NOTEBOOK.finditer(content):
+            url = experiment_url(match.group(1))
+            if url is None:
+                continue
+            out.append(str(visible(content[last : match.start()])))
+            out.append(f'<a href="{escape(url)}">{visible(match.group(0))}</a>')
+            last = match.end()
+        out.append(str(visible(content[last:])))
+        return "".join(out)
+
+    return text
 
 
 def _code_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from aar.errors import AarError
 from aar.hashing import cells_sha256, join_cells
@@ -19,6 +19,7 @@ from aar.review import ITEM_STATUSES, ItemNotFoundError, finding_item
 from aar.web._app import PageError, Web
 from aar.web._edits import edited_from, replaced_by
 from aar.web._markdown import FIGURE_NAME, render_report
+from aar.web._pages_more import record_by_prefix
 from aar.web._runs import NotFound, SessionView, Snapshot
 from aar.web._text import diff_lines, hidden_count
 
@@ -117,33 +118,28 @@ def round_report(request: Request, session_id: str, number: int) -> Response:
 
 
 def _render(view: SessionView, number: int, directory: Path) -> str:
-    import json
+    from aar.web._pages_more import report_links
 
     sid = view.id
-    try:
-        data = json.loads((directory / "report.json").read_text())
-        ids = [str(row["record_id"]) for row in data.get("provenance", [])]
-    except (OSError, ValueError, KeyError, TypeError):
-        ids = []
-    by_code = {i: i for i in ids}
-    for i in ids:
-        if sum(j.startswith(i[:12]) for j in ids) == 1:
-            by_code[i[:12]] = i
+    assert view.state is not None
+    record_url, experiment_url = report_links(view.state, sid)
 
     def figure_url(name: str) -> str | None:
         if not (directory / name).is_file() or (directory / name).is_symlink():
             return None
         return f"/sessions/{sid}/rounds/{number}/files/{name}"
 
-    def record_url(code: str) -> str | None:
-        full = by_code.get(code)
-        return f"/sessions/{sid}/records/{full}" if full else None
-
     def item_url(item_id: str) -> str:
         return f"/{'proposals' if item_id.startswith('p-') else 'findings'}/{item_id}"
 
     text = (directory / "report.md").read_text(encoding="utf-8", errors="replace")
-    return render_report(text, figure_url=figure_url, record_url=record_url, item_url=item_url)
+    return render_report(
+        text,
+        figure_url=figure_url,
+        record_url=record_url,
+        item_url=item_url,
+        experiment_url=experiment_url,
+    )
 
 
 @router.get("/sessions/{session_id}/rounds/{number}/files/{name}")
@@ -173,6 +169,9 @@ def record(request: Request, session_id: str, record_id: str) -> Response:
     state = view.state
     assert state is not None
     entry = state.record(record_id)
+    full = record_by_prefix(state, record_id) if entry is None else None
+    if full is not None:  # the 12 characters a report or the terminal printed
+        return RedirectResponse(f"/sessions/{session_id}/records/{full}", status_code=303)
     if entry is None:
         raise NotFound(f"session {session_id} has no evaluation record {record_id!r}")
     experiment = state.experiments.get(entry.experiment)
