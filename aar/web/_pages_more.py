@@ -72,15 +72,25 @@ def record_by_prefix(state: SessionState, code: str) -> str | None:
 
 def experiment_by_code(state: SessionState, code: str) -> str | None:
     """The experiment a 12-character commit or code sha256 names (reports print both)."""
-    commits = [e.id for e in state.experiments.values() if (e.commit or "").startswith(code)]
-    if len(commits) == 1:
-        return commits[0]
-    shas = {e.record.code_sha256: e.experiment for e in [*state.evaluations, *state.holdout]}
-    named = {exp for sha, exp in shas.items() if sha.startswith(code)}
-    if len(named) == 1:
-        return named.pop()
-    cells = [e for e in state.experiments.values() if cells_sha256(e.cells).startswith(code)]
-    return cells[0].id if len(cells) == 1 else None
+    return _unique(_experiment_codes(state), code)
+
+
+def _experiment_codes(state: SessionState) -> dict[str, set[str]]:
+    """Full commit or code sha256 -> the experiments it names (a record's code, the cells of
+    an experiment, its commit)."""
+    codes: dict[str, set[str]] = {}
+    for e in state.experiments.values():
+        for full in (e.commit, cells_sha256(e.cells) if e.cells else None):
+            if full:
+                codes.setdefault(full, set()).add(e.id)
+    for entry in [*state.evaluations, *state.holdout]:
+        codes.setdefault(entry.record.code_sha256, set()).add(entry.experiment)
+    return codes
+
+
+def _unique(codes: dict[str, set[str]], code: str) -> str | None:
+    named = {exp for full, exps in codes.items() if full.startswith(code) for exp in exps}
+    return named.pop() if len(named) == 1 else None
 
 
 def report_links(
@@ -90,14 +100,16 @@ def report_links(
     hex digits links its record, else the experiment of that commit or code; a notebook path
     (`experiments/e-.../notebook.ipynb`) links its experiment page."""
     base = f"/sessions/{session_id}"
+    records = {e.record.id for e in [*state.evaluations, *state.holdout]}
+    codes = _experiment_codes(state)
 
     def record_url(code: str) -> str | None:
         if not CODE.match(code):
             return None
-        full = record_by_prefix(state, code)
-        if full:
-            return f"{base}/records/{full}"
-        exp = experiment_by_code(state, code)
+        full = [i for i in records if i.startswith(code)]
+        if len(full) == 1:
+            return f"{base}/records/{full[0]}"
+        exp = _unique(codes, code)
         return f"{base}/experiments/{exp}" if exp else None
 
     def experiment_url(experiment: str) -> str | None:
