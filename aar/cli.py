@@ -7,7 +7,7 @@ Each command group lives in `aar/_cli/<group>.py` and imports its heavy dependen
 from __future__ import annotations
 
 import errno
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -111,6 +111,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # every subcommand inherits it
 )
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
@@ -128,6 +129,25 @@ register_leaderboard(app)
 def version() -> None:
     """Print aar's version."""
     print(__version__)
+
+
+def _print_version(value: bool) -> None:
+    """`aar --version`: what `aar version` prints, as most tools answer it."""
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", is_eager=True, callback=_print_version, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """aar — an automated alignment researcher for weak-to-strong generalization."""
 
 
 def main() -> None:

@@ -499,12 +499,45 @@ class _TomlFile(PydanticBaseSettingsSource):
             raise ConfigError(f"{path} is nested too deeply to be aar settings") from None
 
 
+PROJECT_MARKERS = ("aar.toml", "runs")
+"""What makes a directory an aar project: its settings file, or the runs directory it wrote."""
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The project aar works in, found the way git finds a repository: the nearest directory,
+    from `start` (the working directory) up to the filesystem's root, holding `aar.toml` or
+    `runs/`. None when no directory on the way holds either."""
+    here = (start or Path.cwd()).absolute()
+    for directory in (here, *here.parents):
+        if any((directory / marker).exists() for marker in PROJECT_MARKERS):
+            return directory
+    return None
+
+
+def project_note(start: Path | None = None) -> str | None:
+    """Where aar looked for a project and how to point at one, for a reading command that
+    found nothing (None inside a project, or when `AAR_CONFIG` names the settings)."""
+    if os.environ.get("AAR_CONFIG") or project_root(start) is not None:
+        return None
+    here = (start or Path.cwd()).absolute()
+    return (
+        f"no aar project here: looked for aar.toml or runs/ in {here} and every directory "
+        "above it; run aar inside a project, or set AAR_CONFIG=PATH/aar.toml or "
+        "AAR_RUNS_DIR=PATH/runs"
+    )
+
+
 def config_path() -> Path | None:
-    """The settings file in use: `AAR_CONFIG` (which must exist), else `./aar.toml` if present."""
+    """The settings file in use: `AAR_CONFIG` (which must exist), else the project's
+    `aar.toml` (`./aar.toml`, or the nearest directory above with one: `project_root`)."""
     named = os.environ.get("AAR_CONFIG")
     if named is not None and not named.strip():
         raise ConfigError("AAR_CONFIG is set but empty; unset it or name a settings file")
     path = Path(named or "aar.toml")
+    if named is None and not path.exists():
+        root = project_root()
+        if root is not None and (root / "aar.toml").exists():
+            path = root / "aar.toml"
     if not path.exists():
         if named is None:
             return None
@@ -640,11 +673,37 @@ def _source_of(loc: tuple[int | str, ...]) -> str:
     return str(path) if path else "the defaults"
 
 
+_PATH_VARIABLES = {
+    "runs_dir": ("AAR_RUNS_DIR",),
+    "memory": ("AAR_MEMORY_PATH", "AAR_MEMORY__PATH"),
+}
+"""The variables that set each project-relative path: a path set there stays relative to the
+working directory, as a shell user means it."""
+
+
+def _in_project(settings: Settings) -> Settings:
+    """Relative project paths (the runs directory, the memory) taken against the project's
+    directory when aar runs below it (`project_root`): from `proj/src`, `runs` is
+    `proj/runs`, as `git` finds `.git` from any subdirectory. Nothing changes in the project
+    directory itself, or when `AAR_CONFIG` names the settings."""
+    root = project_root()
+    if os.environ.get("AAR_CONFIG") or root is None or root == Path.cwd().absolute():
+        return settings
+    names = {key.upper() for key in os.environ}
+    update: dict[str, Any] = {}
+    if not settings.runs_dir.is_absolute() and not names & set(_PATH_VARIABLES["runs_dir"]):
+        update["runs_dir"] = root / settings.runs_dir
+    memory = settings.memory
+    if not memory.path.is_absolute() and not names & set(_PATH_VARIABLES["memory"]):
+        update["memory"] = memory.model_copy(update={"path": root / memory.path})
+    return settings.model_copy(update=update) if update else settings
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The settings of this process, read once. Bad values raise one clear `ConfigError`."""
     try:
-        return Settings()
+        return _in_project(Settings())
     except ValidationError as exc:
         loc = tuple(exc.errors()[0]["loc"])
         prefix = f"invalid setting in {_source_of(loc)}: "

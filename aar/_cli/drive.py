@@ -92,6 +92,10 @@ def report_done(session: Session) -> None:
         out.print(Text(f"round {number} ended: {why}"), highlight=False)
     else:
         out.print(Text(f"round {number} ENDED EARLY ({outcome}): {why}"), highlight=False)
+    from aar._cli.round_answer import answer_lines
+
+    for line in answer_lines(end.report.with_suffix(".json"), out.width):
+        out.print(Text(line), highlight=False)
     out.print(f"report: {end.report}", highlight=False, soft_wrap=True)
     _print_next_step(out, session, number)
     if EXIT_CODES[outcome]:
@@ -100,14 +104,25 @@ def report_done(session: Session) -> None:
 
 def _print_next_step(out: Console, session: Session, number: int) -> None:
     """What to do now, each command whole on its own line (never wrapped mid-command, so it
-    copies as it is). A round that proposed nothing leaves nothing to review."""
+    copies as it is). A round that proposed nothing closed the session: no `aar resume` is
+    offered, only the review of its findings when it has any."""
+
+    def say(line: str) -> None:
+        out.print(line, soft_wrap=True, highlight=False, markup=False)
+
     if session.state.rounds[-1].proposals:
-        out.print(
-            f"review it:  aar review list --session {session.id}", soft_wrap=True, highlight=False
-        )
-        out.print(f"then:       aar resume {session.id}", soft_wrap=True, highlight=False)
+        say(f"review it:  aar review list --session {session.id}")
+        say(f"then:       aar resume {session.id}")
         return
-    out.print(
-        f"nothing to review: round {number} proposed no follow-up", soft_wrap=True, highlight=False
-    )
-    out.print(f"close it:   aar resume {session.id}", soft_wrap=True, highlight=False)
+    findings = [f for f in session.state.findings.values() if f.round == number]
+    closed = session.state.state == "closed"
+    say(f"round {number} proposed no follow-up" + ("; the session is closed" if closed else ""))
+    if findings:
+        say(
+            f"its {len(findings)} finding(s) await review:  aar review list --findings "
+            f"--session {session.id}"
+        )
+    if not closed:  # a session logged before rounds without proposals closed themselves
+        say(f"close it:   aar resume {session.id}")
+    elif not findings:
+        say("nothing follows in this session; a new one starts with: aar run")

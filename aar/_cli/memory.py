@@ -63,6 +63,23 @@ def _store(*, connect: bool = True) -> FindingsStore:
     return open_store(get_settings(), connect=connect)
 
 
+def _reading_store(*, connect: bool = True) -> FindingsStore | None:
+    """The store for a command that only reads, or None where no local store exists yet: a
+    reading command never creates one (`./memory` appeared wherever `aar memory query` ran).
+    Says where it looked, and, outside any project, how to point at one."""
+    from aar.config import get_settings, project_note
+
+    memory = get_settings().memory
+    if memory.url or memory.path.exists():
+        return _store(connect=connect)
+    note = project_note()
+    warn(
+        f"no findings memory at {memory.path} (nothing stored there yet)"
+        + (f"; {note}" if note else "")
+    )
+    return None
+
+
 def _warn_bad(store: FindingsStore) -> None:
     """One line per damaged record the command skipped, and how to repair the store."""
     for bad in store.bad_records.values():
@@ -94,7 +111,7 @@ def _filters(
                 "task": task,
                 "verdict": verdict,
                 "status": status,
-                "session_id": session,
+                "session_id": _session_filter(session),
                 "tag": tag,
                 "since": since,
                 "include_duplicates": duplicates,
@@ -102,6 +119,16 @@ def _filters(
         )
     except ValidationError as exc:
         raise UsageError(validation_message(exc, prefix="--")) from None
+
+
+def _session_filter(session: str | None) -> str | None:
+    """`--session` takes a unique start of a local session's id too (`aar._cli.ids`)."""
+    if session is None:
+        return None
+    from aar._cli.ids import resolve_filter
+    from aar.config import get_settings
+
+    return resolve_filter(get_settings().runs_dir, session)
 
 
 def _print_json(data: Any) -> None:
@@ -152,8 +179,8 @@ def query(
     if not text.strip():
         raise UsageError("the query text is empty")
     check_query_text(text)
-    store = _store(connect=False)
-    hits = store.search(text, filters, k=k)
+    store = _reading_store(connect=False)
+    hits = store.search(text, filters, k=k) if store is not None else []
     if as_json:
         _print_json(
             [
@@ -167,7 +194,8 @@ def query(
         console = Console()
         findings, scores = [h.finding for h in hits], [h.score for h in hits]
         console.print(findings_table(findings, scores, f"findings for {text!r}", console.width))
-    _warn_bad(store)
+    if store is not None:
+        _warn_bad(store)
 
 
 @memory_app.command("show")
@@ -176,7 +204,9 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """One finding with every field, and the near-duplicates linked to it."""
-    store = _store()
+    store = _reading_store()
+    if store is None:
+        raise UsageError(f"no finding {finding_id!r}: the findings memory is empty")
     finding = store.get(finding_id)
     dups = store.duplicates_of(finding_id)
     if as_json:
@@ -204,14 +234,15 @@ def list_(
 ) -> None:
     """Findings matching the filters, newest first."""
     filters = _filters(task, verdict, status, session, tag, since, duplicates)
-    store = _store()
-    findings = store.list_findings(filters, limit=limit)
+    store = _reading_store()
+    findings = store.list_findings(filters, limit=limit) if store is not None else []
     if as_json:
         _print_json([f.model_dump(mode="json") for f in findings])
     else:
         console = Console()
         console.print(findings_table(findings, None, f"{len(findings)} finding(s)", console.width))
-    _warn_bad(store)
+    if store is not None:
+        _warn_bad(store)
 
 
 @memory_app.command("export")
@@ -278,7 +309,15 @@ def import_(
 @memory_app.command("stats")
 def stats(as_json: JsonOpt = False) -> None:
     """Where the store is, its embedding model, and counts by verdict, status and task."""
-    store = _store()
+    store = _reading_store()
+    if store is None:  # nothing stored yet (the warning says where it looked)
+        if as_json:
+            from aar.config import get_settings
+
+            _print_json(
+                {"location": str(get_settings().memory.path), "mode": "absent", "findings": 0}
+            )
+        return
     s = store.stats()
     if as_json:
         _print_json(s.model_dump())

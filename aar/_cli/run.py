@@ -22,22 +22,45 @@ if TYPE_CHECKING:
     from aar.session import Session, SessionConfig
 
 SEEDS_FROM = 42
-ROUND_NEEDS = "default: what the round needs"
+ROUND_NEEDS = "Default: what the round needs"
 BudgetUsd = Annotated[
-    float | None, typer.Option("--budget-usd", help="Model spend in USD (default: none).")
+    float | None,
+    typer.Option(
+        "--budget-usd",
+        help="The most the round's model requests may cost, in USD; needs a price for the "
+        "model (genai-prices, or agent.prices in aar.toml). Default: no USD limit.",
+    ),
 ]
 BudgetTokens = Annotated[
     int | None,
-    typer.Option("--budget-tokens", help="Model tokens, input + output (default: none)."),
+    typer.Option(
+        "--budget-tokens",
+        help="The most model tokens (input + output, every request) the round may use. "
+        "Default: no token limit.",
+    ),
 ]
 BudgetEvals = Annotated[
-    int | None, typer.Option("--budget-evals", help=f"Scored test submissions ({ROUND_NEEDS}).")
+    int | None,
+    typer.Option(
+        "--budget-evals",
+        help="The most test submissions the scorer scores for the session (each answer is "
+        f"feedback the researcher sees; holdout is never asked). {ROUND_NEEDS}.",
+    ),
 ]
 BudgetRequests = Annotated[
-    int | None, typer.Option("--budget-requests", help=f"Model requests ({ROUND_NEEDS}).")
+    int | None,
+    typer.Option(
+        "--budget-requests",
+        help=f"The most model requests (researcher turns) in the round. {ROUND_NEEDS}.",
+    ),
 ]
 BudgetMinutes = Annotated[
-    float | None, typer.Option("--budget-minutes", help="Wall clock of a round, in minutes.")
+    float | None,
+    typer.Option(
+        "--budget-minutes",
+        help="The most wall-clock minutes a round may run, baselines included; the round "
+        "then ends with a report of what it did. Default: no time limit.",
+    ),
 ]
 
 
@@ -50,10 +73,20 @@ def run(
         list[str] | None, typer.Option("--direction", "-d", help="A research direction.")
     ] = None,
     model: Annotated[
-        str, typer.Option(help="scripted | openai:NAME | anthropic:NAME (keys from the env).")
+        str,
+        typer.Option(
+            help="scripted (offline, no key) | openai:NAME (key: OPENAI_API_KEY) | "
+            "anthropic:NAME (key: ANTHROPIC_API_KEY) | a local server: ollama:NAME "
+            "(http://127.0.0.1:11434/v1), vllm:NAME (http://127.0.0.1:8000/v1), or "
+            "openai:NAME --base-url URL. Keys come from the environment only."
+        ),
     ] = "scripted",
     base_url: Annotated[
-        str | None, typer.Option("--base-url", help="An OpenAI-compatible server.")
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (no key needed).",
+        ),
     ] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per task (42 upwards).")] = 5,
     hypotheses: Annotated[int, typer.Option(help="Hypotheses per round.")] = 3,
@@ -63,7 +96,12 @@ def run(
     budget_requests: BudgetRequests = None,
     budget_minutes: BudgetMinutes = None,
 ) -> None:
-    """Launch a research session: one round ending in a report and proposals for review."""
+    """Launch a research session: one round ending in a report and proposals for review.
+
+    Keys come from the environment: OPENAI_API_KEY (openai:), ANTHROPIC_API_KEY (anthropic:).
+
+    A local server needs no key: --model ollama:NAME, vllm:NAME, or openai:NAME --base-url URL.
+    """
     config = _config(
         goal,
         task,
@@ -93,14 +131,20 @@ def run(
     drive(session)
 
 
-def resume(session_id: Annotated[str, typer.Argument(help="The session to continue.")]) -> None:
+def resume(
+    session_id: Annotated[
+        str, typer.Argument(help="The session to continue (an id or a unique start of one).")
+    ],
+) -> None:
     """Continue a killed session, or run the next round's approved follow-ups."""
     from aar.config import get_settings
     from aar.memory import check_store
     from aar.session import Session
 
+    runs_dir = get_settings().runs_dir
+    session_id = _check_id(runs_dir, session_id)
     check_store(get_settings())  # the round stores its findings there: refuse a broken one now
-    session = Session.open(get_settings().runs_dir, _check_id(session_id))
+    session = Session.open(runs_dir, session_id)
     if _finish_torn_end(session):
         return
     drive(session)
@@ -127,14 +171,17 @@ def _finish_torn_end(session: Session) -> bool:
 
 
 def replay(
-    session_id: Annotated[str, typer.Argument(help="The session to check.")],
+    session_id: Annotated[
+        str, typer.Argument(help="The session to check (an id or a unique start of one).")
+    ],
     rescore: Annotated[bool, typer.Option(help="Score every saved prediction again.")] = True,
 ) -> None:
     """Rebuild every number of every report from the log; exit 1 on any mismatch."""
     from aar.config import get_settings
     from aar.session import replay_session
 
-    root = get_settings().runs_dir / _check_id(session_id)
+    runs_dir = get_settings().runs_dir
+    root = runs_dir / _check_id(runs_dir, session_id)
     if not (root / "events.jsonl").is_file():
         raise UsageError(f"no session {session_id!r} under {root.parent}")
     result = replay_session(root, rescore=rescore)
@@ -328,10 +375,11 @@ def _check_usd_price(config: SessionConfig) -> None:
         return
 
 
-def _check_id(session_id: str) -> str:
-    if not session_id or "/" in session_id or session_id.startswith("."):
-        raise UsageError(f"not a session id: {session_id!r}")
-    return session_id
+def _check_id(runs_dir: Path, session_id: str) -> str:
+    """The whole id of the session typed (a unique prefix is enough: `aar._cli.ids`)."""
+    from aar._cli.ids import resolve_session_id
+
+    return resolve_session_id(runs_dir, session_id)
 
 
 def register(app: typer.Typer) -> None:

@@ -107,7 +107,12 @@ def list_cmd(as_json: JsonOpt = False) -> None:
     """Every session under the runs directory, newest last."""
     from aar.config import get_settings
 
-    readable, damaged = _states(get_settings().runs_dir)
+    runs_dir = get_settings().runs_dir
+    if not runs_dir.exists():  # nothing was ever run here: say where aar looked
+        from aar.config import project_note
+
+        warn(project_note() or f"no runs directory at {runs_dir} (no session has run here)")
+    readable, damaged = _states(runs_dir)
     rows = [_summary(root, state) for root, state in readable]
     for root, problem in damaged:
         warn(f"skipped session {root.name}: {problem}")
@@ -118,10 +123,34 @@ def list_cmd(as_json: JsonOpt = False) -> None:
         ]
         print(json.dumps(rows + unreadable, indent=2))
         return
-    table = Table(title=f"sessions in {get_settings().runs_dir}")
-    table.add_column("id", no_wrap=True, min_width=24)  # ids are copied: never cut or wrapped
-    for col in ("state", "model", "rounds", "findings", "evaluations"):
-        table.add_column(col)
+    Console().print(_sessions_table(rows, damaged, runs_dir))
+    if any(r["state"] == STOPPED for r in rows):
+        Console().print(
+            f"{STOPPED}: nothing runs it; continue it with: aar resume ID", soft_wrap=True
+        )
+
+
+def _sessions_table(
+    rows: list[dict[str, Any]], damaged: list[tuple[Path, str]], runs_dir: Path
+) -> Table:
+    """Ids and states are copied and read whole, so they never wrap or shorten; at 80
+    columns the model's name gives way (whole in `aar sessions show`), and the light layout
+    (no outer border, one space between columns) leaves room for the rest."""
+    from rich import box
+
+    table = Table(
+        title=f"sessions in {runs_dir}",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+        title_justify="left",
+    )
+    table.add_column("id", no_wrap=True, min_width=24)
+    table.add_column("state", no_wrap=True)
+    table.add_column("model", no_wrap=True, overflow="ellipsis", min_width=8, ratio=1)
+    for col in ("rounds", "findings", "evals"):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         u = r["usage"]
         table.add_row(
@@ -134,25 +163,26 @@ def list_cmd(as_json: JsonOpt = False) -> None:
         )
     for root, problem in damaged:
         table.add_row(root.name, _label(problem), "", "", "", "")
-    console = Console()
-    console.print(table)
-    if any(r["state"] == STOPPED for r in rows):
-        console.print(
-            f"{STOPPED}: nothing runs it; continue it with: aar resume ID", soft_wrap=True
-        )
+    return table
 
 
 @sessions_app.command("show")
-def show(session_id: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+def show(
+    session_id: Annotated[str, typer.Argument(help="A session id or a unique start of one.")],
+    as_json: JsonOpt = False,
+) -> None:
     """One session: state, rounds, reports, findings, what it spent."""
+    from aar._cli.ids import resolve_session_id
     from aar.config import get_settings
     from aar.session import EventLog
 
-    root = get_settings().runs_dir / session_id
-    if "/" not in session_id and root.is_dir() and not (root / "events.jsonl").exists():
+    runs_dir = get_settings().runs_dir
+    session_id = resolve_session_id(runs_dir, session_id)  # a unique prefix is enough
+    root = runs_dir / session_id
+    if root.is_dir() and not (root / "events.jsonl").exists():
         raise AarError(f"session {session_id} is {INCOMPLETE}")
-    if "/" in session_id or not (root / "events.jsonl").is_file():
-        raise UsageError(f"no session {session_id!r} under {get_settings().runs_dir}")
+    if not (root / "events.jsonl").is_file():
+        raise UsageError(f"no session {session_id!r} under {runs_dir}")
     summary = _summary(root, EventLog(root).state())
     if as_json:
         print(json.dumps(summary, indent=2))

@@ -1,7 +1,9 @@
-"""LLM providers: a spec (`openai:NAME`, `anthropic:NAME`) -> a pydantic-ai model, and its price.
+"""LLM providers: a spec (`openai:NAME`, `anthropic:NAME`, `ollama:NAME`, `vllm:NAME`) -> a
+pydantic-ai model, and its price.
 
 `openai:NAME` speaks Chat Completions (`OpenAIChatModel`), the API that OpenAI-compatible servers
-(vLLM, llama.cpp, Ollama) speak too, so `--base-url` reaches them with the same code.
+(vLLM, llama.cpp, Ollama) speak too, so `--base-url` reaches them with the same code;
+`ollama:NAME` and `vllm:NAME` are `openai:NAME` at those servers' usual local URLs.
 `anthropic:NAME` speaks the Messages API. `scripted` (the offline researcher) is not built here.
 
 Keys come from the environment only (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`); the SDKs' own
@@ -30,7 +32,15 @@ if TYPE_CHECKING:
 Provider = Literal["openai", "anthropic"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic")
 SCRIPTED = "scripted"
-MODEL_CHOICES = "scripted, openai:NAME or anthropic:NAME"
+LOCAL_SERVERS: dict[str, str] = {
+    "ollama": "http://127.0.0.1:11434/v1",
+    "vllm": "http://127.0.0.1:8000/v1",
+}
+"""`ollama:NAME` and `vllm:NAME`: `openai:NAME` (Chat Completions, which both serve) at the
+server's usual local URL, which `--base-url` overrides. No key is sent to them, not even
+`OPENAI_API_KEY` (a key for OpenAI is not one for a local server; a server that wants a key
+is reached as `openai:NAME --base-url URL`)."""
+MODEL_CHOICES = "scripted, openai:NAME, anthropic:NAME, ollama:NAME or vllm:NAME"
 """What `--model` accepts, for error messages."""
 
 KEY_VARS: dict[Provider, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -64,6 +74,8 @@ class ModelSpec(BaseModel):
 
     provider: Provider
     name: str
+    server: str | None = None
+    """`ollama` or `vllm` for those aliases of `openai` (`LOCAL_SERVERS`), else None."""
 
     @classmethod
     def parse(cls, spec: str) -> ModelSpec:
@@ -74,17 +86,27 @@ class ModelSpec(BaseModel):
                 "the session builds it (aar.agent), build_model only builds LLM providers"
             )
         provider, sep, name = spec.partition(":")
+        server = provider if provider in LOCAL_SERVERS else None
+        if server is not None:
+            provider = "openai"
         if not sep or provider not in PROVIDERS:
             raise ProviderError(f"unknown model {_shown(spec)}: use {MODEL_CHOICES}")
         if not _NAME.fullmatch(name):
             raise ProviderError(
-                f"model name {_shown(name)} after '{provider}:' is empty or has characters a model "
-                "name cannot have (letters, digits and ._:/@+- only)"
+                f"model name {_shown(name)} after '{server or provider}:' is empty or has "
+                "characters a model name cannot have (letters, digits and ._:/@+- only)"
             )
-        return cls(provider=provider, name=name)
+        return cls(provider=provider, name=name, server=server)
 
     def __str__(self) -> str:
-        return f"{self.provider}:{self.name}"
+        return f"{self.server or self.provider}:{self.name}"
+
+    def default_url(self, base_url: str | None) -> str | None:
+        """`base_url` when given, else a local server alias's usual URL (else None: the
+        provider's variable or its own URL decide)."""
+        if base_url is None and self.server is not None:
+            return LOCAL_SERVERS[self.server]
+        return base_url
 
 
 def build_model(
@@ -108,8 +130,8 @@ def build_model(
     """
     parsed = ModelSpec.parse(spec)
     env = os.environ if env is None else env
-    url = _resolve_base_url(parsed.provider, base_url, env)
-    key = _resolve_key(parsed, url, env)
+    url = _resolve_base_url(parsed.provider, parsed.default_url(base_url), env)
+    key = NO_KEY_PLACEHOLDER if parsed.server else _resolve_key(parsed, url, env)
     if parsed.provider == "openai":
         return _openai_chat_model(parsed.name, url, key, max_retries)
     return _anthropic_model(parsed.name, url, key, max_retries)
@@ -130,7 +152,8 @@ def endpoint_url(
 ) -> str:
     """The URL the model of `spec` will talk to (checked as `build_model` checks it)."""
     parsed = ModelSpec.parse(spec)
-    return _resolve_base_url(parsed.provider, base_url, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    return _resolve_base_url(parsed.provider, parsed.default_url(base_url), env)
 
 
 def check_endpoint(
@@ -337,7 +360,8 @@ def model_price(
     if table is not None and spec in table.models:
         return table.models[spec]
     parsed = ModelSpec.parse(spec)
-    url = _resolve_base_url(parsed.provider, base_url, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    url = _resolve_base_url(parsed.provider, parsed.default_url(base_url), env)
     if not _is_official(url):
         return None
     return _genai_price(parsed.provider, parsed.name)

@@ -48,7 +48,19 @@ def finalize_round(
     _store_findings(session, number)
     path = write_report(session, number)
     session.emit(ReportWritten(path=str(path.relative_to(session.root))))
-    session.emit(StateChanged(state="awaiting_review", why=f"round {number} ended: {why}"))
+    _wait_or_close(session, number, why)
+
+
+def _wait_or_close(session: Session, number: int, why: str) -> None:
+    """The session waits for review when the round proposed follow-ups; a round that proposed
+    none leaves nothing a review could start, so the session closes (its findings are still
+    reviewed in the memory). Logs written before this rule keep their `awaiting_review`: the
+    state is what the log says, so they replay as they were."""
+    if session.state.rounds[-1].proposals:
+        session.emit(StateChanged(state="awaiting_review", why=f"round {number} ended: {why}"))
+    else:
+        closed = f"round {number} ended: {why}; it proposed no follow-up, so the session closed"
+        session.emit(StateChanged(state="closed", why=closed))
     session.commit(f"round {number} ended: {why}")
 
 
@@ -66,8 +78,7 @@ def finish_logged_end(session: Session) -> str | None:
     _store_findings(session, number)
     path = write_report(session, number)
     session.emit(ReportWritten(path=str(path.relative_to(session.root))))
-    session.emit(StateChanged(state="awaiting_review", why=f"round {number} ended: {why}"))
-    session.commit(f"round {number} ended: {why}")
+    _wait_or_close(session, number, why)
     return why
 
 
