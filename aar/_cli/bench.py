@@ -66,12 +66,7 @@ def list_cmd(
         refresh=refresh,
         measuring=lambda t: console.status(f"measuring {t.name} (weak + ceiling, seed 42)"),
     )
-    table = Table(title="aar bench tasks (accuracy on holdout, seed 42)")
-    table.add_column("task", overflow="fold")
-    table.add_column("k", justify="right")
-    table.add_column("weak_train/transfer/\ntest/holdout", no_wrap=True)
-    for column in ("weak", "ceiling", "gap", "from"):
-        table.add_column(column, justify="right")
+    table = _tasks_table([gap.task for gap in gaps.gaps])
     for gap in gaps.gaps:
         table.add_row(
             gap.task,
@@ -92,6 +87,27 @@ def list_cmd(
             f"\n  strong: {task.strong_description}",
             highlight=False,
         )
+
+
+def _tasks_table(names: list[str]) -> Any:
+    """Task names are typed into other commands, so they never wrap or shorten; the light
+    layout (no outer border, one space between columns) fits 80 columns with the longest."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title="aar bench tasks (accuracy on holdout, seed 42)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    table.add_column("task", no_wrap=True, min_width=max(map(len, names), default=4))
+    table.add_column("k", justify="right", no_wrap=True)
+    table.add_column("sizes: weak_train/\ntransfer/test/holdout", no_wrap=True)
+    for column in ("weak", "ceiling", "gap", "from"):
+        table.add_column(column, justify="right", no_wrap=True)
+    return table
 
 
 MethodOpt = Annotated[

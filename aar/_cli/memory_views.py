@@ -33,25 +33,28 @@ def findings_table(
     findings: list[Finding], scores: list[float] | None, title: str, width: int
 ) -> Any:
     """One row per finding; under 120 columns task and method move into the summary cell."""
-    from rich.table import Table
     from rich.text import Text
 
+    from aar._cli.output import clip
     from aar.text import shown
 
     wide = width >= 120
-    table = Table(title=title)
+    table = _findings_frame(title, wide)
     table.add_column("id", no_wrap=True, min_width=max((len(f.id) for f in findings), default=2))
     if scores is not None:
         table.add_column("score", justify="right", no_wrap=True, min_width=5)
     if wide:
         for name in ("task", "method"):
             table.add_column(name, max_width=18, no_wrap=True, overflow="ellipsis")
-    table.add_column("verdict / review", no_wrap=True, min_width=12)
-    table.add_column("PGR acc (mean ± SE)", justify="right", no_wrap=True, min_width=14)
-    table.add_column("summary" if wide else "task · method · summary", ratio=1, min_width=24)
+    table.add_column("verdict / review" if wide else "verdict\nreview", no_wrap=True)
+    table.add_column("PGR acc (mean ± SE)" if wide else "PGR acc\nmean ± SE", justify="right")
+    summary_min = 24 if wide else 20
+    table.add_column(
+        "summary" if wide else "task · method · summary", ratio=1, min_width=summary_min
+    )
     for n, f in enumerate(findings):
         text = shown(f.summary, keep="")  # text, never markup; hidden characters marked
-        summary = Text(text if len(text) <= 200 else text[:197] + "...")
+        summary = Text(clip(text, 200))  # cut at a word
         cells: list[str | Text] = [f.id]
         if scores is not None:
             cells.append(f"{scores[n]:.3f}")
@@ -62,6 +65,23 @@ def findings_table(
         cells += [f"{f.verdict}\n{f.review.status}", _pgr(f), summary]
         table.add_row(*cells)
     return table
+
+
+def _findings_frame(title: str, wide: bool) -> Any:
+    """The table's frame: boxed on a wide terminal; under 120 columns no outer border and one
+    space between columns, so every line fits the terminal (80 columns held 91)."""
+    from rich import box
+    from rich.table import Table
+
+    if wide:
+        return Table(title=title)
+    return Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
 
 
 def _metric_rows(prefix: str, m: Metrics) -> list[tuple[str, str]]:

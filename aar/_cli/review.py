@@ -141,26 +141,31 @@ def list_items(
 
 
 def _items_table(items: list[ReviewItem]) -> Any:
-    """id and status never wrap (they are what a reviewer types and looks for)."""
-    from rich.table import Table
+    """Two lines an item, at any width (a boxed table took 17 lines a proposal at 80
+    columns): what a reviewer types and looks for first (id, status, session · round, expiry;
+    never wrapped or cut), then the summary on one line, cut at a word to the terminal's
+    width. The whole summary is one `aar review show ID` away."""
+    from rich.console import Group
 
-    table = Table(title="review queue")
-    table.add_column("id", no_wrap=True, min_width=max(len(i.id) for i in items))
-    table.add_column("status", no_wrap=True)
-    table.add_column("session · round", overflow="fold")
-    table.add_column("expires", overflow="fold")
-    table.add_column("summary", ratio=1, min_width=16)
+    from aar._cli.output import clip
+
+    width = max(Console().width, 40)
+    lines: list[Text] = [Text(f"review queue: {len(items)} item(s)", style="bold")]
     for item in items:
-        expires = item.expires_at.strftime("%Y-%m-%d %H:%M") if item.expires_at else "-"
-        kind = "" if item.kind == "proposal" else "finding: "
-        table.add_row(
-            item.id,
-            _status_text(item),
-            Text(f"{item.session_id} · {item.round}"),
-            expires,
-            Text(kind + _visible(item.summary)),
+        head = Text.assemble(
+            (item.id, "bold"), "  ", _status_text(item), f"  {item.session_id} · round {item.round}"
         )
-    return table
+        if item.expires_at:  # the time of day gives way first, then the date
+            shapes = (
+                f"  expires {item.expires_at:%Y-%m-%d %H:%M}",
+                f"  expires {item.expires_at:%m-%d}",
+            )
+            fits = [x for x in shapes if len(head) + len(x) <= width]
+            head.append(fits[0] if fits else "", style="dim")
+        kind = "" if item.kind == "proposal" else "finding: "
+        summary = " ".join(_visible(item.summary, keep="").split())
+        lines += [head, Text("  " + clip(kind + summary, width - 2))]
+    return Group(*lines)
 
 
 def _status_text(item: ReviewItem) -> Text:
