@@ -118,6 +118,9 @@ def list_items(
     runs = _runs_dir(runs_dir)
     store = review.open_findings_store() if findings else None
     damaged: list[tuple[Path, str]] = []
+    from aar._cli.ids import resolve_filter
+
+    session = resolve_filter(runs, session)  # a unique start of a session id is enough
     items = review.list_items(runs, session_id=session, status=wanted, store=store, damaged=damaged)
     if team is not None:
         from aar.team import open_team
