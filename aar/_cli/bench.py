@@ -8,7 +8,9 @@ scikit-learn: a mistake is reported in well under a second and `aar --help` stay
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +18,7 @@ import typer
 from rich.console import Console
 
 from aar._cli.bench_views import print_record, print_results
+from aar._cli.output import warn
 from aar.errors import UsageError
 from aar.files import check_names
 
@@ -53,8 +56,6 @@ def list_cmd(
     check_gpu_present(device)
     if names:
         check_task_names(names)
-
-    from rich.table import Table
 
     from aar.bench import gap_table, get_task, list_tasks
 
@@ -273,6 +274,7 @@ def evaluate_cmd(
     check_seed(seed, "--seed")
     if split not in ("test", "holdout"):
         raise InvalidPredictionsError(f"--split must be 'test' or 'holdout', got {split!r}")
+    _warn_named_split(predictions, split)
     if split == "holdout":
         from aar.bench import HoldoutRefusedError
 
@@ -340,6 +342,32 @@ def _score(
     if old is not None:
         old.append(response.record, np.frombuffer(base64.b64decode(response.hard), np.uint8))
     return response.record
+
+
+SPLIT_NAMES = ("weak_train", "transfer", "test", "holdout")
+"""The splits a prediction file's name may say it is for (as sessions name theirs:
+`seed-42.test.npy`, `seed-42.holdout.npy`)."""
+
+
+def named_split(path: Path) -> str | None:
+    """The split a file's name says it holds: a dot-, dash- or underscore-separated word of its
+    name (`preds.test.npy`, `holdout-preds.csv`), the last such word when several; else None."""
+    words = re.split(r"[._\-]+", path.name.lower())
+    joined = [f"{a}_{b}" for a, b in itertools.pairwise(words)]
+    found = [w for w in (*words, *joined) if w in SPLIT_NAMES]
+    return found[-1] if found else None
+
+
+def _warn_named_split(predictions: Path, split: str) -> None:
+    """Predictions for one split scored as another are a mix-up that no size check catches
+    when the splits have the same number of rows (digits-ge5: 269 and 269): warn, in the
+    words of the file's name, before the split is scored or refused."""
+    said = named_split(predictions)
+    if said is not None and said != split:
+        warn(
+            f"{predictions.name} is named for the {said} split, but --split is {split}: "
+            f"check that these are {split} predictions"
+        )
 
 
 def check_gpu_present(device: str) -> None:
