@@ -17,6 +17,8 @@ from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 from aar.files import write_atomic
 from aar.session._models import SessionState
 from aar.session._report_answer import CHOICE_RULE, AnswerRow, answer_rows, no_answer_text
+from aar.session._report_context import TaskContext, context_rows, sweep_start_entries
+from aar.session._report_figure import ERROR_BARS, method_colours, write_figure
 from aar.session._report_sections import (
     NAIVE,
     ProvenanceRow,
@@ -70,19 +72,24 @@ class ReportData(BaseModel):
     """The session's report layout (`aar.session.REPORT_LAYOUT` when it was made)."""
     answer: list[AnswerRow] = []
     """Layout 2: the best method per task, which the report opens with."""
+    context: list[TaskContext] = []
+    """Layout 3: each task's weak-supervisor and ceiling accuracies on holdout."""
 
     @model_serializer(mode="wrap")
     def _as_its_layout(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A layout-1 report's data without the later fields: `report.json` of a session
-        made before layouts stays what it was, so `aar replay` still matches it."""
+        """A report's data without the fields of later layouts: `report.json` of a session
+        made before a layout stays what it was, so `aar replay` still matches it."""
         dumped: dict[str, Any] = handler(self)
-        if self.layout < 2:
-            for name in LAYOUT_2_FIELDS:
-                dumped.pop(name, None)
+        for layout, names in LAYOUT_FIELDS.items():
+            if self.layout < layout:
+                for name in names:
+                    dumped.pop(name, None)
         return dumped
 
 
-LAYOUT_2_FIELDS = ("layout", "answer")
+LAYOUT_FIELDS = {2: ("layout", "answer"), 3: ("context",)}
+"""The fields each layout added to `report.json`."""
+LAYOUT_2_FIELDS = LAYOUT_FIELDS[2]
 
 
 def report_data(state: SessionState, number: int, proposals: list[dict[str, str]]) -> ReportData:
@@ -90,6 +97,8 @@ def report_data(state: SessionState, number: int, proposals: list[dict[str, str]
     info = next(r for r in state.rounds if r.number == number)
     holdout = [e for e in state.holdout if e.round == number or is_baseline(state, e)]
     layout = state.report_layout
+    if layout >= 3:  # the earlier methods this round's sweeps started from, with their records
+        holdout += sweep_start_entries(state, number)
     return ReportData(
         session_id=state.id,
         round=number,
@@ -103,7 +112,7 @@ def report_data(state: SessionState, number: int, proposals: list[dict[str, str]
         early_end=early_end_lines(state, info),
         summary=info.summary,
         hypotheses=hypothesis_lines(state, number, layout),
-        rows=(rows := result_rows(state, holdout)),
+        rows=(rows := result_rows(state, holdout, number)),
         findings=finding_lines(state, number, rows),
         verdict_rule=rule_text(fresh_round(state, number)),
         verdicts=verdict_lines(state, number, rows),
@@ -113,6 +122,7 @@ def report_data(state: SessionState, number: int, proposals: list[dict[str, str]
         proposals=proposals,
         layout=layout,
         answer=answer_rows(state, number, rows) if layout >= 2 else [],
+        context=context_rows(state, holdout) if layout >= 3 else [],
     )
 
 
@@ -125,6 +135,8 @@ def render_markdown(data: ReportData) -> str:
         lines += [f"> **{markdown_inline(first)}**", *(f"> {markdown_inline(x)}" for x in rest), ""]
     if data.layout >= 2:
         lines += [*_answer_section(data), ""]
+    if data.layout >= 3:
+        lines += [*_context_table(data), ""]
     # Agent- and user-written text is quoted (`markdown_inline`, `markdown_quote`): it renders
     # as itself and can forge no heading, table, list, link, image, HTML or code fence.
     model = data.model if data.layout < 2 else markdown_inline(data.model)
@@ -138,6 +150,8 @@ def render_markdown(data: ReportData) -> str:
     lines += ["## Hypotheses tried", ""]
     lines += [_hypothesis_line(h) for h in data.hypotheses] or ["- none"]
     lines += ["", *_results_table(data), "", "![holdout PGR by task and method](pgr.png)", ""]
+    if data.layout >= 3:
+        lines += [FIGURE_CAPTION, ""]
     lines += [*_verdicts_table(data), ""]
     lines += ["## Findings (stored in the memory as pending review)", ""]
     lines += [
@@ -223,6 +237,26 @@ def _answer_section(data: ReportData) -> list[str]:
     return out
 
 
+FIGURE_CAPTION = (
+    f"Figure: holdout PGR per task, one bar per method (the mean over seeds); {ERROR_BARS}; "
+    "dashed line: the weak supervisor (PGR 0), dotted line: the ceiling (PGR 1); each method "
+    "keeps its colour in every figure of the session."
+)
+
+
+def _context_table(data: ReportData) -> list[str]:
+    """Layout 3: what each task's PGR is measured between (its accuracies on holdout)."""
+    out = ["## The tasks: weak supervisor and ceiling (holdout accuracy)", ""]
+    out += ["PGR 0 is the weak supervisor's accuracy, PGR 1 the ceiling's.", ""]
+    out += ["| task | seeds | weak supervisor | ceiling | gap |", "|---|---|---|---|---|"]
+    out += [
+        f"| {c.task} | {len(c.seeds)} | {number_text(c.weak_acc)} | "
+        f"{number_text(c.ceiling_acc)} | {number_text(c.ceiling_acc - c.weak_acc)} |"
+        for c in data.context
+    ] or ["| — | — | — | — | — |"]
+    return out
+
+
 def _verdicts_table(data: ReportData) -> list[str]:
     out = ["## Verdicts (decided by the session, not by the researcher)", ""]
     out += [
@@ -248,6 +282,13 @@ def _results_table(data: ReportData) -> list[str]:
         "the round's Holm correction].",
         "",
     ]
+    if data.layout >= 3:
+        out += [
+            "Role: baseline (the session's own run), hypothesis (a method the round tests), "
+            "sweep start (the value a sweep began from, from an earlier round where it says "
+            "so), sweep (a value it tried), confirmation (a re-run on fresh seeds).",
+            "",
+        ]
     out += [
         "| task | method | role | seeds | PGR | accuracy | vs naive [95 % t-interval] |",
         "|---|---|---|---|---|---|---|",
@@ -287,36 +328,6 @@ def _provenance_table(data: ReportData, *, appendix: bool = False) -> list[str]:
     return out
 
 
-def write_figure(data: ReportData, path: Path) -> None:
-    """Holdout PGR by task and method, with SE bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    methods = sorted({r.method for r in data.rows})
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(data.tasks) + 1.0), 3.2), dpi=110)
-    width = 0.8 / max(len(methods), 1)
-    for i, method in enumerate(methods):
-        xs, ys, es = [], [], []
-        for j, task in enumerate(data.tasks):
-            row = next((r for r in data.rows if r.task == task and r.method == method), None)
-            if row is not None and math.isfinite(row.pgr_mean):
-                xs.append(j + i * width)
-                ys.append(row.pgr_mean)
-                es.append(row.pgr_se if math.isfinite(row.pgr_se) else 0.0)
-        ax.bar(xs, ys, width, yerr=es, label=method, capsize=2)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(data.tasks))], data.tasks)
-    ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_ylabel("holdout PGR (accuracy)")
-    ax.set_title(f"{data.session_id}, round {data.round}", fontsize=9)
-    if methods:
-        ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def proposal_rows(root: Path, state: SessionState, number: int) -> list[dict[str, str]]:
     """The round's proposals as the report lists them (read from their committed files)."""
     from aar.review import read_proposal
@@ -346,7 +357,7 @@ def write_report(session: Session, number: int) -> Path:
     data = report_data(session.state, number, proposal_rows(session.root, session.state, number))
     path = report_path(session.root, number)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_figure(data, path.parent / "pgr.png")
+    write_figure(data, path.parent / "pgr.png", method_colours(session.state))
     write_atomic(path.parent / "report.json", data.model_dump_json(indent=2) + "\n")
     write_atomic(path, render_markdown(data))
     return path

@@ -19,6 +19,7 @@ from aar.session._config import SessionConfig
 from aar.session._evidence import paired_by_seed
 from aar.session._finalize import BASELINES
 from aar.session._models import EvalEntry, RoundInfo, SessionState
+from aar.session._report_context import row_role
 from aar.session._verdicts import RULE, round_decisions
 
 NAIVE = "naive"
@@ -105,7 +106,11 @@ def hypothesis_lines(state: SessionState, number: int, layout: int) -> list[dict
     return out
 
 
-def result_rows(state: SessionState, holdout: list[EvalEntry]) -> list[ResultRow]:
+def result_rows(
+    state: SessionState, holdout: list[EvalEntry], number: int | None = None
+) -> list[ResultRow]:
+    """The results table's rows, one per (task, method, experiment). From layout 3 on (with
+    the round's `number`) each role says what the row is to the round (`row_role`)."""
     groups: dict[tuple[str, str, str], list[EvalRecord]] = defaultdict(list)
     for e in holdout:
         groups[(e.record.task, e.record.method, e.experiment)].append(e.record)
@@ -126,6 +131,8 @@ def result_rows(state: SessionState, holdout: list[EvalEntry]) -> list[ResultRow
             if exp is not None and exp.confirms
             else "hypothesis"
         )
+        if number is not None and state.report_layout >= 3:
+            role = row_role(state, number, method, role, exp.round if exp else number)
         rows.append(
             ResultRow(
                 task=task,
