@@ -19,6 +19,7 @@ from aar.session._config import SessionConfig
 from aar.session._evidence import paired_by_seed
 from aar.session._finalize import BASELINES
 from aar.session._models import EvalEntry, RoundInfo, SessionState
+from aar.session._probe_flags import probe_notes
 from aar.session._report_context import row_role
 from aar.session._verdicts import RULE, round_decisions
 
@@ -266,7 +267,7 @@ def threat_lines(state: SessionState, number: int, holdout: list[EvalEntry]) -> 
     info = next(r for r in state.rounds if r.number == number)
     out = [f"budget: {hit}" for hit in info.budget_hits]
     mine = [e.record for e in state.evaluations if e.round == number]
-    out += probe_flag_lines(mine)
+    out += probe_notes(state, number, probe_flag_lines(mine))
     for r in mine:
         out += [f"{r.task}: {f}" for f in r.flags if f.startswith("small_gap")]
     if state.isolation == "none":
