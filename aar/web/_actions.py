@@ -14,15 +14,26 @@ window between a check here and the record there).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aar.review import HashMismatchError, Verdict, check_decision_inputs, decide
+from aar.review import (
+    AlreadyDecidedError,
+    HashMismatchError,
+    ItemNotFoundError,
+    ProposalExpiredError,
+    ProposalFileError,
+    Verdict,
+    check_decision_inputs,
+    decide,
+    item_kind,
+)
 from aar.web._app import PageError, Viewer, Web
 from aar.web._auth import FORM_COOKIE, LOGIN_COOKIE, reviewer_for_token, same_secret, token_hash
 from aar.web._edits import approve_with_edits, normalise_edit
@@ -178,6 +189,70 @@ def decide_item(
 
     web.with_store(decide_finding)
     return RedirectResponse(f"/findings/{item_id}?decided={verdict}", status_code=303)
+
+
+# Several items at once: each checkbox names an item and the sha256 the list showed for it.
+PickedItem = Annotated[list[str], Form(max_length=200)]
+_PICKED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._:-]{0,127})@([0-9a-f]{64})$")
+
+
+@router.post("/items/decide-batch")
+def decide_batch(
+    request: Request,
+    verdict: Annotated[Verdict, Form()],
+    item: PickedItem,
+    csrf: FormText = "",
+    comment: FormText = "",
+) -> Response:
+    """Decide the checked items one by one, each bound to the hash the list showed and audited
+    as its own record; an item someone decided meanwhile (or that changed) is refused alone."""
+    reviewer = _reviewer(request, csrf).reviewer
+    web = _web(request)
+    assert reviewer is not None
+    comment = normalise_edit(comment).strip()
+    picked = [_PICKED.match(value) for value in item]
+    if not picked or any(m is None for m in picked):
+        raise PageError(400, "Bad form", "pick items from the list (nothing was decided)")
+    pairs = list(dict.fromkeys((m.group(1), m.group(2)) for m in picked if m is not None))
+    for item_id, _ in pairs:
+        check_decision_inputs(item_id, verdict, reviewer, comment)
+    runs, key = web.config.runs_dir, web.config.key_file
+    done, refused = 0, []
+    for item_id, sha256 in pairs:
+        try:
+            if item_kind(item_id) == "proposal":
+                decide(
+                    runs, item_id, verdict, reviewer, comment, expected_sha256=sha256, key_file=key
+                )
+            else:
+                web.with_store(
+                    lambda store, i=item_id, h=sha256: decide(
+                        runs,
+                        i,
+                        verdict,
+                        reviewer,
+                        comment,
+                        expected_sha256=h,
+                        store=store,
+                        key_file=key,
+                    )
+                )
+            done += 1
+        except _ITEM_REFUSALS:
+            refused.append(item_id)
+    query = urlencode([("batch", verdict), ("done", done), *[("refused", r) for r in refused]])
+    return RedirectResponse(f"/?{query}", status_code=303)
+
+
+_ITEM_REFUSALS = (
+    AlreadyDecidedError,
+    HashMismatchError,
+    ItemNotFoundError,
+    ProposalExpiredError,
+    ProposalFileError,
+)
+"""Refusals of one item of a batch (the others are still decided); anything else (the audit
+log broken, the memory down) stops the batch with the app's error page."""
 
 
 @contextmanager

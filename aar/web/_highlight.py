@@ -40,16 +40,25 @@ def highlight_lines(code: str) -> list[Markup]:
     tokens = list(lexer.get_tokens(code))
     if "".join(value for _, value in tokens) != code:
         return [visible(line) for line in code.split("\n")]
-    lines: list[list[Markup]] = [[]]
+    lines: list[list[tuple[str, str]]] = [[]]
     for kind, value in tokens:
         css = _css(kind)
         for i, part in enumerate(value.split("\n")):
             if i:
                 lines.append([])
-            if part:
-                html = visible(part)
-                lines[-1].append(Markup('<span class="t-%s">%s</span>') % (css, html) if css else html)
-    return [Markup("").join(parts) for parts in lines]
+            if not part:
+                continue
+            last = lines[-1]
+            if last and last[-1][0] == css:  # a string in three tokens is one span
+                last[-1] = (css, last[-1][1] + part)
+            else:
+                last.append((css, part))
+    return [Markup("").join(_span(css, text) for css, text in parts) for parts in lines]
+
+
+def _span(css: str, text: str) -> Markup:
+    html = visible(text)
+    return Markup('<span class="t-%s">%s</span>') % (css, html) if css else html
 
 
 def _css(kind: _TokenType) -> str:

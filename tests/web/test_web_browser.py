@@ -147,7 +147,7 @@ def test_a_reviewer_decides_in_a_real_browser(browser: object, site: Site) -> No
         assert "Your rejection was recorded" in page.text()
         page.shot("08-rejected")
 
-        page.open(f"/proposals/{c.id}")
+        page.open(f"/proposals/{c.id}/code")  # approve with edits: beside the exact code
         page.find("details.edit summary").click()  # type: ignore[attr-defined]
         editor = page.find("#edit-code")
         editor.send_keys(Keys.CONTROL, Keys.END)  # type: ignore[attr-defined]

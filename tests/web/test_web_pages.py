@@ -101,13 +101,14 @@ def test_proposal_page(client, site: Site) -> None:
     p = read_proposal(site.session_dir / "proposals" / f"{site.proposals[0]}.json")
     html = client.get(f"/proposals/{p.id}").text
     assert p.sha256 in html and "sweep A: print a marker" in html
-    assert "print(&#39;follow-up A ran&#39;)" in html
+    assert "&#39;follow-up A ran&#39;" in html  # highlighted: a string token
     assert (
         f"{p.estimated_evaluations} evaluations" in html
         and p.expires_at.strftime("%Y-%m-%d") in html
     )
     assert "Diff against the experiment it follows" in html and p.follows in html  # type: ignore[operator]
-    assert '<span class="d-add">+print(&#39;follow-up A ran&#39;)</span>' in html
+    added = [row.split("\n")[0] for row in html.split('<span class="r r-add">')[1:]]
+    assert any("follow-up A ran" in row and '<span class="sg">+</span>' in row for row in added)
     assert 'id="approve-button"' in html and 'id="reject-button"' in html
     assert p.code == CODE_A
 
