@@ -20,7 +20,7 @@ from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -178,6 +178,35 @@ class Web:
             raise LoginRequired(request.url.path, expired=check.status == "expired")
         return Viewer(check.login.reviewer, check.login.csrf)
 
+    def error_html(self, status: int, title: str, message: str) -> str:
+        """The app's error page for a request that never reached it (`aar.web._server`
+        answers an over-long URL or a malformed request with it): nobody logged in."""
+        return self.templates.get_template("error.html").render(
+            viewer=Viewer(read_only=self.read_only),
+            audit_problem=None,
+            runs_dir=str(self.config.runs_dir),
+            title=title,
+            message=message,
+            error_code=status,
+        )
+
+    def unauthenticated_post(self, request: Request) -> str | None:
+        """Why a POST is refused with 401 before its body is read, or None: a POST other than
+        the login form, to an app with reviewers, from this site, without a valid login. So
+        a form of nobody costs no parsing, and an oversized or malformed one gets the 401
+        README promises rather than a 400 about its fields (a foreign Origin is left to the
+        route, which refuses it with 403)."""
+        if request.method != "POST" or self.read_only or request.url.path == "/login":
+            return None
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+            return None
+        check = self.signer.read_login(request.cookies.get(LOGIN_COOKIE), self.config.reviewers)
+        if check.login is not None:
+            return None
+        why = "your login expired" if check.status == "expired" else "you are not logged in"
+        return f"{why}; log in again (nothing was done)"
+
     def page(
         self, request: Request, name: str, viewer: Viewer, status_code: int = 200, **context: Any
     ) -> HTMLResponse:
@@ -243,7 +272,20 @@ def create_app(config: WebConfig) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        web: Web = request.app.state.web
+        refusal = web.unauthenticated_post(request)
+        if refusal is not None:
+            response: Response = web.page(
+                request,
+                "error.html",
+                Viewer(),
+                401,
+                title="Login needed",
+                message=refusal,
+                error_code=401,
+            )
+        else:
+            response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         elapsed = (time.perf_counter() - started) * 1000

@@ -9,7 +9,9 @@ Which characters those are, and the mark, is `aar.text`'s one rule (the terminal
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -20,16 +22,28 @@ __all__ = ["MAX_DIFF_LINES", "DiffLine", "diff_lines", "hidden_count", "visible"
 MAX_DIFF_LINES = 4000
 
 
+_MAYBE_HIDDEN = re.compile("[^\x20-\x7e" + re.escape(MULTILINE) + "]")
+"""Every character that could be hidden: all but printable ASCII and what MULTILINE keeps.
+Code is mostly ASCII, so a page looks up the rule (`is_hidden`) only for the rare others."""
+
+
+@lru_cache(maxsize=4096)
+def _shown_char(ch: str) -> str:
+    """`ch` as a page shows it (escaping cannot change any character this is called for)."""
+    return f'<mark class="hidden-char">{mark(ch)}</mark>' if is_hidden(ch) else ch
+
+
 def visible(text: str) -> Markup:
     """`text` HTML-escaped, each hidden character (newline and tab kept) as a marked
-    `\\u{....}`."""
-    out = []
-    for ch in text:
-        if ch not in MULTILINE and is_hidden(ch):
-            out.append(Markup('<mark class="hidden-char">%s</mark>') % mark(ch))
-        else:
-            out.append(escape(ch))
-    return Markup("").join(out)
+    `\\u{....}`.
+
+    One `escape` of the whole text, then one regex pass that replaces only the characters
+    outside printable ASCII: a 550-line proposal costs a few hundred microseconds, where one
+    `escape` call per character cost tens of milliseconds. The escaped entities are printable
+    ASCII, so the pass never touches them; the marks it inserts are never escaped. A `Markup`
+    is escaped as the plain text it holds (the code shown is text, whatever its type)."""
+    escaped = escape(str.__str__(text))
+    return Markup(_MAYBE_HIDDEN.sub(lambda m: _shown_char(m.group()), escaped))
 
 
 @dataclass(frozen=True)
