@@ -81,7 +81,7 @@ def figure_png(cmp: Comparison) -> bytes:
     from matplotlib.figure import Figure
 
     width = max(6.0, 1.2 + 1.3 * len(cmp.tasks))
-    fig = Figure(figsize=(min(width, 14.0), 4.2), dpi=100)
+    fig = Figure(figsize=(min(width, 14.0), 4.2), dpi=100, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     colours = matplotlib.colormaps["tab10" if len(cmp.sessions) <= 10 else "tab20"]
     n = max(len(cmp.sessions), 1)
@@ -102,10 +102,10 @@ def figure_png(cmp: Comparison) -> bytes:
     ax.set_xticks(range(len(cmp.tasks)), cmp.tasks)
     ax.set_xlim(-0.6, len(cmp.tasks) - 0.4)
     ax.set_ylabel("best confirmed holdout PGR (accuracy)")
-    ax.set_title("Best confirmed holdout PGR per task; error bars: 95 % t-interval over seeds")
+    ax.set_title("Best confirmed holdout PGR per task, per session", fontsize=11)
+    ax.set_xlabel("task (error bars: 95 % t-interval over the seeds)", fontsize=9)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()

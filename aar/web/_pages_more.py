@@ -276,7 +276,7 @@ def transcript(request: Request, session_id: str, number: int) -> Response:
         total_in=sum(u.input_tokens for u in used),
         total_out=sum(u.output_tokens for u in used),
         total_usd=sum(u.usd for u in used if u.usd is not None),
-        unpriced=sum(u.usd is None for u in used),
+        unpriced=sum(u.usd is None and u.model != "scripted" for u in used),
     )
 
 
