@@ -275,16 +275,25 @@ class SearchIndex:
     ) -> list[tuple[Finding, float, float]]:
         """The top `k` (finding, fused score, primary cosine) among rows matching `filters`
         (`Ranker.top`), read back from the file."""
-        snap = self.snapshot()
-        hits = self.ranker.top(snap, queries, filters, k, text)
-        if not hits:
-            return []
-        found = self.findings([int(snap.rowids[r]) for r, _, _ in hits])
-        return [(found[int(snap.rowids[r])], score, sim) for r, score, sim in hits]
+        for _ in range(_READ_TRIES):
+            snap = self.snapshot()
+            hits = self.ranker.top(snap, queries, filters, k, text)
+            found = self.findings([int(snap.rowids[r]) for r, _, _ in hits]) if hits else {}
+            rows = [(found.get(int(snap.rowids[r])), score, sim) for r, score, sim in hits]
+            if all(f is not None for f, _, _ in rows):
+                break
+            # another process committed between the snapshot and this read (a replaced row
+            # gets a new rowid): the snapshot's version is stale now, so rank again
+        return [(f, score, sim) for f, score, sim in rows if f is not None]
 
     def nearest_original(self, finding: Finding, vector: np.ndarray) -> tuple[str, float] | None:
         """The stored original most like `finding` (`_ranking.nearest_original`)."""
         return nearest_original(self.snapshot(), finding, vector)
+
+
+_READ_TRIES = 5
+"""Rankings of a search that another process's commits kept invalidating; after these the
+rows still found are returned (a server's index is shared by every process of a machine)."""
 
 
 def _set_meta(db: sqlite3.Connection, **values: str) -> None:

@@ -155,3 +155,33 @@ def test_a_store_file_changed_since_the_index_matched_it_is_checked(tmp_path: Pa
     assert touched.connected  # opened and compared with chromadb
     assert open_store(local_settings(path), connect=False).connected is False  # re-stamped
     # a corrupt file is then refused as `stats` refuses it: tests/malformed/test_sweep_inputs.py
+
+
+def test_a_commit_between_ranking_and_reading_rows_is_ranked_again(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's write can replace rows (new rowids) after a search ranked the old
+    snapshot and before it reads the rows: the search ranks again instead of failing with a
+    KeyError (seen with 12 threads sharing a Chroma server's index)."""
+    from aar.memory._index import SearchIndex
+
+    path = tmp_path / "store"
+    writer = open_store(local_settings(path), embedder=embedder)
+    writer.add(make(id="f-1", summary="curriculum from easy to hard examples"))
+    writer.add(make(id="f-2", summary="an unrelated note on tokenisers", method="other"))
+    reader = open_store(local_settings(path), embedder=embedder, connect=False)
+    assert [h.finding.id for h in reader.search("curriculum", k=1)] == ["f-1"]
+    real = SearchIndex.findings
+    raced = []
+
+    def racing(self: SearchIndex, rowids):  # type: ignore[no-untyped-def]
+        if not raced:  # the first read comes after another writer replaced the row
+            raced.append(True)
+            writer.delete("f-1")
+            writer.add(make(id="f-1", summary="curriculum from easy to hard, rewritten"))
+        return real(self, rowids)
+
+    monkeypatch.setattr(SearchIndex, "findings", racing)
+    hits = reader.search("curriculum", k=1)
+    assert raced and [h.finding.id for h in hits] == ["f-1"]
+    assert hits[0].finding.summary == "curriculum from easy to hard, rewritten"
