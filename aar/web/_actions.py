@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -226,22 +228,29 @@ def decide_batch(
                 )
             else:
                 web.with_store(
-                    lambda store, i=item_id, h=sha256: decide(
-                        runs,
-                        i,
-                        verdict,
-                        reviewer,
-                        comment,
-                        expected_sha256=h,
-                        store=store,
-                        key_file=key,
-                    )
+                    partial(_decide_finding, runs, item_id, verdict, reviewer, comment, sha256, key)
                 )
             done += 1
         except _ITEM_REFUSALS:
             refused.append(item_id)
     query = urlencode([("batch", verdict), ("done", done), *[("refused", r) for r in refused]])
     return RedirectResponse(f"/?{query}", status_code=303)
+
+
+def _decide_finding(
+    runs: Path,
+    item_id: str,
+    verdict: Verdict,
+    reviewer: str,
+    comment: str,
+    sha256: str,
+    key: Path | None,
+    store: Any,
+) -> None:
+    """One finding of a batch, on the memory's thread (`Web.with_store` passes the store)."""
+    decide(
+        runs, item_id, verdict, reviewer, comment, expected_sha256=sha256, store=store, key_file=key
+    )
 
 
 _ITEM_REFUSALS = (

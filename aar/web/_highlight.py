@@ -15,8 +15,16 @@ import difflib
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
-from pygments.lexers.python import PythonLexer
-from pygments.token import Comment, Keyword, Name, Number, Operator, String, _TokenType
+from pygments.lexers.python import PythonLexer  # type: ignore[import-untyped]
+from pygments.token import (  # type: ignore[import-untyped]
+    Comment,
+    Keyword,
+    Name,
+    Number,
+    Operator,
+    String,
+    _TokenType,
+)
 
 from aar.web._text import MAX_DIFF_LINES, visible
 
