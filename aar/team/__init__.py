@@ -5,7 +5,13 @@ The lead process holds the labels and serves the scorer (`aar.scorer.ScorerServi
 researcher is a session run by `aar resume` on a Dask worker, scoring through the service.
 """
 
-from aar.team._lead import drive_team, researcher_budgets, start_team
+from aar.team._lead import (
+    drive_team,
+    enforce_team_budget,
+    researcher_budgets,
+    start_team,
+    team_spend,
+)
 from aar.team._leaderboard import (
     Effect,
     Leaderboard,
@@ -51,6 +57,7 @@ __all__ = [
     "TeamStatus",
     "can_continue",
     "drive_team",
+    "enforce_team_budget",
     "leaderboard",
     "open_team",
     "researcher_budgets",
@@ -59,6 +66,7 @@ __all__ = [
     "start_team",
     "team_diversity",
     "team_ids",
+    "team_spend",
     "team_status",
     "write_report",
 ]

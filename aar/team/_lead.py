@@ -124,13 +124,17 @@ def drive_team(
             )
             for i in indexes
         }
-        _run_jobs(team, client, jobs, on_tick)
+        _run_jobs(team, runs_dir, client, jobs, on_tick)
     team.emit(TeamEvent(kind="finished"))
     write_report(team, runs_dir)
 
 
 def _run_jobs(
-    team: Team, client: Client, jobs: dict[int, ResearcherJob], on_tick: Callable[[], None]
+    team: Team,
+    runs_dir: Path,
+    client: Client,
+    jobs: dict[int, ResearcherJob],
+    on_tick: Callable[[], None],
 ) -> None:
     from distributed import wait
 
@@ -138,6 +142,7 @@ def _run_jobs(
     for job in jobs.values():
         running[_submit(team, client, job)] = job
     while running:
+        enforce_team_budget(team, runs_dir)
         try:
             done, _ = wait(list(running), timeout=TICK_S, return_when="FIRST_COMPLETED")
         except TimeoutError:  # nothing ended within the tick: refresh the view
@@ -250,3 +255,33 @@ def _cluster(config: TeamConfig, researchers: int) -> Iterator[Client]:
             Client(cluster) as client,
         ):
             yield client
+
+
+def team_spend(team: Team, runs_dir: Path) -> tuple[float, int]:
+    """USD and tokens every researcher's session has logged so far."""
+    from aar.team._status import team_status
+
+    rows = team_status(team, runs_dir).researchers
+    return sum(r.usd for r in rows), sum(r.tokens for r in rows)
+
+
+def enforce_team_budget(team: Team, runs_dir: Path) -> bool:
+    """The team owner's check of the team's USD and token totals: each session keeps to its
+    share, and the lead stops every researcher (resumably) once the sum reaches the total, so
+    a share no session spent cannot be spent twice by the others either."""
+    given = team.record.config.budgets
+    if team.stop_requested or (given.usd is None and given.tokens is None):
+        return team.stop_requested
+    usd, tokens = team_spend(team, runs_dir)
+    over = (given.usd is not None and usd >= given.usd) or (
+        given.tokens is not None and tokens >= given.tokens
+    )
+    if over:
+        team.emit(
+            TeamEvent(
+                kind="stop_requested",
+                detail=f"the team's budget is spent: USD {usd:.4f}, {tokens} tokens",
+            )
+        )
+        team.request_stop()
+    return over

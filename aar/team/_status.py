@@ -27,6 +27,7 @@ class ResearcherStatus(BaseModel):
     evals_used: int
     evals_budget: int
     usd: float
+    tokens: int = 0
     worker: str | None
     moves: int
     outcome: Outcome | None
@@ -97,6 +98,7 @@ def _researcher(
             "evals_used": state.usage.evals,
             "evals_budget": state.config.budgets.evals,
             "usd": state.usage.usd,
+            "tokens": state.usage.tokens,
         }
     )
 

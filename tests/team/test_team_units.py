@@ -15,8 +15,10 @@ from aar.team import (
     TeamBusyError,
     TeamConfig,
     drive_team,
+    enforce_team_budget,
     researcher_budgets,
     start_team,
+    team_spend,
     team_status,
 )
 from aar.team._directions import spread_directions
@@ -68,3 +70,24 @@ def test_budget_shares() -> None:
     assert (share.evals, share.usd, share.tokens) == (2, 0.5, 250)
     unlimited = researcher_budgets(_config())
     assert unlimited.evals == _config().session.budgets.evals and unlimited.usd is None
+
+
+def test_the_lead_stops_the_team_when_its_usd_total_is_spent(team_workspace: Path) -> None:
+    """Each session keeps to its share; the lead sums what every session logged and stops
+    the team (resumably) once the team's total is reached."""
+    from aar.session import ModelUsage, Session
+
+    runs = team_workspace / "runs"
+    team = start_team(runs, _config(budgets=TeamBudgets(usd=0.05, tokens=10_000)))
+    assert not enforce_team_budget(team, runs)
+    for researcher, usd in zip(team.record.researchers, (0.02, 0.03), strict=True):
+        session = Session.open(runs, researcher.session_id)
+        try:
+            session.emit(ModelUsage(model="openai:x", input_tokens=100, output_tokens=10, usd=usd))
+        finally:
+            session.shutdown()
+    assert team_spend(team, runs) == (pytest.approx(0.05), 220)
+    assert enforce_team_budget(team, runs)
+    assert team.stop_requested
+    assert [e.kind for e in team.events()] == ["stop_requested"]
+    assert "budget is spent" in team.events()[0].detail
