@@ -68,8 +68,11 @@ def _task_label(data: ReportData, task: str) -> str:
     return f"{task}\nweak {ctx.weak_acc:.3f} · ceiling {ctx.ceiling_acc:.3f}"
 
 
-def write_figure(data: ReportData, path: Path, colours: dict[str, str] | None = None) -> None:
-    """Draw the figure (see the module docstring); `colours` is the session's method map."""
+def write_figure(
+    data: ReportData, path: Path, colours: dict[str, str] | None = None
+) -> list[tuple[str, list[str]]]:
+    """Draw the figure (see the module docstring); `colours` is the session's method map.
+    Returns what it drew: each task's group with its methods, in order."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,6 +109,7 @@ def write_figure(data: ReportData, path: Path, colours: dict[str, str] | None = 
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path)
     plt.close(fig)
+    return [(task, [r.method for r in rows]) for task, rows in groups]
 
 
 def _confirmed(data: ReportData) -> bool:
