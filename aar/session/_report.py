@@ -293,6 +293,8 @@ def _results_table(data: ReportData) -> list[str]:
         "| task | method | role | seeds | PGR | accuracy | vs naive [95 % t-interval] |",
         "|---|---|---|---|---|---|---|",
     ]
+    # From layout 3 a role quotes the hypothesis's parameter names (the researcher's text).
+    role = markdown_inline if data.layout >= 3 else str
     for r in data.rows:
         vs = (
             f"{number_text(r.vs_naive[0])} "
@@ -301,7 +303,7 @@ def _results_table(data: ReportData) -> list[str]:
             else "—"
         )
         out.append(
-            f"| {r.task} | {r.method} | {r.role} | {len(r.seeds)} | "
+            f"| {r.task} | {r.method} | {role(r.role)} | {len(r.seeds)} | "
             f"{mean_se_text(r.pgr_mean, r.pgr_se)} "
             f"[{number_text(r.pgr_ci[0])}, {number_text(r.pgr_ci[1])}] | "
             f"{number_text(r.acc_mean)} | {vs} |"

@@ -175,3 +175,21 @@ def test_a_failed_cell_logs_its_error_and_an_ok_cell_keeps_its_keys(workspace: P
     (failed,) = state.failed_cells
     assert (failed.round, failed.index, failed.status) == (1, 2, "error")
     assert failed.error == "KeyError: 'missing'"
+
+
+def test_layout_3_roles_quote_the_researchers_parameter_names() -> None:
+    """A role names the sweep's start by the hypothesis's parameters, which the researcher
+    wrote: the report quotes them (no table cell, tag or link can be forged)."""
+    state = _state(3)
+    state.hypotheses["h1-1"].params = {"members": 5.0, "x|<b>[a](b)": 1.0}
+    state.evaluations += entries("bagged-members-9", "e-02", [0.2] * 5, "test")
+    state.holdout += entries("bagged-members-9", "e-02", [0.1] * 5, "holdout")
+    data = report_data(state, 1, [])
+    (start,) = [r for r in data.rows if r.method == "bagged"]
+    assert start.role == "hypothesis, sweep start: members=5, x|<b>[a](b)=1"
+    (swept,) = [r for r in data.rows if r.method == "bagged-members-9"]
+    assert swept.role == "hypothesis, sweep"
+    results = render_markdown(data).split("## Results")[1]
+    line = next(x for x in results.splitlines() if x.startswith("| digits-ge5 | bagged |"))
+    assert "| hypothesis, sweep start: members=5, x\\|\\<b>\\[a\\](b)=1 |" in line
+    assert line.count(" | ") == 6  # the row's own 7 cells, none forged
