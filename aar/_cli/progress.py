@@ -57,15 +57,16 @@ def live_progress(session: Session) -> Iterator[None]:
 
     The live rows are transient: when the block ends (a round's end, Ctrl-C, SIGTERM) they
     are erased and drawn once more as plain lines, so a stop never leaves a second copy of
-    the round line under the first."""
+    the round line under the first; no row reaches the last columns, where the "^C" that
+    the terminal echoes would wrap and throw rich's count of lines to erase off by one."""
     console = Console(stderr=True)
     if not console.is_terminal:
         yield
         return
     session.progress.update(session.state)  # the budget is known before the first event
 
-    def view() -> Table:
-        return progress_view(session.progress, session.state, console.width)
+    def view() -> Table:  # 3 columns spare: the "^C" a terminal echoes never wraps a row
+        return progress_view(session.progress, session.state, console.width - 3)
 
     live = Live(view(), console=console, refresh_per_second=4, transient=True)
     live.start()

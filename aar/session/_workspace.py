@@ -49,7 +49,19 @@ class Workspace:
         return True
 
     def commit(self, message: str) -> str:
-        """Commit everything not ignored (if anything changed); returns HEAD's sha."""
+        """Commit everything not ignored (if anything changed); returns HEAD's sha.
+
+        Ctrl-C typed in a terminal sends SIGINT to the whole foreground process group, which
+        kills GitPython's long-lived `git cat-file` helpers too: the commit that saves the
+        interrupted experiment then met a broken pipe, and `aar run` exited 1 without a word.
+        The helpers are started afresh once, and the commit made."""
+        try:
+            return self._commit(message)
+        except BrokenPipeError:
+            self.repo.git.clear_cache()
+            return self._commit(message)
+
+    def _commit(self, message: str) -> str:
         import git
 
         self.repo.git.add("-A")
