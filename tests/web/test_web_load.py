@@ -10,13 +10,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup, escape
-from web_support import Site, csrf_of, login, serving
+from web_support import Site, client_for, csrf_of, login, serving
 
 from aar.text import MULTILINE, is_hidden, mark
 from aar.web import _server
@@ -222,3 +223,28 @@ def test_an_oversized_form_without_a_login_gets_401(site: Site) -> None:
             logged_in = client.post(f"/items/{pid}/decide", data=form | {"csrf": csrf})
             assert logged_in.status_code == 400 and APP_PAGE in logged_in.text
             assert csrf_of(client.get("/").text) == csrf
+
+
+def test_the_leaderboard_is_built_again_only_when_a_session_log_changed(fresh_site: Site) -> None:
+    """The board replays every session's log (seconds for a hundred sessions): the page keeps
+    it until a log's stamp (or the set of sessions) changes."""
+    from aar.team import leaderboard
+
+    built: list[int] = []
+
+    def counting(runs: Any) -> Any:
+        built.append(1)
+        return leaderboard(runs)
+
+    c = client_for(fresh_site, reviewers={}, leaderboard=counting)
+    first = c.get("/leaderboard")
+    assert first.status_code == 200 and c.get("/leaderboard").text == first.text
+    assert len(built) == 1
+    log = fresh_site.session_dir / "events.jsonl"
+    log.write_bytes(log.read_bytes())  # same bytes, a new stamp (ctime): read again
+    assert c.get("/leaderboard").status_code == 200 and len(built) == 2
+    copy = fresh_site.runs / "s-20991231-000000-000000"
+    copy.mkdir()
+    (copy / "events.jsonl").write_bytes(log.read_bytes())  # another session appears
+    assert c.get("/leaderboard").status_code == 200 and len(built) == 3
+    assert c.get("/leaderboard").status_code == 200 and len(built) == 3

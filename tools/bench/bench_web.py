@@ -457,11 +457,15 @@ def _measure(client: Any, built: dict[str, Any], token: str, repeat: int) -> Non
             )
             warm[name].append(_timing(client.get(path)))
     after: dict[str, list[float]] = {"sessions list": [], "proposal page": [], "audit page": []}
-    for pid in built["pending"][:5]:
+    for pid in built["pending"]:
+        if len(after["proposal page"]) == 5:
+            break
         sha = re.search(
             r'name="sha256" value="([0-9a-f]{64})"', client.get(f"/proposals/{pid}").text
         )
-        form = {"csrf": csrf, "verdict": "approve", "sha256": sha.group(1), "comment": "bench"}  # type: ignore[union-attr]
+        if sha is None:  # decided by an earlier run on a --keep directory
+            continue
+        form = {"csrf": csrf, "verdict": "approve", "sha256": sha.group(1), "comment": "bench"}
         _timing(client.post(f"/items/{pid}/decide", data=form))
         after["proposal page"].append(_timing(client.get(f"/proposals/{pid}")))
         after["sessions list"].append(_timing(client.get("/")))
@@ -507,8 +511,13 @@ def main() -> None:
     parser.add_argument("--audit", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="Keep the runs directory.")
+    parser.add_argument(
+        "--reuse", type=Path, help="Measure on a copy of a directory kept by --keep (no build)."
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="aar-bench-web-"))
+    if args.reuse:
+        shutil.copytree(args.reuse, root, dirs_exist_ok=True, symlinks=True)
     from aar.web import new_token, token_hash
 
     token = new_token()
@@ -522,7 +531,12 @@ def main() -> None:
     }
     os.environ.update(env)
     try:
-        built = build(root, args.sessions, args.findings, args.audit, env)
+        if args.reuse:
+            built = json.loads((root / "built.json").read_text()) | {"runs": root / "runs"}
+        else:
+            built = build(root, args.sessions, args.findings, args.audit, env)
+            saved = {k: v for k, v in built.items() if k != "runs"}
+            (root / "built.json").write_text(json.dumps(saved))
         measure(built, token, env, args.repeat)
     finally:
         if args.keep:
