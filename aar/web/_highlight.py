@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from markupsafe import Markup
 from pygments.lexers.python import PythonLexer  # type: ignore[import-untyped]
@@ -42,6 +43,7 @@ _CLASSES: list[tuple[_TokenType, str]] = [
 ]
 
 
+@lru_cache(maxsize=64)  # a pure function of its text: pages show the same code again
 def highlight_lines(code: str) -> list[Markup]:
     """`code`'s lines (without their newline), each as highlighted, escaped HTML."""
     lexer = PythonLexer(stripnl=False, stripall=False, ensurenl=False)
@@ -105,6 +107,7 @@ class CodeDiff:
     removed: int = 0
 
 
+@lru_cache(maxsize=64)  # a pure function of its text: pages show the same code again
 def code_diff(old: str, new: str, old_name: str, new_name: str) -> CodeDiff | None:
     """The diff of `old` -> `new` (None when it would be too long to read)."""
     a, b = old.split("\n"), new.split("\n")

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
-from aar.text import MULTILINE, hidden_count, is_hidden, mark
+from aar.text import MULTILINE, is_hidden, mark
 
 __all__ = ["MAX_DIFF_LINES", "DiffLine", "diff_lines", "hidden_count", "visible"]
 
@@ -31,6 +31,12 @@ Code is mostly ASCII, so a page looks up the rule (`is_hidden`) only for the rar
 def _shown_char(ch: str) -> str:
     """`ch` as a page shows it (escaping cannot change any character this is called for)."""
     return f'<mark class="hidden-char">{mark(ch)}</mark>' if is_hidden(ch) else ch
+
+
+def hidden_count(text: str) -> int:
+    """How many characters of `text` (newline and tab kept) a page marks as hidden: what
+    `aar.text.hidden_count` counts, looking up only the characters outside printable ASCII."""
+    return sum(_shown_char(m.group()) != m.group() for m in _MAYBE_HIDDEN.finditer(text))
 
 
 def visible(text: str) -> Markup:

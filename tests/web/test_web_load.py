@@ -20,9 +20,10 @@ from markupsafe import Markup, escape
 from web_support import Site, client_for, csrf_of, login, serving
 
 from aar.text import MULTILINE, is_hidden, mark
+from aar.text import hidden_count as text_hidden_count
 from aar.web import _server
 from aar.web._app import WebConfig, create_app
-from aar.web._text import visible
+from aar.web._text import hidden_count, visible
 
 APP_PAGE = 'class="card error-page"'  # what every page of the app's error template has
 
@@ -57,6 +58,7 @@ TRICKY = (
 def test_visible_matches_the_per_character_version(text: str) -> None:
     assert visible(text) == visible_per_char(text)
     assert type(visible(text)) is Markup
+    assert hidden_count(text) == text_hidden_count(text)
 
 
 def test_visible_escapes_markup_and_marks_every_hidden_character() -> None:
