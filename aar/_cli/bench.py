@@ -8,17 +8,15 @@ scikit-learn: a mistake is reported in well under a second and `aar --help` stay
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from aar._cli.bench_views import print_record, print_results
-from aar._cli.output import warn
+from aar._cli.bench_split import warn_named_split
+from aar._cli.bench_views import print_record, print_results, tasks_table
 from aar.errors import UsageError
 from aar.files import check_names
 
@@ -67,7 +65,7 @@ def list_cmd(
         refresh=refresh,
         measuring=lambda t: console.status(f"measuring {t.name} (weak + ceiling, seed 42)"),
     )
-    table = _tasks_table([gap.task for gap in gaps.gaps])
+    table = tasks_table([gap.task for gap in gaps.gaps])
     for gap in gaps.gaps:
         table.add_row(
             gap.task,
@@ -88,27 +86,6 @@ def list_cmd(
             f"\n  strong: {task.strong_description}",
             highlight=False,
         )
-
-
-def _tasks_table(names: list[str]) -> Any:
-    """Task names are typed into other commands, so they never wrap or shorten; the light
-    layout (no outer border, one space between columns) fits 80 columns with the longest."""
-    from rich import box
-    from rich.table import Table
-
-    table = Table(
-        title="aar bench tasks (accuracy on holdout, seed 42)",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
-    )
-    table.add_column("task", no_wrap=True, min_width=max(map(len, names), default=4))
-    table.add_column("k", justify="right", no_wrap=True)
-    table.add_column("sizes: weak_train/\ntransfer/test/holdout", no_wrap=True)
-    for column in ("weak", "ceiling", "gap", "from"):
-        table.add_column(column, justify="right", no_wrap=True)
-    return table
 
 
 MethodOpt = Annotated[
@@ -274,7 +251,7 @@ def evaluate_cmd(
     check_seed(seed, "--seed")
     if split not in ("test", "holdout"):
         raise InvalidPredictionsError(f"--split must be 'test' or 'holdout', got {split!r}")
-    _warn_named_split(predictions, split)
+    warn_named_split(predictions, split)
     if split == "holdout":
         from aar.bench import HoldoutRefusedError
 
@@ -342,32 +319,6 @@ def _score(
     if old is not None:
         old.append(response.record, np.frombuffer(base64.b64decode(response.hard), np.uint8))
     return response.record
-
-
-SPLIT_NAMES = ("weak_train", "transfer", "test", "holdout")
-"""The splits a prediction file's name may say it is for (as sessions name theirs:
-`seed-42.test.npy`, `seed-42.holdout.npy`)."""
-
-
-def named_split(path: Path) -> str | None:
-    """The split a file's name says it holds: a dot-, dash- or underscore-separated word of its
-    name (`preds.test.npy`, `holdout-preds.csv`), the last such word when several; else None."""
-    words = re.split(r"[._\-]+", path.name.lower())
-    joined = [f"{a}_{b}" for a, b in itertools.pairwise(words)]
-    found = [w for w in (*words, *joined) if w in SPLIT_NAMES]
-    return found[-1] if found else None
-
-
-def _warn_named_split(predictions: Path, split: str) -> None:
-    """Predictions for one split scored as another are a mix-up that no size check catches
-    when the splits have the same number of rows (digits-ge5: 269 and 269): warn, in the
-    words of the file's name, before the split is scored or refused."""
-    said = named_split(predictions)
-    if said is not None and said != split:
-        warn(
-            f"{predictions.name} is named for the {said} split, but --split is {split}: "
-            f"check that these are {split} predictions"
-        )
 
 
 def check_gpu_present(device: str) -> None:

@@ -7,7 +7,7 @@ commands' checks and calls, and the words of a scorer's answer live in one place
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -83,3 +83,24 @@ def print_record(record: EvalRecord, as_json: bool) -> None:
     )
     for flag in record.flags:
         console.print(f"[yellow]flag:[/] {flag}")
+
+
+def tasks_table(names: list[str]) -> Any:
+    """Task names are typed into other commands, so they never wrap or shorten; the light
+    layout (no outer border, one space between columns) fits 80 columns with the longest."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title="aar bench tasks (accuracy on holdout, seed 42)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    table.add_column("task", no_wrap=True, min_width=max(map(len, names), default=4))
+    table.add_column("k", justify="right", no_wrap=True)
+    table.add_column("sizes: weak_train/\ntransfer/test/holdout", no_wrap=True)
+    for column in ("weak", "ceiling", "gap", "from"):
+        table.add_column(column, justify="right", no_wrap=True)
+    return table

@@ -26,6 +26,7 @@ from aar._cli.memory_inputs import (
     read_text,
     refuse_reviews,
 )
+from aar._cli.memory_reading import absent_stats, reading_store, session_filter
 from aar._cli.memory_views import finding_details, findings_table
 from aar._cli.output import warn
 from aar.errors import UsageError
@@ -63,23 +64,6 @@ def _store(*, connect: bool = True) -> FindingsStore:
     return open_store(get_settings(), connect=connect)
 
 
-def _reading_store(*, connect: bool = True) -> FindingsStore | None:
-    """The store for a command that only reads, or None where no local store exists yet: a
-    reading command never creates one (`./memory` appeared wherever `aar memory query` ran).
-    Says where it looked, and, outside any project, how to point at one."""
-    from aar.config import get_settings, project_note
-
-    memory = get_settings().memory
-    if memory.url or memory.path.exists():
-        return _store(connect=connect)
-    note = project_note()
-    warn(
-        f"no findings memory at {memory.path} (nothing stored there yet)"
-        + (f"; {note}" if note else "")
-    )
-    return None
-
-
 def _warn_bad(store: FindingsStore) -> None:
     """One line per damaged record the command skipped, and how to repair the store."""
     for bad in store.bad_records.values():
@@ -111,7 +95,7 @@ def _filters(
                 "task": task,
                 "verdict": verdict,
                 "status": status,
-                "session_id": _session_filter(session),
+                "session_id": session_filter(session),
                 "tag": tag,
                 "since": since,
                 "include_duplicates": duplicates,
@@ -119,16 +103,6 @@ def _filters(
         )
     except ValidationError as exc:
         raise UsageError(validation_message(exc, prefix="--")) from None
-
-
-def _session_filter(session: str | None) -> str | None:
-    """`--session` takes a unique start of a local session's id too (`aar._cli.ids`)."""
-    if session is None:
-        return None
-    from aar._cli.ids import resolve_filter
-    from aar.config import get_settings
-
-    return resolve_filter(get_settings().runs_dir, session)
 
 
 def _print_json(data: Any) -> None:
@@ -179,7 +153,7 @@ def query(
     if not text.strip():
         raise UsageError("the query text is empty")
     check_query_text(text)
-    store = _reading_store(connect=False)
+    store = reading_store(connect=False)
     hits = store.search(text, filters, k=k) if store is not None else []
     if as_json:
         _print_json(
@@ -204,7 +178,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """One finding with every field, and the near-duplicates linked to it."""
-    store = _reading_store()
+    store = reading_store()
     if store is None:
         raise UsageError(f"no finding {finding_id!r}: the findings memory is empty")
     finding = store.get(finding_id)
@@ -234,7 +208,7 @@ def list_(
 ) -> None:
     """Findings matching the filters, newest first."""
     filters = _filters(task, verdict, status, session, tag, since, duplicates)
-    store = _reading_store()
+    store = reading_store()
     findings = store.list_findings(filters, limit=limit) if store is not None else []
     if as_json:
         _print_json([f.model_dump(mode="json") for f in findings])
@@ -309,14 +283,10 @@ def import_(
 @memory_app.command("stats")
 def stats(as_json: JsonOpt = False) -> None:
     """Where the store is, its embedding model, and counts by verdict, status and task."""
-    store = _reading_store()
+    store = reading_store()
     if store is None:  # nothing stored yet (the warning says where it looked)
         if as_json:
-            from aar.config import get_settings
-
-            _print_json(
-                {"location": str(get_settings().memory.path), "mode": "absent", "findings": 0}
-            )
+            _print_json(absent_stats())
         return
     s = store.stats()
     if as_json:

@@ -32,10 +32,7 @@ if TYPE_CHECKING:
 Provider = Literal["openai", "anthropic"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic")
 SCRIPTED = "scripted"
-LOCAL_SERVERS: dict[str, str] = {
-    "ollama": "http://127.0.0.1:11434/v1",
-    "vllm": "http://127.0.0.1:8000/v1",
-}
+LOCAL_SERVERS = {"ollama": "http://127.0.0.1:11434/v1", "vllm": "http://127.0.0.1:8000/v1"}
 """`ollama:NAME` and `vllm:NAME`: `openai:NAME` (Chat Completions, which both serve) at the
 server's usual local URL, which `--base-url` overrides. No key is sent to them, not even
 `OPENAI_API_KEY` (a key for OpenAI is not one for a local server; a server that wants a key

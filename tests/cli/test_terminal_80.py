@@ -446,7 +446,7 @@ def test_a_probe_flag_on_an_approved_sweep_says_what_it_means(tmp_path: Path) ->
 def test_a_file_named_for_another_split_is_warned_about(tmp_path: Path) -> None:
     import numpy as np
 
-    from aar._cli.bench import named_split
+    from aar._cli.bench_split import named_split
 
     assert named_split(Path("seed-42.test.npy")) == "test"
     assert named_split(Path("holdout_preds.csv")) == "holdout"

@@ -126,7 +126,7 @@ def test_looping_without_finishing_hits_the_request_budget(workspace: Path) -> N
     with session_of(small_config(budgets=Budgets(requests=6))) as session:
         why = run_scripted(session, _never_finish)
         assert why == "request budget of 6 reached"
-        assert session.state.usage.requests == 6 and session.state.state == "awaiting_review"
+        assert session.state.usage.requests == 6 and session.state.state == "closed"  # no proposal
         report = (session.root / "rounds/1/report.md").read_text()
         assert "request budget of 6 reached" in report and "min into round 1" in report
 
@@ -183,7 +183,7 @@ def test_a_budget_spent_before_the_first_step_still_ends_in_a_report(workspace: 
     with session_of(small_config(budgets=Budgets(minutes=1e-6))) as session:
         why = run_scripted(session, _never_called)
         assert why.startswith("wall-clock budget of")
-        assert session.state.state == "awaiting_review" and session.state.round.ended
+        assert session.state.state == "closed" and session.state.round.ended  # nothing proposed
         report = (session.root / "rounds/1/report.md").read_text()
         assert "wall-clock budget" in report and "min into round 1" in report
         assert replay_session(session.root).ok  # the (empty) report re-derives from the log
