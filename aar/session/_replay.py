@@ -26,6 +26,7 @@ from aar.session._events import EventLog
 from aar.session._ledger import MAX_PREDICTION_BYTES
 from aar.session._models import EvalEntry, SessionState
 from aar.session._report import proposal_rows, render_markdown, report_data
+from aar.session._report_reviews import review_notes
 
 
 class ReplayResult(BaseModel):
@@ -89,7 +90,8 @@ def _check_committed_log(root: Path, path: Path, result: ReplayResult) -> None:
 
 def _check_report(root: Path, state: SessionState, number: int, result: ReplayResult) -> None:
     directory = root / "rounds" / str(number)
-    data = report_data(state, number, proposal_rows(root, state, number))
+    rows = proposal_rows(root, state, number)
+    data = report_data(state, number, rows, review_notes(root, state, number))
     for name, rebuilt in (
         ("report.md", render_markdown(data)),
         ("report.json", data.model_dump_json(indent=2) + "\n"),

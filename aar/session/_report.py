@@ -19,6 +19,7 @@ from aar.session._models import SessionState
 from aar.session._report_answer import CHOICE_RULE, AnswerRow, answer_rows, no_answer_text
 from aar.session._report_context import TaskContext, context_rows, sweep_start_entries
 from aar.session._report_figure import ERROR_BARS, method_colours, write_figure
+from aar.session._report_reviews import ReviewNote, review_lines, review_notes
 from aar.session._report_sections import (
     NAIVE,
     ProvenanceRow,
@@ -74,6 +75,8 @@ class ReportData(BaseModel):
     """Layout 2: the best method per task, which the report opens with."""
     context: list[TaskContext] = []
     """Layout 3: each task's weak-supervisor and ceiling accuracies on holdout."""
+    reviews: list[ReviewNote] = []
+    """Layout 4: who approved each proposal a follow-up round ran, when, and their comment."""
 
     @model_serializer(mode="wrap")
     def _as_its_layout(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -87,13 +90,20 @@ class ReportData(BaseModel):
         return dumped
 
 
-LAYOUT_FIELDS = {2: ("layout", "answer"), 3: ("context",)}
+LAYOUT_FIELDS = {2: ("layout", "answer"), 3: ("context",), 4: ("reviews",)}
 """The fields each layout added to `report.json`."""
 LAYOUT_2_FIELDS = LAYOUT_FIELDS[2]
 
 
-def report_data(state: SessionState, number: int, proposals: list[dict[str, str]]) -> ReportData:
-    """Everything the report says about round `number` (a pure function of the state)."""
+def report_data(
+    state: SessionState,
+    number: int,
+    proposals: list[dict[str, str]],
+    reviews: list[ReviewNote] | None = None,
+) -> ReportData:
+    """Everything the report says about round `number`: a pure function of the state, the
+    round's proposals (`proposal_rows`) and, from layout 4, the reviewers' decisions on what a
+    follow-up round ran (`review_notes`, read from the audit log; none when not given)."""
     info = next(r for r in state.rounds if r.number == number)
     holdout = [e for e in state.holdout if e.round == number or is_baseline(state, e)]
     layout = state.report_layout
@@ -123,6 +133,7 @@ def report_data(state: SessionState, number: int, proposals: list[dict[str, str]
         layout=layout,
         answer=answer_rows(state, number, rows) if layout >= 2 else [],
         context=context_rows(state, holdout) if layout >= 3 else [],
+        reviews=(reviews or []) if layout >= 4 else [],
     )
 
 
@@ -145,6 +156,8 @@ def render_markdown(data: ReportData) -> str:
     lines += [f"- **Directions:** {directions or 'none'}"]
     lines += [f"- **Tasks × seeds:** {', '.join(data.tasks)} × {data.seeds}"]
     lines += [f"- **Round ended:** {markdown_inline(data.why_ended or 'not yet')}", ""]
+    if data.layout >= 4 and data.kind == "followup":
+        lines += [*review_lines(data.reviews), ""]
     if data.summary:
         lines += ["## The researcher's summary", "", *markdown_quote(data.summary), ""]
     lines += ["## Hypotheses tried", ""]
@@ -356,7 +369,10 @@ def report_path(root: Path, number: int) -> Path:
 
 def write_report(session: Session, number: int) -> Path:
     """Write `rounds/<n>/report.md`, `pgr.png` and `provenance.json`; returns the report."""
-    data = report_data(session.state, number, proposal_rows(session.root, session.state, number))
+    state, root = session.state, session.root
+    data = report_data(
+        state, number, proposal_rows(root, state, number), review_notes(root, state, number)
+    )
     path = report_path(session.root, number)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_figure(data, path.parent / "pgr.png", method_colours(session.state))

@@ -3,14 +3,17 @@ the 'confidence' direction, so that a hypothesis tests logconf), its approved fo
 resumed, both reports replayed. Layout 3 adds the tasks' weak and ceiling accuracies, roles
 that say what each row is to the round, the earlier method a sweep started from, and a figure
 whose error bars and references are said, with one colour per method in every figure of the
-session. A layout-2 session (archived, made by the aar before layout 3) keeps its reports
-byte for byte.
+session. Layout 4 (the same session: new sessions write it) adds to a follow-up round's report
+who approved each proposal it ran, when, and their comment, read from the review audit log and
+quoted (markup escaped, hidden characters marked). A layout-2 session (archived, made by the
+aar before layout 3) keeps its reports byte for byte.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +23,20 @@ from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 from session_support import run_aar, unpack_session
 
+from aar.review import Decision, ReviewItem, item_history
 from aar.session import REPORT_LAYOUT, EventLog, SessionState, replay_session
-from aar.session._report import FIGURE_CAPTION, ReportData, report_data
+from aar.session._report import FIGURE_CAPTION, ReportData, render_markdown, report_data
 from aar.session._report_figure import method_colours, write_figure
+from aar.session._report_reviews import _note, review_lines, review_notes
 from aar.session._report_sections import ResultRow
 
 pytestmark = pytest.mark.slow
 TASK = "digits-ge5"
 DATA = Path(__file__).parent / "data"
 LAYOUT2 = "s-20261207-210611-b323ce"
+REVIEWER = "Ada *Lovelace* <b>"
+COMMENT = "# ok **go** [x](http://evil.example) | a \u202eevil\nsecond line"
+"""A reviewer's name and comment with markup, a line break and a bidi override (U+202E)."""
 
 
 @dataclass
@@ -49,7 +57,11 @@ def ran(module_workspace: Path) -> Ran:
     first = EventLog(root).state()
     (pid,) = first.proposals
     sha = json.loads((root / "proposals" / f"{pid}.json").read_text())["sha256"]
-    decided = run_aar("review", "approve", pid, "--sha256", sha, "-m", "ok", cwd=module_workspace)
+    decided = run_aar(
+        *("review", "approve", pid, "--sha256", sha, "-m", COMMENT),
+        cwd=module_workspace,
+        env={"AAR_REVIEWER": REVIEWER},
+    )
     assert decided.returncode == 0, decided.stdout + decided.stderr
     resumed = run_aar("resume", root.name, cwd=module_workspace, timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -63,8 +75,8 @@ def _report(ran: Ran, number: int) -> tuple[str, dict[str, Any]]:
     return (directory / "report.md").read_text(), data
 
 
-def test_the_session_writes_layout_3_and_replays(ran: Ran) -> None:
-    assert REPORT_LAYOUT == 3 and ran.state.report_layout == 3
+def test_the_session_writes_layout_4_and_replays(ran: Ran) -> None:
+    assert REPORT_LAYOUT == 4 and ran.state.report_layout == 4
     assert [r.kind for r in ran.state.rounds] == ["research", "followup"]
     result = replay_session(ran.root)
     assert result.ok, result.mismatches
@@ -157,3 +169,85 @@ def test_a_layout_2_session_keeps_its_reports(workspace: Path) -> None:
     md = (root / "rounds/2/report.md").read_text()
     assert "## The tasks" not in md and "sweep start" not in md and "Figure:" not in md
     assert "context" not in json.loads((root / "rounds/2/report.json").read_text())
+
+
+def test_the_follow_up_report_shows_who_approved_what_it_ran_and_their_comment(ran: Ran) -> None:
+    (pid,) = ran.state.rounds[1].followups
+    (record,) = [r for r in item_history(ran.root.parent, pid) if r.outcome == "recorded"]
+    assert record.decision.reviewer == REVIEWER and record.decision.comment == COMMENT
+    md, data = _report(ran, 2)
+    (note,) = data["reviews"]
+    assert note["proposal_id"] == pid and note["reviewer"] == REVIEWER
+    assert note["comment"] == COMMENT and note["edited_from"] is None
+    when = record.decision.decided_at.astimezone(UTC)
+    line = (
+        f"- `{pid}` approved by Ada \\*Lovelace\\* \\<b> on {when:%Y-%m-%d %H:%M:%S} UTC "
+        f"(sha256 `{record.decision.sha256[:16]}…`). Comment: \\# ok \\*\\*go\\*\\* "
+        r"\[x\](http://evil.example) \| a \\u{202e}evil ↵ second line"
+    )
+    section = md.split("## The reviewers' decisions on what this round ran\n\n")[1]
+    assert section.split("\n\n")[0] == line
+    assert "\u202e" not in md and "\n# ok" not in md and " <b>" not in md
+    assert md.index("- **Round ended:**") < md.index("## The reviewers' decisions")
+    first, first_data = _report(ran, 1)  # a research round ran nothing a reviewer approved
+    assert "## The reviewers' decisions" not in first and first_data["reviews"] == []
+
+
+def test_a_layout_3_session_keeps_its_follow_up_report(ran: Ran) -> None:
+    notes = review_notes(ran.root, ran.state, 2)
+    assert [n.reviewer for n in notes] == [REVIEWER]
+    old = ran.state.model_copy(update={"report_layout": 3})
+    assert review_notes(ran.root, old, 2) == []
+    data = report_data(old, 2, [], notes)
+    assert data.reviews == [] and "reviews" not in json.loads(data.model_dump_json())
+    assert "## The reviewers' decisions" not in render_markdown(data)
+
+
+def _item(pid: str, verdict: str, comment: str) -> ReviewItem:
+    decided = datetime(2026, 12, 7, 22, 0, 5, tzinfo=timezone(timedelta(hours=2)))
+    decision = Decision(
+        item="proposal",
+        item_id=pid,
+        session_id="s-test",
+        sha256="b" * 64,
+        decision=verdict,  # type: ignore[arg-type]
+        reviewer="bob",
+        comment=comment,
+        decided_at=decided,
+    )
+    status = "approved" if verdict == "approve" else "rejected"
+    return ReviewItem(
+        kind="proposal",
+        id=pid,
+        session_id="s-test",
+        round=1,
+        status=status,  # type: ignore[arg-type]
+        sha256="b" * 64,
+        summary="",
+        created_at=decided,
+        decision=decision,
+    )
+
+
+def test_an_edit_is_named_only_when_the_audit_log_proves_it() -> None:
+    """'approved with edits' as the web page records it (the original's rejection names the
+    new proposal); the same words typed in a comment, with no such rejection, prove nothing."""
+    old, new = "p-000000000001", "p-000000000002"
+    items = {
+        old: _item(old, "reject", f"replaced by {new} (sha256 {'b' * 64}; approved with edits)"),
+        new: _item(new, "approve", typed := f"approved with edits of {old}: lr *halved*"),
+    }
+    note = _note(new, items)
+    assert note.edited_from == old and note.comment == "lr *halved*"
+    assert note.decided_at == datetime(2026, 12, 7, 20, 0, 5, tzinfo=UTC)
+    (_, line) = review_lines([note])[1:]
+    assert line == (
+        f"- `{new}` approved with edits (the reviewer's version of `{old}`) by bob on "
+        f"2026-12-07 20:00:05 UTC (sha256 `{'b' * 16}…`). Comment: lr \\*halved\\*"
+    )
+    forged = {new: items[new]}  # no rejection of the original names this proposal
+    claimed = _note(new, forged)
+    assert claimed.edited_from is None and claimed.comment == typed
+    assert "with edits" not in review_lines([claimed])[2].split(" Comment:")[0]
+    missing = review_lines([_note("p-000000000003", items)])[2]
+    assert missing == "- `p-000000000003`: the audit log holds no decision on it"
