@@ -141,10 +141,9 @@ def resume(
     from aar.memory import check_store
     from aar.session import Session
 
-    runs_dir = get_settings().runs_dir
-    session_id = _check_id(runs_dir, session_id)
     check_store(get_settings())  # the round stores its findings there: refuse a broken one now
-    session = Session.open(runs_dir, session_id)
+    runs_dir = get_settings().runs_dir
+    session = Session.open(runs_dir, _check_id(runs_dir, session_id))
     if _finish_torn_end(session):
         return
     drive(session)

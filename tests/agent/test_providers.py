@@ -337,9 +337,9 @@ def test_a_local_server_needs_no_key(flavour: Flavour, allowed: None) -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("gpt-4o", "use scripted, openai:NAME or anthropic:NAME"),
-        ("google:gemini-2.0", "use scripted, openai:NAME or anthropic:NAME"),
-        ("OpenAI:gpt-4o", "use scripted, openai:NAME or anthropic:NAME"),
+        ("gpt-4o", "anthropic:NAME, ollama:NAME or vllm:NAME"),
+        ("google:gemini-2.0", "anthropic:NAME, ollama:NAME or vllm:NAME"),
+        ("OpenAI:gpt-4o", "anthropic:NAME, ollama:NAME or vllm:NAME"),
         ("openai:", "empty or has characters"),
         ("openai:gpt 4o", "empty or has characters"),
         ("anthropic:claude\n", "empty or has characters"),

@@ -181,7 +181,7 @@ def test_a_torn_last_line_is_recovered_by_resume(session: Path) -> None:
     assert "round 1 ended" in outcome.stdout
     assert (session / "events.jsonl.torn").read_bytes() == torn + b"\n"
     listed = json.loads(run_cli(("sessions", "list", "--json")).stdout)
-    assert listed[0]["state"] == "awaiting_review"
+    assert listed[0]["state"] == "closed"  # its round proposed nothing (issue 22)
     events = [json.loads(line) for line in _lines(session)[1:]]
     assert any("torn by a crash" in (e["data"].get("message") or "") for e in events)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
@@ -201,7 +201,7 @@ def test_an_interrupted_creation_is_listed_as_incomplete(session: Path) -> None:
     assert listed.exit_code == 0, listed
     states = {row["id"]: row["state"] for row in json.loads(listed.stdout)}
     assert states == {
-        session.name: "awaiting_review",
+        session.name: "closed",  # its round proposed nothing (issue 22)
         half.name: "incomplete",
         begun.name: "incomplete",
     }

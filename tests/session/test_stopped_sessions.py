@@ -98,7 +98,9 @@ def test_sigterm_stops_a_run_resumably(workspace: Path) -> None:
 
 
 @pytest.mark.parametrize("columns", ["80", "300"])
-def test_a_round_with_no_proposal_says_nothing_to_review(workspace: Path, columns: str) -> None:
+def test_a_round_with_no_proposal_closes_the_session(workspace: Path, columns: str) -> None:
+    """Nothing can follow a round that proposed nothing: the session closes, and the end of
+    the run offers no `aar resume` (issue 22)."""
     done = run_aar(
         "run",
         "--task",
@@ -114,8 +116,10 @@ def test_a_round_with_no_proposal_says_nothing_to_review(workspace: Path, column
     session_id = next(p.name for p in (workspace / "runs").glob("s-*"))
     lines = done.stdout.splitlines()
     assert not [ln for ln in lines if "review it" in ln], lines
-    assert "nothing to review: round 1 proposed no follow-up" in lines, lines
-    assert f"close it:   aar resume {session_id}" in lines, lines
+    assert "round 1 proposed no follow-up; the session is closed" in lines, lines
+    assert not [ln for ln in lines if "aar resume" in ln], lines
+    shown = run_aar("sessions", "show", session_id, "--json", cwd=workspace)
+    assert json.loads(shown.stdout)["state"] == "closed", shown.stderr
 
 
 pytestmark = pytest.mark.slow
