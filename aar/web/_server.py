@@ -21,10 +21,15 @@ import errno
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aar.errors import AarError, UsageError
 from aar.web._app import Web, WebConfig, create_app
+
+if TYPE_CHECKING:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
+else:
+    _Base = object  # uvicorn is imported only when the server starts
 
 log = logging.getLogger("aar.web")
 HEADER_TIMEOUT_S = 5.0
@@ -104,87 +109,99 @@ def _response(web: Web, status: int, title: str, message: str) -> bytes:
     return head.encode() + body
 
 
+class _Limits(_Base):
+    """The limits of the module doc, over uvicorn's httptools protocol (`_guarded_protocol`
+    puts them in front of it, with the app's error pages as `too_long`, `too_big` and
+    `malformed`)."""
+
+    too_long = too_big = malformed = b""
+    _timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
+    _in_head = True
+    _parsed = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > MAX_CONNECTIONS:
+            log.warning("connection refused: %d connections open", len(self.connections))
+            transport.close()
+            return
+        self._deadline(HEADER_TIMEOUT_S)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._deadline(None)
+        super().connection_lost(exc)
+
+    def _deadline(self, seconds: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None if seconds is None else self.loop.call_later(seconds, self._slow)
+
+    def _slow(self) -> None:
+        log.info("closed a connection too slow to send its request")
+        self._timer = None
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)  # may end the head (a body in the same data is no head)
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+            self._refuse(self.too_big)
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(self.malformed)
+
+    def _refuse(self, response: bytes) -> None:
+        self._deadline(None)
+        if not self.transport.is_closing():
+            self.transport.write(response)
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._parsed = True, 0
+        if self._timer is None:
+            self._deadline(HEADER_TIMEOUT_S)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._parsed += len(name) + len(value) + 4
+        if self._parsed > MAX_HEAD_BYTES:
+            self._refuse(self.too_big)
+            raise _Refused
+        super().on_header(name, value)
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > MAX_URL_BYTES:
+            self._refuse(self.too_long)
+            raise _Refused
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
+        self._deadline(BODY_TIMEOUT_S)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._deadline(None)
+        super().on_message_complete()
+
+
 def _guarded_protocol(web: Web) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol with the limits of the module doc."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    too_long = _response(web, 414, "URL too long", f"the address is over {MAX_URL_BYTES:,} bytes")
-    too_big = _response(
-        web, 431, "Request head too large", f"the request's head is over {MAX_HEAD_BYTES:,} bytes"
-    )
-    malformed = _response(web, 400, "Malformed request", "the request could not be parsed")
-
-    class Guarded(HttpToolsProtocol):
-        _timer: asyncio.TimerHandle | None = None
-        _head_bytes = 0
-        _in_head = True
-        _parsed = 0
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            if len(self.connections) > MAX_CONNECTIONS:
-                log.warning("connection refused: %d connections open", len(self.connections))
-                transport.close()
-                return
-            self._deadline(HEADER_TIMEOUT_S)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._deadline(None)
-            super().connection_lost(exc)
-
-        def _deadline(self, seconds: float | None) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = None if seconds is None else self.loop.call_later(seconds, self._slow)
-
-        def _slow(self) -> None:
-            log.info("closed a connection too slow to send its request")
-            self._timer = None
-            self.transport.close()
-
-        def data_received(self, data: bytes) -> None:
-            if self._in_head:
-                self._head_bytes += len(data)
-            super().data_received(data)  # may end the head (a body in the same data is no head)
-            if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
-                self._refuse(too_big)
-
-        def send_400_response(self, msg: str) -> None:
-            self._refuse(malformed)
-
-        def _refuse(self, response: bytes) -> None:
-            self._deadline(None)
-            if not self.transport.is_closing():
-                self.transport.write(response)
-                self.transport.close()
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._in_head, self._parsed = True, 0
-            if self._timer is None:
-                self._deadline(HEADER_TIMEOUT_S)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._parsed += len(name) + len(value) + 4
-            if self._parsed > MAX_HEAD_BYTES:
-                self._refuse(too_big)
-                raise _Refused
-            super().on_header(name, value)
-
-        def on_url(self, url: bytes) -> None:
-            super().on_url(url)
-            if len(self.url) > MAX_URL_BYTES:
-                self._refuse(too_long)
-                raise _Refused
-
-        def on_headers_complete(self) -> None:
-            self._in_head, self._head_bytes = False, 0
-            self._deadline(BODY_TIMEOUT_S)
-            super().on_headers_complete()
-
-        def on_message_complete(self) -> None:
-            self._deadline(None)
-            super().on_message_complete()
+    class Guarded(_Limits, HttpToolsProtocol):
+        too_long = _response(
+            web, 414, "URL too long", f"the address is over {MAX_URL_BYTES:,} bytes"
+        )
+        too_big = _response(
+            web,
+            431,
+            "Request head too large",
+            f"the request's head is over {MAX_HEAD_BYTES:,} bytes",
+        )
+        malformed = _response(web, 400, "Malformed request", "the request could not be parsed")
 
     return Guarded
 
