@@ -99,17 +99,19 @@ def test_proposal_page(client, site: Site) -> None:
     from aar.review import read_proposal
 
     p = read_proposal(site.session_dir / "proposals" / f"{site.proposals[0]}.json")
-    html = client.get(f"/proposals/{p.id}").text
+    html = client.get(f"/proposals/{p.id}").text  # the compact page a reviewer decides on
     assert p.sha256 in html and "sweep A: print a marker" in html
-    assert "&#39;follow-up A ran&#39;" in html  # highlighted: a string token
     assert (
         f"{p.estimated_evaluations} evaluations" in html
         and p.expires_at.strftime("%Y-%m-%d") in html
     )
-    assert "Diff against the experiment it follows" in html and p.follows in html  # type: ignore[operator]
-    added = [row.split("\n")[0] for row in html.split('<span class="r r-add">')[1:]]
-    assert any("follow-up A ran" in row and '<span class="sg">+</span>' in row for row in added)
     assert 'id="approve-button"' in html and 'id="reject-button"' in html
+    assert f"/proposals/{p.id}/code" in html  # the exact code is one click away
+    code = client.get(f"/proposals/{p.id}/code").text
+    assert "&#39;follow-up A ran&#39;" in code  # highlighted: a string token
+    assert "Diff against" in code and p.follows in code  # type: ignore[operator]
+    added = [row.split("\n")[0] for row in code.split('<span class="r r-add">')[1:]]
+    assert any("follow-up A ran" in row and '<span class="sg">+</span>' in row for row in added)
     assert p.code == CODE_A
 
 
