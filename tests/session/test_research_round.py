@@ -19,7 +19,7 @@ from aar.agent import choose_families, run_round, start_round
 from aar.config import get_settings
 from aar.errors import AarError
 from aar.hashing import cells_sha256
-from aar.review import GateError, approve, read_proposal, reject
+from aar.review import GateError, approve, read_proposal
 from aar.sandbox import split_cells
 from aar.session import MEMORY_NOTICE, Session, SessionConfig, ToolError, replay_session
 from aar.session._finalize import BASELINES
@@ -216,11 +216,10 @@ def test_the_review_gate_refuses_every_bypass_then_runs_the_approval(first_round
 
 
 def test_nothing_runs_once_the_session_is_closed(first_round: Round) -> None:
-    """The follow-up round proposed nothing more: resuming closes the session for good."""
+    """The follow-up round proposed nothing more, so its end closed the session for good
+    (issue 22: a round without proposals leaves nothing a review could start)."""
     session = first_round.session
-    for pid in session.state.round.proposals:
-        reject(get_settings().runs_dir, pid, "bob", "not now")
-    assert session.begin_followup_round() == [] and session.state.state == "closed"
+    assert not session.state.round.proposals and session.state.state == "closed"
     with pytest.raises(AarError, match="only in a follow-up round"):
         session.experiments.run_followup(session.state.proposals[0])
     with pytest.raises(ToolError):
