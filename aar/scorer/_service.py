@@ -33,7 +33,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from aar.errors import AarError, UsageError
-from aar.net import is_loopback
+from aar.net import is_loopback, listening_socket
 from aar.scorer._models import ScoreRequest, ScoreResponse, ScorerHealth, TeamBudget
 from aar.scorer._scorer import Scorer
 from aar.scorer._team import TeamLedgerStore
@@ -247,20 +247,7 @@ def bind(host: str, port: int, *, allow_remote: bool = False) -> socket.socket:
             f"refusing to serve the scorer on {host}, which other machines can reach; "
             "pass --allow-remote (cluster mode) to mean it"
         )
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UsageError(f"--host {host!r} is not an address of this machine ({exc})") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(512)
-    except OSError as exc:
-        sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
+    return listening_socket(host, port, backlog=512)
 
 
 class ScorerService:

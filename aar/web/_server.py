@@ -17,13 +17,12 @@ So each connection's protocol here (`_guarded_protocol`):
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aar.errors import AarError, UsageError
+from aar.net import ListenError, listening_socket
 from aar.web._app import Web, WebConfig, create_app
 
 if TYPE_CHECKING:
@@ -39,36 +38,13 @@ MAX_URL_BYTES = 8 * 1024
 MAX_HEAD_BYTES = 32 * 1024
 
 
-class ServeError(AarError):
-    """The server cannot listen where it was asked to (exit 1: it ran, and failed)."""
-
-    exit_code = 1
+ServeError = ListenError
+"""The server cannot listen where it was asked to (exit 1: it ran, and failed)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (port 0: any free port), or one clear error."""
-    if not host.strip() or any(c.isspace() for c in host):
-        raise UsageError(f"--host {host!r} is not a host name or address")
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UsageError(f"--host {host!r} is not an address of this machine ({exc})") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ServeError(
-                f"port {port} on {host} is already in use; choose another with --port"
-            ) from None
-        if exc.errno == errno.EADDRNOTAVAIL:
-            raise UsageError(f"--host {host} is not an address of this machine") from None
-        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
+    return listening_socket(host, port)
 
 
 def serve(config: WebConfig, sock: socket.socket, on_ready: Callable[[], None]) -> None:
