@@ -1,9 +1,10 @@
 """`aar review ...`: list, show, approve, reject and verify what people must decide.
 
-Thin: parse, call `aar.review`, render. Arguments are checked before anything is read; the
-findings memory (chromadb) is opened only for a finding id or `list --findings`. Every command
-verifies the audit log first: a log that fails verification is one error line (exit 1), and
-nothing is decided on top of it.
+Thin: parse, call `aar.review`, render (`review_views`; a batch of decisions is recorded by
+`review_batch`). Arguments are checked before anything is read; the findings memory (chromadb)
+is opened only for a finding id or `list --findings`. Every command verifies the audit log
+first: a log that fails verification is one error line (exit 1), and nothing is decided on top
+of it.
 
 `--json` output (stable; scripts and CI rely on it):
 - `list --json`: `{"items": [ITEM, ...], "damaged": [{"path", "problem"}, ...]}`, ITEM =
@@ -41,12 +42,13 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from aar._cli import review_batch as batch
+from aar._cli import review_views as views
 from aar._cli.output import warn
 from aar.errors import UsageError
-from aar.text import shown as _visible
 
 if TYPE_CHECKING:
-    from aar.review import AuditRecord, Decision, ItemStatus, ReviewItem, Verdict
+    from aar.review import ItemStatus, ReviewItem, Verdict
 
 review_app = typer.Typer(
     help="The review gate: decide proposals and findings; verify the audit log.",
@@ -92,7 +94,7 @@ def _print_json(data: Any) -> None:
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return views.console()
 
 
 @review_app.command("list")
@@ -140,42 +142,7 @@ def list_items(
     elif not items:
         _console().print("nothing to review" if status is None else f"no {status} items")
     else:
-        _console().print(_items_table(items))
-
-
-def _items_table(items: list[ReviewItem]) -> Any:
-    """Two lines an item, at any width (a boxed table took 17 lines a proposal at 80
-    columns): what a reviewer types and looks for first (id, status, session · round, expiry;
-    never wrapped or cut), then the summary on one line, cut at a word to the terminal's
-    width. The whole summary is one `aar review show ID` away."""
-    from rich.console import Group
-
-    from aar._cli.output import clip
-
-    width = max(Console().width, 40)
-    lines: list[Text] = [Text(f"review queue: {len(items)} item(s)", style="bold")]
-    for item in items:
-        head = Text.assemble(
-            (item.id, "bold"), "  ", _status_text(item), f"  {item.session_id} · round {item.round}"
-        )
-        if item.expires_at:  # the time of day gives way first, then the date
-            shapes = (
-                f"  expires {item.expires_at:%Y-%m-%d %H:%M}",
-                f"  expires {item.expires_at:%m-%d}",
-            )
-            fits = [x for x in shapes if len(head) + len(x) <= width]
-            head.append(fits[0] if fits else "", style="dim")
-        kind = "" if item.kind == "proposal" else "finding: "
-        summary = " ".join(_visible(item.summary, keep="").split())
-        lines += [head, Text("  " + clip(kind + summary, width - 2))]
-    return Group(*lines)
-
-
-def _status_text(item: ReviewItem) -> Text:
-    styles = {"approved": "green", "rejected": "red", "pending": "yellow", "tampered": "bold red"}
-    style = styles.get(item.status, "dim")
-    who = f" ({item.decision.reviewer})" if item.decision else ""
-    return Text(item.status + who, style=style)
+        _console().print(views.items_table(items))
 
 
 @review_app.command("show")
@@ -209,10 +176,11 @@ def show(
     console = _console()
     paged = code and sys.stdout.isatty()
     with console.pager(styles=True) if paged else _nothing():
-        console.print(_details(item, subject))
+        console.print(views.details(item, subject))
         if isinstance(subject, review.Proposal):
-            _print_proposal(console, runs, subject, code)
-        console.print(_history_table(history))
+            digest, diff = _digest(runs, subject)
+            views.print_proposal(console, subject, digest, diff, code)
+        console.print(views.history_table(history))
         _print_next(console, runs, item)
 
 
@@ -220,38 +188,6 @@ def _nothing() -> Any:
     from contextlib import nullcontext
 
     return nullcontext()
-
-
-def _print_proposal(console: Console, runs: Path, p: Any, code: bool) -> None:
-    """Parameter changes (or the size of the code diff), rationale, findings; code on request."""
-    digest, diff = _digest(runs, p)
-    console.print(Text("what it changes", style="bold"))
-    for line in _change_lines(digest, diff, p):
-        console.print(Text("  " + _visible(line)))
-    console.print(Text("rationale", style="bold"))
-    console.print(Text(_visible(p.rationale)))
-    if digest.findings:
-        console.print(Text("rests on", style="bold"))
-        for f in digest.findings:
-            console.print(Text(f"  {f.id} ({f.verdict}): {_visible(f.summary)}"))
-    if code:
-        console.print(Text(f"code ({len(p.code)} characters, exactly as it will run)", "bold"))
-        console.print(Text(_visible(p.code)))
-    else:
-        from aar.text import hidden_count
-
-        hidden = hidden_count(p.code)
-        if hidden:
-            console.print(
-                Text(
-                    f"the code holds {hidden} invisible character(s): read it with --code",
-                    "bold red",
-                )
-            )
-        lines = p.code.count("\n") + 1
-        console.print(
-            Text(f"code: {lines} lines, not shown: aar review show {p.id} --code", style="dim")
-        )
 
 
 def _digest(runs: Path, p: Any) -> tuple[Any, tuple[int, int] | None]:
@@ -277,82 +213,12 @@ def _digest(runs: Path, p: Any) -> tuple[Any, tuple[int, int] | None]:
     return digest, (added, removed)
 
 
-def _change_lines(digest: Any, diff: tuple[int, int] | None, p: Any) -> list[str]:
-    lines = []
-    if digest.known:
-        lines.append(f"methods {', '.join(digest.methods)} against {digest.base} of {p.follows}:")
-        by_method: dict[str, list[str]] = {}
-        for c in digest.changes:
-            by_method.setdefault(c.method, []).append(f"{c.field} {c.before} -> {c.after}")
-        for method in digest.methods:
-            lines.append(f"{method}: " + (", ".join(by_method.get(method, [])) or "no field"))
-    else:
-        lines.append("no literal configuration to compare: read the code (--code)")
-    if diff is not None:
-        lines.append(f"code against {p.follows}: +{diff[0]} -{diff[1]} lines")
-    return lines
-
-
 def _print_next(console: Console, runs: Path, item: ReviewItem) -> None:
     if item.status == "pending":
         sha = item.sha256[:16]
         console.print(Text(f"approve exactly this: aar review approve {item.id} --sha256 {sha}"))
     else:
         console.print(Text("next: " + next_step(runs, item.session_id)))
-
-
-def _details(item: ReviewItem, subject: Any) -> Any:
-    from rich.table import Table
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    rows: list[tuple[str, str | Text]] = [
-        ("id", f"{item.id} ({item.kind})"),
-        ("session", f"{item.session_id} (round {item.round})"),
-        ("status", _status_text(item)),
-        ("sha256", item.sha256),
-        ("created", item.created_at.isoformat(timespec="seconds")),
-    ]
-    if item.kind == "proposal":
-        usd = "-" if subject.estimated_usd is None else f"{subject.estimated_usd:.2f}"
-        rows += [
-            ("follows", subject.follows or "-"),
-            (
-                "estimates",
-                f"{subject.estimated_evaluations} evaluations, "
-                f"{subject.estimated_tokens} tokens, USD {usd}",
-            ),
-            ("expires", subject.expires_at.isoformat(timespec="seconds")),
-        ]
-    else:
-        rows += [("summary", subject.summary), ("verdict", subject.verdict)]
-    for key, value in rows:
-        grid.add_row(key, value if isinstance(value, Text) else Text(_visible(value)))
-    return grid
-
-
-def _history_table(history: list[AuditRecord]) -> Any:
-    from rich.table import Table
-
-    table = Table(title="decision history (audit log)")
-    for name in ("record", "time", "decision", "reviewer", "outcome"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("comment / reason", ratio=1)
-    for r in history:
-        d = r.decision
-        note = " / ".join(x for x in (d.comment, r.reason) if x)
-        table.add_row(
-            str(r.seq),
-            d.decided_at.isoformat(timespec="seconds"),
-            d.decision,
-            Text(d.reviewer),
-            r.outcome,
-            Text(_visible(note)),
-        )
-    if not history:
-        table.add_row("-", "-", "-", "-", "-", "no decision yet")
-    return table
 
 
 def _decide(
@@ -383,10 +249,10 @@ def _decide(
             "what you read; there is no terminal to confirm on"
         )
     runs = _runs_dir(runs_dir)
-    store = _store_for(item_ids)
+    store = batch.store_for(item_ids)
     if verdict == "approve" and sha256 is None:
-        hashes = list(_confirm_hashes(runs, item_ids, store))
-    decided = _decide_each(runs, item_ids, hashes, verdict, reviewer, comment, store, as_json)
+        hashes = list(batch.confirm_hashes(runs, item_ids, store))
+    decided = batch.decide_each(runs, item_ids, hashes, verdict, reviewer, comment, store, as_json)
     if as_json:
         dumped = [d.model_dump(mode="json") for d in decided]
         _print_json(dumped if len(item_ids) > 1 else dumped[0])
@@ -397,93 +263,9 @@ def _decide(
         raise typer.Exit(1)
 
 
-def _decide_each(
-    runs: Path,
-    item_ids: list[str],
-    hashes: list[str | None],
-    verdict: Verdict,
-    reviewer: str,
-    comment: str,
-    store: Any,
-    as_json: bool,
-) -> list[Decision]:
-    """The decisions recorded; a refused item is a warning (one id alone: its error)."""
-    from aar import review
-
-    refusals = _item_refusals()
-    decided = []
-    for item_id, sha in zip(item_ids, hashes, strict=True):
-        try:
-            decision = review.decide(
-                runs, item_id, verdict, reviewer, comment, expected_sha256=sha, store=store
-            )
-        except refusals as exc:
-            if len(item_ids) == 1:
-                raise
-            warn(f"{item_id}: {exc}")
-            continue
-        decided.append(decision)
-        if not as_json:
-            _report(decision)
-    return decided
-
-
-def _item_refusals() -> tuple[type[Exception], ...]:
-    """Refusals of one item that leave the others of a batch decidable (a broken audit log,
-    key or lock stops the batch)."""
-    from aar import review
-
-    return (
-        review.AlreadyDecidedError,
-        review.ProposalExpiredError,
-        review.HashMismatchError,
-        review.ItemNotFoundError,
-        review.ProposalFileError,
-        review.MemorySyncError,
-    )
-
-
-def _store_for(item_ids: list[str]) -> Any:
-    """The findings memory, opened once, when any id is a finding's."""
-    from aar import review
-
-    if all(review.item_kind(i) == "proposal" for i in item_ids):
-        return None
-    return review.open_findings_store()
-
-
 def _on_terminal() -> bool:
     """Whether a person can answer a question (stdin and stderr are a terminal)."""
     return sys.stdin.isatty() and sys.stderr.isatty()
-
-
-def _confirm_hashes(runs: Path, item_ids: list[str], store: Any) -> list[str]:
-    """Show each item's hash and status, ask once, and return the hashes agreed to."""
-    from aar import review
-
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    hashes = []
-    for item_id in item_ids:
-        item, _, _ = review.show_item(runs, item_id, store=store)
-        err.print(Text(f"{item.kind} {item.id} ({item.status}): {_visible(item.summary)}"))
-        err.print(Text(f"sha256 {item.sha256}"))
-        hashes.append(item.sha256)
-    what = "this content" if len(hashes) == 1 else f"the content of these {len(hashes)} items"
-    first = f" (sha256 {hashes[0][:16]}…)" if len(hashes) == 1 else ""
-    if not typer.confirm(f"approve exactly {what}{first}?", err=True):
-        err.print(Text("not approved: nothing was recorded"))
-        raise typer.Exit(1)
-    return hashes
-
-
-def _report(decision: Decision) -> None:
-    verb = "approved" if decision.decision == "approve" else "rejected"
-    _console().print(
-        Text(
-            f"{verb} {decision.item} {decision.item_id} (sha256 {decision.sha256[:16]}…) "
-            f"as {decision.reviewer}"
-        )
-    )
 
 
 def next_step(runs: Path, session_id: str) -> str:
@@ -530,28 +312,6 @@ RoundOpt = Annotated[
 ]
 
 
-def _ids(
-    item_ids: list[str] | None, session: str | None, round: int | None, runs_dir: Path | None
-) -> list[str]:
-    """The ids given, or every pending finding of `--session`'s round `--round`."""
-    from aar import review
-
-    if item_ids and (session or round is not None):
-        raise UsageError("give ids, or --session with --round, not both")
-    if item_ids:
-        return list(dict.fromkeys(item_ids))
-    if session is None or round is None:
-        raise UsageError("name what to decide: ID ..., or --session S --round N (its findings)")
-    runs = _runs_dir(runs_dir)
-    items = review.list_items(
-        runs, session_id=session, status="pending", store=review.open_findings_store()
-    )
-    found = [i.id for i in items if i.kind == "finding" and i.round == round]
-    if not found:
-        raise UsageError(f"no pending finding in round {round} of {session}")
-    return found
-
-
 @review_app.command("approve")
 def approve(
     item_ids: IdsArg = None,
@@ -565,7 +325,7 @@ def approve(
     """Approve proposals (their exact code, by hash) or findings; the first decision counts,
     and each is its own audit record. --sha256 names the hash you read (one per id); without
     it a terminal shows every hash and asks once. --session S --round N: that round's findings."""
-    ids = _ids(item_ids, session, round, runs_dir)
+    ids = batch.chosen_ids(item_ids, session, round, lambda: _runs_dir(runs_dir))
     _decide(ids, "approve", comment or "", sha256, as_json, runs_dir)
 
 
@@ -583,7 +343,7 @@ def reject(
     --sha256 is checked when given (not required: a rejection runs nothing)."""
     if comment is None or not comment.strip():
         raise UsageError("reject needs a comment saying why: -m 'why'")
-    ids = _ids(item_ids, session, round, runs_dir)
+    ids = batch.chosen_ids(item_ids, session, round, lambda: _runs_dir(runs_dir))
     _decide(ids, "reject", comment, sha256, as_json, runs_dir)
 
 

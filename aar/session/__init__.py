@@ -42,7 +42,7 @@ from aar.session._event_kinds import (
     StateChanged,
     ToolCalled,
 )
-from aar.session._events import EventLog, SessionBusyError, replay, writer_running
+from aar.session._events import EVENTS, EventLog, SessionBusyError, replay, writer_running
 from aar.session._evidence import UnbackedNumberError
 from aar.session._finalize import BASELINES, finish_logged_end
 from aar.session._method_config import changes_text
@@ -87,6 +87,7 @@ __all__ = [
     "BASELINES",
     "DEFAULT_GOAL",
     "DEFAULT_TASKS",
+    "EVENTS",
     "KINDS",
     "MEMORY_NOTICE",
     "PROTOCOL",

@@ -41,7 +41,7 @@ from aar.review import (
     ProposalFileError,
     ReviewKeyError,
 )
-from aar.session._events import EVENTS
+from aar.session import EVENTS
 from aar.web._auth import LOGIN_COOKIE, Signer
 from aar.web._cache import StampCache
 from aar.web._runs import NotFound, RunsView
@@ -275,12 +275,14 @@ def create_app(config: WebConfig) -> FastAPI:
     from aar.web._actions import router as actions
     from aar.web._pages import router as pages
     from aar.web._pages_more import router as pages_more
+    from aar.web._pages_proposals import router as pages_proposals
 
     app = FastAPI(title="aar review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = Web(config)
     app.mount("/static", StaticFiles(directory=str(files("aar.web") / "static")), name="static")
     app.include_router(pages)
     app.include_router(pages_more)  # experiments, transcripts, record ids, comparison
+    app.include_router(pages_proposals)  # a proposal and its exact code
     app.include_router(actions)
     _add_error_pages(app)
     if config.allowed_hosts is not None:

@@ -1,6 +1,7 @@
-"""The pages (GET): sessions, a session, a round's report, a record, a proposal, a finding,
-the audit log and the findings-memory search. Each reads through the app's caches and shows
-the review status the audit log gives (never a status a page computed on its own)."""
+"""The pages (GET): sessions, a session, a round's report, a record, a finding, the audit log,
+the leaderboard and the findings-memory search (a proposal's pages are in `_pages_proposals`).
+Each reads through the app's caches and shows the review status the audit log gives (never a
+status a page computed on its own)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,10 @@ from aar.errors import AarError
 from aar.hashing import cells_sha256, join_cells
 from aar.memory import ReviewStatus, Verdict
 from aar.review import ITEM_STATUSES, ItemNotFoundError, finding_item, next_step_text
-from aar.session import proposal_digest
 from aar.web._app import PageError, Web
-from aar.web._edits import edited_from, replaced_by
-from aar.web._highlight import code_diff, highlight_lines
 from aar.web._markdown import FIGURE_NAME, render_report
 from aar.web._pages_more import record_by_prefix
 from aar.web._runs import NotFound, SessionView, Snapshot
-from aar.web._text import diff_lines, hidden_count
 
 router = APIRouter()
 AUDIT_PAGE = 100
@@ -84,7 +81,7 @@ def _batch_banner(
     waiting = [
         v for v in snap.sessions if v.state is not None and v.state.state == "awaiting_review"
     ]
-    lines = [_next_step(web, v) for v in waiting]
+    lines = [next_step(web, v) for v in waiting]
     return {"verdict": verdict, "done": done, "refused": refused[:50], "next": lines}
 
 
@@ -243,94 +240,12 @@ def _code_of(cells: list[str], sha256: str) -> str | None:
     return None
 
 
-# -- a proposal --------------------------------------------------------------------------
-@router.get("/proposals/{proposal_id}", response_class=HTMLResponse)
-def proposal(request: Request, proposal_id: str, decided: str | None = None) -> Response:
-    """What a reviewer judges first (parameter changes, rationale, estimates, the findings it
-    rests on) beside the decide form; the code diff folded; the exact code one click away."""
-    web = _web(request)
-    viewer = web.viewer(request)
-    p = web.runs.proposal(proposal_id).proposal
-    assert p is not None
-    snap = web.runs.snapshot(p.session_id)
-    view, audit = snap.sessions[0], snap.audit
-    history = audit.about(p.id)
-    original_id = edited_from(p, audit.about)
-    item = web.runs.item_of(view, p.id)
-    cells = _followed_cells(view, p.follows)
-    return web.page(
-        request,
-        "proposal.html",
-        viewer,
-        p=p,
-        item=item,
-        history=history,
-        hidden=hidden_count(p.code) + hidden_count(p.rationale),
-        digest=proposal_digest(view.state, p, cells),
-        follows=_follows_diff(web, p),
-        original_id=original_id,
-        original_diff=_original_diff(web, original_id, p.code),
-        replaced_by=replaced_by(history),
-        decided=decided if decided in ("approve", "reject", "edited") else None,
-        next_step=_next_step(web, view) if item.status != "pending" else None,
-        lines=p.code.count("\n") + 1,
-        audit=audit,
-    )
-
-
-@router.get("/proposals/{proposal_id}/code", response_class=HTMLResponse)
-def proposal_code(request: Request, proposal_id: str) -> Response:
-    """The exact code a proposal runs, highlighted and whole (what its sha256 binds), with
-    the reviewer's "approve with edits" form."""
-    web = _web(request)
-    viewer = web.viewer(request)
-    p = web.runs.proposal(proposal_id).proposal
-    assert p is not None
-    snap = web.runs.snapshot(p.session_id)
-    return web.page(
-        request,
-        "proposal_code.html",
-        viewer,
-        p=p,
-        item=web.runs.item_of(snap.sessions[0], p.id),
-        code=highlight_lines(p.code),
-        hidden=hidden_count(p.code),
-        follows=_follows_diff(web, p),
-        audit=snap.audit,
-    )
-
-
-def _followed_cells(view: SessionView, follows: str | None) -> list[str] | None:
-    state = view.state
-    exp = state.experiments.get(follows) if state is not None and follows else None
-    return exp.cells if exp is not None else None
-
-
-def _next_step(web: Web, view: SessionView) -> str:
+def next_step(web: Web, view: SessionView) -> str:
     """What moves the session on now (`aar resume`, or its team's next round)."""
     pending = [i.id for i in view.items if i.kind == "proposal" and i.status == "pending"]
     lookup = web.config.team_of
     team = lookup(web.config.runs_dir, view.id) if lookup is not None else None
     return next_step_text(view.id, pending, team)
-
-
-def _follows_diff(web: Web, p: Any) -> dict[str, Any] | None:
-    if not p.follows:
-        return None
-    path = web.config.runs_dir / p.session_id / "experiments" / p.follows / "cells.py"
-    if path.is_symlink() or not path.is_file():
-        return {"id": p.follows, "diff": None, "missing": True}
-    old = path.read_text(encoding="utf-8", errors="replace")
-    diff = code_diff(old, p.code, f"{p.follows}/cells.py", p.id)
-    return {"id": p.follows, "diff": diff, "missing": False}
-
-
-def _original_diff(web: Web, original_id: str | None, code: str) -> Any:
-    if original_id is None:
-        return None
-    original = web.runs.proposal(original_id).proposal
-    assert original is not None
-    return diff_lines(original.code, code, original_id, "edited")
 
 
 # -- a finding ---------------------------------------------------------------------------
