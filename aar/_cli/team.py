@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from aar._cli.output import clip
 from aar._cli.run import _check_model, _config
 from aar.errors import UsageError
 from aar.text import shown
@@ -173,7 +174,7 @@ def status_table(now: TeamStatus) -> Table:
     for column in ("#", "session", "state", "round", "latest hypothesis", "evals", "moved"):
         table.add_column(column)
     for r in now.researchers:
-        hypothesis = shown(r.hypothesis or "-", keep="")[:70]
+        hypothesis = clip(shown(r.hypothesis or "-", keep=""), 70)  # never mid-word
         table.add_row(
             str(r.index),
             r.session_id,
