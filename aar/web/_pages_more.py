@@ -89,8 +89,11 @@ def _experiment_codes(state: SessionState) -> dict[str, set[str]]:
 
 
 def _unique(codes: dict[str, set[str]], code: str) -> str | None:
-    named = {exp for full, exps in codes.items() if full.startswith(code) for exp in exps}
-    return named.pop() if len(named) == 1 else None
+    """The experiment a 12-character commit or code names: one full hash must start with it;
+    several experiments that ran that same code (a confirmation re-running the baselines' cells)
+    link the first of them, which is where the code ran first."""
+    fulls = [full for full in codes if full.startswith(code)]
+    return min(codes[fulls[0]]) if len(fulls) == 1 else None
 
 
 def report_links(
