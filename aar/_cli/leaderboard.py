@@ -51,8 +51,9 @@ def leaderboard(
         Path | None, typer.Option("--runs", help="Runs directory (default: the configured one).")
     ] = None,
 ) -> None:
-    """Confirmed holdout results per task and method configuration, across all sessions (best
-    first): only verdicts the sessions decided on holdout, never test feedback."""
+    """Confirmed holdout results per task and configuration, all sessions, best first.
+
+    Only verdicts the sessions decided on holdout, never test feedback."""
     from aar.config import get_settings
     from aar.team import leaderboard as build
 
