@@ -23,18 +23,30 @@ def mean_se(summary: Summary, digits: int) -> str:
 
 
 def print_results(result: SuiteResult, n_seeds: int) -> None:
-    """The holdout table of `aar bench run`: weak, ceiling and each method per task."""
+    """The holdout table of `aar bench run`: weak, ceiling and each method per task. Task and
+    method names are typed into other commands, so they never wrap or shorten; the light
+    layout (as `aar bench list`) fits 80 columns with the longest task name, and a task's flag
+    goes on the line under its name. Numbers give way first (at their spaces) to a long method
+    name; the two-line headers leave them room (a table over 80 columns folded `digits-ge5`)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"Holdout, {n_seeds} seeds ({result.seconds:.1f} s)")
-    table.add_column("task", overflow="fold")
+    table = Table(
+        title=f"Holdout, {n_seeds} seeds ({result.seconds:.1f} s)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    longest = max(map(len, result.tasks), default=4)
+    table.add_column("task", no_wrap=True, min_width=longest)
     table.add_column("method", no_wrap=True)
-    for col in ("acc ± SE", "PGR ± SE", "PGR 95% CI", "PGR AUROC"):
-        table.add_column(col, justify="right", no_wrap=True)
+    for col in ("acc ± SE", "PGR ± SE", "PGR\n95% CI", "PGR\nAUROC"):
+        table.add_column(col, justify="right")
     for name, r in result.tasks.items():
-        flag = " [yellow](flagged)[/]" if r.flags else ""
-        table.add_row(name + flag, "weak", mean_se(r.weak.acc, 3), "", "", "")
-        table.add_row("", "ceiling", mean_se(r.ceiling.acc, 3), "", "", "")
+        flag = "[yellow](flagged)[/]" if r.flags else ""
+        table.add_row(name, "weak", mean_se(r.weak.acc, 3), "", "", "")
+        table.add_row(flag, "ceiling", mean_se(r.ceiling.acc, 3), "", "", "")
         for m, mr in r.methods.items():
             ci = mr.pgr_acc.ci
             table.add_row(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -25,7 +25,7 @@ from aar.text import shown
 
 if TYPE_CHECKING:
     from aar.session import SessionConfig
-    from aar.team import Team, TeamConfig, TeamStatus
+    from aar.team import ResearcherStatus, Team, TeamConfig, TeamStatus
 
 team_app = typer.Typer(help="A research team: many sessions at once on Dask.", no_args_is_help=True)
 TeamId = Annotated[str | None, typer.Argument(help="The team (default: the latest).")]
@@ -167,24 +167,83 @@ def status(
     Console().print(status_table(now))
 
 
-def status_table(now: TeamStatus) -> Table:
-    """The live view's table: researcher text is shown as text, hidden characters marked."""
-    title = f"team {now.id}" + (" (finished)" if now.finished else "")
-    table = Table(title=title, title_justify="left")
+WIDE = 120
+"""From this many columns the status is one bordered row a researcher; below, two lines."""
+
+
+def status_table(now: TeamStatus) -> _StatusView:
+    """The live view and `aar team status`: laid out for the width it is drawn at (the
+    terminal's, or the live display's), so the same object serves both."""
+    return _StatusView(now)
+
+
+class _StatusView:
+    """Session ids are typed into other commands (the researchers' ids share their first 17
+    characters, so a cut one is no id at all) and states are read whole: neither wraps nor
+    shortens at any width. Researcher text is shown as text, hidden characters marked."""
+
+    def __init__(self, now: TeamStatus) -> None:
+        self.now = now
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.max_width >= WIDE:
+            yield _wide_table(self.now)
+        else:
+            yield from _compact_lines(self.now, options.max_width)
+
+
+def _title(now: TeamStatus) -> str:
+    return f"team {now.id}" + (" (finished)" if now.finished else "")
+
+
+def _state(r: ResearcherStatus) -> str:
+    return r.state + (f" ({r.outcome})" if r.outcome else "")
+
+
+def _wide_table(now: TeamStatus) -> Table:
+    """One bordered row a researcher, the hypothesis cut at a word."""
+    table = Table(title=_title(now), title_justify="left")
     for column in ("#", "session", "state", "round", "latest hypothesis", "evals", "moved"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "latest hypothesis")
     for r in now.researchers:
         hypothesis = clip(shown(r.hypothesis or "-", keep=""), 70)  # never mid-word
         table.add_row(
             str(r.index),
             r.session_id,
-            r.state + (f" ({r.outcome})" if r.outcome else ""),
+            _state(r),
             str(r.round),
             Text(hypothesis),
             f"{r.evals_used}/{r.evals_budget}",
             str(r.moves),
         )
     return table
+
+
+def _compact_lines(now: TeamStatus, width: int) -> list[Text]:
+    """Two lines a researcher (as `aar review list`): the columns one types or scans, each as
+    wide as its longest value, then the latest hypothesis indented and cut at a word to the
+    width (whole in `aar team status --json` and the session's report)."""
+    header = ("#", "session", "state", "round", "evals", "moved")
+    rows = [
+        (str(r.index), r.session_id, _state(r), str(r.round), f"{r.evals_used}/{r.evals_budget}",
+         str(r.moves))
+        for r in now.researchers
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    right = {0, 3, 4, 5}  # numbers line up on the right
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    indent = " " * (widths[0] + 2)
+    lines = [Text(_title(now), style="italic"), Text(line(header), style="bold")]
+    for r, cells in zip(now.researchers, rows, strict=True):
+        hypothesis = shown(" ".join((r.hypothesis or "-").split()), keep="")
+        lines += [Text(line(cells)), Text(indent + clip(hypothesis, max(width - len(indent), 8)))]
+    return lines
 
 
 def _drive(team: Team, runs_dir: Path, indexes: list[int] | None) -> None:

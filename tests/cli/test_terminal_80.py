@@ -462,3 +462,116 @@ def test_a_file_named_for_another_split_is_warned_about(tmp_path: Path) -> None:
         "warning: X.test.npy is named for the test split, but --split is holdout"
     )
     assert error.startswith("error: holdout is never scored on request")
+
+
+# --- team status, leaderboard, bench run at 80 columns ------------------------------------
+
+
+def test_team_status_shows_whole_session_ids_and_states_at_80_columns(tmp_path: Path) -> None:
+    """A real team record and its two real sessions (made as `aar team start` makes them,
+    nothing run; one then awaits review), read by `aar team status` in a fresh process. The
+    two ids share their first 17 characters, so only whole ids tell them apart."""
+    from aar.config import get_settings
+    from aar.session import Session, SessionConfig, StateChanged
+    from aar.team import TeamConfig, start_team
+
+    runs = tmp_path / "runs"
+    session = SessionConfig(tasks=["digits-ge5"], seeds=[42], hypotheses=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AAR_RUNS_DIR", str(runs))
+        mp.setenv("AAR_MEMORY_PATH", str(tmp_path / "memory"))
+        mp.delenv("AAR_MEMORY_URL", raising=False)
+        get_settings.cache_clear()
+        try:
+            team = start_team(runs, TeamConfig(researchers=2, session=session))
+        finally:
+            get_settings.cache_clear()
+    ids = [r.session_id for r in team.record.researchers]
+    first = Session.open(runs, ids[0])
+    try:
+        first.emit(StateChanged(state="awaiting_review", why="round 1 ended: test"))
+    finally:
+        first.shutdown()
+    done = aar("team", "status", cwd=tmp_path)
+    assert done.returncode == 0 and not too_wide(done.stdout), done.stdout
+    assert "…" not in done.stdout, done.stdout  # no id, state or hypothesis ("-") cut
+    assert re.search(rf"^1\s+{ids[0]}\s+awaiting_review\s", done.stdout, re.M), done.stdout
+    assert re.search(rf"^2\s+{ids[1]}\s+queued\s", done.stdout, re.M), done.stdout
+
+
+def test_team_status_cuts_only_the_hypothesis_at_a_word_at_80_columns() -> None:
+    from rich.console import Console
+
+    from aar._cli.team import status_table
+    from aar.team import ResearcherStatus, TeamStatus
+
+    words = "smoothing the weak labels with a confidence auxiliary loss " * 3
+    researcher = ResearcherStatus(
+        index=1, direction="losses", session_id="s-20261207-220105-75f715",
+        state="awaiting_review", round=1, hypothesis=words, hypotheses=1, evals_used=4,
+        evals_budget=200, usd=0.0, worker=None, moves=0, outcome="interrupted",
+    )  # fmt: skip
+    now = TeamStatus(
+        id="t-20261207-220105-abc123", researchers=[researcher], finished=False,
+        stop_requested=False, report=None,
+    )  # fmt: skip
+    console = Console(width=80, record=True)
+    console.print(status_table(now))
+    text = console.export_text()
+    assert not too_wide(text), text
+    row = r"^1\s+s-20261207-220105-75f715\s+awaiting_review \(interrupted\)\s"
+    assert re.search(row, text, re.M), text
+    cut = next(ln for ln in text.splitlines() if ln.rstrip().endswith("…")).split()
+    assert cut[-1][:-1] in words.split() and len(cut) > 8, text  # a whole word, most of a line
+
+
+def _entry(method: str, session_id: str, round_: int, best: bool = True):
+    from aar.team import LeaderboardEntry
+    from aar.team._leaderboard import Effect
+
+    config = "losses.aux_coef=0.75, losses.confidence_threshold=0.9, training.epochs=40, lr=1e-3"
+    return LeaderboardEntry(
+        task="synthetic-gap-medium", method=method, verdict="supported", config_text=config,
+        config_key=config, pgr_mean=0.5123, pgr_ci=(-0.401, 0.623), n_seeds=5,
+        seeds=[42, 43, 44, 45, 46], fresh_seeds=True,
+        vs_naive=Effect(mean=0.101, ci=(-0.05, 0.152), adjusted_p=0.0123),
+        session_id=session_id, round=round_, experiment="e-1", finding_id="f-0123456789ab",
+        record_ids=["r-1"], code_sha256="0123456789abcdef" * 4,
+        script="experiments/e-1/cells.py", best_of_config=best, same_config=2,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [80, 100, 200])
+def test_leaderboard_keeps_methods_and_ids_whole(width: int) -> None:
+    """At 80 columns the table gave the method 8 characters (~30 lines an entry) and cropped
+    the ids: below the table's width an entry is a few lines, names and ids whole."""
+    from rich.console import Console
+
+    from aar._cli.leaderboard import board_view
+    from aar.team import TaskBoard
+
+    entries = [
+        _entry("logconf-aux_coef-0.75", "s-20261207-220105-75f715", 12),
+        _entry("entropy-min-weight-0.3-label-smoothing", "s-20261207-220106-0a0b0c", 1, False),
+    ]
+    console = Console(width=width, record=True)
+    console.print(board_view(TaskBoard(task="synthetic-gap-medium", entries=entries), width))
+    text = console.export_text()
+    assert not too_wide(text, width), text
+    for e in entries:
+        assert f"{e.session_id} round {e.round}" in text and e.method in text, text
+        assert e.finding_id in text and e.code_sha256[:12] in text and "[-0.401, 0.623]" in text
+    if width == 80:
+        assert len(text.splitlines()) <= 1 + 5 * len(entries), text
+
+
+def test_bench_run_table_never_splits_a_task_name(tmp_path: Path) -> None:
+    names = ("synthetic-gap-medium", "digits-ge5")
+    done = aar("bench", "run", "--seeds", "2", *(f"--task={n}" for n in names), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    table = done.stdout.split("results:")[0]
+    assert not too_wide(table), table
+    rows = [ln.split()[0] for ln in table.splitlines() if ln[:1].isalpha()]
+    for name in names:
+        assert name in rows, (name, table)
+    assert re.search(r"^\s+naive\s+0\.\d{3} ± 0\.\d{3}\s", table, re.M), table
