@@ -10,6 +10,7 @@ from aar.team._lead import (
     enforce_team_budget,
     researcher_budgets,
     start_team,
+    team_client,
     team_spend,
 )
 from aar.team._leaderboard import (
@@ -64,6 +65,7 @@ __all__ = [
     "resumable",
     "run_researcher",
     "start_team",
+    "team_client",
     "team_diversity",
     "team_ids",
     "team_spend",

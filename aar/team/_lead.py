@@ -232,24 +232,32 @@ def _memory(team: Team) -> Iterator[str | None]:
 
 @contextlib.contextmanager
 def _cluster(config: TeamConfig, researchers: int) -> Iterator[Client]:
-    """The named scheduler, or a LocalCluster on loopback: one single-threaded worker process
-    per researcher, up to the cores. A worker killed mid-task is reported, not silently
+    """The named scheduler, or a LocalCluster with one worker per researcher, up to the cores."""
+    workers = max(1, min(researchers, os.cpu_count() or 1))
+    with team_client(config.scheduler, workers) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def team_client(scheduler: str | None, workers: int) -> Iterator[Client]:
+    """A client of the named scheduler, or of a LocalCluster on loopback with `workers`
+    single-threaded worker processes and no dashboard (the one cluster configuration the lead
+    and `tools/bench/bench_team.py` use). A worker killed mid-task is reported, not silently
     re-run (`allowed-failures` 0): the lead moves the researcher itself and logs it."""
     import dask
     from distributed import Client, LocalCluster
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        if config.scheduler is not None:
-            with Client(config.scheduler) as client:
+        if scheduler is not None:
+            with Client(scheduler) as client:
                 yield client
             return
-        workers = max(1, min(researchers, os.cpu_count() or 1))
         with (
             LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                host="127.0.0.1",
+                host="127.0.0.1",  # without it, distributed probes 8.8.8.8 for its address
                 dashboard_address=None,
             ) as cluster,
             Client(cluster) as client,

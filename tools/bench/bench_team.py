@@ -302,24 +302,13 @@ def _echo(x: int) -> int:
 
 
 def dask_overhead(workers: int, n: int) -> dict[str, float]:
-    """The lead's cluster configuration (`aar.team._lead._cluster`): cluster start, one task's
+    """The lead's cluster configuration (`aar.team.team_client`): cluster start, one task's
     submit + result round trip (each waited, as the lead hands out one researcher at a time),
     and `client.map` of `n` tasks (per task)."""
-    import dask
-    from distributed import Client, LocalCluster
+    from aar.team import team_client
 
     t0 = time.perf_counter()
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with team_client(None, workers) as client:
         client.wait_for_workers(workers)
         start = time.perf_counter() - t0
         client.submit(_echo, -1, pure=False).result()  # the function reaches the workers
