@@ -255,7 +255,7 @@ def _drive(team: Team, runs_dir: Path, indexes: list[int] | None) -> None:
             team,
             runs_dir,
             indexes,
-            on_tick=lambda: live.update(status_table(team_status(team, runs_dir))),
+            on_tick=lambda status: live.update(status_table(status)),
         )
         live.update(status_table(team_status(team, runs_dir)))
     Console().print(f"team report: {team.report_path}", highlight=False, soft_wrap=True)

@@ -26,6 +26,7 @@ from aar.team._models import (
     TeamRecord,
     new_team_id,
 )
+from aar.team._status import TeamStatus, team_status
 from aar.team._store import Team
 from aar.team._worker import ResearcherJob, ResearcherResult, run_researcher
 
@@ -98,7 +99,7 @@ def drive_team(
     runs_dir: Path,
     researchers: list[int] | None = None,
     *,
-    on_tick: Callable[[], None] = lambda: None,
+    on_tick: Callable[[TeamStatus], None] = lambda status: None,
 ) -> None:
     """Run `researchers` (default: all) until each one's process ends, then write the report."""
     from aar.team._report import write_report
@@ -134,7 +135,7 @@ def _run_jobs(
     runs_dir: Path,
     client: Client,
     jobs: dict[int, ResearcherJob],
-    on_tick: Callable[[], None],
+    on_tick: Callable[[TeamStatus], None],
 ) -> None:
     from distributed import wait
 
@@ -142,7 +143,6 @@ def _run_jobs(
     for job in jobs.values():
         running[_submit(team, client, job)] = job
     while running:
-        enforce_team_budget(team, runs_dir)
         try:
             done, _ = wait(list(running), timeout=TICK_S, return_when="FIRST_COMPLETED")
         except TimeoutError:  # nothing ended within the tick: refresh the view
@@ -152,7 +152,9 @@ def _run_jobs(
             retry = _settle(team, future, job)
             if retry is not None:
                 running[_submit(team, client, retry)] = retry
-        on_tick()
+        status = team_status(team, runs_dir)  # read once a tick: the budget and the view
+        enforce_team_budget(team, status)
+        on_tick(status)
 
 
 def _submit(team: Team, client: Client, job: ResearcherJob) -> Future:
@@ -265,22 +267,19 @@ def team_client(scheduler: str | None, workers: int) -> Iterator[Client]:
             yield client
 
 
-def team_spend(team: Team, runs_dir: Path) -> tuple[float, int]:
+def team_spend(status: TeamStatus) -> tuple[float, int]:
     """USD and tokens every researcher's session has logged so far."""
-    from aar.team._status import team_status
-
-    rows = team_status(team, runs_dir).researchers
-    return sum(r.usd for r in rows), sum(r.tokens for r in rows)
+    return sum(r.usd for r in status.researchers), sum(r.tokens for r in status.researchers)
 
 
-def enforce_team_budget(team: Team, runs_dir: Path) -> bool:
+def enforce_team_budget(team: Team, status: TeamStatus) -> bool:
     """The team owner's check of the team's USD and token totals: each session keeps to its
     share, and the lead stops every researcher (resumably) once the sum reaches the total, so
     a share no session spent cannot be spent twice by the others either."""
     given = team.record.config.budgets
     if team.stop_requested or (given.usd is None and given.tokens is None):
         return team.stop_requested
-    usd, tokens = team_spend(team, runs_dir)
+    usd, tokens = team_spend(status)
     over = (given.usd is not None and usd >= given.usd) or (
         given.tokens is not None and tokens >= given.tokens
     )

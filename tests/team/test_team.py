@@ -78,7 +78,7 @@ def test_a_team_on_a_local_cluster_survives_a_killed_worker(team_workspace: Path
     lead = threading.Thread(
         target=drive_team,
         args=(team, runs),
-        kwargs={"on_tick": lambda: ticks.append(time.monotonic())},
+        kwargs={"on_tick": lambda status: ticks.append(time.monotonic())},
         daemon=True,
     )
     lead.start()

@@ -79,15 +79,15 @@ def test_the_lead_stops_the_team_when_its_usd_total_is_spent(team_workspace: Pat
 
     runs = team_workspace / "runs"
     team = start_team(runs, _config(budgets=TeamBudgets(usd=0.05, tokens=10_000)))
-    assert not enforce_team_budget(team, runs)
+    assert not enforce_team_budget(team, team_status(team, runs))
     for researcher, usd in zip(team.record.researchers, (0.02, 0.03), strict=True):
         session = Session.open(runs, researcher.session_id)
         try:
             session.emit(ModelUsage(model="openai:x", input_tokens=100, output_tokens=10, usd=usd))
         finally:
             session.shutdown()
-    assert team_spend(team, runs) == (pytest.approx(0.05), 220)
-    assert enforce_team_budget(team, runs)
+    assert team_spend(team_status(team, runs)) == (pytest.approx(0.05), 220)
+    assert enforce_team_budget(team, team_status(team, runs))
     assert team.stop_requested
     assert [e.kind for e in team.events()] == ["stop_requested"]
     assert "budget is spent" in team.events()[0].detail
