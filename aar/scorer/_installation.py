@@ -54,9 +54,7 @@ def installation_scorer(device: str = "cpu") -> ScorerClient:
     return Scorer(device=device) if remote is None else remote
 
 
-def export_public_many(
-    pairs: Iterable[tuple[str, int]], directory: str | os.PathLike[str]
-) -> Path:
+def export_public_many(pairs: Iterable[tuple[str, int]], directory: str | os.PathLike[str]) -> Path:
     """`aar.bench.export_public_many`, fetched from the scorer service where there is one."""
     from aar.bench import export_public_many as export_here
 
