@@ -6,6 +6,9 @@ the shipped `sandbox/kernel/`, `aar.bench._train.library`). They import only num
 never aar. `LIBRARY_SHA256` is the digest of these files; an experiment script pins it
 (`require`), so the sha256 of a script covers the library it runs with, and a kernel given
 other files (e.g. a configured `[sandbox] policy_dir` with an edited copy) refuses to train.
+The library is versioned: `require` also accepts the earlier digests of `COMPATIBLE_SHA256`,
+versions whose every entry point these files reproduce bit for bit (tested against their
+archived files), so scripts pinned to them still run.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from ._families import (
     SeedData,
     derived_seed,
     fitter,
+    public_seeds,
     train,
     train_public,
+    train_public_seeds,
 )
 from ._train import (
     AdamW,
@@ -43,9 +48,19 @@ class LibraryMismatchError(RuntimeError):
     """The library here is not the one a script was written (and hashed) against."""
 
 
+COMPATIBLE_SHA256: dict[str, str] = {
+    "fa7eea747400fc41e1c6f690df766bf9eddaef22ab1965dd1bd85972661468be": (
+        "935a2f6: identical outputs for every method it could train, batched or not"
+    ),
+}
+"""Earlier digests this library stands in for, each with how we know: versions whose every
+entry point these files reproduce bit for bit (tested against the archived files, in
+tests/bench/data/library-archive/), so scripts pinned to them still run."""
+
+
 def require(sha256: str) -> None:
-    """Fail unless this library is the one whose digest a script pinned."""
-    if sha256 != LIBRARY_SHA256:
+    """Fail unless this library is the one a script pinned, or reproduces it exactly."""
+    if sha256 != LIBRARY_SHA256 and sha256 not in COMPATIBLE_SHA256:
         raise LibraryMismatchError(
             f"aar_methods here has sha256 {LIBRARY_SHA256[:16]}..., the script was written "
             f"for {str(sha256)[:16]}...: refusing to run code it was not hashed with"
@@ -53,6 +68,7 @@ def require(sha256: str) -> None:
 
 
 __all__ = [
+    "COMPATIBLE_SHA256",
     "LIBRARY_SHA256",
     "METHODS",
     "SPLITS",
@@ -71,9 +87,11 @@ __all__ = [
     "library_sha256",
     "logconf_coef",
     "logconf_targets",
+    "public_seeds",
     "require",
     "resolve_device",
     "train",
     "train_batch",
     "train_public",
+    "train_public_seeds",
 ]

@@ -2,10 +2,12 @@
 
 A recipe takes the public data of some (task, seed) pairs (`SeedData`: what the kernel sees,
 never ground truth) and returns each pair's test and holdout probabilities. It asks for
-models through `fit`, one `Fit` per pair. By default `fit` trains each model on its own
-(K = 1), the same computation in the bench and the kernel, so their numbers are identical;
-`batch=True` stacks requests of one shape (faster, equal only up to float rounding). Methods
-that need several models (bootstrap's stepping stones, cotrain's halves) call `fit` again.
+models through `fit`, one `Fit` per pair. `batch=True` stacks the requests of one shape (the
+seeds of a task: K models as one) and `batch=False` trains each model alone (K = 1). The two
+differ only by float rounding, and each is exactly reproducible: the bench and the kernel
+stack the same seeds in the same order (`train_public_seeds`), so their numbers are
+identical either way. Methods that need several models (bootstrap's stepping stones,
+cotrain's halves) call `fit` again.
 
 `early_stopping=True` (the bench's `<method>+es`) trains a method's final model on transfer
 minus its validation part and keeps the epoch that agrees best with the weak labels there.
@@ -13,7 +15,7 @@ minus its validation part and keeps the epoch that agrees best with the weak lab
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -387,6 +389,44 @@ def train_public(method: str, files: dict, seed: int, params: dict | None = None
     return train(method, [SeedData.from_public(files, seed)], params)[0]
 
 
+def public_seeds(files: Mapping[int, dict], seeds: Sequence[int]) -> list[SeedData]:
+    """One `SeedData` per seed, in the order given, from each seed's exported files
+    (`files[seed]`, what `aar_kernel.load_task(task, seed)` returns), all on ONE pool object.
+
+    `fitter` stacks only pairs with the same pool (`id(d.x)`). Each seed's export has its own
+    splits and row order, so the pool is their inputs one after another and each seed's rows
+    point into its own part: every model gathers exactly the inputs, in exactly the order,
+    that the bench's stacked training gives it (the bench shares the task's whole pool)."""
+    by_seed = files
+    if "manifest" in files:  # one seed's export, passed directly
+        if len(seeds) != 1:
+            raise ValueError("files is one seed's export: pass {seed: load_task(task, seed)}")
+        by_seed = {int(seeds[0]): dict(files)}
+    data = [SeedData.from_public(by_seed[s], s) for s in seeds]
+    if len(data) > 1:
+        pool = np.concatenate([d.x for d in data])
+        offset = 0
+        for d in data:
+            d.rows, offset = {n: r + offset for n, r in d.rows.items()}, offset + len(d.x)
+            d.x = pool
+    return data
+
+
+def train_public_seeds(
+    method: str,
+    files: Mapping[int, dict],
+    seeds: Sequence[int],
+    params: dict | None = None,
+    *,
+    batch: bool = True,
+) -> list[Outcome]:
+    """The kernel's stacked entry point: `method` on every seed of a task at once, from
+    `files[seed]` (each seed's exported files); one `Outcome` per seed, in order. With `batch`
+    the seeds train as one stacked model, exactly what the bench trains for the same seeds in
+    the same order."""
+    return train(method, public_seeds(files, seeds), params, batch=batch)
+
+
 __all__ = [
     "METHODS",
     "SPLITS",
@@ -395,6 +435,8 @@ __all__ = [
     "Outcome",
     "SeedData",
     "derived_seed",
+    "public_seeds",
     "train",
     "train_public",
+    "train_public_seeds",
 ]

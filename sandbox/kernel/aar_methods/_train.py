@@ -6,8 +6,10 @@ the summed loss gives each model exactly its own gradient (AdamW is element-wise
 
 K > 1 is faster for many small models, but not bit-identical to K = 1: on CPU, batched matrix
 products round differently for some shapes (measured: 10-class outputs with an odd number of
-rows, differences of ~1e-7). So every number aar reports (bench, session kernel) comes from
-K = 1 (`fitter(batch=False)`, the default); batching is for speed measurements only.
+rows, differences of ~1e-7). A stacked run is still exactly reproducible for the same K
+models in the same order, so the bench and the session kernel agree bit for bit as long as
+both stack the same seeds of a task in the same order (`train_public_seeds` in the kernel,
+the bench's batched `train_students`); K = 1 (`fitter(batch=False)`) remains available.
 
 Plain tensors and the AdamW below instead of torch.nn / torch.optim: these students are so
 small that framework overhead is most of their cost.
