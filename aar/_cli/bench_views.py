@@ -93,8 +93,10 @@ def print_record(record: EvalRecord, as_json: bool) -> None:
         highlight=False,
         markup=False,
     )
-    for flag in record.flags:
-        console.print(f"[yellow]flag:[/] {flag}")
+    from aar.scorer._scorer import is_repeat_flag
+
+    for flag in record.flags:  # a repeat of identical predictions is a note, not a warning
+        console.print(f"note: {flag}" if is_repeat_flag(flag) else f"[yellow]flag:[/] {flag}")
 
 
 def tasks_table(names: list[str]) -> Any:

@@ -147,14 +147,9 @@ class Scorer:
         decision = decide_on(
             self.policy, nearest, same.best_shown, pool.used, exact["acc"], len(hard), reference
         )
-        small = decision.distance is not None and decision.distance <= self.policy.radius_min
-        if decision.repeat_of not in (None, NAIVE) and small:  # the probe signature reports flag
-            kind = "duplicate" if decision.distance == 0 else "near_duplicate"
-            base["flags"] = [
-                f"{kind}: {decision.distance} hardened predictions differ from record "
-                f"{decision.repeat_of}",
-                *flags,
-            ]
+        flag = _closeness_flag(decision, same, sha, self.policy.radius_min)
+        if flag is not None:
+            base["flags"] = [flag, *flags]
         metrics = self._shown(
             exact,
             decision,
@@ -261,6 +256,53 @@ def _record_fields(request: ScoreRequest, task: str, sha: str, used: int) -> dic
         "budget_used": used,
         "budget_total": request.budget if request.budget is not None else 0,
     }
+
+
+REPEAT_FLAG = "repeat"
+"""The kind of flag on a test submission whose probabilities are byte-identical to an earlier
+entry's of the same (task, seed, split): an honest re-run (a later session's baselines, the
+same method again), which reveals nothing new, so it is never a probe flag."""
+
+
+def is_repeat_flag(flag: str) -> bool:
+    """A `repeat` flag (identical predictions scored before), which is never a probe flag."""
+    return flag.startswith(f"{REPEAT_FLAG}:")
+
+
+def _closeness_flag(decision: Decision, same: SeedIndex, sha: str, radius_min: int) -> str | None:
+    """The flag of a submission the ladder answered as a repeat of a close earlier one.
+
+    Training is deterministic and the ledger installation-wide, so every later session's
+    baselines resubmit the very predictions an earlier session scored: those get the calm
+    `repeat` kind (same predictions, nothing new revealed). Only a submission that differs
+    from the earlier one (`duplicate`: same hardened labels, other probabilities;
+    `near_duplicate`: a few rows) keeps the label-probing signature reports flag. The flag
+    never changes the answer, its numbers or what it is charged.
+    """
+    if decision.repeat_of in (None, NAIVE) or decision.distance is None:
+        return None
+    if decision.distance > radius_min:
+        return None
+    if decision.distance == 0:
+        twin = _identical_record(same, decision.repeat_of, sha)
+        if twin is not None:
+            return (
+                f"{REPEAT_FLAG}: predictions identical to record {twin} (an earlier evaluation "
+                "of the same predictions; it reveals nothing new)"
+            )
+    kind = "duplicate" if decision.distance == 0 else "near_duplicate"
+    return (
+        f"{kind}: {decision.distance} hardened predictions differ from record {decision.repeat_of}"
+    )
+
+
+def _identical_record(same: SeedIndex, nearest: str | None, sha: str) -> str | None:
+    """The earlier test entry of this (task, seed) with these very predictions: the repeated
+    record when it has them, else the first in ledger order (None: no entry has them)."""
+    record = None if nearest is None else same.records.get(nearest)
+    if record is not None and record.predictions_sha256 == sha:
+        return record.id
+    return next((r.id for r in same.records.values() if r.predictions_sha256 == sha), None)
 
 
 def _gap_flags(exact: dict[str, float], min_gap: float) -> list[str]:

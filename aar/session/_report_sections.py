@@ -19,7 +19,7 @@ from aar.session._config import SessionConfig
 from aar.session._evidence import paired_by_seed
 from aar.session._finalize import BASELINES
 from aar.session._models import EvalEntry, RoundInfo, SessionState
-from aar.session._probe_flags import probe_notes
+from aar.session._probe_flags import is_probe_flag, probe_notes, repeat_lines
 from aar.session._report_context import row_role
 from aar.session._verdicts import RULE, round_decisions
 
@@ -268,6 +268,7 @@ def threat_lines(state: SessionState, number: int, holdout: list[EvalEntry]) -> 
     out = [f"budget: {hit}" for hit in info.budget_hits]
     mine = [e.record for e in state.evaluations if e.round == number]
     out += probe_notes(state, number, probe_flag_lines(mine))
+    out += repeat_lines(mine)
     for r in mine:
         out += [f"{r.task}: {f}" for f in r.flags if f.startswith("small_gap")]
     if state.isolation == "none":
@@ -281,10 +282,11 @@ def threat_lines(state: SessionState, number: int, holdout: list[EvalEntry]) -> 
 
 def probe_flag_lines(records: list[EvalRecord]) -> list[str]:
     """One line per method whose submissions were (near-)duplicates of earlier ones: what
-    label probing looks like (a hyper-parameter that barely moves predictions does too)."""
+    label probing looks like (a hyper-parameter that barely moves predictions does too).
+    Repeats of identical predictions are no probe flag (`repeat_lines` counts them)."""
     flagged: dict[str, list[EvalRecord]] = defaultdict(list)
     for r in records:
-        if any("duplicate" in f for f in r.flags):
+        if any(is_probe_flag(f) for f in r.flags):
             flagged[r.method].append(r)
     out = []
     for method, rs in sorted(flagged.items()):

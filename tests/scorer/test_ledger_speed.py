@@ -346,7 +346,15 @@ class _Reference:
         used_pool = sum(e.informative for e in pool)
         d = _scan_decide(self.policy, priors, used_pool, exact["acc"], hard, reference)
         small = d.distance is not None and d.distance <= self.policy.radius_min
-        if d.repeat_of not in (None, NAIVE) and small:
+        twins = [e.record.id for e in same if e.record.predictions_sha256 == sha]
+        twins.sort(key=lambda rid: rid != d.repeat_of)  # the repeated record first, if a twin
+        if d.repeat_of not in (None, NAIVE) and small and d.distance == 0 and twins:
+            base["flags"] = [
+                f"repeat: predictions identical to record {twins[0]} (an earlier evaluation of "
+                "the same predictions; it reveals nothing new)",
+                *flags,
+            ]
+        elif d.repeat_of not in (None, NAIVE) and small:
             kind = "duplicate" if d.distance == 0 else "near_duplicate"
             base["flags"] = [
                 f"{kind}: {d.distance} hardened predictions differ from record {d.repeat_of}",
@@ -440,6 +448,7 @@ def test_every_answer_is_the_one_the_unindexed_ledger_gives(tmp_path: Path) -> N
     flags = [f for a in want if "record" in a for f in a["record"]["flags"]]
     assert any(f.startswith("near_duplicate") for f in flags)
     assert any(f.startswith("duplicate") for f in flags)
+    assert any(f.startswith("repeat: predictions identical") for f in flags)
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         assert g == w, f"answer {i} differs"
