@@ -29,10 +29,13 @@ from ._families import (
     train_public_seeds,
 )
 from ._train import (
+    HARDENINGS,
     AdamW,
     Batch,
     Config,
     Trained,
+    balanced_hard,
+    class_quotas,
     fit_predict,
     logconf_coef,
     logconf_targets,
@@ -69,6 +72,7 @@ def require(sha256: str) -> None:
 
 __all__ = [
     "COMPATIBLE_SHA256",
+    "HARDENINGS",
     "LIBRARY_SHA256",
     "METHODS",
     "SPLITS",
@@ -81,6 +85,8 @@ __all__ = [
     "Outcome",
     "SeedData",
     "Trained",
+    "balanced_hard",
+    "class_quotas",
     "derived_seed",
     "fit_predict",
     "fitter",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._train import Batch, Config, StudentConfig, train_batch
+from ._train import HARDENINGS, Batch, Config, StudentConfig, train_batch
 
 SPLITS = ("test", "holdout")
 """The splits a method's final model predicts (what gets scored)."""
@@ -79,6 +79,8 @@ class Fit:
     patience: int | None = None
     predict: tuple[str, ...] = SPLITS
     """Splits ('transfer', 'test', 'holdout') to return probabilities for."""
+    hardening: str = "argmax"
+    """logconf's multiclass hardening of the student's own predictions ('argmax', 'balanced')."""
 
 
 @dataclass
@@ -135,7 +137,8 @@ def _shape(d: SeedData, f: Fit) -> tuple:
     student = (tuple(c.hidden), c.epochs, c.lr, c.batch_size, c.weight_decay)
     val = None if f.val is None else len(f.val)
     sizes = tuple(len(d.rows[s]) for s in f.predict)
-    return (id(d.x), n, f.hidden, f.aux_coef > 0, val, f.patience, f.predict, sizes, student)
+    loss = (f.aux_coef > 0, f.hardening)
+    return (id(d.x), n, f.hidden, loss, val, f.patience, f.predict, sizes, student)
 
 
 def _fit_group(
@@ -159,6 +162,7 @@ def _fit_group(
         else None,
         val_targets=np.stack([d.weak[f.val] for d, f in zip(ds, fs, strict=True)]) if es else None,
         patience=fs[0].patience,
+        hardening=fs[0].hardening,
     )
     eval_rows = {s: np.stack([d.rows[s] for d in ds]) for s in fs[0].predict}
     trained = train_batch(batch, eval_rows, ds[0].config, hidden=fs[0].hidden, device=device)
@@ -181,6 +185,7 @@ def final_fit(
     keep: np.ndarray | None = None,
     patience: int | None = None,
     aux_coef: float = 0.0,
+    hardening: str = "argmax",
 ) -> Fit:
     """A method's final model: `targets` (on all of transfer) on the rows `keep` (bool, None:
     all), minus the validation part when early stopping."""
@@ -195,6 +200,7 @@ def final_fit(
         aux_coef=aux_coef,
         val=np.flatnonzero(d.is_val) if early_stopping else None,
         patience=patience,
+        hardening=hardening,
     )
 
 
@@ -220,9 +226,14 @@ def naive(data: list[SeedData], params: dict, fit: FitFn, es: bool) -> list[Outc
 def logconf(data: list[SeedData], params: dict, fit: FitFn, es: bool) -> list[Outcome]:
     """Target (1 - c) * weak + c * the student's own hardened predictions (openai/weak-to-
     strong): c ramps up over the first 10 % of steps to `aux_coef`; binary hardening at the
-    batch share matching the weak positive rate, argmax for multiclass."""
+    batch share matching the weak positive rate; multiclass by `hardening`: 'argmax' (the
+    default, what earlier scripts ran) or 'balanced' (the weak labels' class shares)."""
     coef = float(params["aux_coef"])
-    return _outcomes(fit([final_fit(d, d.weak, d.seed, es, aux_coef=coef) for d in data]))
+    hardening = str(params.get("hardening", "argmax"))
+    if hardening not in HARDENINGS:
+        raise ValueError(f"unknown hardening {hardening!r}; known: {', '.join(HARDENINGS)}")
+    fits = [final_fit(d, d.weak, d.seed, es, aux_coef=coef, hardening=hardening) for d in data]
+    return _outcomes(fit(fits))
 
 
 def stepping_stones(stages: int) -> list[tuple[int, ...]]:

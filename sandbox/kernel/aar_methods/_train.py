@@ -103,6 +103,9 @@ class Batch:
     patience: int | None = None
     """Early stopping: a model stops after this many epochs without a better validation
     agreement (None: every epoch is considered)."""
+    hardening: str = "argmax"
+    """logconf's multiclass hardening: 'argmax' (what earlier scripts ran) or 'balanced'
+    (`balanced_hard`); binary tasks use the rank form either way."""
 
 
 @dataclass
@@ -193,13 +196,24 @@ class AdamW:
         torch._foreach_addcdiv_(params, self.m, denom, -self.lr / (1 - self.b1**self.t))
 
 
-def logconf_targets(logits: torch.Tensor, weak: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+HARDENINGS = ("argmax", "balanced")
+"""logconf's multiclass hardenings (binary: always the batch-quantile rank form)."""
+
+
+def logconf_targets(
+    logits: torch.Tensor, weak: torch.Tensor, coef: torch.Tensor, hardening: str = "argmax"
+) -> torch.Tensor:
     """(1 - c) · weak + c · hardened own predictions (openai/weak-to-strong `logconf_loss_fn`).
 
     Binary: the top-q share of the batch by P(class 1) is hardened to 1, where q is the weak
     labels' positive rate in the batch (the rank form of the reference's batch-quantile
-    threshold; ties broken by position). Multiclass: argmax one-hot (our generalisation).
+    threshold; ties broken by position). Multiclass (our generalisation): argmax one-hot, or
+    with `hardening='balanced'` class counts that match the weak labels' shares in the batch
+    (`balanced_hard`): argmax let one class swallow the others at aux_coef >= 0.75 on 10-class
+    digits, since the student's own labels then outweigh the weak ones.
     """
+    if hardening not in HARDENINGS:
+        raise ValueError(f"unknown hardening {hardening!r}; known: {', '.join(HARDENINGS)}")
     probs = torch.softmax(logits.detach(), dim=-1)
     _, b, c = probs.shape
     if c == 2:
@@ -208,10 +222,54 @@ def logconf_targets(logits: torch.Tensor, weak: torch.Tensor, coef: torch.Tensor
         ranks = torch.argsort(order, dim=1, stable=True)
         pos = (ranks < n_pos[:, None]).to(logits.dtype)
         hard = torch.stack([1 - pos, pos], dim=-1)
+    elif hardening == "balanced":
+        hard = torch.nn.functional.one_hot(balanced_hard(probs, weak), c).to(logits.dtype)
     else:
         hard = torch.nn.functional.one_hot(probs.argmax(-1), c).to(logits.dtype)
     coef = coef[:, None, None]
     return (1 - coef) * weak + coef * hard
+
+
+def class_quotas(weak: torch.Tensor) -> torch.Tensor:
+    """long [K, c]: each model's class counts for its b rows, the weak labels' class shares
+    in the batch times b, rounded down, the rest to the largest remainders (ties: lowest
+    class), as `aar_recipes.balanced_argmax` rounds them."""
+    b = weak.shape[1]
+    raw = weak.double().sum(1)
+    raw = raw / raw.sum(1, keepdim=True) * b
+    quota = raw.floor()
+    order = torch.argsort(quota - raw, dim=1, stable=True)
+    ranks = torch.argsort(order, dim=1, stable=True)
+    return (quota + (ranks < (b - quota.sum(1, keepdim=True)))).long()
+
+
+def balanced_hard(probs: torch.Tensor, weak: torch.Tensor) -> torch.Tensor:
+    """long [K, b]: hard labels with `class_quotas` counts, most probable (row, class) pairs
+    first (exactly `aar_recipes.balanced_argmax`, per model, ties by position).
+
+    It runs every step, so not pair by pair: each round takes, in order of their best free
+    class's probability, the unlabelled rows up to the first whose class is already full
+    (the pairs the greedy would take next, unchanged); that row's class is then full, so
+    there are at most c + 1 rounds, each a few tensor ops across all K models."""
+    k, b, c = probs.shape
+    quota = class_quotas(weak)
+    free = probs.clone()
+    out = torch.zeros(k, b, dtype=torch.long, device=probs.device)
+    done = torch.zeros(k, b, dtype=torch.bool, device=probs.device)
+    while True:
+        free.masked_fill_((quota == 0)[:, None, :] | done[:, :, None], -torch.inf)
+        best, cls = free.max(-1)
+        order = torch.argsort(-best, dim=1, stable=True)
+        cls_s = cls.gather(1, order)
+        live = ~done.gather(1, order)
+        hot = torch.nn.functional.one_hot(cls_s, c) & live[..., None]
+        over = hot.cumsum(1).gather(2, cls_s[..., None])[..., 0] > quota.gather(1, cls_s)
+        take = live & (over.cumsum(1) == 0)
+        if not bool(take.any()):
+            return out
+        out.scatter_(1, order, torch.where(take, cls_s, out.gather(1, order)))
+        done.scatter_(1, order, take | done.gather(1, order))
+        quota -= (hot & take[..., None]).sum(1)
 
 
 def logconf_coef(
@@ -337,7 +395,8 @@ def _train(
             logits = model.forward(x_epoch[:, start : start + bs])
             tgt = t_epoch[:, start : start + bs]
             if aux is not None:
-                tgt = logconf_targets(logits, tgt, logconf_coef(aux, step / total))
+                coef = logconf_coef(aux, step / total)
+                tgt = logconf_targets(logits, tgt, coef, batch.hardening)
             loss = -(tgt * torch.log_softmax(logits, -1)).sum(-1).mean(1).sum()
             opt.zero_grad()
             loss.backward()

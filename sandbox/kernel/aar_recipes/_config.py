@@ -77,10 +77,16 @@ class Loss(_Part):
     """The auxiliary confidence loss (openai/weak-to-strong `logconf`): the target is
     (1 - c) * target + c * the student's own hardened predictions, c ramped up over the first
     10 % of steps. Binary hardening matches the batch's weak positive share; multiclass
-    hardening is the trainer's argmax (unbalanced: keep c low on many classes)."""
+    hardening is `hardening`."""
 
     aux_coef: float = Field(0.0, ge=0.0, le=1.0)
     """c, the final weight of the student's own hardened predictions (0: plain cross-entropy)."""
+    hardening: Literal["argmax", "balanced"] = "argmax"
+    """Multiclass: `argmax` (unbalanced: at c >= 0.75 one class swallows the others on
+    10-class digits) or `balanced` (class counts in each batch match the weak labels' class
+    shares, most probable first). Binary tasks train the same either way. The default stays
+    `argmax`, what configurations written before this field trained, so their deltas keep
+    their meaning."""
 
 
 class Training(_Part):

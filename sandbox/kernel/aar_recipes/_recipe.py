@@ -173,6 +173,7 @@ def _final_fit(
         keep=keep,
         patience=training.patience,
         aux_coef=config.loss.aux_coef,
+        hardening=config.loss.hardening,
     )
     if config.ensemble.bagging and member > 0:
         positions = np.arange(len(d.weak)) if f.train is None else f.train
