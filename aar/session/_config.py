@@ -23,7 +23,7 @@ logged at creation. 1 (logs without it): rounded per-seed test feedback, bootstr
 test, kernel methods apart from the bench's. 2: the installation's scorer (a ladder, per-pool
 budget), one method library for bench and kernel, verdicts confirmed on fresh-seed holdout.
 A session continues only under its own protocol; its log and reports stay readable."""
-REPORT_LAYOUT = 4
+REPORT_LAYOUT = 5
 """How a session's round reports are laid out, logged at creation so `aar replay` rebuilds each
 report in the layout it was written in. 1 (logs without it): the table of results first,
 provenance mid-report. 2: the answer first (best method per task, its configuration, its
@@ -32,7 +32,9 @@ the model's server, provenance in an appendix. 3: each task's weak and ceiling a
 roles that say what a row is to the round (a baseline a hypothesis tests is a hypothesis; a
 sweep's start), the earlier method a sweep started from, the figure's caption. 4: a follow-up
 round's report says who approved each proposal it ran, when, and the reviewer's comment (from
-the review audit log)."""
+the review audit log). 5: the answer is the session's so far (the best confirmed method per
+task over rounds 1..N, with the round that confirmed it), and under each proposal the
+session's holdout confirmation of the method and family it builds on, for the reviewer."""
 
 
 class Budgets(BaseModel):

@@ -16,8 +16,16 @@ from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from aar.files import write_atomic
 from aar.session._models import SessionState
-from aar.session._report_answer import CHOICE_RULE, AnswerRow, answer_rows, no_answer_text
+from aar.session._report_answer import (
+    CHOICE_RULE,
+    SESSION_CHOICE_RULE,
+    AnswerRow,
+    answer_rows,
+    no_answer_text,
+    session_answer_rows,
+)
 from aar.session._report_context import TaskContext, context_rows, sweep_start_entries
+from aar.session._report_evidence import ProposalEvidence, evidence_lines, proposal_evidence
 from aar.session._report_figure import ERROR_BARS, method_colours, write_figure
 from aar.session._report_reviews import ReviewNote, review_lines, review_notes
 from aar.session._report_sections import (
@@ -77,6 +85,8 @@ class ReportData(BaseModel):
     """Layout 3: each task's weak-supervisor and ceiling accuracies on holdout."""
     reviews: list[ReviewNote] = []
     """Layout 4: who approved each proposal a follow-up round ran, when, and their comment."""
+    evidence: list[ProposalEvidence] = []
+    """Layout 5: per proposal, the session's holdout confirmation of what it builds on."""
 
     @model_serializer(mode="wrap")
     def _as_its_layout(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -90,7 +100,7 @@ class ReportData(BaseModel):
         return dumped
 
 
-LAYOUT_FIELDS = {2: ("layout", "answer"), 3: ("context",), 4: ("reviews",)}
+LAYOUT_FIELDS = {2: ("layout", "answer"), 3: ("context",), 4: ("reviews",), 5: ("evidence",)}
 """The fields each layout added to `report.json`."""
 LAYOUT_2_FIELDS = LAYOUT_FIELDS[2]
 
@@ -131,10 +141,19 @@ def report_data(
         provenance=[provenance_row(state, e) for e in holdout],
         proposals=proposals,
         layout=layout,
-        answer=answer_rows(state, number, rows) if layout >= 2 else [],
+        answer=_answer(state, number, rows),
         context=context_rows(state, holdout) if layout >= 3 else [],
         reviews=(reviews or []) if layout >= 4 else [],
+        evidence=proposal_evidence(state, number, proposals) if layout >= 5 else [],
     )
+
+
+def _answer(state: SessionState, number: int, rows: list[ResultRow]) -> list[AnswerRow]:
+    """The answer the report opens with: from layout 5 the session's so far (every round up
+    to `number`), in layouts 2-4 the round's own; none in layout 1."""
+    if state.report_layout >= 5:
+        return session_answer_rows(state, number)
+    return answer_rows(state, number, rows) if state.report_layout >= 2 else []
 
 
 def render_markdown(data: ReportData) -> str:
@@ -180,12 +199,15 @@ def render_markdown(data: ReportData) -> str:
     if data.layout < 2:
         lines += ["", *_provenance_table(data)]
     lines += ["", "## Proposed follow-ups (need approval)", ""]
-    lines += [
-        f"- `{p['id']}` {markdown_inline(p['rationale'])} "
-        f"(sha256 `{p['sha256'][:16]}…`, ~{p['evals']} evaluations, expires {p['expires']}; "
-        f"`aar review show {p['id']}`)"
-        for p in data.proposals
-    ] or ["- none"]
+    for p in data.proposals:
+        lines.append(
+            f"- `{p['id']}` {markdown_inline(p['rationale'])} "
+            f"(sha256 `{p['sha256'][:16]}…`, ~{p['evals']} evaluations, expires {p['expires']}; "
+            f"`aar review show {p['id']}`)"
+        )
+        lines += _evidence_of(data, p["id"])
+    if not data.proposals:
+        lines.append("- none")
     if data.layout >= 2:
         lines += ["", *_provenance_table(data, appendix=True)]
     return "\n".join(lines) + "\n"
@@ -212,16 +234,41 @@ def _p_text(p: float | None) -> str:
 
 def _answer_section(data: ReportData) -> list[str]:
     """The report's opening: per task the best method, its configuration, its confirmed
-    effect against naive, and what to try next."""
+    effect against naive, and what to try next (from layout 5: the session's best so far,
+    with the round that confirmed it, and under each proposal the session's holdout
+    evidence on what it builds on)."""
+    session = data.layout >= 5
     out = ["## The answer", ""]
-    out += [
-        "| task | best method | configuration | holdout PGR vs naive [95 % t-interval] "
+    if session:
+        out += [
+            f"The best method per task in the session so far (rounds 1–{data.round}), chosen "
+            "on test feedback among the methods the session confirmed on holdout.",
+            "",
+        ]
+    out += _answer_table(data)
+    rule = SESSION_CHOICE_RULE if session else CHOICE_RULE
+    out += ["", f"How chosen: {rule}", "", "### What to try next", ""]
+    for p in data.proposals:
+        out += [f"- `{p['id']}` {markdown_inline(p['rationale'])}", *_evidence_of(data, p["id"])]
+    if not data.proposals:
+        out.append("- nothing was proposed this round")
+    return out
+
+
+def _answer_table(data: ReportData) -> list[str]:
+    """The answer's table; from layout 5 with a column for the round that confirmed it."""
+    session = data.layout >= 5
+    out = [
+        "| task | best method | "
+        + ("round | " if session else "")
+        + "configuration | holdout PGR vs naive [95 % t-interval] "
         "| adjusted p | chosen on test feedback |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|" + ("---|" if session else ""),
     ]
+    blank = "— | " if session else ""
     for a in data.answer:
         if a.method == NAIVE:
-            out.append(f"| {a.task} | {no_answer_text(a)} | — | — | — | — |")
+            out.append(f"| {a.task} | {no_answer_text(a)} | {blank}— | — | — | — |")
             continue
         config = a.configuration()
         effect = "—"
@@ -236,17 +283,24 @@ def _answer_section(data: ReportData) -> list[str]:
             if a.screen_mean is not None
             else "edge withheld by the scorer"
         )
+        where = f"{a.round} | " if session else ""
         out.append(
-            f"| {a.task} | {markdown_inline(a.method)} | {markdown_inline(config) or '—'} | "
+            f"| {a.task} | {markdown_inline(a.method)} | {where}{markdown_inline(config) or '—'} | "
             f"{effect} | {_p_text(a.adjusted_p)} | {chosen}, best of {a.candidates} "
             "confirmed |"
         )
     if not data.answer:
-        out.append("| — | — | — | — | — | — |")
-    out += ["", f"How chosen: {CHOICE_RULE}", "", "### What to try next", ""]
-    out += [f"- `{p['id']}` {markdown_inline(p['rationale'])}" for p in data.proposals] or [
-        "- nothing was proposed this round"
-    ]
+        out.append("| — | — | — | — | — | — |" + (" — |" if session else ""))
+    return out
+
+
+def _evidence_of(data: ReportData, proposal_id: str) -> list[str]:
+    """Layout 5: the nested lines under a proposal with the session's holdout evidence on
+    what it builds on (none in earlier layouts)."""
+    out: list[str] = []
+    for ev in data.evidence:
+        if ev.proposal_id == proposal_id:
+            out += evidence_lines(ev)
     return out
 
 
@@ -344,21 +398,23 @@ def _provenance_table(data: ReportData, *, appendix: bool = False) -> list[str]:
 
 
 def proposal_rows(root: Path, state: SessionState, number: int) -> list[dict[str, str]]:
-    """The round's proposals as the report lists them (read from their committed files)."""
+    """The round's proposals as the report lists them (read from their committed files); from
+    layout 5 with the experiment each follows (what its holdout evidence is about)."""
     from aar.review import read_proposal
 
     rows = []
     for pid in next(r for r in state.rounds if r.number == number).proposals:
         p = read_proposal(root / "proposals" / f"{pid}.json")
-        rows.append(
-            {
-                "id": p.id,
-                "rationale": p.rationale,
-                "sha256": p.sha256,
-                "evals": str(p.estimated_evaluations),
-                "expires": f"{p.expires_at:%Y-%m-%d}",
-            }
-        )
+        row = {
+            "id": p.id,
+            "rationale": p.rationale,
+            "sha256": p.sha256,
+            "evals": str(p.estimated_evaluations),
+            "expires": f"{p.expires_at:%Y-%m-%d}",
+        }
+        if state.report_layout >= 5:
+            row["follows"] = p.follows or ""
+        rows.append(row)
     return rows
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from aar.bench import Decision
 from aar.session._method_config import changes_text
 from aar.session._models import SessionState
+from aar.session._report_evidence import round_rows, session_decided
 from aar.session._report_sections import NAIVE, ResultRow, confirmed_by_test, shown_verdict
 from aar.session._verdicts import round_decisions
 
@@ -28,6 +29,13 @@ CHOICE_RULE = (
     "holdout by the session's test, and shown so by the results table), the one with the "
     "largest mean edge over naive in the test feedback; holdout never chooses, it only "
     "confirms. With none confirmed, naive stands."
+)
+SESSION_CHOICE_RULE = (
+    "per task, among the methods whose verdict is 'supported' in any round of the session so "
+    "far (confirmed better than naive on holdout by that round's test, and shown so by that "
+    "round's results table), the one with the largest mean edge over naive in the test "
+    "feedback; holdout never chooses, it only confirms. The round column says which round "
+    "confirmed it; its effect is that round's holdout. With none confirmed, naive stands."
 )
 
 
@@ -58,6 +66,9 @@ class AnswerRow(BaseModel):
     """Its `MethodConfig`'s fields other than naive's (`component.field=value, ...`), where
     its finding holds the configuration (None, and absent from `report.json`, elsewhere: the
     reports of sessions whose findings hold none stay as they were)."""
+    round: int | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Layout 5: the round that confirmed it (None, and absent from `report.json`, in the
+    answers of earlier layouts, which cover their own round only)."""
 
     def configuration(self) -> str:
         """The answer table's configuration cell: the configuration's diff from naive where
@@ -89,6 +100,31 @@ def answer_rows(state: SessionState, number: int, rows: list[ResultRow]) -> list
     ]
 
 
+def session_answer_rows(state: SessionState, number: int) -> list[AnswerRow]:
+    """Layout 5: the best method per task of the session so far (rounds 1..`number`), chosen
+    as `answer_rows` chooses within a round (the test-feedback edge among the confirmed),
+    each with the round that confirmed it. A method confirmed in several rounds counts once,
+    as its latest round decided it; the counts of tested methods span the session too."""
+    decided = session_decided(state, number)
+    out = []
+    for task in state.config.tasks:
+        mine = [d for d in decided if d.task == task]
+        last = {d.method: d for d in mine}  # round order: each method's latest decision
+        latest = {m: d for m, d in last.items() if d.verdict == "supported"}
+        tested = {d.method for d in mine}
+        checked = {d.method for d in mine if confirmed_by_test(d.decision)}
+        if latest:
+            best = max(latest.values(), key=lambda d: (_edge(d.decision), d.method))
+            rows = round_rows(state, best.round)
+            row = _chosen(state, best.round, task, best.method, best.decision, rows, len(latest))
+            row.round = best.round
+        else:
+            row = _naive_row(task)
+        row.tested, row.confirmations = len(tested), len(checked)
+        out.append(row)
+    return out
+
+
 def no_answer_text(row: AnswerRow) -> str:
     """The best-method cell where no method was confirmed better than naive, saying what
     happened: nothing was tested (no result at all, not a negative one), no confirmation
@@ -109,20 +145,39 @@ def _answer(
     rows: list[ResultRow],
 ) -> AnswerRow:
     if not found:
-        return AnswerRow(
-            task=task,
-            method=NAIVE,
-            family=None,
-            params="",
-            candidates=0,
-            screen_mean=None,
-            screen_n=0,
-            effect=None,
-            effect_seeds=[],
-            adjusted_p=None,
-            experiment=None,
-        )
+        return _naive_row(task)
     method, d = max(found, key=lambda pair: (_edge(pair[1]), pair[0]))
+    return _chosen(state, number, task, method, d, rows, len(found))
+
+
+def _naive_row(task: str) -> AnswerRow:
+    """Naive stands on `task` (no method was confirmed better)."""
+    return AnswerRow(
+        task=task,
+        method=NAIVE,
+        family=None,
+        params="",
+        candidates=0,
+        screen_mean=None,
+        screen_n=0,
+        effect=None,
+        effect_seeds=[],
+        adjusted_p=None,
+        experiment=None,
+    )
+
+
+def _chosen(
+    state: SessionState,
+    number: int,
+    task: str,
+    method: str,
+    d: Decision,
+    rows: list[ResultRow],
+    candidates: int,
+) -> AnswerRow:
+    """The answer row of `method`, confirmed in round `number` (whose holdout table `rows`
+    gives its effect), chosen among `candidates` confirmed methods."""
     role = "confirmation" if d.fresh else None
     row = next(
         (r for r in rows if r.task == task and r.method == method and role in (None, r.role)),
@@ -137,7 +192,7 @@ def _answer(
         method=method,
         family=hyp.family if hyp else None,
         params=", ".join(f"{k}={v:g}" for k, v in sorted(params.items())),
-        candidates=len(found),
+        candidates=candidates,
         screen_mean=d.screen.mean if d.screen.n else None,
         screen_n=d.screen.n,
         effect=row.vs_naive if row else None,

@@ -86,8 +86,8 @@ PROPOSALS = [
 ]
 
 
-def test_new_sessions_write_layout_4() -> None:
-    assert REPORT_LAYOUT == 4  # layouts 3 and 4: test_report_layout3.py
+def test_new_sessions_write_layout_5() -> None:
+    assert REPORT_LAYOUT == 5  # layouts 3 and 4: test_report_layout3.py; 5: test_report_layout5.py
 
 
 def test_the_report_opens_with_the_answer_chosen_on_test_feedback_not_holdout() -> None:

@@ -75,8 +75,8 @@ def _report(ran: Ran, number: int) -> tuple[str, dict[str, Any]]:
     return (directory / "report.md").read_text(), data
 
 
-def test_the_session_writes_layout_4_and_replays(ran: Ran) -> None:
-    assert REPORT_LAYOUT == 4 and ran.state.report_layout == 4
+def test_the_session_writes_the_current_layout_and_replays(ran: Ran) -> None:
+    assert REPORT_LAYOUT == 5 and ran.state.report_layout == 5
     assert [r.kind for r in ran.state.rounds] == ["research", "followup"]
     result = replay_session(ran.root)
     assert result.ok, result.mismatches
