@@ -9,7 +9,10 @@ labels only.
 
 The training code itself is `aar_methods` (`sandbox/kernel/aar_methods/`), real files the
 kernel imports from its read-only mount and `aar bench run` loads too: one implementation, so
-a session's baselines and the bench give identical numbers. A script pins the library's
+a session's baselines and the bench give identical numbers. Both train a task's seeds as one
+stacked model, sorted by seed (`train_public_seeds`, several times faster than one model at
+a time; a stack rounds as a stack, so the same seeds in the same order on both sides are
+what makes the numbers equal). A script pins the library's
 sha256 (`LIBRARY_SHA256`, checked by `aar_methods.require` before anything trains), so the
 sha256 of a script, which evaluation records and proposals carry, covers the library it runs.
 
@@ -190,23 +193,36 @@ def check_probs(p, n, k, what):
 
 
 def run(pairs):
-    """Train and save test and holdout probabilities for each (task, seed); a line each."""
-    for task, seed in pairs:
+    """Train each task's seeds as one stacked model, sorted by seed (the order `aar bench run`
+    stacks them, so their numbers are identical), and save test and holdout probabilities
+    for each (task, seed); a line each, and the task's training time."""
+    for task in dict.fromkeys(task for task, _ in pairs):
+        seeds = sorted(seed for name, seed in pairs if name == task)
         start = time.perf_counter()
-        t = load_checked(task, seed)
-        outcome = train_method(t, seed)
-        k = int(t["manifest"]["n_classes"])
-        for split in SPLITS:
-            p = outcome.probs[split]
-            check_probs(p, len(t[f"{split}_inputs"]), k, f"{task} seed {seed} {split}")
-            aar_kernel.save_predictions(p, split=split, name=METHOD, task=task, seed=seed)
-        agree = np.mean(outcome.probs["test"].argmax(1) == t["test_weak_labels"].argmax(1))
-        note = f", {outcome.note}" if outcome.note else ""
-        print(
-            f"{METHOD} {task} seed {seed}: saved test+holdout; test agreement with weak "
-            f"labels {agree:.3f}{note}; {time.perf_counter() - start:.1f} s",
-            flush=True,
-        )
+        files = {seed: load_checked(task, seed) for seed in seeds}
+        outcomes = list(train_method(files, seeds))
+        if len(outcomes) != len(seeds):
+            raise RuntimeError(f"{task}: {len(outcomes)} outcomes for seeds {seeds}")
+        for seed, outcome in zip(seeds, outcomes, strict=True):
+            save(task, seed, files[seed], outcome)
+        took = time.perf_counter() - start
+        print(f"{METHOD} {task}: seeds {seeds} trained stacked in {took:.1f} s", flush=True)
+
+
+def save(task, seed, t, outcome):
+    """Check and save one (task, seed)'s test and holdout probabilities; print a line."""
+    k = int(t["manifest"]["n_classes"])
+    for split in SPLITS:
+        p = outcome.probs[split]
+        check_probs(p, len(t[f"{split}_inputs"]), k, f"{task} seed {seed} {split}")
+        aar_kernel.save_predictions(p, split=split, name=METHOD, task=task, seed=seed)
+    agree = np.mean(outcome.probs["test"].argmax(1) == t["test_weak_labels"].argmax(1))
+    note = f", {outcome.note}" if outcome.note else ""
+    print(
+        f"{METHOD} {task} seed {seed}: saved test+holdout; test agreement with weak "
+        f"labels {agree:.3f}{note}",
+        flush=True,
+    )
 
 
 def check_saved(pairs):
@@ -229,18 +245,20 @@ _CONFIG_CELL = '''\
 {changes}
 # Its code is the aar_recipes library (sandbox/kernel/aar_recipes/), which
 # `aar bench run --method CONFIG.json` trains too; RECIPES_SHA256 above pins its files.
-def train_method(t, seed):
-    """{family} on one (task, seed): test and holdout probabilities."""
-    return aar_recipes.train_public(CONFIG, t, seed)'''
+def train_method(files, seeds):
+    """{family}: test and holdout probabilities for each seed of one task,
+    the seeds trained as one stacked model (`files[seed]`: that seed's exported files)."""
+    return aar_recipes.train_public_seeds(CONFIG, files, seeds)'''
 
 
 _METHOD_CELL = '''\
 # The method: {family}
 # Its code is the aar_methods library (sandbox/kernel/aar_methods/_families.py), which
 # `aar bench run` trains too; LIBRARY_SHA256 above pins its files.
-def train_method(t, seed):
-    """{family} at PARAMS on one (task, seed): test and holdout probabilities."""
-    return aar_methods.train_public(FAMILY, t, seed, PARAMS)'''
+def train_method(files, seeds):
+    """{family} at PARAMS: test and holdout probabilities for each seed of one task, the
+    seeds trained as one stacked model (`files[seed]`: that seed's exported files)."""
+    return aar_methods.train_public_seeds(FAMILY, files, seeds, PARAMS)'''
 
 
 def _param(

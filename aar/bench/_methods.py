@@ -11,9 +11,16 @@ session's kernel runs) at fixed parameters:
 
 Baselines `weak` (the supervisor itself) and `ceiling` (`naive` on transfer ground truth)
 always run. Every model sees exactly what the kernel sees (the exported arrays, in exported
-order) and trains alone, as in the kernel, so a session's baseline and the bench's method give
-identical predictions. `batched=True` stacks the seeds of a task into one model: faster, but
-equal only up to float rounding (for speed measurements, not for reported numbers).
+order). The seeds of a task train as one stacked model per method (`batched=True`, the
+default; 5 seeds train 1.5-4.7x faster than one at a time, `tools/bench/bench_suite.py`),
+sorted by seed: a session's experiment script stacks the same seeds in the same order
+(`train_public_seeds`), so a session's baseline and the bench's method give identical
+predictions. A stack rounds differently from one model alone (probabilities by up to ~1e-5
+on 10-class digits), so a seed's numbers depend on which seeds it was stacked with: a 3-seed
+screen and a 5-seed run may differ slightly, the bench and a session on the same seeds never
+do. The ceiling always trains one seed at a time, as the `Evaluator` (which knows one seed)
+trains it, so the PGR denominator of a seed is the same in every run and in every record.
+`batched=False` trains every model alone (what scripts written before stacking did).
 """
 
 from __future__ import annotations
@@ -67,28 +74,30 @@ def train_students(
     methods: list[Method],
     *,
     device: str = "cpu",
-    batched: bool = False,
+    batched: bool = True,
     on_stage: Callable[[str], None] | None = None,
 ) -> Predictions:
     """Train `ceiling` and every student method for every seed; probabilities on test/holdout.
 
-    Every model trains alone (`batched=True`: the seeds of a method as one stacked model).
+    Each method's seeds train as one stacked model in seed order, as a session's kernel
+    stacks them (`batched=False`: every model alone); the ceiling trains each seed alone.
     """
     space = recipes()
     x = setups[0].data.x_strong.astype(np.float32)  # one pool: the seeds can share a batch
+    ordered = sorted(setups, key=lambda st: st.seed)  # the kernel's stacking order
 
-    def run(name: str, config: Any, labels: bool) -> None:
+    def run(name: str, config: Any, labels: bool, batch: bool) -> None:
         if on_stage is not None:
             on_stage(name)
-        data = [seed_data(st, x, labels=labels) for st in setups]
-        outcomes = space.train_config(config, data, device=device, batch=batched)
+        data = [seed_data(st, x, labels=labels) for st in ordered]
+        outcomes = space.train_config(config, data, device=device, batch=batch)
         out[name] = {
             st.seed: {s: _internal(st, s, o.probs[s]) for s in SCORED_SPLITS}
-            for st, o in zip(setups, outcomes, strict=True)
+            for st, o in zip(ordered, outcomes, strict=True)
         }
 
     out: Predictions = {}
-    run("ceiling", space.MethodConfig(), True)
+    run("ceiling", space.MethodConfig(), True, False)
     for m in methods:
-        run(m.name, m.method_config(), False)
+        run(m.name, m.method_config(), False, batched)
     return out

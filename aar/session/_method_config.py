@@ -189,14 +189,19 @@ def _method_of(section: list[ast.stmt]) -> Any:
     return _literals(section).get("METHOD", _UNKNOWN)
 
 
+_TRAINERS = ("train_public", "train_public_seeds")
+"""The kernel entry points a script trains with: one seed, or a task's seeds stacked (the
+configuration is the first argument of both, `aar_methods`' parameters the fourth)."""
+
+
 def _section_config(section: list[ast.stmt]) -> dict[str, Any] | None:
-    """The configuration the section's `train_public` calls train (all must agree)."""
+    """The configuration the section's `train_public(_seeds)` calls train (all must agree)."""
     values = _literals(section)
     calls = [
         node
         for stmt in section
         for node in ast.walk(stmt)
-        if isinstance(node, ast.Call) and _callee(node.func)[1] == "train_public"
+        if isinstance(node, ast.Call) and _callee(node.func)[1] in _TRAINERS
     ]
     return _agreed([_call_config(call, values) for call in calls])
 

@@ -93,11 +93,12 @@ def test_every_family_is_a_method_of_the_shared_library() -> None:
         assert "aar_methods.require(LIBRARY_SHA256)" in cells[0]
         assert f'FAMILY = "{family}"' in cells[0]
         body = [ln for ln in cells[1].splitlines() if ln and not ln.lstrip().startswith("#")]
-        assert len(body) == 3, body  # def, docstring, return: no training code of its own
+        assert len(body) == 4, body  # def, 2-line docstring, return: no training code
         if spec.config is None:
-            assert body[-1].strip() == "return aar_methods.train_public(FAMILY, t, seed, PARAMS)"
+            want = "return aar_methods.train_public_seeds(FAMILY, files, seeds, PARAMS)"
+            assert body[-1].strip() == want
             continue
-        assert body[-1].strip() == "return aar_recipes.train_public(CONFIG, t, seed)"
+        assert body[-1].strip() == "return aar_recipes.train_public_seeds(CONFIG, files, seeds)"
         assert f'RECIPES_SHA256 = "{recipes_sha256()}"' in cells[0]
         assert "aar_recipes.require(RECIPES_SHA256)" in cells[0]
         namespace: dict = {}
@@ -285,6 +286,8 @@ def test_every_family_saves_valid_predictions_for_every_pair(
         output = "".join(r.stdout for r in ran.results[family])
         for task, seed in PAIRS:  # one progress line per (task, seed)
             assert output.count(f"{family} {task} seed {seed}: saved test+holdout") == 1
+        for task in TASKS:  # each task's seeds trained as one stacked model, in seed order
+            assert output.count(f"{family} {task}: seeds {sorted(SEEDS)} trained stacked") == 1
         assert f"saved for {len(PAIRS)} (task, seed) pairs" in output
 
 

@@ -120,7 +120,9 @@ def run_task(task: Any, configs: dict[str, Any], seeds: list[int]) -> TaskRun:
     """Train every config on every seed of `task`; PGR per seed on test and holdout.
 
     The student sees exactly what the kernel sees (`seed_data`: weak labels, exported order);
-    ground truth enters only here, on the host, to score against weak and ceiling.
+    ground truth enters only here, on the host, to score against weak and ceiling. Each
+    config's seeds train stacked in seed order and the ceiling one seed at a time, as
+    `aar bench run` and a session's scripts train them (the same numbers).
     """
     from aar.bench._methods import seed_data
     from aar.bench._protocol import setup_seed
@@ -129,7 +131,7 @@ def run_task(task: Any, configs: dict[str, Any], seeds: list[int]) -> TaskRun:
     rec = recipes()
     data = task.load()
     x = data.x_strong.astype(np.float32)
-    setups = [setup_seed(task, data, s) for s in seeds]
+    setups = [setup_seed(task, data, s) for s in sorted(seeds)]
 
     def acc(st: Any, split: str, probs: np.ndarray) -> float:
         truth = st.to_public(split, st.labels(split))
@@ -151,7 +153,7 @@ def run_task(task: Any, configs: dict[str, Any], seeds: list[int]) -> TaskRun:
     data_seeds = [seed_data(st, x) for st in setups]
     for name, cfg in configs.items():
         t0 = time.perf_counter()
-        outs = rec.train_config(cfg, data_seeds)
+        outs = rec.train_config(cfg, data_seeds, batch=True)  # stacked, as the bench
         run.seconds[name] = time.perf_counter() - t0
         run.pgr[name] = {
             sp: [
