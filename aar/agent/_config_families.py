@@ -33,13 +33,15 @@ def config_delta(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def with_params(config: dict[str, Any], params: dict[str, float | int]) -> dict[str, Any]:
     """`config` with `component.field` parameters set (a family's key parameter), checked
-    by `MethodConfig`."""
-    from aar.bench import method_space
+    by `MethodConfig`; the auxiliary loss, when on, hardens balanced (what aar writes now:
+    `aar.bench.with_balanced_hardening`)."""
+    from aar.bench import method_space, with_balanced_hardening
 
     out = {part: dict(fields) for part, fields in config.items()}
     for path, value in params.items():
         part, field = path.split(".", 1)
         out[part][field] = value
+    out = with_balanced_hardening(out)
     return dict(method_space().MethodConfig.model_validate(out).model_dump())
 
 

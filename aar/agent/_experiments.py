@@ -40,7 +40,7 @@ from aar.agent._config_families import (
     family_config,
     with_params,
 )
-from aar.bench import library_sha256, recipes_sha256
+from aar.bench import BALANCED, library_sha256, recipes_sha256
 from aar.errors import AarError
 from aar.hashing import join_cells
 from aar.session import changes_text
@@ -105,6 +105,13 @@ class Family(BaseModel):
     config: dict[str, Any] | None = None
     """A family of the method space: the `MethodConfig` its script trains (`aar_recipes`);
     None for the ten original families (`aar_methods`' recipes)."""
+    fixed: dict[str, str] = {}
+    """Library parameters every new script of the family passes and no sweep changes (they
+    are not in the method's name): logconf's balanced multiclass hardening."""
+    stacked: bool = True
+    """Whether a task's seeds train as one stacked model. naive trains each seed alone: it is
+    the scorer's reference, which the `Evaluator` (knowing one seed) trains alone too, and a
+    session's naive predictions must be byte for byte that reference."""
 
     def hypothesis(self, tasks: Sequence[str], value: float | None = None) -> str:
         """The hypothesis for `tasks` at `value` of the key parameter (default if None)."""
@@ -258,7 +265,7 @@ _METHOD_CELL = '''\
 def train_method(files, seeds):
     """{family} at PARAMS: test and holdout probabilities for each seed of one task, the
     seeds trained as one stacked model (`files[seed]`: that seed's exported files)."""
-    return aar_methods.train_public_seeds(FAMILY, files, seeds, PARAMS)'''
+    return aar_methods.train_public_seeds(FAMILY, files, seeds, PARAMS, batch=STACKED)'''
 
 
 def _param(
@@ -291,13 +298,14 @@ _FAMILY_LIST = (
         "performance gap (PGR > 0) on {tasks}.",
         param=None,
         memory_tags=("naive",),
+        stacked=False,
     ),
     Family(
         name="logconf",
         method="Auxiliary confidence loss (openai/weak-to-strong): the target is "
         "(1 - c) * weak + c * the student's own hardened predictions, hardened at the batch "
-        "share matching the weak positive rate (argmax for multiclass); c ramps up over the "
-        "first 10 % of steps.",
+        "share matching the weak positive rate (multiclass: under quotas equal to the weak "
+        "labels' class shares in the batch); c ramps up over the first 10 % of steps.",
         hypothesis_template="An auxiliary confidence loss (coefficient {value}) recovers "
         "more of the gap than naive training on {tasks}.",
         param=_param(
@@ -309,6 +317,7 @@ _FAMILY_LIST = (
             maximum=1.0,
         ),
         memory_tags=("logconf", "warmup"),
+        fixed={"hardening": BALANCED},
     ),
     Family(
         name="bootstrap",
@@ -583,7 +592,8 @@ def _setup_cell(
         f"WANTED = {_literal(wanted)}",
         f"METHOD = {_literal(method)}",
         f"FAMILY = {_literal(spec.name)}",
-        f"PARAMS = {_literal(values)}",
+        f"PARAMS = {_literal(values | spec.fixed)}",
+        f"STACKED = {spec.stacked}",
         f"LIBRARY_SHA256 = {_literal(library_sha256())}",
         "aar_methods.require(LIBRARY_SHA256)  # the library this script was written for",
         *(

@@ -38,10 +38,12 @@ record_finding comparing against the naive baseline on the same seeds (cite both
 record ids); propose_followup for what deserves a next round; finish_round(summary).
 
 Compose methods rather than writing training loops: the kernel's `aar_recipes` trains any
-configuration of the method space below on one (task, seed), with the task's student, as the
-bench does (`outcome = aar_recipes.train_public(config, t, seed)`; `outcome.probs["test"]`,
-`outcome.probs["holdout"]`, `outcome.note`). A config is a JSON object of components; every
-component and field is optional, and the defaults are naive training:
+configuration of the method space below on a task's seeds, with the task's student, stacked as
+the bench stacks them (`outcomes = aar_recipes.train_public_seeds(config, {seed: t, ...},
+seeds)`, seeds sorted, one outcome per seed; `outcome.probs["test"]`, `outcome.probs["holdout"]`,
+`outcome.note`; `aar_recipes.train_public(config, t, seed)` trains one seed alone). A config is
+a JSON object of components; every component and field is optional, and the defaults are naive
+training (with the auxiliary loss on, set loss.hardening to "balanced" on multiclass tasks):
 """
 
 

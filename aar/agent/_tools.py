@@ -321,9 +321,10 @@ KERNEL_API = (
     "call evaluate(METHOD), holdout only by the session at the end of the round. Loop over "
     "aar_kernel.exports() rather than naming seeds: to confirm a verdict the session re-runs "
     "your experiment's cells, unchanged, with fresh seeds mounted. "
-    "import aar_recipes; aar_recipes.train_public(config, t, seed) trains a method-space "
-    "configuration (see the instructions) on one (task, seed) and returns .probs['test'], "
-    ".probs['holdout'] and .note."
+    "import aar_recipes; aar_recipes.train_public_seeds(config, {seed: t, ...}, seeds) "
+    "trains a method-space configuration (see the instructions) on a task's seeds, stacked "
+    "as the bench does, and returns one outcome per seed with .probs['test'], "
+    ".probs['holdout'] and .note (train_public(config, t, seed): one seed alone)."
 )
 
 

@@ -31,12 +31,14 @@ if TYPE_CHECKING:
     from aar.bench._gaps import GapTable, TaskGap, gap_table
     from aar.bench._key import TaskKeyError, key_id, keyed_rng
     from aar.bench._method_spec import (
+        BALANCED,
         BASELINES,
         DEFAULT_METHODS,
         METHODS,
         Method,
         parse_method,
         parse_methods,
+        with_balanced_hardening,
     )
     from aar.bench._methods import train_students
     from aar.bench._predictions import (
@@ -131,12 +133,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "aar.bench._methods": ("train_students",),
     "aar.bench._method_spec": (
+        "BALANCED",
         "BASELINES",
         "DEFAULT_METHODS",
         "METHODS",
         "Method",
         "parse_method",
         "parse_methods",
+        "with_balanced_hardening",
     ),
     "aar.bench._predictions": (
         "PREDICTION_FORMAT",
@@ -219,6 +223,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    "BALANCED",
     "BASELINES",
     "DEFAULT_METHODS",
     "FORMAT_VERSION",
@@ -310,6 +315,7 @@ __all__ = [
     "t_interval",
     "task_gap_row",
     "train_students",
+    "with_balanced_hardening",
     "write_results",
 ]
 

@@ -28,7 +28,13 @@ from aar.agent import (
     get_family,
     method_name,
 )
-from aar.bench import Evaluator, export_public_many, label_sources, load_predictions
+from aar.bench import (
+    Evaluator,
+    export_public_many,
+    label_sources,
+    load_predictions,
+    with_balanced_hardening,
+)
 from aar.errors import AarError
 from aar.hashing import join_cells
 from aar.sandbox import CellResult, KernelSandbox, load_policy, split_cells
@@ -95,8 +101,12 @@ def test_every_family_is_a_method_of_the_shared_library() -> None:
         body = [ln for ln in cells[1].splitlines() if ln and not ln.lstrip().startswith("#")]
         assert len(body) == 4, body  # def, 2-line docstring, return: no training code
         if spec.config is None:
-            want = "return aar_methods.train_public_seeds(FAMILY, files, seeds, PARAMS)"
+            want = (
+                "return aar_methods.train_public_seeds(FAMILY, files, seeds, PARAMS, batch=STACKED)"
+            )
             assert body[-1].strip() == want
+            # naive, the scorer's reference, trains each seed alone as the Evaluator does
+            assert f"STACKED = {family != 'naive'}" in cells[0]
             continue
         assert body[-1].strip() == "return aar_recipes.train_public_seeds(CONFIG, files, seeds)"
         assert f'RECIPES_SHA256 = "{recipes_sha256()}"' in cells[0]
@@ -105,7 +115,8 @@ def test_every_family_is_a_method_of_the_shared_library() -> None:
         config_lines = cells[0][cells[0].index("CONFIG = ") :].split("\nPAIRS")[0]
         exec(config_lines, namespace)
         held = recipes().MethodConfig.model_validate(namespace["CONFIG"])
-        assert held == recipes().FAMILY_CONFIGS[family]
+        family_config = recipes().FAMILY_CONFIGS[family].model_dump()
+        assert held.model_dump() == with_balanced_hardening(family_config)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -148,7 +159,8 @@ def test_cells_are_setup_method_one_per_task_and_a_final_check() -> None:
     cells = split_cells(code)
     assert join_cells(cells) == code  # the canonical script evaluation records hash
     assert len(cells) == 2 + len(TASKS) + 1
-    assert 'METHOD = "logconf-a"' in cells[0] and 'PARAMS = {"aux_coef": 0.25}' in cells[0]
+    assert 'METHOD = "logconf-a"' in cells[0]
+    assert 'PARAMS = {"aux_coef": 0.25, "hardening": "balanced"}' in cells[0]
     assert 'WANTED = [("digits-ge5", 42), ("digits-ge5", 43)' in cells[0]
     assert cells[1].startswith("# The method: logconf") and "def train_method" in cells[1]
     assert cells[2:-1] == [f'run([pair for pair in PAIRS if pair[0] == "{t}"])' for t in TASKS]

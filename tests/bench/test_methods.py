@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from aar.bench import (
+    BALANCED,
     METHODS,
     UnknownMethodError,
     get_task,
@@ -57,29 +58,31 @@ def test_stacked_training_matches_one_at_a_time(tiny) -> None:
             )
 
 
-def test_seeds_stack_in_seed_order_and_the_ceiling_trains_alone() -> None:
+def test_seeds_stack_in_seed_order_and_the_references_train_alone() -> None:
     """A session's script stacks a task's seeds sorted by seed, so the bench stacks them in
-    that order whatever order it is given; the ceiling trains each seed alone, exactly as the
-    `Evaluator` (which knows one seed) trains it for every session record's PGR. On 10-class
-    digits a stack rounds differently from a model alone (~1e-5 here), so the check bites."""
+    that order whatever order it is given. The ceiling and naive train each seed alone,
+    exactly as the `Evaluator` (which knows one seed) trains them for every session record's
+    PGR and for the scorer's naive reference. On 10-class digits a stack rounds differently
+    from a model alone (~1e-5 here), so the check bites."""
     task = get_task("digits-10")
     data = load_data(task)
     setups = {s: setup_seed(task, data, s) for s in (42, 43)}
-    methods = parse_methods(["naive"])
+    methods = parse_methods(["naive", "logconf"])
     given = train_students([setups[43], setups[42]], methods, device="cpu")
     ordered = train_students([setups[42], setups[43]], methods, device="cpu")
     alone = train_students([setups[43]], methods, device="cpu")
-    for name in ("ceiling", "naive"):
+    for name in ("ceiling", "naive", "logconf"):
         for seed in (42, 43):
             for split in ("test", "holdout"):
                 assert np.array_equal(given[name][seed][split], ordered[name][seed][split])
     for split in ("test", "holdout"):
-        assert np.array_equal(alone["ceiling"][43][split], ordered["ceiling"][43][split])
+        for name in ("ceiling", "naive"):
+            assert np.array_equal(alone[name][43][split], ordered[name][43][split]), name
         np.testing.assert_allclose(
-            alone["naive"][43][split], ordered["naive"][43][split], atol=1e-3
+            alone["logconf"][43][split], ordered["logconf"][43][split], atol=1e-3
         )
-    stacked, single = ordered["naive"][43]["test"], alone["naive"][43]["test"]
-    assert not np.array_equal(stacked, single)  # the naive student really was stacked
+    stacked, single = ordered["logconf"][43]["test"], alone["logconf"][43]["test"]
+    assert not np.array_equal(stacked, single)  # logconf really was stacked
 
 
 def test_early_stopping_keeps_best_validation_epoch() -> None:
@@ -191,7 +194,11 @@ def test_the_bench_trains_exactly_what_the_kernel_trains_from_the_export(
     methods = parse_methods(["naive", "logconf", "bootstrap+es"])
     bench = train_students([setup], methods, device="cpu")
     files = _exported(task, 43, tmp_path / "public")
-    legacy = {"naive": {}, "logconf": {"aux_coef": 0.5}, "bootstrap": {"stages": 2}}
+    legacy = {
+        "naive": {},
+        "logconf": {"aux_coef": 0.5, "hardening": BALANCED},  # what aar writes now
+        "bootstrap": {"stages": 2},
+    }
     for m in methods:
         data = [lib.SeedData.from_public(files, 43)]
         kernel = recipes().train_public(m.config, files, 43)
