@@ -9,6 +9,7 @@ import torch
 from aar.bench import (
     BALANCED,
     METHODS,
+    Evaluator,
     UnknownMethodError,
     get_task,
     parse_method,
@@ -83,6 +84,21 @@ def test_seeds_stack_in_seed_order_and_the_references_train_alone() -> None:
         )
     stacked, single = ordered["logconf"][43]["test"], alone["logconf"][43]["test"]
     assert not np.array_equal(stacked, single)  # logconf really was stacked
+
+
+def test_the_benchs_naive_is_the_scorers_reference_whatever_it_is_stacked_with() -> None:
+    """The scorer's ladder starts from the `Evaluator`'s naive student, which knows one seed;
+    a session's naive baseline (and `aar bench run`'s) is shown its numbers only when its
+    predictions are byte for byte that reference, so naive never stacks."""
+    task = get_task("digits-10")
+    data = load_data(task)
+    setups = [setup_seed(task, data, s) for s in (42, 43, 44)]
+    bench = train_students(setups, parse_methods(["naive"]), device="cpu")
+    for setup in setups:
+        reference = Evaluator(task, setup.seed).reference_probs("test")
+        assert np.array_equal(
+            setup.to_public("test", bench["naive"][setup.seed]["test"]), reference
+        )
 
 
 def test_early_stopping_keeps_best_validation_epoch() -> None:
