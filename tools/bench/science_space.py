@@ -57,7 +57,9 @@ def grid() -> dict[str, Any]:
     """The candidate configs, fixed before any result is seen (so choosing among them on test
     is a plain multiple-choice, not an adaptive search): the legacy families, the geometry
     grid, geometry combined with each other component, a few single components, then any
-    other family of `FAMILY_CONFIGS`. Equal configs keep the first name."""
+    other family of `FAMILY_CONFIGS`. Equal configs keep the first name. The auxiliary loss
+    hardens balanced, as everything aar writes now does (`with_balanced_hardening`)."""
+    from aar.bench import with_balanced_hardening
     from aar.bench._train import recipes
 
     rec = recipes()
@@ -98,7 +100,7 @@ def grid() -> dict[str, Any]:
     out: dict[str, Any] = {}
     seen: set[str] = set()
     for name, parts in raw.items():
-        cfg = rec.MethodConfig.model_validate(parts)
+        cfg = rec.MethodConfig.model_validate(with_balanced_hardening(parts))
         key = cfg.model_dump_json()
         if key not in seen:
             seen.add(key)
