@@ -28,7 +28,8 @@ lib, rec = library(), recipes()
 MethodConfig = rec.MethodConfig
 SEEDS = (42, 43)
 SYNTHETIC = "recipes-synthetic"
-TASKS = ("breast-cancer", "digits-10", SYNTHETIC)
+TASKS = ("breast-cancer", "digits-10", "rt-sentiment", SYNTHETIC)
+"""Binary, 10-class, text embeddings (MiniLM) and dense synthetic inputs."""
 
 
 @cache
@@ -110,6 +111,7 @@ COMPONENTS: dict[str, tuple[dict, str]] = {
     "relabel": ({"relabel": {"folds": 3}}, "cross-fitted labels"),
     "selection": ({"selection": {"keep_fraction": 0.5, "weighting": "confidence"}}, ""),
     "loss": ({"loss": {"aux_coef": 0.5}}, ""),
+    "loss_balanced": ({"loss": {"aux_coef": 0.75, "hardening": "balanced"}}, ""),
     "early_stopping": ({"training": {"early_stopping": True}}, "kept epoch"),
     "bootstrap": ({"training": {"bootstrap_stages": 2}}, "2 stepping stone(s)"),
     "self_training": ({"training": {"self_training_rounds": 1}}, ""),
