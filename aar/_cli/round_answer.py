@@ -34,13 +34,30 @@ def answer_lines(report_json: Path, width: int) -> list[str]:
 
 
 def _best_lines(answer: list[dict[str, Any]]) -> list[str]:
-    """One line per task: the method the report chose, its effect against naive with its
-    confirmed interval and adjusted p; where naive stands, why."""
+    """One line per task: the method the report chose (from layout 5 with the round that
+    confirmed it), its effect against naive with its confirmed interval and adjusted p; where
+    naive stands, why; where test feedback cannot order the best confirmed methods, no single
+    one, but each of them."""
     if not answer:
         return []
     out = ["best method per task:"]
     for row in answer:
+        unordered = row.get("unordered")
+        if isinstance(unordered, list) and unordered:
+            out += _unordered_lines(row, unordered)
+            continue
         out.append(f"  {row.get('task', '?')}: {_best(row)}")
+    return out
+
+
+def _unordered_lines(row: dict[str, Any], unordered: list[Any]) -> list[str]:
+    """Layout 5, where test feedback cannot order the best confirmed methods: the report
+    names none, so neither does this; it says why and lists each with its confirmed effect
+    (one line each, so none is cut off at the terminal's width)."""
+    why = row.get("unordered_why") or "the scorer withheld their edges"
+    out = [f"  {row.get('task', '?')}: not ordered by test feedback; each confirmed better:"]
+    out += [f"    {_best(c)}" for c in unordered if isinstance(c, dict)]
+    out.append(f"    ({why})")
     return out
 
 
@@ -54,7 +71,7 @@ def _best(row: dict[str, Any]) -> str:
         if not row.get("confirmations"):
             return f"naive ({methods}; no confirmation test was run)"
         return f"naive ({methods}; none was confirmed better)"
-    parts = [method]
+    parts = [method if row.get("round") is None else f"{method} (round {row['round']})"]
     effect = row.get("effect")
     if isinstance(effect, list) and len(effect) == 3:
         parts.append(f"PGR vs naive {effect[0]:+.3f} [95% CI {effect[1]:+.3f}, {effect[2]:+.3f}]")

@@ -23,6 +23,7 @@ from aar.session._report_answer import (
     answer_rows,
     no_answer_text,
     session_answer_rows,
+    unordered_line,
 )
 from aar.session._report_context import TaskContext, context_rows, sweep_start_entries
 from aar.session._report_evidence import ProposalEvidence, evidence_lines, proposal_evidence
@@ -269,6 +270,9 @@ def _answer_table(data: ReportData) -> list[str]:
     for a in data.answer:
         if a.method == NAIVE:
             out.append(f"| {a.task} | {no_answer_text(a)} | {blank}— | — | — | — |")
+            continue
+        if a.unordered:  # layout 5: test feedback cannot order the best confirmed methods
+            out.append(unordered_line(a, markdown_inline))
             continue
         config = a.configuration()
         effect = "—"

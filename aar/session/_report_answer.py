@@ -9,19 +9,31 @@ the results table that confirmed it (their records are in the provenance appendi
 naive stands, the row says why, by what happened: no method was tested on the task, none was
 confirmed (or no confirmation could run). A pure function of the session state, so `aar
 replay` rebuilds it.
+
+Layout 5 names a single best method only where test feedback orders it above every other
+confirmed method (`_ordered_above`); where it cannot (the scorer withheld edges that would
+decide, or the shown edges tie), the row lists the confirmed methods it cannot order, each
+with its holdout effect, and names none (`unordered_text`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
-from aar.bench import Decision
+from aar.bench import Decision, EvalRecord
 from aar.session._method_config import changes_text
 from aar.session._models import SessionState
-from aar.session._report_evidence import round_rows, session_decided
-from aar.session._report_sections import NAIVE, ResultRow, confirmed_by_test, shown_verdict
+from aar.session._report_evidence import Decided, round_rows, session_decided
+from aar.session._report_sections import (
+    NAIVE,
+    ResultRow,
+    confirmed_by_test,
+    number_text,
+    shown_verdict,
+)
 from aar.session._verdicts import round_decisions
 
 CHOICE_RULE = (
@@ -35,7 +47,12 @@ SESSION_CHOICE_RULE = (
     "far (confirmed better than naive on holdout by that round's test, and shown so by that "
     "round's results table), the one with the largest mean edge over naive in the test "
     "feedback; holdout never chooses, it only confirms. The round column says which round "
-    "confirmed it; its effect is that round's holdout. With none confirmed, naive stands."
+    "confirmed it; its effect is that round's holdout. A method is named only where the test "
+    "feedback orders it above every other confirmed method: by a larger mean edge where both "
+    "were shown on every seed, or, where the scorer withheld an edge, by a shown accuracy at or "
+    "above the bound the scorer's answer put on the withheld one, on every seed. Where it cannot, "
+    "the row lists the confirmed methods it cannot order and names none. With none confirmed, "
+    "naive stands."
 )
 
 
@@ -69,6 +86,12 @@ class AnswerRow(BaseModel):
     round: int | None = Field(default=None, exclude_if=lambda v: v is None)
     """Layout 5: the round that confirmed it (None, and absent from `report.json`, in the
     answers of earlier layouts, which cover their own round only)."""
+    unordered: list[AnswerRow] | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Layout 5: where test feedback cannot order the best confirmed methods, each of them
+    (and `method` is empty: no single one is named); None, and absent, elsewhere."""
+    unordered_why: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Why test feedback cannot order `unordered` (the words both the report and the
+    terminal say)."""
 
     def configuration(self) -> str:
         """The answer table's configuration cell: the configuration's diff from naive where
@@ -101,9 +124,10 @@ def answer_rows(state: SessionState, number: int, rows: list[ResultRow]) -> list
 
 
 def session_answer_rows(state: SessionState, number: int) -> list[AnswerRow]:
-    """Layout 5: the best method per task of the session so far (rounds 1..`number`), chosen
-    as `answer_rows` chooses within a round (the test-feedback edge among the confirmed),
-    each with the round that confirmed it. A method confirmed in several rounds counts once,
+    """Layout 5: the best method per task of the session so far (rounds 1..`number`), each
+    with the round that confirmed it: the confirmed method that test feedback orders above
+    every other (`_unordered_top`), or, where it cannot, none named and the ones it cannot
+    order listed (holdout never breaks the tie). A method confirmed in several rounds counts once,
     as its latest round decided it; the counts of tested methods span the session too."""
     decided = session_decided(state, number)
     out = []
@@ -113,16 +137,44 @@ def session_answer_rows(state: SessionState, number: int) -> list[AnswerRow]:
         latest = {m: d for m, d in last.items() if d.verdict == "supported"}
         tested = {d.method for d in mine}
         checked = {d.method for d in mine if confirmed_by_test(d.decision)}
-        if latest:
-            best = max(latest.values(), key=lambda d: (_edge(d.decision), d.method))
-            rows = round_rows(state, best.round)
-            row = _chosen(state, best.round, task, best.method, best.decision, rows, len(latest))
-            row.round = best.round
+        top = _unordered_top(state, task, sorted(latest.values(), key=lambda d: d.method))
+        if len(top) > 1:
+            row = _unordered_row(state, task, top, len(latest))
+        elif top:
+            row = _session_chosen(state, task, top[0], len(latest))
         else:
             row = _naive_row(task)
         row.tested, row.confirmations = len(tested), len(checked)
         out.append(row)
     return out
+
+
+def unordered_text(row: AnswerRow, name: Callable[[str], str] = str) -> str:
+    """The best-method cell where test feedback cannot order the best confirmed methods: why,
+    and each of them with its confirmed holdout effect (`name` quotes a method's name)."""
+    listed = ", ".join(
+        f"{name(c.method)} (round {c.round}) {_effect_text(c)}" for c in row.unordered or []
+    )
+    return (
+        f"not ordered by test feedback ({row.unordered_why}): {listed}; each confirmed better "
+        "than naive"
+    )
+
+
+def unordered_line(row: AnswerRow, name: Callable[[str], str] = str) -> str:
+    """Layout 5's answer-table row where test feedback cannot order the best confirmed
+    methods: no single one is named; each column lists them all."""
+    found = row.unordered or []
+    rounds = ", ".join(str(c.round) for c in found)
+    configs = "; ".join(f"{name(c.method)}: {name(c.configuration()) or '—'}" for c in found)
+    seeds = ", ".join(str(len(c.effect_seeds)) for c in found)
+    experiments = ", ".join(str(c.experiment) for c in found)
+    effects = f"as listed, on {seeds} seeds ({experiments})"
+    ps = ", ".join(_p(c.adjusted_p) for c in found) + " (as listed)"
+    return (
+        f"| {row.task} | {unordered_text(row, name)} | {rounds} | {configs} | {effects} | {ps} "
+        f"| none: test feedback cannot order these {len(found)} of {row.candidates} confirmed |"
+    )
 
 
 def no_answer_text(row: AnswerRow) -> str:
@@ -218,3 +270,116 @@ def _changes(state: SessionState, number: int, method: str, task: str) -> str | 
 def _edge(d: Decision) -> float:
     """What chooses among the confirmed: the test-feedback edge (withheld feedback last)."""
     return d.screen.mean if d.screen.n and math.isfinite(d.screen.mean) else -math.inf
+
+
+def _session_chosen(state: SessionState, task: str, best: Decided, candidates: int) -> AnswerRow:
+    """Layout 5's answer row of `best`, with the round that confirmed it."""
+    rows = round_rows(state, best.round)
+    row = _chosen(state, best.round, task, best.method, best.decision, rows, candidates)
+    row.round = best.round
+    return row
+
+
+def _unordered_row(
+    state: SessionState, task: str, top: list[Decided], candidates: int
+) -> AnswerRow:
+    """Layout 5's answer row naming no method: the confirmed methods in `top`, which test
+    feedback cannot order, each as its own answer row would state it."""
+    found = [_session_chosen(state, task, d, candidates) for d in top]
+    shown = [_fully_shown(state, d) for d in top]
+    why = (
+        "the scorer withheld their edges"
+        if not any(shown)
+        else "their test-feedback edges are equal"
+        if all(shown)
+        else "the scorer withheld some of their edges; no shown one clears their bound"
+    )
+    row = _naive_row(task).model_copy(update={"method": "", "candidates": candidates})
+    row.unordered, row.unordered_why = found, why
+    return row
+
+
+def _unordered_top(state: SessionState, task: str, confirmed: list[Decided]) -> list[Decided]:
+    """The confirmed methods that test feedback orders below no other (transitively): one
+    where it orders a best; several where it cannot choose among them."""
+    n = len(confirmed)
+    above = [[i != j and _ordered_above(state, a, b) for j, b in enumerate(confirmed)]
+             for i, a in enumerate(confirmed)]  # fmt: skip
+    for k in range(n):  # transitive closure: each relation is a fact about the exact scores
+        for i in range(n):
+            for j in range(n):
+                above[i][j] = above[i][j] or (above[i][k] and above[k][j])
+    return [
+        confirmed[j] for j in range(n) if not any(above[i][j] and not above[j][i] for i in range(n))
+    ]
+
+
+def _ordered_above(state: SessionState, a: Decided, b: Decided) -> bool:
+    """Whether test feedback says `a`'s edge over naive is larger than `b`'s.
+
+    The ladder (`aar.scorer._mechanism.decide_on`) shows a test score only when it beats the
+    best shown so far on its (task, seed) by its step eta; otherwise it answers 'not better
+    than T', where T (`threshold_acc`) is at least that best plus eta. A withheld score is
+    thus bounded above only by the best shown *when it was submitted* plus eta: if `a` was
+    shown first, a withheld `b` may still beat it by up to eta (more, had a third method
+    raised the best), so a shown edge alone does not order `a` above a withheld `b`, however
+    large. What does: on every seed, `a`'s shown accuracy (a floor of the exact one) is at
+    least the bound T that `b`'s answer gave (b's exact accuracy < T), so `a` beat `b` seed by
+    seed and its PGR edge is larger (PGR rises with accuracy on a seed). Where both were shown
+    on every seed, the larger mean shown edge orders them; an equal one does not. 'repeat'
+    and 'exhausted' answers bound nothing."""
+    if _fully_shown(state, a) and _fully_shown(state, b):
+        return _edge(a.decision) > _edge(b.decision)
+    low, high = _bounds(state, a), _bounds(state, b)
+    return bool(high) and all(seed in low and low[seed][0] >= up for seed, (_, up) in high.items())
+
+
+def _test_records(state: SessionState, d: Decided) -> list[EvalRecord]:
+    """The test feedback of `d`'s method on its task in the round that confirmed it."""
+    return [
+        e.record
+        for e in state.evaluations
+        if e.round == d.round
+        and e.record.split == "test"
+        and (e.record.method, e.record.task) == (d.method, d.task)
+    ]
+
+
+def _fully_shown(state: SessionState, d: Decided) -> bool:
+    """Whether the scorer showed `d`'s method a score on every test submission of its round."""
+    records = _test_records(state, d)
+    return bool(records) and all(math.isfinite(r.metrics.get("acc", math.nan)) for r in records)
+
+
+def _bounds(state: SessionState, d: Decided) -> dict[int, tuple[float, float]]:
+    """Per seed, what test feedback says of the exact accuracy of `d`'s method's submissions:
+    at least the lowest shown one (-inf where one was withheld), below the highest bound (a
+    shown floor plus its rounding step, or a 'not better' answer's threshold; +inf where an
+    answer bounds nothing)."""
+    out: dict[int, tuple[float, float]] = {}
+    for r in _test_records(state, d):
+        acc = r.metrics.get("acc", math.nan)
+        if math.isfinite(acc):
+            low, high = acc, acc + (r.rounding or 0.0)
+        elif r.answer == "not_better" and r.threshold_acc is not None:
+            low, high = -math.inf, r.threshold_acc
+        else:
+            low, high = -math.inf, math.inf
+        was = out.get(r.seed, (math.inf, -math.inf))
+        out[r.seed] = (min(was[0], low), max(was[1], high))
+    return out
+
+
+def _effect_text(row: AnswerRow) -> str:
+    if row.effect is None:
+        return "(no holdout row)"
+    mean, low, high = row.effect
+    return f"{_signed(mean)} [{_signed(low)}, {_signed(high)}]"
+
+
+def _signed(value: float) -> str:
+    return number_text(value) if not math.isfinite(value) or value < 0 else f"+{value:.3f}"
+
+
+def _p(p: float | None) -> str:
+    return "n/a" if p is None or not math.isfinite(p) else f"{p:.3g}"
