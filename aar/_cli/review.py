@@ -269,10 +269,11 @@ def _on_terminal() -> bool:
 
 
 def next_step(runs: Path, session_id: str) -> str:
-    """The command that moves `session_id` on (`aar.review.next_step`, with its team)."""
+    """The command that moves `session_id` on (`aar.review.next_step`, with its team), as
+    the terminal prints it: each command in backticks."""
     from aar import review
 
-    return review.next_step(runs, session_id, team_of(runs, session_id))
+    return review.next_step(runs, session_id, team_of(runs, session_id)).plain()
 
 
 def team_of(runs: Path, session_id: str) -> str | None:

@@ -70,7 +70,7 @@ from aar.review._models import (
     new_proposal,
     new_proposal_id,
 )
-from aar.review._next import next_step, next_step_text
+from aar.review._next import NextStep, StepPart, next_step, next_step_parts, next_step_text
 from aar.review._proposals import (
     PROPOSALS_DIR,
     check_runs_dir,
@@ -107,6 +107,7 @@ __all__ = [
     "ItemStatus",
     "LoggedProposal",
     "MemorySyncError",
+    "NextStep",
     "Outcome",
     "Proposal",
     "ProposalExpiredError",
@@ -116,6 +117,7 @@ __all__ = [
     "ReviewError",
     "ReviewItem",
     "ReviewKeyError",
+    "StepPart",
     "Verdict",
     "VerifyReport",
     "approve",
@@ -136,6 +138,7 @@ __all__ = [
     "new_proposal",
     "new_proposal_id",
     "next_step",
+    "next_step_parts",
     "next_step_text",
     "open_findings_store",
     "pending",

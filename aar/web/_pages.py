@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from aar.errors import AarError
 from aar.hashing import cells_sha256, join_cells
 from aar.memory import ReviewStatus, Verdict
-from aar.review import ITEM_STATUSES, ItemNotFoundError, finding_item, next_step_text
+from aar.review import ITEM_STATUSES, ItemNotFoundError, NextStep, finding_item, next_step_parts
 from aar.web._app import PageError, Web
 from aar.web._markdown import FIGURE_NAME, render_report
 from aar.web._pages_more import record_by_prefix
@@ -240,12 +240,13 @@ def _code_of(cells: list[str], sha256: str) -> str | None:
     return None
 
 
-def next_step(web: Web, view: SessionView) -> str:
-    """What moves the session on now (`aar resume`, or its team's next round)."""
+def next_step(web: Web, view: SessionView) -> NextStep:
+    """What moves the session on now (`aar resume`, or its team's next round), as parts
+    that `_next_step.html` shows with each command in `<code>` (all of it escaped)."""
     pending = [i.id for i in view.items if i.kind == "proposal" and i.status == "pending"]
     lookup = web.config.team_of
     team = lookup(web.config.runs_dir, view.id) if lookup is not None else None
-    return next_step_text(view.id, pending, team)
+    return next_step_parts(view.id, pending, team)
 
 
 # -- a finding ---------------------------------------------------------------------------
