@@ -11,13 +11,23 @@ sweeps, so each section (from a cell that assigns `METHOD` to the next) is read 
 The cells are parsed with `ast`, never executed. Anything else (code a language model wrote,
 a configuration built at run time or changed after it is assigned, two trainings under one
 name, a cell that does not parse) is unknown: None, never a guess and never an exception.
+
+The walk is linear in the script: each cell is parsed once per script (cached by its text, as
+a session's report and a proposal page ask about the same cells again and again), and each
+section is walked once for everything it says (`_Facts`: its literals, which names are
+rebound or changed in place, its training calls). Asking per name walked the whole section
+per name, which made a 450-line sweep take ~400 ms.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import itertools
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -78,13 +88,35 @@ def records_config(state: SessionState, records: Sequence[Any]) -> dict[str, Any
 
 
 def script_config(cells: Sequence[str], method: str) -> dict[str, Any] | None:
-    """The configuration a script's section for `method` trains (see the module docstring)."""
-    try:
-        trees = [ast.parse(cell) for cell in cells]
-        sections = _sections(trees)
-        return _agreed([_section_config(s) for s in sections if _method_of(s) == method])
-    except Exception:  # SyntaxError, RecursionError, a config out of range: unknown
+    """The configuration a script's section for `method` trains (see the module docstring);
+    the caller's own copy (the sections are read once per script text)."""
+    sections = _script_sections(tuple(cells))
+    if sections is None:
         return None
+    found = _agreed([config for name, config in sections if name == method])
+    return copy.deepcopy(found)
+
+
+@lru_cache(maxsize=256)
+def _script_sections(
+    cells: tuple[str, ...],
+) -> tuple[tuple[Any, dict[str, Any] | None], ...] | None:
+    """(method, configuration) of each section of the script, None when it does not parse or
+    a section's names cannot be read. A section whose configuration cannot be read (out of
+    range, say) has None, so that it spoils only its own method."""
+    try:
+        sections = _sections([ast.parse(cell) for cell in cells])
+        methods = [_method_of(s) for s in sections]
+    except Exception:  # SyntaxError, RecursionError: unknown
+        return None
+    out = []
+    for method, section in zip(methods, sections, strict=True):
+        try:
+            config = _section_config(section) if isinstance(method, str) else None
+        except Exception:  # a config out of range: unknown
+            config = None
+        out.append((method, config))
+    return tuple(out)
 
 
 def config_changes(config: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -117,11 +149,26 @@ def _agreed(configs: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     return configs[0]
 
 
-def _sections(trees: list[ast.Module]) -> list[list[ast.stmt]]:
+class _Section(list[ast.stmt]):
+    """A section's statements, with what one walk of them says (`_facts`), kept once read."""
+
+    facts: _Facts | None = None
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a section says, from one walk: each top-level name's literal (`_UNKNOWN` where
+    it says nothing, see `_literals`) and its `train_public(_seeds)` calls, in order."""
+
+    literals: dict[str, Any]
+    calls: list[ast.Call]
+
+
+def _sections(trees: list[ast.Module]) -> list[_Section]:
     """Top-level statements split into sections, each starting where `METHOD` is assigned;
     statements of a cell before its first such assignment belong to the section it starts
     (a setup cell may set CONFIG before METHOD). Statements before any section are dropped."""
-    sections: list[list[ast.stmt]] = []
+    sections: list[_Section] = []
     for tree in trees:
         starts = [i for i, stmt in enumerate(tree.body) if "METHOD" in _assigned(stmt)]
         if not starts:
@@ -129,8 +176,33 @@ def _sections(trees: list[ast.Module]) -> list[list[ast.stmt]]:
                 sections[-1].extend(tree.body)
             continue
         cuts = [0, *starts[1:], len(tree.body)]
-        sections.extend(list(tree.body[a:b]) for a, b in itertools.pairwise(cuts))
+        sections.extend(_Section(tree.body[a:b]) for a, b in itertools.pairwise(cuts))
     return sections
+
+
+def _facts(section: list[ast.stmt]) -> _Facts:
+    """The section's `_Facts`, walked once per `_Section` (any other list: walked now).
+    One pass counts each name's bindings, notes the names changed in place and keeps the
+    training calls, so the cost is the section's size, not its size times its names."""
+    known = getattr(section, "facts", None)
+    if known is not None:
+        return known
+    binds: Counter[str] = Counter()
+    changed: set[str] = set()
+    calls: list[ast.Call] = []
+    for stmt in section:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                binds[node.id] += 1
+            elif isinstance(node, ast.Call) and _callee(node.func)[1] in _TRAINERS:
+                calls.append(node)
+            changed.update(_changed_names(node))
+    values = _values(section)
+    literals = {k: (_UNKNOWN if binds[k] != 1 or k in changed else v) for k, v in values.items()}
+    facts = _Facts(literals, calls)
+    if isinstance(section, _Section):
+        section.facts = facts
+    return facts
 
 
 def _assigned(stmt: ast.stmt) -> list[str]:
@@ -145,6 +217,11 @@ def _assigned(stmt: ast.stmt) -> list[str]:
 def _literals(section: list[ast.stmt]) -> dict[str, Any]:
     """Each top-level name's literal value (`_UNKNOWN` when it is not a literal, or is bound
     more than once anywhere in the section, or changed in place: then it says nothing)."""
+    return _facts(section).literals
+
+
+def _values(section: list[ast.stmt]) -> dict[str, Any]:
+    """Each top-level name's last assigned literal (`_UNKNOWN` when it is not a literal)."""
     values: dict[str, Any] = {}
     for stmt in section:
         value = getattr(stmt, "value", None)
@@ -153,30 +230,23 @@ def _literals(section: list[ast.stmt]) -> dict[str, Any]:
                 values[name] = ast.literal_eval(value) if value is not None else _UNKNOWN
             except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
                 values[name] = _UNKNOWN
-    return {k: (_UNKNOWN if _touched(section, k) else v) for k, v in values.items()}
+    return values
 
 
-def _touched(section: list[ast.stmt], name: str) -> bool:
-    """Whether `name` is bound more than once, deleted, used as a parameter or changed in
-    place (`name[...] = `, `name.update(...)`) anywhere in the section."""
-    nodes = [n for stmt in section for n in ast.walk(stmt)]
-    binds = sum(
-        isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load) for n in nodes
-    )
-    return binds != 1 or any(_changes(n, name) for n in nodes)
-
-
-def _changes(node: ast.AST, name: str) -> bool:
-    """`node` may change what `name` holds without rebinding it."""
+def _changed_names(node: ast.AST) -> list[str]:
+    """The names `node` may change without rebinding them: a parameter, a `global` or
+    `nonlocal`, the base of an attribute (`name.update(...)`, `name.x = ...`: conservative)
+    or of a subscript assigned to (`name[...] = ...`)."""
     if isinstance(node, ast.arg):
-        return node.arg == name
+        return [node.arg]
     if isinstance(node, ast.Global | ast.Nonlocal):
-        return name in node.names
-    if isinstance(node, ast.Attribute):  # name.update(...), name.x = ...: conservative
-        return _base(node.value) == name
-    if isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
-        return _base(node.value) == name
-    return False
+        return list(node.names)
+    if isinstance(node, ast.Attribute) or (
+        isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load)
+    ):
+        base = _base(node.value)
+        return [] if base is None else [base]
+    return []
 
 
 def _base(node: ast.expr) -> str | None:
@@ -196,14 +266,8 @@ configuration is the first argument of both, `aar_methods`' parameters the fourt
 
 def _section_config(section: list[ast.stmt]) -> dict[str, Any] | None:
     """The configuration the section's `train_public(_seeds)` calls train (all must agree)."""
-    values = _literals(section)
-    calls = [
-        node
-        for stmt in section
-        for node in ast.walk(stmt)
-        if isinstance(node, ast.Call) and _callee(node.func)[1] in _TRAINERS
-    ]
-    return _agreed([_call_config(call, values) for call in calls])
+    facts = _facts(section)
+    return _agreed([_call_config(call, facts.literals) for call in facts.calls])
 
 
 def _callee(func: ast.expr) -> tuple[str | None, str | None]:
