@@ -38,6 +38,19 @@ def test_the_battery_passes(task: str) -> None:
         assert r.overstatement <= 0.03, r
 
 
+@pytest.mark.slow
+def test_the_battery_passes_at_four_times_the_budget() -> None:
+    """A searching researcher (and a team) submits far more than 200 times to a task's pool
+    over an installation's life; the ladder's per-pool answers bound what any number of
+    submissions reveals. Measured at 800 on all seven tasks: gain at most 0.0027 (one shown
+    step of rt-sentiment's threshold walk), overstatement 0; here the smallest task, whose
+    86 test rows the issue's single-flip attack once read in full."""
+    for r in run_battery(["breast-cancer"], scorer_oracles(budget=800)):
+        assert r.submissions == 800, r
+        assert r.gain <= MAX_GAIN, r
+        assert r.overstatement <= 0.03, r
+
+
 @pytest.mark.parametrize("attack", ["single_flips", "boundary_walk"])
 def test_the_battery_catches_plain_rounding(attack: str) -> None:
     """The evaluator before the scorer (rounded scores, a budget, flags only): both label
