@@ -93,7 +93,7 @@ def print_record(record: EvalRecord, as_json: bool) -> None:
         highlight=False,
         markup=False,
     )
-    from aar.scorer._scorer import is_repeat_flag
+    from aar.scorer import is_repeat_flag
 
     for flag in record.flags:  # a repeat of identical predictions is a note, not a warning
         console.print(f"note: {flag}" if is_repeat_flag(flag) else f"[yellow]flag:[/] {flag}")

@@ -40,7 +40,7 @@ from aar.agent._config_families import (
     family_config,
     with_params,
 )
-from aar.bench import BALANCED, library_sha256, recipes_sha256
+from aar.bench import library_sha256, recipes_sha256
 from aar.errors import AarError
 from aar.hashing import join_cells
 from aar.session import changes_text
@@ -105,9 +105,6 @@ class Family(BaseModel):
     config: dict[str, Any] | None = None
     """A family of the method space: the `MethodConfig` its script trains (`aar_recipes`);
     None for the ten original families (`aar_methods`' recipes)."""
-    fixed: dict[str, str] = {}
-    """Library parameters every new script of the family passes and no sweep changes (they
-    are not in the method's name): logconf's balanced multiclass hardening."""
     stacked: bool = True
     """Whether a task's seeds train as one stacked model. naive trains each seed alone: it is
     the scorer's reference, which the `Evaluator` (knowing one seed) trains alone too, and a
@@ -304,8 +301,9 @@ _FAMILY_LIST = (
         name="logconf",
         method="Auxiliary confidence loss (openai/weak-to-strong): the target is "
         "(1 - c) * weak + c * the student's own hardened predictions, hardened at the batch "
-        "share matching the weak positive rate (multiclass: under quotas equal to the weak "
-        "labels' class shares in the batch); c ramps up over the first 10 % of steps.",
+        "share matching the weak positive rate (argmax for multiclass, as the published "
+        "reference; the method space's balanced hardening is loss.hardening); c ramps up over "
+        "the first 10 % of steps.",
         hypothesis_template="An auxiliary confidence loss (coefficient {value}) recovers "
         "more of the gap than naive training on {tasks}.",
         param=_param(
@@ -317,7 +315,6 @@ _FAMILY_LIST = (
             maximum=1.0,
         ),
         memory_tags=("logconf", "warmup"),
-        fixed={"hardening": BALANCED},
     ),
     Family(
         name="bootstrap",
@@ -592,7 +589,7 @@ def _setup_cell(
         f"WANTED = {_literal(wanted)}",
         f"METHOD = {_literal(method)}",
         f"FAMILY = {_literal(spec.name)}",
-        f"PARAMS = {_literal(values | spec.fixed)}",
+        f"PARAMS = {_literal(values)}",
         f"STACKED = {spec.stacked}",
         f"LIBRARY_SHA256 = {_literal(library_sha256())}",
         "aar_methods.require(LIBRARY_SHA256)  # the library this script was written for",

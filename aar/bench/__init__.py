@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from aar.bench._gaps import GapTable, TaskGap, gap_table
     from aar.bench._key import TaskKeyError, key_id, keyed_rng
     from aar.bench._method_spec import (
-        BALANCED,
         BASELINES,
         DEFAULT_METHODS,
         METHODS,
@@ -133,7 +132,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "aar.bench._methods": ("train_students",),
     "aar.bench._method_spec": (
-        "BALANCED",
         "BASELINES",
         "DEFAULT_METHODS",
         "METHODS",
@@ -223,7 +221,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
-    "BALANCED",
     "BASELINES",
     "DEFAULT_METHODS",
     "FORMAT_VERSION",

@@ -23,7 +23,7 @@ from aar.scorer._installation import (
 )
 from aar.scorer._mechanism import Answer, Decision, Policy, Prior, decide
 from aar.scorer._models import PoolStatus, ScoreRequest, ScoreResponse, ScorerHealth, TeamBudget
-from aar.scorer._scorer import Scorer, scorer_dir, shown_metrics
+from aar.scorer._scorer import Scorer, is_repeat_flag, scorer_dir, shown_metrics
 from aar.scorer._store import LedgerEntry, LedgerStore, ScorerLockError
 from aar.scorer._token import read_token, token_path
 
@@ -63,6 +63,7 @@ __all__ = [
     "decide",
     "export_public_many",
     "installation_scorer",
+    "is_repeat_flag",
     "key_id",
     "read_token",
     "remote_scorer",

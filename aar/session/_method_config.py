@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 LEGACY_PARAMS: dict[str, dict[str, str]] = {
     "naive": {},
-    "logconf": {"aux_coef": "loss.aux_coef", "hardening": "loss.hardening"},
+    "logconf": {"aux_coef": "loss.aux_coef"},
     "bootstrap": {"stages": "training.bootstrap_stages"},
     "early_stopping": {"patience": "training.patience"},
     "confidence_filter": {"keep_fraction": "selection.keep_fraction"},

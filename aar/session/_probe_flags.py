@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aar.bench import EvalRecord
-from aar.scorer._scorer import is_repeat_flag
+from aar.scorer import is_repeat_flag
 from aar.session._models import SessionState
 
 EXPLAINED_FROM_LAYOUT = 3

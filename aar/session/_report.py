@@ -4,6 +4,10 @@ Every number comes from the evaluator's records in the log (holdout for the head
 each section built in `_report_sections`), never typed by the agent; `report_data` is a pure
 function of the session state, so `aar replay` rebuilds the same report from `events.jsonl`
 and compares. Rendering it (Markdown, figure, files) is here.
+
+Long because it keeps the branches of every report layout (1 to 5) side by side: a session
+replays the layout it was created with byte for byte, so older layouts' rendering stays here
+unchanged while newer ones add to it.
 """
 
 from __future__ import annotations

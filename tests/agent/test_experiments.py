@@ -160,7 +160,7 @@ def test_cells_are_setup_method_one_per_task_and_a_final_check() -> None:
     assert join_cells(cells) == code  # the canonical script evaluation records hash
     assert len(cells) == 2 + len(TASKS) + 1
     assert 'METHOD = "logconf-a"' in cells[0]
-    assert 'PARAMS = {"aux_coef": 0.25, "hardening": "balanced"}' in cells[0]
+    assert 'PARAMS = {"aux_coef": 0.25}' in cells[0]
     assert 'WANTED = [("digits-ge5", 42), ("digits-ge5", 43)' in cells[0]
     assert cells[1].startswith("# The method: logconf") and "def train_method" in cells[1]
     assert cells[2:-1] == [f'run([pair for pair in PAIRS if pair[0] == "{t}"])' for t in TASKS]

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from aar.bench import (
-    BALANCED,
     METHODS,
     Evaluator,
     UnknownMethodError,
@@ -212,7 +211,7 @@ def test_the_bench_trains_exactly_what_the_kernel_trains_from_the_export(
     files = _exported(task, 43, tmp_path / "public")
     legacy = {
         "naive": {},
-        "logconf": {"aux_coef": 0.5, "hardening": BALANCED},  # what aar writes now
+        "logconf": {"aux_coef": 0.5},
         "bootstrap": {"stages": 2},
     }
     for m in methods:

@@ -81,7 +81,6 @@ def test_a_legacy_family_script_maps_its_parameter_into_the_config() -> None:
     config = script_config(cells, "lc-25")
     expected = method_space().FAMILY_CONFIGS["logconf"].model_dump()
     expected["loss"]["aux_coef"] = 0.25
-    expected["loss"]["hardening"] = "balanced"  # every new logconf script asks for it
     assert config == expected and expected["loss"]["aux_coef"] != 0.5  # the default is 0.5
     cells = split_cells(experiment_code("early_stopping", method="es", params={"patience": 5}))
     assert config_changes(script_config(cells, "es")) == {
