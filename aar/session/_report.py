@@ -12,7 +12,6 @@ unchanged while newer ones add to it.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +28,16 @@ from aar.session._report_answer import (
     session_answer_rows,
     unordered_line,
 )
-from aar.session._report_context import TaskContext, context_rows, sweep_start_entries
-from aar.session._report_evidence import ProposalEvidence, evidence_lines, proposal_evidence
+from aar.session._report_context import TaskContext, context_rows
+from aar.session._report_evidence import (
+    Decided,
+    ProposalEvidence,
+    evidence_lines,
+    p_text,
+    proposal_evidence,
+    round_holdout,
+    session_decided,
+)
 from aar.session._report_figure import ERROR_BARS, method_colours, write_figure
 from aar.session._report_reviews import ReviewNote, review_lines, review_notes
 from aar.session._report_sections import (
@@ -41,7 +48,6 @@ from aar.session._report_sections import (
     failure_lines,
     finding_lines,
     hypothesis_lines,
-    is_baseline,
     mean_se_text,
     model_label,
     number_text,
@@ -120,10 +126,9 @@ def report_data(
     round's proposals (`proposal_rows`) and, from layout 4, the reviewers' decisions on what a
     follow-up round ran (`review_notes`, read from the audit log; none when not given)."""
     info = next(r for r in state.rounds if r.number == number)
-    holdout = [e for e in state.holdout if e.round == number or is_baseline(state, e)]
+    holdout = round_holdout(state, number)
     layout = state.report_layout
-    if layout >= 3:  # the earlier methods this round's sweeps started from, with their records
-        holdout += sweep_start_entries(state, number)
+    decided = session_decided(state, number) if layout >= 5 else []
     return ReportData(
         session_id=state.id,
         round=number,
@@ -146,18 +151,20 @@ def report_data(
         provenance=[provenance_row(state, e) for e in holdout],
         proposals=proposals,
         layout=layout,
-        answer=_answer(state, number, rows),
+        answer=_answer(state, number, rows, decided),
         context=context_rows(state, holdout) if layout >= 3 else [],
         reviews=(reviews or []) if layout >= 4 else [],
-        evidence=proposal_evidence(state, number, proposals) if layout >= 5 else [],
+        evidence=proposal_evidence(state, number, proposals, decided) if layout >= 5 else [],
     )
 
 
-def _answer(state: SessionState, number: int, rows: list[ResultRow]) -> list[AnswerRow]:
+def _answer(
+    state: SessionState, number: int, rows: list[ResultRow], decided: list[Decided]
+) -> list[AnswerRow]:
     """The answer the report opens with: from layout 5 the session's so far (every round up
-    to `number`), in layouts 2-4 the round's own; none in layout 1."""
+    to `number`, `decided`), in layouts 2-4 the round's own; none in layout 1."""
     if state.report_layout >= 5:
-        return session_answer_rows(state, number)
+        return session_answer_rows(state, number, decided)
     return answer_rows(state, number, rows) if state.report_layout >= 2 else []
 
 
@@ -232,11 +239,6 @@ def _hypothesis_line(h: dict[str, str]) -> str:
     return line
 
 
-def _p_text(p: float | None) -> str:
-    """A p-value to three significant figures (a small one stays visible: 2.1e-05)."""
-    return "n/a" if p is None or not math.isfinite(p) else f"{p:.3g}"
-
-
 def _answer_section(data: ReportData) -> list[str]:
     """The report's opening: per task the best method, its configuration, its confirmed
     effect against naive, and what to try next (from layout 5: the session's best so far,
@@ -294,7 +296,7 @@ def _answer_table(data: ReportData) -> list[str]:
         where = f"{a.round} | " if session else ""
         out.append(
             f"| {a.task} | {markdown_inline(a.method)} | {where}{markdown_inline(config) or '—'} | "
-            f"{effect} | {_p_text(a.adjusted_p)} | {chosen}, best of {a.candidates} "
+            f"{effect} | {p_text(a.adjusted_p)} | {chosen}, best of {a.candidates} "
             "confirmed |"
         )
     if not data.answer:

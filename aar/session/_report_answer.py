@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from aar.bench import Decision, EvalRecord
 from aar.session._method_config import changes_text
 from aar.session._models import SessionState
-from aar.session._report_evidence import Decided, round_rows, session_decided
+from aar.session._report_evidence import Decided, decision_row, p_text
 from aar.session._report_sections import (
     NAIVE,
     ResultRow,
@@ -123,13 +123,15 @@ def answer_rows(state: SessionState, number: int, rows: list[ResultRow]) -> list
     ]
 
 
-def session_answer_rows(state: SessionState, number: int) -> list[AnswerRow]:
-    """Layout 5: the best method per task of the session so far (rounds 1..`number`), each
-    with the round that confirmed it: the confirmed method that test feedback orders above
-    every other (`_unordered_top`), or, where it cannot, none named and the ones it cannot
-    order listed (holdout never breaks the tie). A method confirmed in several rounds counts once,
-    as its latest round decided it; the counts of tested methods span the session too."""
-    decided = session_decided(state, number)
+def session_answer_rows(
+    state: SessionState, number: int, decided: list[Decided]
+) -> list[AnswerRow]:
+    """Layout 5: the best method per task of the session so far (rounds 1..`number`, whose
+    comparisons `decided` is: `session_decided`), each with the round that confirmed it: the
+    confirmed method that test feedback orders above every other (`_unordered_top`), or, where
+    it cannot, none named and the ones it cannot order listed (holdout never breaks the tie).
+    A method confirmed in several rounds counts once, as its latest round decided it; the
+    counts of tested methods span the session too."""
     out = []
     for task in state.config.tasks:
         mine = [d for d in decided if d.task == task]
@@ -170,7 +172,7 @@ def unordered_line(row: AnswerRow, name: Callable[[str], str] = str) -> str:
     seeds = ", ".join(str(len(c.effect_seeds)) for c in found)
     experiments = ", ".join(str(c.experiment) for c in found)
     effects = f"as listed, on {seeds} seeds ({experiments})"
-    ps = ", ".join(_p(c.adjusted_p) for c in found) + " (as listed)"
+    ps = ", ".join(p_text(c.adjusted_p) for c in found) + " (as listed)"
     return (
         f"| {row.task} | {unordered_text(row, name)} | {rounds} | {configs} | {effects} | {ps} "
         f"| none: test feedback cannot order these {len(found)} of {row.candidates} confirmed |"
@@ -199,7 +201,8 @@ def _answer(
     if not found:
         return _naive_row(task)
     method, d = max(found, key=lambda pair: (_edge(pair[1]), pair[0]))
-    return _chosen(state, number, task, method, d, rows, len(found))
+    row = decision_row(rows, task, method, d)
+    return _chosen(state, number, task, method, d, row, len(found))
 
 
 def _naive_row(task: str) -> AnswerRow:
@@ -225,16 +228,12 @@ def _chosen(
     task: str,
     method: str,
     d: Decision,
-    rows: list[ResultRow],
+    row: ResultRow | None,
     candidates: int,
 ) -> AnswerRow:
-    """The answer row of `method`, confirmed in round `number` (whose holdout table `rows`
-    gives its effect), chosen among `candidates` confirmed methods."""
-    role = "confirmation" if d.fresh else None
-    row = next(
-        (r for r in rows if r.task == task and r.method == method and role in (None, r.role)),
-        None,
-    )
+    """The answer row of `method`, confirmed in round `number` (`row`, the round's holdout
+    table row of the decision, gives its effect), chosen among `candidates` confirmed
+    methods."""
     hyp = next(
         (h for h in state.hypotheses.values() if h.round == number and h.method == method), None
     )
@@ -274,8 +273,7 @@ def _edge(d: Decision) -> float:
 
 def _session_chosen(state: SessionState, task: str, best: Decided, candidates: int) -> AnswerRow:
     """Layout 5's answer row of `best`, with the round that confirmed it."""
-    rows = round_rows(state, best.round)
-    row = _chosen(state, best.round, task, best.method, best.decision, rows, candidates)
+    row = _chosen(state, best.round, task, best.method, best.decision, best.row, candidates)
     row.round = best.round
     return row
 
@@ -379,7 +377,3 @@ def _effect_text(row: AnswerRow) -> str:
 
 def _signed(value: float) -> str:
     return number_text(value) if not math.isfinite(value) or value < 0 else f"+{value:.3f}"
-
-
-def _p(p: float | None) -> str:
-    return "n/a" if p is None or not math.isfinite(p) else f"{p:.3g}"

@@ -16,6 +16,7 @@ functions of the session state and the proposals' `follows`, so `aar replay` reb
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel
 
 from aar.bench import Decision
 from aar.session._claims import _first_named
-from aar.session._models import Hypothesis, SessionState
+from aar.session._models import EvalEntry, Hypothesis, SessionState
 from aar.session._report_context import sweep_start_entries
 from aar.session._report_sections import (
     NAIVE,
@@ -69,12 +70,34 @@ class Decided:
         return "not confirmed" if confirmed_by_test(self.decision) else "not tested on holdout"
 
 
-def round_rows(state: SessionState, number: int) -> list[ResultRow]:
-    """Round `number`'s holdout table, as its report builds it (`report_data`)."""
+def p_text(p: float | None) -> str:
+    """A p-value to three significant figures (a small one stays visible: 2.1e-05), or n/a."""
+    return "n/a" if p is None or not math.isfinite(p) else f"{p:.3g}"
+
+
+def decision_row(
+    rows: list[ResultRow], task: str, method: str, decision: Decision
+) -> ResultRow | None:
+    """The holdout-table row that shows `decision` of `method` on `task`: the confirmation
+    re-run's when fresh seeds decided it, else the method's row."""
+    role = "confirmation" if decision.fresh else None
+    return next(
+        (r for r in rows if (r.task, r.method) == (task, method) and role in (None, r.role)), None
+    )
+
+
+def round_holdout(state: SessionState, number: int) -> list[EvalEntry]:
+    """The holdout entries round `number`'s report shows: the round's own, the baselines and,
+    from layout 3, the earlier methods its sweeps started from (with their records)."""
     holdout = [e for e in state.holdout if e.round == number or is_baseline(state, e)]
     if state.report_layout >= 3:
         holdout += sweep_start_entries(state, number)
-    return result_rows(state, holdout, number)
+    return holdout
+
+
+def round_rows(state: SessionState, number: int) -> list[ResultRow]:
+    """Round `number`'s holdout table, as its report builds it (`report_data`)."""
+    return result_rows(state, round_holdout(state, number), number)
 
 
 def session_decided(state: SessionState, number: int) -> list[Decided]:
@@ -89,9 +112,7 @@ def session_decided(state: SessionState, number: int) -> list[Decided]:
         for (method, task), d in sorted(round_decisions(state, info.number).items()):
             if method == NAIVE:
                 continue
-            role = "confirmation" if d.fresh else None
-            mine = [r for r in rows if (r.task, r.method) == (task, method)]
-            row = next((r for r in mine if role in (None, r.role)), None)
+            row = decision_row(rows, task, method, d)
             verdict = shown_verdict(method, task, d, rows)
             out.append(Decided(method, task, info.number, d, verdict, row))
     return out
@@ -128,11 +149,11 @@ class ProposalEvidence(BaseModel):
 
 
 def proposal_evidence(
-    state: SessionState, number: int, proposals: list[dict[str, str]]
+    state: SessionState, number: int, proposals: list[dict[str, str]], decided: list[Decided]
 ) -> list[ProposalEvidence]:
     """For each of round `number`'s proposals (`proposal_rows`, with `follows`), the session's
-    holdout confirmation of what it builds on, per task of the session."""
-    decided = session_decided(state, number)
+    holdout confirmation of what it builds on (`decided`: `session_decided` of the same
+    round), per task of the session."""
     families = _families(state, number)
     out = []
     for p in proposals:
